@@ -1,0 +1,68 @@
+/* Fixed-point helpers shared by every C kernel (portable and fast paths).
+ * Scalar definitions of the reference's requantize, isqrt and exp. */
+#ifndef THM_FIXEDPOINT_H
+#define THM_FIXEDPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "thm_tables.h"
+
+/* TFLite MultiplyByQuantizedMultiplier. The left shift wraps (uint32), exactly
+ * like the reference; the quantizer keeps it in range. Right shifts of
+ * negative values are arithmetic on every compiler thimble supports. */
+static inline int32_t thm_requantize(int32_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t x = (int32_t)((uint32_t)acc << left);
+    int32_t high;
+    if (x == INT32_MIN && mult == INT32_MIN) {
+        high = INT32_MAX;
+    } else {
+        const int64_t ab = (int64_t)x * (int64_t)mult;
+        const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+        high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    }
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    const int32_t remainder = high & mask;
+    const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    return (high >> right) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int8_t thm_sat8(int32_t v)
+{
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+}
+
+static inline int16_t thm_sat16(int32_t v)
+{
+    return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+}
+
+/* floor(sqrt(v)), digit by digit: exact, no floating point. */
+static inline uint64_t thm_isqrt_u64(uint64_t v)
+{
+    uint64_t res = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > v) bit >>= 2;
+    while (bit != 0) {
+        if (v >= res + bit) {
+            v -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return res;
+}
+
+/* exp(-z / 256) in Q15 for z >= 0 (0 past the table). */
+static inline uint32_t thm_exp_q15(int32_t z)
+{
+    if (z >= (THM_EXP_HI_LEN << THM_EXP_FRAC_BITS)) return 0;
+    return (thm_exp_hi[z >> THM_EXP_FRAC_BITS] * thm_exp_lo[z & (THM_EXP_LO_LEN - 1)]
+            + (1u << 14)) >> 15;
+}
+
+#endif /* THM_FIXEDPOINT_H */

@@ -1,0 +1,65 @@
+/* Grouped-query attention, streamed one query row and head at a time, so the
+ * scratch is O(Tk): scores [Tk] int32, exp terms [Tk] uint32, weights [Tk] int16. */
+#include "thimble_kernels.h"
+#include "thm_fixedpoint.h"
+#include "thm_impl.h"
+
+static size_t thm_align4(size_t n) { return (n + 3u) & ~(size_t)3u; }
+
+size_t thm_attention_s8_scratch_size(int32_t Tk)
+{
+    if (Tk <= 0) return 0;
+    return (size_t)Tk * sizeof(int32_t) + thm_softmax_q15_scratch_size(Tk)
+           + thm_align4((size_t)Tk * sizeof(int16_t));
+}
+
+int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
+                     const uint8_t *kv_mask, int8_t *out, int32_t Tq, int32_t Tk,
+                     const thm_attn_params *prm, void *scratch)
+{
+    if (!prm || Tq < 0 || Tk < 1) return THM_E_ARG;
+    const int32_t H = prm->n_heads, Hkv = prm->n_kv_heads, D = prm->head_dim;
+    if (H < 1 || Hkv < 1 || H % Hkv != 0 || D < 1 || D > THM_MAX_HEAD_DIM) return THM_E_ARG;
+    if (prm->causal && prm->q_pos0 < 0) return THM_E_ARG;
+    if (prm->diff_max < 0 || prm->score_mult < 0 || !thm_shift_ok(prm->score_shift)
+        || !thm_shift_ok(prm->out_shift)) return THM_E_ARG;
+    if (Tq == 0) return THM_OK;
+    if (!q || !k || !v || !out || !scratch) return THM_E_ARG;
+
+    int32_t *scores = (int32_t *)scratch;                      /* [Tk] */
+    void *soft_scratch = scores + Tk;                          /* [Tk] uint32 */
+    int16_t *p = (int16_t *)((uint8_t *)soft_scratch + thm_softmax_q15_scratch_size(Tk)); /* [Tk] */
+    const int32_t group = H / Hkv;
+    const size_t q_stride = (size_t)H * D, kv_stride = (size_t)Hkv * D;
+    int32_t acc[THM_MAX_HEAD_DIM];
+
+    for (int32_t i = 0; i < Tq; i++) {
+        /* causal: keys past the query's position do not exist for it */
+        int64_t limit = Tk;
+        if (prm->causal && (int64_t)prm->q_pos0 + i + 1 < limit) limit = (int64_t)prm->q_pos0 + i + 1;
+        const int32_t n = (int32_t)limit;
+        for (int32_t h = 0; h < H; h++) {
+            const int8_t *qh = q + (size_t)i * q_stride + (size_t)h * D;
+            const size_t off = (size_t)(h / group) * D;
+            int8_t *oh = out + (size_t)i * q_stride + (size_t)h * D;
+            for (int32_t j = 0; j < n; j++) {
+                const int8_t *kj = k + (size_t)j * kv_stride + off;
+                int32_t s = 0;
+                for (int32_t d = 0; d < D; d++) s += (int32_t)qh[d] * (int32_t)kj[d];
+                scores[j] = s;
+            }
+            thm_softmax_q15(scores, kv_mask, p, n, prm->score_mult, prm->score_shift,
+                            prm->diff_max, soft_scratch);
+            for (int32_t d = 0; d < D; d++) acc[d] = 0;
+            for (int32_t j = 0; j < n; j++) {
+                const int32_t pj = p[j];
+                if (pj == 0) continue;
+                const int8_t *vj = v + (size_t)j * kv_stride + off;
+                for (int32_t d = 0; d < D; d++) acc[d] += pj * (int32_t)vj[d];
+            }
+            for (int32_t d = 0; d < D; d++)
+                oh[d] = thm_sat8(thm_requantize(acc[d], prm->out_mult, prm->out_shift));
+        }
+    }
+    return THM_OK;
+}

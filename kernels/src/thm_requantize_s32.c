@@ -1,0 +1,14 @@
+#include "thimble_kernels.h"
+#include "thm_fixedpoint.h"
+#include "thm_impl.h"
+
+int thm_requantize_s32(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                       int32_t *out, int32_t n)
+{
+    if (n < 0) return THM_E_ARG;
+    for (int32_t i = 0; i < n; i++) {
+        if (!thm_shift_ok(shift[i])) return THM_E_ARG;
+    }
+    for (int32_t i = 0; i < n; i++) out[i] = thm_requantize(in[i], mult[i], shift[i]);
+    return THM_OK;
+}

@@ -1,0 +1,18 @@
+"""`thimble bench WHAT`: dispatch to one benchmark module per target."""
+import importlib
+
+TARGETS = {
+}
+
+
+def add_parser(p):
+    sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name, (module, help_text) in TARGETS.items():
+        mod = importlib.import_module(module)
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(sp)
+        sp.set_defaults(_bench=mod.run)
+
+
+def run(args):
+    return args._bench(args)

@@ -1,0 +1,42 @@
+"""The `thimble` command. Each subcommand lives in its own module and
+registers itself through a small `add_parser(subparsers)` / `run(args)` pair,
+so this file only lists them."""
+import argparse
+import importlib
+import sys
+
+# (name, module, one-line help)
+COMMANDS = [
+    ("bench", "thimble.bench.cli", "measure kernels, the model or the link; writes JSON and a table"),
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="thimble",
+        description="thimble: int8 inference of Needle-class tool-calling models on ARM "
+                    "watches and glasses (host tools, simulator, boards under QEMU).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_parser(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args._run(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""thimble's kernels, one interface over several backends.
+
+    from thimble.kernels import get_backend
+    k = get_backend("c")          # or "reference", "numba", "c:portable", "c:avx2", ...
+    y = k.matmul_s8(x, w, mult, shift)
+
+"reference" (numpy) is the specification; every other backend is tested bit
+for bit against it. Every call is checked first (checks.py), so a wrong dtype,
+shape or layout raises TypeError/ValueError instead of reaching C.
+THIMBLE_ISA=portable|avx2|avx512vnni pins what "c" means.
+"""
+import os
+
+import numpy as np
+
+from . import checks
+
+OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "softmax_q15", "attention_s8",
+       "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+class Backend:
+    """Checks arguments once, then calls the implementation module `impl`."""
+
+    def __init__(self, name, impl, before=None):
+        self.name = name
+        self._impl = impl
+        self._before = before or (lambda: None)
+
+    def __repr__(self):
+        return f"<thimble kernel backend {self.name}>"
+
+    def requantize(self, acc, mult, shift):
+        acc, mult, shift = checks.requantize(acc, mult, shift)
+        self._before()
+        return np.asarray(self._impl.requantize(acc, mult, shift)).astype(np.int32)
+
+    def matmul_s8(self, x, w, mult, shift, bias=None):
+        x, w, bias, mult, shift = checks.matmul(x, w, bias, mult, shift)
+        self._before()
+        return self._impl.matmul_s8(x, w, mult, shift, bias)
+
+    def matmul_s8_s32(self, x, w, bias=None):
+        x, w, bias, _, _ = checks.matmul(x, w, bias)
+        self._before()
+        return self._impl.matmul_s8_s32(x, w, bias)
+
+    def softmax_q15(self, scores, mult, shift, diff_max, mask=None):
+        scores, mask = checks.softmax(scores, mask, mult, shift, diff_max)
+        self._before()
+        return self._impl.softmax_q15(scores, int(mult), int(shift), int(diff_max), mask)
+
+    def attention_s8(self, q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+                     out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
+        prm = dict(score_mult=score_mult, score_shift=score_shift, diff_max=diff_max,
+                   out_mult=out_mult, out_shift=out_shift, q_pos0=q_pos0)
+        q, k, v, kv_mask, _ = checks.attention(q, k, v, n_heads, n_kv_heads, kv_mask, prm)
+        self._before()
+        return self._impl.attention_s8(q, k, v, int(n_heads), int(n_kv_heads), int(score_mult),
+                                       int(score_shift), int(diff_max), int(out_mult),
+                                       int(out_shift), bool(causal), int(q_pos0), kv_mask)
+
+    def rmsnorm_s8(self, x, gain_mult, gain_shift, eps_q16):
+        x, gain_mult, gain_shift = checks.rmsnorm(x, gain_mult, gain_shift, eps_q16)
+        self._before()
+        return self._impl.rmsnorm_s8(x, gain_mult, gain_shift, int(eps_q16))
+
+    def rope_s8(self, x, n_heads, cos_q14, sin_q14, pos0=0):
+        x, cos_q14, sin_q14, _ = checks.rope(x, n_heads, cos_q14, sin_q14, pos0)
+        self._before()
+        return self._impl.rope_s8(x, int(n_heads), cos_q14, sin_q14, int(pos0))
+
+    def residual_gated_s16(self, r, y, mult, shift):
+        r, y = checks.residual(r, y, mult, shift)
+        self._before()
+        return self._impl.residual_gated_s16(r, y, int(mult), int(shift))
+
+    def embed_s16(self, tokens, table, mult, shift):
+        tokens, table, mult, shift = checks.embed(tokens, table, mult, shift)
+        self._before()
+        return self._impl.embed_s16(tokens, table, mult, shift)
+
+
+def _c_backend(isa):
+    from . import c_backend
+    if isa is None:
+        isa = os.environ.get("THIMBLE_ISA") or c_backend.best_isa()
+    if isa not in c_backend.ISAS:
+        raise BackendUnavailable(f"unknown instruction set {isa!r}; known: {', '.join(c_backend.ISAS)}")
+    if not c_backend.isa_available(isa):
+        raise BackendUnavailable(f"this CPU or build cannot run the {isa} kernels")
+    return Backend(f"c:{isa}", c_backend, before=lambda: c_backend.select_isa(isa))
+
+
+def get_backend(name="c"):
+    """Return a Backend by name: reference, numba, c, c:portable, c:avx2, c:avx512vnni."""
+    if name == "reference":
+        from . import reference
+        return Backend("reference", reference)
+    if name == "numba":
+        try:
+            from . import numba_backend
+        except ImportError as e:
+            raise BackendUnavailable(f"numba backend unavailable: {e}") from e
+        return Backend("numba", numba_backend)
+    if name == "c":
+        return _c_backend(None)
+    if name.startswith("c:"):
+        return _c_backend(name[2:])
+    raise BackendUnavailable(f"unknown backend {name!r}; choose from {', '.join(backend_names())}")
+
+
+def backend_names():
+    return ["reference", "numba", "c", "c:portable", "c:avx2", "c:avx512vnni"]

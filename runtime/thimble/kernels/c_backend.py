@@ -1,0 +1,126 @@
+"""The C kernels through cffi. Arguments arrive already checked (checks.py);
+a non-zero status from C is still turned into an exception, never ignored."""
+import numpy as np
+
+from .. import _kernels
+
+ffi, lib = _kernels.ffi, _kernels.lib
+
+ISAS = {"portable": lib.THM_ISA_PORTABLE, "avx2": lib.THM_ISA_AVX2,
+        "avx512vnni": lib.THM_ISA_AVX512VNNI}
+_ERRORS = {lib.THM_E_ARG: "argument out of range", lib.THM_E_TOKEN: "token id out of range",
+           lib.THM_E_ISA: "instruction set not available"}
+
+
+def isa_available(isa):
+    return bool(lib.thm_isa_available(ISAS[isa]))
+
+
+def best_isa():
+    for isa in ("avx512vnni", "avx2"):
+        if isa_available(isa):
+            return isa
+    return "portable"
+
+
+def select_isa(isa):
+    _check(lib.thm_isa_set(ISAS[isa]), f"select {isa}")
+
+
+def _check(status, what):
+    if status != lib.THM_OK:
+        raise RuntimeError(f"{what}: C kernel returned {status} ({_ERRORS.get(status, 'unknown')})")
+
+
+def _p(ctype, a):
+    return ffi.NULL if a is None else ffi.cast(ctype, ffi.from_buffer(a))
+
+
+def requantize(acc, mult, shift):
+    out = np.empty_like(acc)
+    _check(lib.thm_requantize_s32(_p("int32_t *", acc), _p("int32_t *", mult),
+                                  _p("int32_t *", shift), _p("int32_t *", out), acc.size),
+           "requantize")
+    return out
+
+
+def matmul_s8(x, w, mult, shift, bias=None):
+    M, K = x.shape
+    N = w.shape[0]
+    y = np.empty((M, N), dtype=np.int8)
+    _check(lib.thm_matmul_s8(_p("int8_t *", x), _p("int8_t *", w), _p("int32_t *", bias),
+                             _p("int32_t *", mult), _p("int32_t *", shift), _p("int8_t *", y),
+                             M, K, N), "matmul_s8")
+    return y
+
+
+def matmul_s8_s32(x, w, bias=None):
+    M, K = x.shape
+    N = w.shape[0]
+    y = np.empty((M, N), dtype=np.int32)
+    _check(lib.thm_matmul_s8_s32(_p("int8_t *", x), _p("int8_t *", w), _p("int32_t *", bias),
+                                 _p("int32_t *", y), M, K, N), "matmul_s8_s32")
+    return y
+
+
+def _scratch(nbytes):
+    return np.empty(max(int(nbytes), 4) // 4 + 1, dtype=np.int32)   # 4-byte aligned
+
+
+def softmax_q15(scores, mult, shift, diff_max, mask=None):
+    n = scores.shape[0]
+    p = np.empty(n, dtype=np.int16)
+    scratch = _scratch(lib.thm_softmax_q15_scratch_size(n))
+    _check(lib.thm_softmax_q15(_p("int32_t *", scores), _p("uint8_t *", mask), _p("int16_t *", p),
+                               n, mult, shift, diff_max, _p("void *", scratch)), "softmax_q15")
+    return p
+
+
+def attention_s8(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+                 out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
+    Tq, Tk = q.shape[0], k.shape[0]
+    prm = ffi.new("thm_attn_params *", dict(
+        n_heads=n_heads, n_kv_heads=n_kv_heads, head_dim=q.shape[1] // n_heads,
+        causal=1 if causal else 0, q_pos0=q_pos0, score_mult=score_mult,
+        score_shift=score_shift, diff_max=diff_max, out_mult=out_mult, out_shift=out_shift))
+    out = np.empty_like(q)
+    scratch = _scratch(lib.thm_attention_s8_scratch_size(Tk))
+    _check(lib.thm_attention_s8(_p("int8_t *", q), _p("int8_t *", k), _p("int8_t *", v),
+                                _p("uint8_t *", kv_mask), _p("int8_t *", out), Tq, Tk, prm,
+                                _p("void *", scratch)), "attention_s8")
+    return out
+
+
+def rmsnorm_s8(x, gain_mult, gain_shift, eps_q16):
+    rows, D = x.shape
+    y = np.empty((rows, D), dtype=np.int8)
+    fn, ctype = ((lib.thm_rmsnorm_s16, "int16_t *") if x.dtype == np.int16
+                 else (lib.thm_rmsnorm_s8, "int8_t *"))
+    _check(fn(_p(ctype, x), _p("int32_t *", gain_mult), _p("int32_t *", gain_shift), eps_q16,
+              _p("int8_t *", y), rows, D), "rmsnorm")
+    return y
+
+
+def rope_s8(x, n_heads, cos_q14, sin_q14, pos0=0):
+    T = x.shape[0]
+    y = np.empty_like(x)
+    _check(lib.thm_rope_s8(_p("int8_t *", x), _p("int16_t *", cos_q14), _p("int16_t *", sin_q14),
+                           _p("int8_t *", y), T, n_heads, x.shape[1] // n_heads, pos0,
+                           cos_q14.shape[0]), "rope_s8")
+    return y
+
+
+def residual_gated_s16(r, y, mult, shift):
+    out = r.copy()
+    _check(lib.thm_residual_gated_s16(_p("int16_t *", out), _p("int8_t *", y), r.size, mult, shift),
+           "residual_gated_s16")
+    return out
+
+
+def embed_s16(tokens, table, mult, shift):
+    V, D = table.shape
+    out = np.empty((tokens.shape[0], D), dtype=np.int16)
+    _check(lib.thm_embed_s16(_p("int32_t *", tokens), tokens.shape[0], _p("int8_t *", table),
+                             _p("int32_t *", mult), _p("int32_t *", shift), V, D,
+                             _p("int16_t *", out)), "embed_s16")
+    return out

@@ -1,0 +1,172 @@
+"""Argument checks shared by every backend, so that a bad call raises the same
+clear Python error everywhere and never reaches C with a wrong buffer."""
+import numpy as np
+
+MAX_K = 65536
+MAX_NORM_DIM = 4096
+MAX_HEAD_DIM = 256
+
+
+def array(name, a, dtype, ndim=None):
+    """Return a as a C-contiguous ndarray of exactly dtype, or raise."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array of {np.dtype(dtype).name}, got {type(a).__name__}")
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype).name}, got {a.dtype.name}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name}: must be C-contiguous (use np.ascontiguousarray)")
+    return a
+
+
+def shape(name, a, expected):
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{name}: expected shape {tuple(expected)}, got {tuple(a.shape)}")
+
+
+def int_range(name, value, lo, hi):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={value} is outside [{lo}, {hi}]")
+    return value
+
+
+def shifts(name, a):
+    if a.size and (a.min() < -31 or a.max() > 30):
+        raise ValueError(f"{name}: every shift must be in [-31, 30]")
+
+
+def matmul(x, w, bias, mult=None, shift=None):
+    x = array("x", x, np.int8, 2)
+    w = array("w", w, np.int8, 2)
+    M, K = x.shape
+    N = w.shape[0]
+    if w.shape[1] != K:
+        raise ValueError(f"x is [M={M}, K={K}] but w is {tuple(w.shape)}: w must be [N, K={K}]")
+    if not 1 <= K <= MAX_K:
+        raise ValueError(f"K={K} is outside [1, {MAX_K}]")
+    if bias is not None:
+        bias = array("bias", bias, np.int32, 1)
+        shape("bias", bias, (N,))
+    if mult is not None:
+        mult = array("mult", mult, np.int32, 1)
+        shift = array("shift", shift, np.int32, 1)
+        shape("mult", mult, (N,))
+        shape("shift", shift, (N,))
+        shifts("shift", shift)
+    return x, w, bias, mult, shift
+
+
+def softmax(scores, mask, mult, shift, diff_max):
+    scores = array("scores", scores, np.int32, 1)
+    if mask is not None:
+        mask = array("mask", mask, np.uint8, 1)
+        shape("mask", mask, scores.shape)
+    int_range("mult", mult, 0, 2**31 - 1)
+    int_range("shift", shift, -31, 30)
+    int_range("diff_max", diff_max, 0, 2**31 - 1)
+    return scores, mask
+
+
+def attention(q, k, v, n_heads, n_kv_heads, kv_mask, prm):
+    q = array("q", q, np.int8, 2)
+    k = array("k", k, np.int8, 2)
+    v = array("v", v, np.int8, 2)
+    n_heads = int_range("n_heads", n_heads, 1, 1 << 16)
+    n_kv_heads = int_range("n_kv_heads", n_kv_heads, 1, n_heads)
+    if n_heads % n_kv_heads:
+        raise ValueError(f"n_heads={n_heads} is not a multiple of n_kv_heads={n_kv_heads}")
+    if q.shape[1] % n_heads:
+        raise ValueError(f"q width {q.shape[1]} is not a multiple of n_heads={n_heads}")
+    D = q.shape[1] // n_heads
+    if not 1 <= D <= MAX_HEAD_DIM:
+        raise ValueError(f"head_dim={D} is outside [1, {MAX_HEAD_DIM}]")
+    if k.shape[0] < 1:
+        raise ValueError("k: attention needs at least one key")
+    shape("k", k, (k.shape[0], n_kv_heads * D))
+    shape("v", v, k.shape)
+    if kv_mask is not None:
+        kv_mask = array("kv_mask", kv_mask, np.uint8, 1)
+        shape("kv_mask", kv_mask, (k.shape[0],))
+    int_range("score_mult", prm["score_mult"], 0, 2**31 - 1)
+    int_range("score_shift", prm["score_shift"], -31, 30)
+    int_range("diff_max", prm["diff_max"], 0, 2**31 - 1)
+    int_range("out_mult", prm["out_mult"], -2**31, 2**31 - 1)
+    int_range("out_shift", prm["out_shift"], -31, 30)
+    int_range("q_pos0", prm["q_pos0"], 0, 2**31 - 1)
+    return q, k, v, kv_mask, D
+
+
+def rmsnorm(x, gain_mult, gain_shift, eps_q16):
+    if not isinstance(x, np.ndarray) or x.dtype not in (np.int8, np.int16):
+        raise TypeError(f"x: expected an int8 or int16 numpy array, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    x = array("x", x, x.dtype, 2)
+    D = x.shape[1]
+    if not 1 <= D <= MAX_NORM_DIM:
+        raise ValueError(f"row length D={D} is outside [1, {MAX_NORM_DIM}]")
+    gain_mult = array("gain_mult", gain_mult, np.int32, 1)
+    gain_shift = array("gain_shift", gain_shift, np.int32, 1)
+    shape("gain_mult", gain_mult, (D,))
+    shape("gain_shift", gain_shift, (D,))
+    shifts("gain_shift", gain_shift)
+    int_range("eps_q16", eps_q16, 0, 1 << 40)
+    return x, gain_mult, gain_shift
+
+
+def rope(x, n_heads, cos_q14, sin_q14, pos0):
+    x = array("x", x, np.int8, 2)
+    n_heads = int_range("n_heads", n_heads, 1, 1 << 16)
+    if x.shape[1] % n_heads:
+        raise ValueError(f"x width {x.shape[1]} is not a multiple of n_heads={n_heads}")
+    D = x.shape[1] // n_heads
+    if D % 2 or not 2 <= D <= MAX_HEAD_DIM:
+        raise ValueError(f"head_dim={D} must be even and in [2, {MAX_HEAD_DIM}]")
+    cos_q14 = array("cos_q14", cos_q14, np.int16, 2)
+    sin_q14 = array("sin_q14", sin_q14, np.int16, 2)
+    shape("cos_q14", cos_q14, (cos_q14.shape[0], D // 2))
+    shape("sin_q14", sin_q14, cos_q14.shape)
+    pos0 = int_range("pos0", pos0, 0, 2**31 - 1)
+    if pos0 + x.shape[0] > cos_q14.shape[0]:
+        raise ValueError(f"positions {pos0}..{pos0 + x.shape[0] - 1} exceed the "
+                         f"{cos_q14.shape[0]}-row RoPE table")
+    return x, cos_q14, sin_q14, D
+
+
+def residual(r, y, mult, shift):
+    r = array("r", r, np.int16)
+    y = array("y", y, np.int8)
+    shape("y", y, r.shape)
+    int_range("mult", mult, -2**31, 2**31 - 1)
+    int_range("shift", shift, -31, 30)
+    return r, y
+
+
+def embed(tokens, table, mult, shift):
+    tokens = array("tokens", tokens, np.int32, 1)
+    table = array("table", table, np.int8, 2)
+    V = table.shape[0]
+    if V < 1 or table.shape[1] < 1:
+        raise ValueError(f"table: expected a non-empty [V, D] array, got {table.shape}")
+    mult = array("mult", mult, np.int32, 1)
+    shift = array("shift", shift, np.int32, 1)
+    shape("mult", mult, (V,))
+    shape("shift", shift, (V,))
+    shifts("shift", shift)
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= V):
+        bad = tokens[(tokens < 0) | (tokens >= V)][0]
+        raise ValueError(f"token id {int(bad)} is outside the table [0, {V})")
+    return tokens, table, mult, shift
+
+
+def requantize(acc, mult, shift):
+    acc = array("acc", acc, np.int32)
+    mult = array("mult", mult, np.int32)
+    shift = array("shift", shift, np.int32)
+    shape("mult", mult, acc.shape)
+    shape("shift", shift, acc.shape)
+    shifts("shift", shift)
+    return acc, mult, shift

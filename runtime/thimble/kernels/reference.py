@@ -1,0 +1,240 @@
+"""The integer reference kernels: THE specification of thimble's numerics.
+
+Every other implementation (portable C, x86 and ARM fast paths, Numba, the
+device) must return exactly these bits. This file is slow on purpose: plain
+numpy, int64 intermediates, one obvious line per step of the definition.
+docs/numerics.md explains the choices and their measured error.
+
+Conventions (all symmetric, zero point 0):
+  activations      int8, one scale per tensor
+  weights          int8, one scale per output channel, quantizer keeps [-127, 127]
+                   (kernels are exact for -128 too)
+  residual stream  int16, one scale per stack
+  accumulators     int32
+  requantization   TFLite / CMSIS-NN: multiplier in [2^30, 2^31) (or 0),
+                   shift in [-31, 30]; shift > 0 is a left shift
+  probabilities    Q15 in int16, [0, 32767]
+"""
+import numpy as np
+
+from . import tables
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+_EXP_HI = np.array(tables.EXP_HI, dtype=np.int64)
+_EXP_LO = np.array(tables.EXP_LO, dtype=np.int64)
+_EXP_LIMIT = tables.EXP_HI_LEN << tables.EXP_FRAC_BITS   # z at or past this -> exp is 0
+
+
+def _wrap32(v):
+    """Two's-complement wrap of an int64 array to int32 values (kept as int64)."""
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def requantize(acc, mult, shift):
+    """TFLite MultiplyByQuantizedMultiplier, elementwise with broadcasting.
+
+    acc: int32 values. mult: int32 multiplier. shift: int in [-31, 30].
+    Returns int64 array holding int32 values.
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    mult = np.asarray(mult, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    # the left shift wraps like uint32 arithmetic in C; the quantizer keeps it in range
+    x = _wrap32(acc << left)
+    # SaturatingRoundingDoublingHighMul: round half up of x * mult / 2^31
+    ab = x * mult
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    num = ab + nudge
+    high = np.where(num >= 0, num >> 31, -((-num) >> 31))        # C division truncates
+    high = np.where((x == INT32_MIN) & (mult == INT32_MIN), INT32_MAX, high)
+    # RoundingDivideByPOT: round half away from zero of high / 2^right
+    mask = (np.int64(1) << right) - 1
+    remainder = high & mask
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + (remainder > threshold)
+
+
+def _sat(v, dtype):
+    info = np.iinfo(dtype)
+    return np.clip(v, info.min, info.max).astype(dtype)
+
+
+# --- matmul ---------------------------------------------------------------
+
+def matmul_s8_s32(x, w, bias=None):
+    """x int8 [M, K], w int8 [N, K] (row = output channel), bias int32 [N] or None.
+    Returns int32 [M, N] = x @ w.T + bias (wrapping like int32 in C; K <= 65536
+    keeps it exact)."""
+    acc = x.astype(np.int64) @ w.astype(np.int64).T
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)[None, :]
+    return _wrap32(acc).astype(np.int32)
+
+
+def matmul_s8(x, w, mult, shift, bias=None):
+    """int8 [M, K] x int8 [N, K] -> int8 [M, N], per-output-channel requantization.
+    mult, shift: int32 [N]."""
+    acc = matmul_s8_s32(x, w, bias)
+    return _sat(requantize(acc, mult[None, :], shift[None, :]), np.int8)
+
+
+# --- softmax and attention --------------------------------------------------
+
+def exp_q15(z):
+    """exp(-z / 256) in Q15 for integer z >= 0, from the two tables."""
+    z = np.asarray(z, dtype=np.int64)
+    inside = z < _EXP_LIMIT
+    zc = np.where(inside, z, 0)
+    e = (_EXP_HI[zc >> tables.EXP_FRAC_BITS] * _EXP_LO[zc & (tables.EXP_LO_LEN - 1)]
+         + (1 << 14)) >> 15
+    return np.where(inside, e, 0)
+
+
+def softmax_q15(scores, mult, shift, diff_max, mask=None):
+    """Integer softmax of one row of int32 scores -> int16 probabilities in Q15.
+
+    The real score is scores * c; (mult, shift) encode c * 256 so that
+    z = requantize(max - s) is the real difference in Q8. Differences above
+    diff_max (the quantizer sets it to about 16 / c) give exactly 0.
+    mask: bool/uint8 [n] (True = attend) or None. A row with nothing to attend
+    gives all zeros.
+    """
+    s = np.asarray(scores, dtype=np.int64)
+    valid = np.ones(s.shape, dtype=bool) if mask is None else np.asarray(mask).astype(bool)
+    if not valid.any():
+        return np.zeros(s.shape, dtype=np.int16)
+    diff = s[valid].max() - s
+    keep = valid & (diff <= diff_max)
+    z = requantize(np.where(keep, diff, 0), mult, shift)
+    e = np.where(keep, exp_q15(z), 0)
+    total = int(e.sum())                       # >= 32768: the max itself contributes exp(0)
+    inv = (1 << 46) // total                   # Q46 / total, <= 2^31
+    p = (e * inv + (1 << 30)) >> 31
+    return np.minimum(p, 32767).astype(np.int16)
+
+
+def attention_s8(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+                 out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
+    """Grouped-query attention, one query row and head at a time (never a [T, T]
+    matrix for all heads).
+
+    q: int8 [Tq, n_heads * D]; k, v: int8 [Tk, n_kv_heads * D].
+    Query head h reads key/value head h // (n_heads // n_kv_heads).
+    Query row i sits at absolute position q_pos0 + i; with causal it sees keys
+    0 .. q_pos0 + i. kv_mask: [Tk] (nonzero = attend) or None.
+    Scores are int32 dot products; softmax_q15 turns them into Q15 weights;
+    out = sat8(requantize(sum_j p_j * v_j, out_mult, out_shift)).
+    """
+    Tq, Tk = q.shape[0], k.shape[0]
+    D = q.shape[1] // n_heads
+    group = n_heads // n_kv_heads
+    out = np.zeros((Tq, n_heads * D), dtype=np.int8)
+    base_mask = np.ones(Tk, dtype=bool) if kv_mask is None else np.asarray(kv_mask).astype(bool)
+    for i in range(Tq):
+        mask = base_mask.copy()
+        if causal:
+            mask[np.arange(Tk) > q_pos0 + i] = False
+        for h in range(n_heads):
+            kvh = h // group
+            qh = q[i, h * D:(h + 1) * D].astype(np.int64)
+            kh = k[:, kvh * D:(kvh + 1) * D].astype(np.int64)
+            vh = v[:, kvh * D:(kvh + 1) * D].astype(np.int64)
+            scores = kh @ qh
+            p = softmax_q15(scores, score_mult, score_shift, diff_max, mask).astype(np.int64)
+            acc = p @ vh
+            out[i, h * D:(h + 1) * D] = _sat(requantize(acc, out_mult, out_shift), np.int8)
+    return out
+
+
+# --- normalisation ----------------------------------------------------------
+
+def isqrt_u64(v):
+    """floor(sqrt(v)) for non-negative integers below 2^63, elementwise."""
+    from math import isqrt
+    flat = [isqrt(int(x)) for x in np.asarray(v, dtype=np.int64).ravel()]
+    return np.array(flat, dtype=np.int64).reshape(np.shape(v))
+
+
+def rmsnorm_s8(x, gain_mult, gain_shift, eps_q16):
+    """ZCRMSNorm of each row: y = (1 + g) * x / sqrt(mean(x^2) + eps), to int8.
+
+    x: int8 or int16 [rows, D], D <= 4096. The ratio x / rms does not depend on
+    x's scale, so it is formed in Q15 as n; (gain_mult, gain_shift) [D] encode
+    (1 + g_i) / (out_scale * 2^15). eps_q16 = eps / x_scale^2 in Q16, in
+    [0, 2^40].
+    """
+    x64 = x.astype(np.int64)
+    D = x.shape[-1]
+    ss = (x64 * x64).sum(axis=-1, keepdims=True)           # <= 2^42
+    ms = (ss << 16) // D + eps_q16                            # mean square, Q16
+    rms = np.maximum(isqrt_u64(ms << 16), 1)                  # sqrt(mean square) * 2^16
+    inv = (np.int64(1) << 46) // rms                          # 2^30 / rms
+    n = (x64 * inv + (1 << 14)) >> 15                         # x / rms in Q15
+    n = np.clip(n, INT32_MIN, INT32_MAX)
+    return _sat(requantize(n, gain_mult[None, :], gain_shift[None, :]), np.int8)
+
+
+# --- positions --------------------------------------------------------------
+
+def rope_s8(x, n_heads, cos_q14, sin_q14, pos0=0):
+    """RoPE, half-split (Needle's layout): for each head, pairs (i, i + D/2).
+
+    x: int8 [T, n_heads * D]; cos_q14, sin_q14: int16 [P, D/2] tables in Q14;
+    row t is at position pos0 + t < P.
+    """
+    T = x.shape[0]
+    D = x.shape[1] // n_heads
+    half = D // 2
+    xs = x.astype(np.int64).reshape(T, n_heads, D)
+    c = cos_q14[pos0:pos0 + T].astype(np.int64)[:, None, :]
+    s = sin_q14[pos0:pos0 + T].astype(np.int64)[:, None, :]
+    x1, x2 = xs[..., :half], xs[..., half:]
+    o1 = (x1 * c - x2 * s + (1 << 13)) >> 14
+    o2 = (x2 * c + x1 * s + (1 << 13)) >> 14
+    return _sat(np.concatenate([o1, o2], axis=-1), np.int8).reshape(T, n_heads * D)
+
+
+def rope_tables(head_dim, n_pos, theta=10000.0):
+    """Q14 cos/sin tables [n_pos, head_dim/2] (made once, on the host, stored in the image)."""
+    half = head_dim // 2
+    inv_freq = 1.0 / (theta ** (np.arange(half, dtype=np.float64) * 2.0 / head_dim))
+    ang = np.arange(n_pos, dtype=np.float64)[:, None] * inv_freq[None, :]
+    return (np.round(np.cos(ang) * (1 << 14)).astype(np.int16),
+            np.round(np.sin(ang) * (1 << 14)).astype(np.int16))
+
+
+# --- residual stream ----------------------------------------------------------
+
+def residual_gated_s16(r, y, mult, shift):
+    """r + sigmoid(s) * y on the int16 residual stream. sigmoid(s) is a constant
+    per sublayer, so it lives inside (mult, shift) with the scale ratio y/r."""
+    return _sat(r.astype(np.int64) + requantize(y.astype(np.int64), mult, shift), np.int16)
+
+
+def embed_s16(tokens, table, mult, shift):
+    """Embedding lookup into the int16 residual stream.
+    table int8 [V, D] with a scale per row (the tied head's output channels);
+    (mult, shift) [V] encode row_scale * sqrt(d) / residual_scale."""
+    rows = table[tokens].astype(np.int64)
+    return _sat(requantize(rows, mult[tokens][:, None], shift[tokens][:, None]), np.int16)
+
+
+def quantize_multiplier(real):
+    """Split a positive real factor into (mult, shift) for requantize, as
+    TFLite's QuantizeMultiplier does (frexp, round, carry)."""
+    if real == 0.0:
+        return 0, 0
+    mant, exp = np.frexp(real)
+    q = int(round(mant * (1 << 31)))
+    if q == 1 << 31:
+        q //= 2
+        exp += 1
+    if exp < -31:
+        return 0, 0
+    if exp > 30:
+        raise ValueError(f"requantization factor {real!r} is too large (2^{exp})")
+    return q, int(exp)
