@@ -2,6 +2,10 @@
 import importlib
 
 TARGETS = {
+    "kernels": ("thimble.bench.kernels",
+                "GMAC/s of every host kernel backend (or instructions per MAC on a --board)"),
+    "numerics": ("thimble.bench.numerics",
+                 "error of each integer kernel against float64, the figures in docs/numerics.md"),
 }
 
 
