@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian machine ready for thimble, and does nothing that is
+# already done: the cross toolchains and QEMU from Debian's packages, then a
+# virtual environment in .venv with thimble installed in editable mode (which
+# builds the C kernels through cffi) and its test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+    gcc make cmake python3-venv python3-dev
+    gcc-arm-none-eabi libnewlib-arm-none-eabi   # watch boards (Cortex-M4, Cortex-M55)
+    gcc-aarch64-linux-gnu                       # glasses board (AArch64)
+    qemu-system-arm                             # emulates all three boards (includes aarch64)
+    qemu-user
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+fi
+echo "bootstrap: installing thimble (editable) and its test dependencies into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "bootstrap: ready ($(.venv/bin/python -c 'import thimble; print("thimble", thimble.__version__)'))"
