@@ -7,6 +7,7 @@ import sys
 
 # (name, module, one-line help)
 COMMANDS = [
+    ("demo", "thimble.demo", "the main job: what thimble can show end to end on this machine today"),
     ("bench", "thimble.bench.cli", "measure kernels, the model or the link; writes JSON and a table"),
 ]
 
