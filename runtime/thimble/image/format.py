@@ -1,0 +1,126 @@
+"""The .thm image format: every fact about its layout, in one table.
+
+The Python writer (writer.py), the Python reader (reader.py) and the C reader
+(runtime/device/image/thm_image.c, through the generated header
+runtime/device/include/thm_image_format.h) all take their sizes, offsets and
+codes from here. tools/gen_image_format.py renders the C header; a test checks
+that the committed header is current.
+
+Layout (all integers little-endian, all offsets from the start of the image):
+
+    header            HEADER (128 bytes)
+    section table     SECTION x section_count
+    sections          each starting on a SECTION_ALIGN boundary
+      CONFIG          CONFIG struct
+      STRINGS         tensor names: printable ASCII (0x21-0x7E), not NUL-terminated
+      TENSORS         TENSOR x tensor_count
+      TOKENIZER       the tokenizer blob (its own format, docs/tokenizer.md)
+      DATA            tensor data, every tensor on a DATA_ALIGN boundary
+
+The image is executed in place from flash: nothing in it needs fixing up, and
+the device reads tensors where they lie.
+
+Integrity: `sha256` in the header is SHA-256 over the whole image with the 32
+bytes of the field itself taken as zero. A reader checks structure first (cheap,
+bounded), then the hash when it is asked to (the device does before commit).
+"""
+import struct
+
+MAGIC = b"THMB"
+VERSION_MAJOR = 1        # a reader refuses another major version
+VERSION_MINOR = 0        # a reader accepts newer minors (only appended fields)
+SECTION_ALIGN = 64
+DATA_ALIGN = 64          # covers 16-byte MVE/NEON loads and 64-byte cache lines
+MAX_DIMS = 4
+MAX_NAME = 96
+NAME_CHARS = range(0x21, 0x7F)   # printable ASCII, no space: names are generated, never user text
+MAX_SECTIONS = 16
+MAX_TENSORS = 4096
+
+# name, struct code, comment. One table per fixed structure.
+HEADER = [
+    ("magic", "4s", "b'THMB'"),
+    ("version_major", "H", "VERSION_MAJOR"),
+    ("version_minor", "H", "VERSION_MINOR"),
+    ("header_size", "I", "bytes in this header (128)"),
+    ("flags", "I", "reserved, 0"),
+    ("image_size", "Q", "bytes in the whole image"),
+    ("section_count", "I", "entries in the section table"),
+    ("section_table", "I", "offset of the section table"),
+    ("sha256", "32s", "SHA-256 of the image with this field zeroed"),
+    ("model_id", "16s", "first 16 bytes of the hash of the source checkpoint, for display"),
+    ("reserved", "48s", "zero"),
+]
+
+SECTION = [
+    ("kind", "I", "SECTION_KINDS"),
+    ("flags", "I", "reserved, 0"),
+    ("offset", "Q", "from the start of the image, SECTION_ALIGN aligned"),
+    ("size", "Q", "bytes"),
+]
+
+SECTION_KINDS = {"CONFIG": 1, "STRINGS": 2, "TENSORS": 3, "TOKENIZER": 4, "DATA": 5}
+REQUIRED_SECTIONS = ("CONFIG", "STRINGS", "TENSORS", "DATA")
+
+# The model's hyperparameters and the special token ids. Integer constants of
+# the quantised model (multipliers, shifts, eps) are tensors, not config.
+CONFIG = [
+    ("vocab_size", "I", ""),
+    ("d_model", "I", ""),
+    ("n_enc_layers", "I", ""),
+    ("n_dec_layers", "I", ""),
+    ("n_heads", "I", "query heads"),
+    ("n_kv_heads", "I", "key/value heads"),
+    ("head_dim", "I", ""),
+    ("max_enc_len", "I", "encoder tokens the image's tables support"),
+    ("max_dec_len", "I", "decoder tokens the image's tables support"),
+    ("rope_n_pos", "I", "rows of the RoPE tables"),
+    ("pad_id", "I", ""),
+    ("eos_id", "I", ""),
+    ("bos_id", "I", ""),
+    ("unk_id", "I", ""),
+    ("tool_call_id", "I", ""),
+    ("tools_id", "I", ""),
+    ("weight_bits", "I", "8 or 4"),
+    ("reserved", "60s", "zero"),
+]
+
+TENSOR = [
+    ("name_offset", "I", "into STRINGS"),
+    ("name_len", "H", "bytes, 1 .. MAX_NAME"),
+    ("dtype", "B", "DTYPES"),
+    ("layout", "B", "LAYOUTS"),
+    ("ndim", "B", "1 .. MAX_DIMS"),
+    ("reserved", "3s", "zero"),
+    ("dims", f"{MAX_DIMS}I", "unused dims are 1"),
+    ("reserved2", "I", "zero (keeps data_offset 8-byte aligned in C)"),
+    ("data_offset", "Q", "from the start of the image, DATA_ALIGN aligned, inside DATA"),
+    ("data_size", "Q", "bytes; equals the element count times the element size"),
+]
+
+# code: (name, bits per element)
+DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4)}
+# 0 is plain row-major; fast-path weight layouts (runtime/thimble/kernels/layouts.py) add codes here.
+LAYOUTS = {0: "row_major"}
+
+
+def struct_format(fields):
+    return "<" + "".join(code for _, code, _ in fields)
+
+
+def struct_size(fields):
+    return struct.calcsize(struct_format(fields))
+
+
+HEADER_SIZE = struct_size(HEADER)
+SECTION_SIZE = struct_size(SECTION)
+CONFIG_SIZE = struct_size(CONFIG)
+TENSOR_SIZE = struct_size(TENSOR)
+SHA256_OFFSET = struct.calcsize("<" + "".join(c for n, c, _ in HEADER[:HEADER.index(
+    next(f for f in HEADER if f[0] == "sha256"))]))
+
+assert HEADER_SIZE == 128, HEADER_SIZE
+assert SECTION_SIZE == 24, SECTION_SIZE
+assert CONFIG_SIZE == 128, CONFIG_SIZE
+assert TENSOR_SIZE == 48, TENSOR_SIZE
+assert SHA256_OFFSET == 32, SHA256_OFFSET

@@ -1,0 +1,144 @@
+"""The one writer of .thm images. Every layout fact comes from format.py; the
+readers (reader.py here, thm_image.c on the device) mirror this file."""
+import hashlib
+import struct
+
+import numpy as np
+
+from . import format as fmt
+
+_DTYPE_CODES = {name: code for code, (name, _) in fmt.DTYPES.items()}
+_LAYOUT_CODES = {name: code for code, name in fmt.LAYOUTS.items()}
+_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8}
+
+
+class ImageError(ValueError):
+    """An image that cannot be written or read, with the reason."""
+
+
+def _align(n, a):
+    return (n + a - 1) // a * a
+
+
+def _pack(fields, values):
+    missing = [n for n, _, _ in fields
+               if n not in values and not n.startswith("reserved") and n != "flags"]
+    if missing:
+        raise ImageError(f"missing fields: {', '.join(missing)}")
+    out = []
+    for name, code, _ in fields:
+        v = values.get(name, b"" if code.endswith("s") else 0)
+        if code.endswith("I") and code[:-1].isdigit():
+            out.extend(v)
+        else:
+            out.append(v)
+    return struct.pack(fmt.struct_format(fields), *out)
+
+
+def element_bytes(dtype, dims):
+    """Bytes of a tensor: int4 packs two elements per byte (low nibble first)."""
+    count = int(np.prod(dims, dtype=np.int64))
+    bits = fmt.DTYPES[_DTYPE_CODES[dtype]][1]
+    return (count * bits + 7) // 8
+
+
+class Tensor:
+    """A tensor to write. data: a numpy array of the dtype (or, for int4, packed uint8 bytes);
+    dims: the logical shape (defaults to data.shape)."""
+
+    def __init__(self, name, data, dtype=None, dims=None, layout="row_major"):
+        self.name = name
+        self.dtype = dtype or np.dtype(data.dtype).name
+        self.dims = tuple(int(d) for d in (dims if dims is not None else data.shape))
+        self.layout = layout
+        self.data = np.ascontiguousarray(data)
+        name_bytes = name.encode("utf-8")
+        if not 1 <= len(name_bytes) <= fmt.MAX_NAME or any(b not in fmt.NAME_CHARS for b in name_bytes):
+            raise ImageError(f"tensor name {name!r}: 1 to {fmt.MAX_NAME} printable ASCII characters, no spaces")
+        if self.dtype not in _DTYPE_CODES:
+            raise ImageError(f"tensor {name}: dtype {self.dtype} is not one of {sorted(_DTYPE_CODES)}")
+        if self.layout not in _LAYOUT_CODES:
+            raise ImageError(f"tensor {name}: layout {self.layout} is not one of {sorted(_LAYOUT_CODES)}")
+        if not 1 <= len(self.dims) <= fmt.MAX_DIMS or min(self.dims) < 1:
+            raise ImageError(f"tensor {name}: dims {self.dims} must be 1..{fmt.MAX_DIMS} positive sizes")
+        if self.dtype != "int4" and self.data.dtype != _NUMPY[self.dtype]:
+            raise ImageError(f"tensor {name}: data is {self.data.dtype}, declared {self.dtype}")
+        if self.data.nbytes != element_bytes(self.dtype, self.dims):
+            raise ImageError(f"tensor {name}: {self.data.nbytes} bytes of data for dims {self.dims} "
+                             f"of {self.dtype} ({element_bytes(self.dtype, self.dims)} expected)")
+
+
+def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
+    """Return the bytes of an image. config: dict of the CONFIG fields;
+    tensors: list of Tensor (names unique)."""
+    names = [t.name for t in tensors]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ImageError(f"duplicate tensor names: {', '.join(dup)}")
+    if len(tensors) > fmt.MAX_TENSORS:
+        raise ImageError(f"{len(tensors)} tensors, at most {fmt.MAX_TENSORS}")
+
+    strings = b"".join(t.name.encode("utf-8") for t in tensors)
+    kinds = ["CONFIG", "STRINGS", "TENSORS"] + (["TOKENIZER"] if tokenizer_blob else []) + ["DATA"]
+    table_off = fmt.HEADER_SIZE
+    off = _align(table_off + fmt.SECTION_SIZE * len(kinds), fmt.SECTION_ALIGN)
+
+    sizes = {"CONFIG": fmt.CONFIG_SIZE, "STRINGS": len(strings),
+             "TENSORS": fmt.TENSOR_SIZE * len(tensors),
+             "TOKENIZER": len(tokenizer_blob or b"")}
+    layout = {}
+    for kind in kinds[:-1]:
+        layout[kind] = (off, sizes[kind])
+        off = _align(off + sizes[kind], fmt.SECTION_ALIGN)
+    data_start = off
+    data_offsets = []
+    for t in tensors:
+        off = _align(off, fmt.DATA_ALIGN)
+        data_offsets.append(off)
+        off += t.data.nbytes
+    layout["DATA"] = (data_start, off - data_start)
+    image_size = _align(off, fmt.SECTION_ALIGN)
+
+    buf = bytearray(image_size)
+    sections = b"".join(_pack(fmt.SECTION, dict(kind=fmt.SECTION_KINDS[k], offset=layout[k][0],
+                                                size=layout[k][1])) for k in kinds)
+    buf[table_off:table_off + len(sections)] = sections
+    co, _ = layout["CONFIG"]
+    buf[co:co + fmt.CONFIG_SIZE] = _pack(fmt.CONFIG, config)
+    so, _ = layout["STRINGS"]
+    buf[so:so + len(strings)] = strings
+    to, _ = layout["TENSORS"]
+    name_off = 0
+    for i, t in enumerate(tensors):
+        dims = list(t.dims) + [1] * (fmt.MAX_DIMS - len(t.dims))
+        n = len(t.name.encode("utf-8"))
+        entry = _pack(fmt.TENSOR, dict(name_offset=name_off, name_len=n, dtype=_DTYPE_CODES[t.dtype],
+                                       layout=_LAYOUT_CODES[t.layout], ndim=len(t.dims), dims=dims,
+                                       data_offset=data_offsets[i], data_size=t.data.nbytes))
+        buf[to + i * fmt.TENSOR_SIZE:to + (i + 1) * fmt.TENSOR_SIZE] = entry
+        buf[data_offsets[i]:data_offsets[i] + t.data.nbytes] = t.data.tobytes()
+        name_off += n
+    if tokenizer_blob:
+        ko, _ = layout["TOKENIZER"]
+        buf[ko:ko + len(tokenizer_blob)] = tokenizer_blob
+
+    header = dict(magic=fmt.MAGIC, version_major=fmt.VERSION_MAJOR, version_minor=fmt.VERSION_MINOR,
+                  header_size=fmt.HEADER_SIZE, image_size=image_size, section_count=len(kinds),
+                  section_table=table_off, sha256=bytes(32), model_id=bytes(model_id[:16]))
+    buf[0:fmt.HEADER_SIZE] = _pack(fmt.HEADER, header)
+    digest = hashlib.sha256(buf).digest()            # hash field is zero here
+    buf[fmt.SHA256_OFFSET:fmt.SHA256_OFFSET + 32] = digest
+    return bytes(buf)
+
+
+def write_image(path, config, tensors, tokenizer_blob=None, model_id=b""):
+    """Write an image to path (atomically: a temporary file, then rename). Returns its SHA-256 hex."""
+    import os
+    data = build_image(config, tensors, tokenizer_blob, model_id)
+    tmp = f"{path}.partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return data[fmt.SHA256_OFFSET:fmt.SHA256_OFFSET + 32].hex()
