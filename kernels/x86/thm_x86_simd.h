@@ -1,0 +1,148 @@
+/* SIMD helpers shared by the x86 fast paths: target attributes, horizontal
+ * sums, and exact vector forms of thm_requantize (thm_fixedpoint.h) for 8
+ * lanes (AVX2) and 16 lanes (AVX-512), per-lane mult and shift.
+ *
+ * Why they equal the scalar definition, for every int32 acc, mult and every
+ * shift in [-31, 30]:
+ *  - the left shift wraps like the scalar uint32 shift (vpsllvd);
+ *  - the reference's "add a nudge of 2^30 or 1 - 2^30, then divide by 2^31
+ *    truncating toward zero" is floor((x * mult + 2^30) / 2^31) in both sign
+ *    cases (for a negative numerator n, trunc(n / d) = floor((n + d - 1) / d));
+ *    that floor is an arithmetic shift of the exact 64-bit product, and its low
+ *    32 bits are bits 31..62 of the sum, which a logical shift gives as well;
+ *  - the only product whose result leaves int32 is INT32_MIN * INT32_MIN,
+ *    which gives 0x80000000 here and is flipped to INT32_MAX;
+ *  - the rounding divide by 2^right is the scalar formula lane by lane.
+ */
+#ifndef THM_X86_SIMD_H
+#define THM_X86_SIMD_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define THM_TARGET_AVX2 __attribute__((target("avx2")))
+#define THM_TARGET_AVX512VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define THM_INLINE static inline __attribute__((always_inline))
+
+/* Sums of four 8-lane vectors -> 4 int32. */
+THM_INLINE THM_TARGET_AVX2 __m128i thm_avx2_reduce4(__m256i a0, __m256i a1, __m256i a2,
+                                                    __m256i a3)
+{
+    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* Sums of eight 8-lane vectors -> 8 int32. */
+THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_reduce8(const __m256i *a)
+{
+    const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]),
+                                         _mm256_hadd_epi32(a[2], a[3]));
+    const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]),
+                                         _mm256_hadd_epi32(a[6], a[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
+                            _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* The per-channel half of the AVX2 form, computed once per 8 channels and
+ * applied to every row. */
+typedef struct {
+    __m256i mult, mult_odd, left, right, mask, half, mult_min;
+} thm_avx2_rq;
+
+THM_INLINE THM_TARGET_AVX2 void thm_avx2_rq_prep(thm_avx2_rq *q, __m256i mult, __m256i shift)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    q->mult = mult;
+    q->mult_odd = _mm256_srli_epi64(mult, 32);
+    q->left = _mm256_max_epi32(shift, zero);
+    q->right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
+    q->mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), q->right),
+                               _mm256_set1_epi32(1));
+    q->half = _mm256_srai_epi32(q->mask, 1);
+    q->mult_min = _mm256_cmpeq_epi32(mult, _mm256_set1_epi32(INT32_MIN));
+}
+
+THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_rq_apply(__m256i acc, const thm_avx2_rq *q)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i x = _mm256_sllv_epi32(acc, q->left);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, q->mult), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->mult_odd), nudge);
+    even = _mm256_srli_epi64(even, 31);                   /* low dword: bits 31..62 */
+    odd = _mm256_slli_epi64(odd, 1);                      /* high dword: bits 31..62 */
+    __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
+    const __m256i both_min = _mm256_and_si256(
+        _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)), q->mult_min);
+    high = _mm256_xor_si256(high, both_min);              /* INT32_MIN -> INT32_MAX */
+    const __m256i rem = _mm256_and_si256(high, q->mask);
+    const __m256i thr = _mm256_sub_epi32(q->half, _mm256_cmpgt_epi32(zero, high));
+    return _mm256_sub_epi32(_mm256_srav_epi32(high, q->right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+static inline THM_TARGET_AVX2 __m256i thm_avx2_requantize(__m256i acc, __m256i mult,
+                                                          __m256i shift)
+{
+    thm_avx2_rq q;
+    thm_avx2_rq_prep(&q, mult, shift);
+    return thm_avx2_rq_apply(acc, &q);
+}
+
+/* sat8 of 8 int32 lanes, stored to 8 bytes. */
+static inline THM_TARGET_AVX2 void thm_avx2_store_sat8(int8_t *y, __m256i v)
+{
+    const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64((__m128i *)(void *)y, _mm_packs_epi16(s16, s16));
+}
+
+/* The per-channel half of the AVX-512 form, computed once per 16 channels
+ * and applied to every row. */
+typedef struct {
+    __m512i mult, mult_odd, left, right, mask, half;
+    __mmask16 mult_min;         /* lanes whose mult is INT32_MIN */
+} thm_avx512_rq;
+
+THM_INLINE THM_TARGET_AVX512VNNI void thm_avx512_rq_prep(thm_avx512_rq *q, __m512i mult,
+                                                          __m512i shift)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    q->mult = mult;
+    q->mult_odd = _mm512_srli_epi64(mult, 32);
+    q->left = _mm512_max_epi32(shift, zero);
+    q->right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+    q->mask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), q->right),
+                               _mm512_set1_epi32(1));
+    q->half = _mm512_srai_epi32(q->mask, 1);
+    q->mult_min = _mm512_cmpeq_epi32_mask(mult, _mm512_set1_epi32(INT32_MIN));
+}
+
+THM_INLINE THM_TARGET_AVX512VNNI __m512i thm_avx512_rq_apply(__m512i acc, const thm_avx512_rq *q)
+{
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
+    const __m512i x = _mm512_sllv_epi32(acc, q->left);
+    __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, q->mult), nudge);
+    __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult_odd), nudge);
+    even = _mm512_srli_epi64(even, 31);                   /* low dword: bits 31..62 */
+    odd = _mm512_slli_epi64(odd, 1);                      /* high dword: bits 31..62 */
+    __m512i high = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
+    if (q->mult_min) {                                    /* INT32_MIN * INT32_MIN -> INT32_MAX */
+        const __mmask16 both = q->mult_min & _mm512_cmpeq_epi32_mask(x, _mm512_set1_epi32(INT32_MIN));
+        high = _mm512_mask_xor_epi32(high, both, high, _mm512_set1_epi32(-1));
+    }
+    const __m512i rem = _mm512_and_si512(high, q->mask);
+    const __m512i thr = _mm512_mask_add_epi32(q->half, _mm512_cmplt_epi32_mask(high, _mm512_setzero_si512()),
+                                              q->half, one);
+    const __m512i r = _mm512_srav_epi32(high, q->right);
+    return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, thr), r, one);
+}
+
+static inline THM_TARGET_AVX512VNNI __m512i thm_avx512_requantize(__m512i acc, __m512i mult,
+                                                                  __m512i shift)
+{
+    thm_avx512_rq q;
+    thm_avx512_rq_prep(&q, mult, shift);
+    return thm_avx512_rq_apply(acc, &q);
+}
+
+#endif /* THM_X86_SIMD_H */
