@@ -77,9 +77,21 @@ class FloatNeedle:
         self._embed_scale = dtype.type(math.sqrt(c.d_model))
         hd = c.head_dim
         # precompute_rope_freqs: 1 / theta ** (arange(0, hd, 2) / hd), in float32 there
+        # observe(point, array): called at every point the quantizer calibrates
+        # (thimble.quant.calibrate); None costs nothing.
+        self.observe = None
         self._freqs = (1.0 / (dtype.type(c.rope_theta) ** (np.arange(0, hd, 2, dtype=dtype) / dtype.type(hd))))
 
     # --- pieces ------------------------------------------------------------
+    def _seen(self, point, a):
+        if self.observe is not None:
+            self.observe(point, a)
+        return a
+
+    def _norm(self, x, name):
+        """ZCRMSNorm with the scale tensor `name`; observed under that name."""
+        return self._seen(name, self.norm(x, self.w[name]))
+
     def norm(self, x, g):
         """ZCRMSNorm over the last axis: (1 + g) * x / sqrt(mean(x^2) + eps)."""
         rms = np.sqrt(np.mean(np.square(x), axis=-1, keepdims=True) + self.dtype.type(NORM_EPS))
@@ -101,14 +113,16 @@ class FloatNeedle:
         return y.reshape(b, t, n, self.config.head_dim).transpose(0, 2, 1, 3)
 
     def _q(self, x, p, positions):
-        q = self.norm(self._heads(x @ self.w[f"{p}.q"].T, self.config.num_heads), self.w[f"{p}.q_norm"])
-        return q if positions is None else self.rope(q, positions)
+        q = self._heads(self._seen(f"{p}.q", x @ self.w[f"{p}.q"].T), self.config.num_heads)
+        q = self.norm(q, self.w[f"{p}.q_norm"])
+        return self._seen(f"{p}.q_norm", q if positions is None else self.rope(q, positions))
 
     def _kv(self, x, p, positions):
         c = self.config
-        k = self.norm(self._heads(x @ self.w[f"{p}.k"].T, c.num_kv_heads), self.w[f"{p}.k_norm"])
-        v = self._heads(x @ self.w[f"{p}.v"].T, c.num_kv_heads)
-        return (k if positions is None else self.rope(k, positions)), v
+        k = self._heads(self._seen(f"{p}.k", x @ self.w[f"{p}.k"].T), c.num_kv_heads)
+        k = self.norm(k, self.w[f"{p}.k_norm"])
+        v = self._heads(self._seen(f"{p}.v", x @ self.w[f"{p}.v"].T), c.num_kv_heads)
+        return self._seen(f"{p}.k_norm", k if positions is None else self.rope(k, positions)), v
 
     def _attend(self, q, k, v, mask, p):
         """q [B, H, Tq, hd], k/v [B, KV, Tk, hd], mask broadcastable to [B, H, Tq, Tk]."""
@@ -120,14 +134,15 @@ class FloatNeedle:
         s = np.exp(s - s.max(axis=-1, keepdims=True))
         s = s / s.sum(axis=-1, keepdims=True)
         o = (s @ v).transpose(0, 2, 1, 3)
-        return o.reshape(o.shape[0], o.shape[1], c.q_dim) @ self.w[f"{p}.o"].T
+        o = self._seen(f"{p}.mix", o.reshape(o.shape[0], o.shape[1], c.q_dim))
+        return self._seen(f"{p}.o", o @ self.w[f"{p}.o"].T)
 
     def _gate(self, name):
         return self.dtype.type(1.0) / (1 + np.exp(-self.w[name]))
 
     def _ffn(self, x, p):
         c = self.config
-        h = self.norm(x, self.w[f"{p}.ffn_norm"])
+        h = self._norm(x, f"{p}.ffn_norm")
         g, u = h @ self.w[f"{p}.ffn.gate"].T, h @ self.w[f"{p}.ffn.up"].T
         if c.activation == "swiglu":
             a = g / (1 + np.exp(-g)) * u
@@ -135,7 +150,7 @@ class FloatNeedle:
             a = 0.5 * g * (1 + np.tanh(self.dtype.type(math.sqrt(2 / math.pi)) * (g + 0.044715 * g ** 3))) * u
         else:                           # drelu
             a = np.maximum(g, 0) * np.maximum(u, 0)
-        return x + self._gate(f"{p}.ffn_gate") * (a @ self.w[f"{p}.ffn.down"].T)
+        return self._seen(p.split(".")[0] + ".stream", x + self._gate(f"{p}.ffn_gate") * (a @ self.w[f"{p}.ffn.down"].T))
 
     # --- encoder -----------------------------------------------------------
     def encode(self, tokens, *, return_layers=False):
@@ -145,19 +160,19 @@ class FloatNeedle:
         mask = tokens != c.pad_token_id
         key_mask = mask[:, None, None, :]
         pos = np.arange(tokens.shape[1])
-        x = self.embed(tokens)
+        x = self._seen("enc.stream", self.embed(tokens))
         layers = [x] if return_layers else None
         for i in range(c.num_encoder_layers):
             p = f"enc.{i}"
-            h = self.norm(x, self.w[f"{p}.attn_norm"])
+            h = self._norm(x, f"{p}.attn_norm")
             k, v = self._kv(h, f"{p}.attn", pos)
-            x = x + self._gate(f"{p}.attn_gate") * self._attend(self._q(h, f"{p}.attn", pos), k, v, key_mask,
-                                                                f"{p}.attn")
+            x = self._seen("enc.stream", x + self._gate(f"{p}.attn_gate") * self._attend(self._q(h, f"{p}.attn", pos), k, v, key_mask,
+                                                                                    f"{p}.attn"))
             if not c.no_feedforward:
                 x = self._ffn(x, p)
             if return_layers:
                 layers.append(x)
-        return EncoderOutput(self.norm(x, self.w["enc.final_norm"]), mask, layers)
+        return EncoderOutput(self._norm(x, "enc.final_norm"), mask, layers)
 
     # --- decoder -----------------------------------------------------------
     def start_decoder(self, enc):
@@ -181,27 +196,27 @@ class FloatNeedle:
         key_pos = np.arange(cache.length + n)
         causal = (key_pos[None, :] <= pos[:, None])[None, None]          # [1, 1, n, t]
         cross_mask = cache.cross_mask[:, None, None, :]
-        x = self.embed(tokens)
+        x = self._seen("dec.stream", self.embed(tokens))
         layers = [x] if return_layers else None
         for i in range(c.num_decoder_layers):
             p = f"dec.{i}"
-            h = self.norm(x, self.w[f"{p}.self_norm"])
+            h = self._norm(x, f"{p}.self_norm")
             k, v = self._kv(h, f"{p}.self_attn", pos)
             cache.self_k[i] = np.concatenate([cache.self_k[i], k], axis=2)
             cache.self_v[i] = np.concatenate([cache.self_v[i], v], axis=2)
             a = self._attend(self._q(h, f"{p}.self_attn", pos), cache.self_k[i], cache.self_v[i], causal,
                              f"{p}.self_attn")
-            x = x + self._gate(f"{p}.self_gate") * a
-            h = self.norm(x, self.w[f"{p}.cross_norm"])
+            x = self._seen("dec.stream", x + self._gate(f"{p}.self_gate") * a)
+            h = self._norm(x, f"{p}.cross_norm")
             a = self._attend(self._q(h, f"{p}.cross_attn", None), cache.cross_k[i], cache.cross_v[i], cross_mask,
                              f"{p}.cross_attn")
-            x = x + self._gate(f"{p}.cross_gate") * a
+            x = self._seen("dec.stream", x + self._gate(f"{p}.cross_gate") * a)
             if not c.no_feedforward:
                 x = self._ffn(x, p)
             if return_layers:
                 layers.append(x)
         cache.length += n
-        logits = self.logits(self.norm(x, self.w["dec.final_norm"]))
+        logits = self.logits(self._norm(x, "dec.final_norm"))
         return (logits, layers) if return_layers else logits
 
     def decode(self, enc, tokens, *, return_layers=False):
