@@ -1,0 +1,392 @@
+"""Numba twins of the reference kernels (reference.py is the specification).
+
+Every public function here has the reference's name, signature and return
+dtype, and returns exactly its bits. Arguments arrive already checked by
+checks.py (through kernels.Backend); these functions only shape the call for
+one compiled kernel each.
+
+Why the code looks the way it does (docs/kernels-numba.md has the figures):
+  * @njit(cache=True): compiled on the first call, once per machine (the
+    cache lives in __pycache__ beside this file); importing compiles nothing.
+  * Optional arguments (bias, masks) are replaced by neutral arrays in Python
+    (zeros, ones), so each kernel has one compiled signature, not one per
+    combination of None.
+  * The exp tables (and their bit count) are passed as arguments, never
+    read as globals: Numba freezes globals into its cache, which is keyed
+    on this file only and would go stale silently if tools/gen_tables.py
+    ever changed them.
+  * The matmul inner loop is a plain dot product whose sum is truncated to
+    int32 right away; LLVM then knows 32 bits are enough and vectorises it
+    into vpmaddwd (AVX2 / AVX-512), which is the whole speed. From 8 rows of
+    x on, x and each weight panel are widened to int16 once per call, which
+    takes the sign extensions out of the inner loop. int32 wrap-around gives
+    the reference's _wrap32 for free.
+"""
+import numpy as np
+from numba import njit
+
+from . import tables
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+# Everything from tables.py reaches the kernels as arguments (see above).
+_EXP_HI = np.array(tables.EXP_HI, dtype=np.int64)        # [EXP_HI_LEN] Q15
+_EXP_LO = np.array(tables.EXP_LO, dtype=np.int64)        # [EXP_LO_LEN] Q15
+_EXP_FRAC_BITS = tables.EXP_FRAC_BITS
+
+# Weight rows per matmul panel: the panel (rows x K elements) stays in L1/L2
+# while every x row passes over it.
+_PANEL_BYTES = 32 * 1024
+# From this many rows of x on, x and each weight panel are widened to int16
+# once per call (cheaper inner loop); below it the int8 loop wins.
+_WIDEN_MIN_ROWS = 8
+
+
+# --- scalar helpers (inlined by LLVM) -------------------------------------------
+
+@njit(cache=True)
+def _rq(acc, mult, shift):
+    """requantize for one int64 value; int64 out (int32 values). Branch-free
+    where it matters so the loops around it can vectorise."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    x = np.int64(np.int32(acc << left))                 # wraps like uint32 in C
+    ab = x * mult
+    # nudge + truncating division == floor((ab + 2^30) / 2^31) for both signs
+    high = (ab + (1 << 30)) >> 31
+    if high > INT32_MAX:                                # only INT32_MIN * INT32_MIN
+        high = INT32_MAX
+    mask = (np.int64(1) << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
+
+
+@njit(cache=True)
+def _sat(v, lo, hi):
+    return lo if v < lo else (hi if v > hi else v)
+
+
+@njit(cache=True)
+def _dot(a, b, k):
+    """int8/int16 [k] . int8/int16 [k] as int32 (exact: |sum| <= 2^30 for k <= 65536)."""
+    s = 0
+    for i in range(k):
+        s += np.int32(a[i]) * np.int32(b[i])
+    return np.int32(s)                                  # the truncation lets LLVM use 32-bit lanes
+
+
+@njit(cache=True)
+def _exp_q15(z, exp_hi, exp_lo, frac_bits):
+    """exp(-z / 256) in Q15, as reference.exp_q15 computes it for any z.
+    exp_hi [EXP_HI_LEN], exp_lo [EXP_LO_LEN = 2^frac_bits]: tables.py.
+
+    A negative z only arises when a softmax shift > 0 wraps the difference;
+    the reference then indexes its table Python-style (z >> 8 in [-16, -1]
+    wraps around), and fails for anything lower. Both are mirrored."""
+    hi_len = exp_hi.shape[0]
+    if z >= (hi_len << frac_bits):
+        return np.int64(0)
+    hi = z >> frac_bits
+    if hi < 0:
+        if hi < -hi_len:
+            raise ValueError("softmax: the shifted score difference wrapped below the exp "
+                             "table (reference.exp_q15 raises IndexError here)")
+        hi += hi_len
+    return (exp_hi[hi] * exp_lo[z & (exp_lo.shape[0] - 1)] + (1 << 14)) >> 15
+
+
+@njit(cache=True)
+def _isqrt(v):
+    """floor(sqrt(v)) for 0 <= v < 2^63, digit by digit (exact, no float)."""
+    res = np.int64(0)
+    bit = np.int64(1) << 62
+    while bit > v:
+        bit >>= 2
+    while bit != 0:
+        if v >= res + bit:
+            v -= res + bit
+            res = (res >> 1) + bit
+        else:
+            res >>= 1
+        bit >>= 2
+    return res
+
+
+# --- requantize -----------------------------------------------------------------
+
+@njit(cache=True)
+def _requantize(acc, mult, shift, out):
+    # acc, mult, shift int32 [n]; out int64 [n]
+    for i in range(acc.shape[0]):
+        out[i] = _rq(np.int64(acc[i]), np.int64(mult[i]), np.int64(shift[i]))
+
+
+def requantize(acc, mult, shift):
+    """acc, mult, shift: int32 arrays of one shape -> int64 array of it (int32 values)."""
+    out = np.empty(acc.size, dtype=np.int64)
+    _requantize(acc.ravel(), mult.ravel(), shift.ravel(), out)
+    return out.reshape(acc.shape)
+
+
+# --- matmul ---------------------------------------------------------------------
+
+@njit(cache=True)
+def _widen(w, out):
+    # w int8 [rows, K] -> out int16 [>= rows, K]
+    for r in range(w.shape[0]):
+        for i in range(w.shape[1]):
+            out[r, i] = w[r, i]
+
+
+@njit(cache=True)
+def _panel(xs, wp, n0, bias, mult, shift, requant, acc, y):
+    """y[:, n0:n0 + rows] for one panel of weight rows wp [rows, K] (int8, or
+    int16 when xs is int16 too); requant picks int8 (per-channel requantized)
+    or int32 out. acc: int32 [>= rows] scratch. The dot products and the
+    requantization are separate loops so that each vectorises."""
+    K = xs.shape[1]
+    rows = wp.shape[0]
+    for m in range(xs.shape[0]):
+        xr = xs[m]
+        for j in range(rows):
+            acc[j] = np.int32(_dot(xr, wp[j], K) + bias[n0 + j])    # wraps like _wrap32
+        if requant:
+            for j in range(rows):
+                y[m, n0 + j] = _sat(_rq(np.int64(acc[j]), np.int64(mult[n0 + j]),
+                                        np.int64(shift[n0 + j])), -128, 127)
+        else:
+            for j in range(rows):
+                y[m, n0 + j] = acc[j]
+
+
+@njit(cache=True)
+def _matmul(x, w, bias, mult, shift, requant, y):
+    # x int8 [M, K]; w int8 [N, K]; bias int32 [N]; mult, shift int32 [N] (read
+    # only with requant); y int8 (requant) or int32 [M, N]
+    M, K = x.shape
+    N = w.shape[0]
+    if M < _WIDEN_MIN_ROWS:
+        # few rows: widening the weights would cost more than it saves
+        rows = max(1, _PANEL_BYTES // K)
+        acc = np.empty(rows, dtype=np.int32)                        # [rows]
+        for n0 in range(0, N, rows):
+            _panel(x, w[n0:n0 + rows], n0, bias, mult, shift, requant, acc, y)
+    else:
+        # int16 on both sides: the inner loop is two loads, vpmaddwd, vpaddd
+        x16 = x.astype(np.int16)                                     # [M, K]
+        rows = max(1, _PANEL_BYTES // (2 * K))
+        wp = np.empty((rows, K), dtype=np.int16)                    # [rows, K] panel
+        acc = np.empty(rows, dtype=np.int32)                        # [rows]
+        for n0 in range(0, N, rows):
+            r = min(rows, N - n0)
+            _widen(w[n0:n0 + r], wp)
+            _panel(x16, wp[:r], n0, bias, mult, shift, requant, acc, y)
+
+
+_NO_REQUANT = np.zeros(0, dtype=np.int32)      # mult/shift of the int32-out matmul: never read
+
+
+def _bias_or_zeros(bias, n):
+    return np.zeros(n, dtype=np.int32) if bias is None else bias   # + 0 is the identity
+
+
+def matmul_s8_s32(x, w, bias=None):
+    """x int8 [M, K], w int8 [N, K], bias int32 [N] or None -> int32 [M, N]."""
+    y = np.empty((x.shape[0], w.shape[0]), dtype=np.int32)
+    _matmul(x, w, _bias_or_zeros(bias, w.shape[0]), _NO_REQUANT, _NO_REQUANT, False, y)
+    return y
+
+
+def matmul_s8(x, w, mult, shift, bias=None):
+    """x int8 [M, K], w int8 [N, K], mult/shift int32 [N], bias int32 [N] or None
+    -> int8 [M, N]."""
+    y = np.empty((x.shape[0], w.shape[0]), dtype=np.int8)
+    _matmul(x, w, _bias_or_zeros(bias, w.shape[0]), mult, shift, True, y)
+    return y
+
+
+# --- softmax and attention --------------------------------------------------------
+
+@njit(cache=True)
+def _softmax_row(s, mask, n, mult, shift, diff_max, exp_hi, exp_lo, frac_bits, e, p):
+    """One row: s int32 [>= n] scores, mask uint8 [>= n] (nonzero = attend),
+    e int64 [>= n] scratch, p int16 [>= n] out (Q15)."""
+    top = np.int64(0)
+    found = False
+    for j in range(n):
+        if mask[j] != 0 and (not found or np.int64(s[j]) > top):
+            top = np.int64(s[j])
+            found = True
+    if not found:
+        for j in range(n):
+            p[j] = 0
+        return
+    total = np.int64(0)                   # >= 32768: the maximum contributes exp(0)
+    for j in range(n):
+        ej = np.int64(0)
+        if mask[j] != 0:
+            diff = top - np.int64(s[j])
+            if diff <= diff_max:
+                ej = _exp_q15(_rq(diff, mult, shift), exp_hi, exp_lo, frac_bits)
+        e[j] = ej
+        total += ej
+    inv = (np.int64(1) << 46) // total    # Q46 / total, <= 2^31
+    for j in range(n):
+        p[j] = min((e[j] * inv + (1 << 30)) >> 31, 32767)
+
+
+@njit(cache=True)
+def _softmax(scores, mask, mult, shift, diff_max, exp_hi, exp_lo, frac_bits, p):
+    n = scores.shape[0]
+    e = np.empty(n, dtype=np.int64)
+    _softmax_row(scores, mask, n, mult, shift, diff_max, exp_hi, exp_lo, frac_bits, e, p)
+
+
+def softmax_q15(scores, mult, shift, diff_max, mask=None):
+    """scores int32 [n], mask uint8 [n] or None -> int16 [n] in Q15."""
+    n = scores.shape[0]
+    p = np.empty(n, dtype=np.int16)
+    if mask is None:
+        mask = np.ones(n, dtype=np.uint8)
+    _softmax(scores, mask, mult, shift, diff_max, _EXP_HI, _EXP_LO, _EXP_FRAC_BITS, p)
+    return p
+
+
+@njit(cache=True)
+def _attention(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+               out_mult, out_shift, causal, q_pos0, kv_mask, exp_hi, exp_lo, frac_bits, out):
+    # q int8 [Tq, H * D]; k, v int8 [Tk, Hkv * D]; kv_mask uint8 [Tk]; out int8 [Tq, H * D]
+    Tq = q.shape[0]
+    Tk = k.shape[0]
+    D = q.shape[1] // n_heads
+    group = n_heads // n_kv_heads
+    scores = np.empty(Tk, dtype=np.int32)     # [Tk]
+    e = np.empty(Tk, dtype=np.int64)          # [Tk] exp terms
+    p = np.empty(Tk, dtype=np.int16)          # [Tk] Q15 weights
+    acc = np.empty(D, dtype=np.int32)         # [D]; wraps like the reference's _wrap32
+    for i in range(Tq):
+        n = Tk
+        if causal and q_pos0 + i + 1 < Tk:    # later keys are masked: leave them out
+            n = q_pos0 + i + 1
+        for h in range(n_heads):
+            qh = q[i, h * D:(h + 1) * D]
+            off = (h // group) * D
+            for j in range(n):
+                scores[j] = _dot(qh, k[j, off:off + D], D)
+            _softmax_row(scores, kv_mask, n, score_mult, score_shift, diff_max,
+                         exp_hi, exp_lo, frac_bits, e, p)
+            acc[:] = 0
+            for j in range(n):
+                pj = np.int32(p[j])
+                if pj != 0:
+                    vj = v[j, off:off + D]
+                    for d in range(D):
+                        acc[d] += pj * np.int32(vj[d])
+            for d in range(D):
+                out[i, h * D + d] = _sat(_rq(np.int64(acc[d]), out_mult, out_shift), -128, 127)
+
+
+def attention_s8(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+                 out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
+    """q int8 [Tq, n_heads * D]; k, v int8 [Tk, n_kv_heads * D]; kv_mask uint8
+    [Tk] or None -> int8 [Tq, n_heads * D]. See reference.attention_s8."""
+    out = np.empty(q.shape, dtype=np.int8)
+    if kv_mask is None:
+        kv_mask = np.ones(k.shape[0], dtype=np.uint8)
+    _attention(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
+               out_mult, out_shift, bool(causal), q_pos0, kv_mask, _EXP_HI, _EXP_LO,
+               _EXP_FRAC_BITS, out)
+    return out
+
+
+# --- normalisation ------------------------------------------------------------------
+
+@njit(cache=True)
+def _rmsnorm(x, gain_mult, gain_shift, eps_q16, y):
+    # x int8 or int16 [rows, D]; gain_mult, gain_shift int32 [D]; y int8 [rows, D]
+    rows, D = x.shape
+    for r in range(rows):
+        ss = np.int64(0)                                  # <= 2^42
+        for i in range(D):
+            xi = np.int64(x[r, i])
+            ss += xi * xi
+        ms = (ss << 16) // D + eps_q16                    # mean square, Q16
+        rms = max(_isqrt(ms << 16), 1)                    # sqrt(mean square) * 2^16
+        inv = (np.int64(1) << 46) // rms                  # 2^30 / rms
+        for i in range(D):
+            n = (np.int64(x[r, i]) * inv + (1 << 14)) >> 15   # x / rms in Q15
+            n = _sat(n, INT32_MIN, INT32_MAX)
+            y[r, i] = _sat(_rq(n, np.int64(gain_mult[i]), np.int64(gain_shift[i])), -128, 127)
+
+
+def rmsnorm_s8(x, gain_mult, gain_shift, eps_q16):
+    """x int8 or int16 [rows, D]; gain_mult, gain_shift int32 [D]; eps_q16 in
+    [0, 2^40] -> int8 [rows, D]."""
+    y = np.empty(x.shape, dtype=np.int8)
+    _rmsnorm(x, gain_mult, gain_shift, eps_q16, y)
+    return y
+
+
+# --- positions ----------------------------------------------------------------------
+
+@njit(cache=True)
+def _rope(x, n_heads, cos_q14, sin_q14, pos0, y):
+    # x, y int8 [T, n_heads * D]; cos_q14, sin_q14 int16 [P, D / 2], pos0 + T <= P
+    T = x.shape[0]
+    D = x.shape[1] // n_heads
+    half = D // 2
+    for t in range(T):
+        c = cos_q14[pos0 + t]
+        s = sin_q14[pos0 + t]
+        for h in range(n_heads):
+            b = h * D
+            for i in range(half):
+                x1 = np.int64(x[t, b + i])
+                x2 = np.int64(x[t, b + half + i])
+                ci = np.int64(c[i])
+                si = np.int64(s[i])
+                y[t, b + i] = _sat((x1 * ci - x2 * si + (1 << 13)) >> 14, -128, 127)
+                y[t, b + half + i] = _sat((x2 * ci + x1 * si + (1 << 13)) >> 14, -128, 127)
+
+
+def rope_s8(x, n_heads, cos_q14, sin_q14, pos0=0):
+    """x int8 [T, n_heads * D]; cos_q14, sin_q14 int16 [P, D/2] -> int8 [T, n_heads * D]."""
+    y = np.empty(x.shape, dtype=np.int8)
+    _rope(x, n_heads, cos_q14, sin_q14, pos0, y)
+    return y
+
+
+# --- residual stream ------------------------------------------------------------------
+
+@njit(cache=True)
+def _residual(r, y, mult, shift, out):
+    # r int16 [n]; y int8 [n]; out int16 [n]
+    for i in range(r.shape[0]):
+        out[i] = _sat(np.int64(r[i]) + _rq(np.int64(y[i]), mult, shift), -32768, 32767)
+
+
+def residual_gated_s16(r, y, mult, shift):
+    """r int16, y int8 of one shape -> int16 of that shape."""
+    out = np.empty(r.size, dtype=np.int16)
+    _residual(r.ravel(), y.ravel(), mult, shift, out)
+    return out.reshape(r.shape)
+
+
+@njit(cache=True)
+def _embed(tokens, table, mult, shift, out):
+    # tokens int32 [T] in [0, V); table int8 [V, D]; mult, shift int32 [V]; out int16 [T, D]
+    D = table.shape[1]
+    for t in range(tokens.shape[0]):
+        tok = tokens[t]
+        m = np.int64(mult[tok])
+        s = np.int64(shift[tok])
+        for d in range(D):
+            out[t, d] = _sat(_rq(np.int64(table[tok, d]), m, s), -32768, 32767)
+
+
+def embed_s16(tokens, table, mult, shift):
+    """tokens int32 [T] (ids < V), table int8 [V, D], mult/shift int32 [V] -> int16 [T, D]."""
+    out = np.empty((tokens.shape[0], table.shape[1]), dtype=np.int16)
+    _embed(tokens, table, mult, shift, out)
+    return out
