@@ -65,4 +65,12 @@ static inline uint32_t thm_exp_q15(int32_t z)
             + (1u << 14)) >> 15;
 }
 
+/* Softmax parameters: a shift in range, and score differences up to
+ * diff_max that a left shift cannot wrap (so z = requantize(diff) >= 0). */
+static inline int thm_softmax_range_ok(int32_t shift, int32_t diff_max)
+{
+    if (shift < -31 || shift > 30 || diff_max < 0) return 0;
+    return shift <= 0 || diff_max <= (INT32_MAX >> shift);
+}
+
 #endif /* THM_FIXEDPOINT_H */

@@ -21,7 +21,7 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
     const int32_t H = prm->n_heads, Hkv = prm->n_kv_heads, D = prm->head_dim;
     if (H < 1 || Hkv < 1 || H % Hkv != 0 || D < 1 || D > THM_MAX_HEAD_DIM) return THM_E_ARG;
     if (prm->causal && prm->q_pos0 < 0) return THM_E_ARG;
-    if (prm->diff_max < 0 || prm->score_mult < 0 || !thm_shift_ok(prm->score_shift)
+    if (prm->score_mult < 0 || !thm_softmax_range_ok(prm->score_shift, prm->diff_max)
         || !thm_shift_ok(prm->out_shift)) return THM_E_ARG;
     if (Tq == 0) return THM_OK;
     if (!q || !k || !v || !out || !scratch) return THM_E_ARG;

@@ -12,7 +12,7 @@ size_t thm_softmax_q15_scratch_size(int32_t n)
 int thm_softmax_q15(const int32_t *scores, const uint8_t *mask, int16_t *p, int32_t n,
                     int32_t mult, int32_t shift, int32_t diff_max, void *scratch)
 {
-    if (n < 0 || diff_max < 0 || mult < 0 || !thm_shift_ok(shift)) return THM_E_ARG;
+    if (n < 0 || mult < 0 || !thm_softmax_range_ok(shift, diff_max)) return THM_E_ARG;
     if (n == 0) return THM_OK;
     if (!scores || !p || !scratch) return THM_E_ARG;
     uint32_t *e = (uint32_t *)scratch;   /* [n] exp terms, Q15 */

@@ -60,6 +60,14 @@ def matmul(x, w, bias, mult=None, shift=None):
     return x, w, bias, mult, shift
 
 
+def diff_range(diff_max, shift, name="diff_max"):
+    """A left shift of a score difference must not wrap: the kernels require
+    diff_max << shift < 2^31 (the quantizer's diff_max keeps it near 2^13)."""
+    if shift > 0 and diff_max > (2**31 - 1) >> shift:
+        raise ValueError(f"{name}={diff_max} with shift {shift} > 0 would overflow int32: "
+                         f"at most {(2**31 - 1) >> shift}")
+
+
 def softmax(scores, mask, mult, shift, diff_max):
     scores = array("scores", scores, np.int32, 1)
     if mask is not None:
@@ -68,6 +76,7 @@ def softmax(scores, mask, mult, shift, diff_max):
     int_range("mult", mult, 0, 2**31 - 1)
     int_range("shift", shift, -31, 30)
     int_range("diff_max", diff_max, 0, 2**31 - 1)
+    diff_range(int(diff_max), int(shift))
     return scores, mask
 
 
@@ -94,6 +103,7 @@ def attention(q, k, v, n_heads, n_kv_heads, kv_mask, prm):
     int_range("score_mult", prm["score_mult"], 0, 2**31 - 1)
     int_range("score_shift", prm["score_shift"], -31, 30)
     int_range("diff_max", prm["diff_max"], 0, 2**31 - 1)
+    diff_range(int(prm["diff_max"]), int(prm["score_shift"]))
     int_range("out_mult", prm["out_mult"], -2**31, 2**31 - 1)
     int_range("out_shift", prm["out_shift"], -31, 30)
     int_range("q_pos0", prm["q_pos0"], 0, 2**31 - 1)
