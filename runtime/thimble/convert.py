@@ -1,0 +1,124 @@
+"""`thimble convert CHECKPOINT -o IMAGE`: checkpoint -> calibrated int8 .thm image.
+
+    thimble convert models/watch-tiny/needle.pkl --tokenizer models/watch-tiny/tokenizer.model \\
+        --calib models/watch-tiny/calib.jsonl --tools models/watch-tiny/tools.json -o watch.thm
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def add_parser(p):
+    p.add_argument("checkpoint", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
+    p.add_argument("-o", "--output", required=True, help="the .thm image to write")
+    p.add_argument("--tokenizer", help="SentencePiece .model to carry in the image (needed by sim and the device)")
+    p.add_argument("--calib", help="calibration prompts, JSON lines {\"query\": ..., \"tools\": [names or tool objects]}")
+    p.add_argument("--tools", help="tools JSON list; resolves tool names used in --calib")
+    p.add_argument("--calib-random", type=int, default=8, metavar="N",
+                   help="without --calib: calibrate on N random token prompts (default 8)")
+    p.add_argument("--max-len", type=int, help="encoder/decoder positions the image supports "
+                   "(default: the checkpoint's max_seq_len)")
+    p.add_argument("--decode-tokens", type=int, default=16, help="decoder steps per calibration prompt")
+
+
+def _calib_prompts(args, tokenizer, max_len):
+    from .prompt import PromptError, build_encoder_input, load_tools
+    by_name = {}
+    if args.tools:
+        by_name = {t["name"]: t for t in load_tools(args.tools)}
+    prompts = []
+    with open(args.calib, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                tools = [t if isinstance(t, dict) else by_name[t] for t in row.get("tools", [])]
+                ids, _ = build_encoder_input(tokenizer, row["query"], tools, max_len)
+            except KeyError as e:
+                raise SystemExit(f"{args.calib}:{n}: unknown tool or missing field {e} (pass --tools?)")
+            except (ValueError, PromptError) as e:
+                raise SystemExit(f"{args.calib}:{n}: {e}")
+            prompts.append(ids)
+    if not prompts:
+        raise SystemExit(f"{args.calib}: no prompts")
+    return prompts
+
+
+def run(args):
+    from .image import ImageError
+    from .model import CheckpointError, load_checkpoint
+    from .quant import QuantizeError, calibrate, quantize, random_prompts, to_image
+    from .tokenizer import TokenizerModelError, load_model
+    from .tokenizer.bpe import Tokenizer
+    from .tokenizer.payload import build_payload
+
+    t0 = time.perf_counter()
+    try:
+        model = load_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    c = model.config
+    max_len = args.max_len or c.max_seq_len
+    blob, tok = None, None
+    if args.tokenizer:
+        try:
+            spm = load_model(args.tokenizer)
+        except (OSError, TokenizerModelError) as e:
+            print(f"error: {args.tokenizer}: {e}", file=sys.stderr)
+            return 1
+        if len(spm.pieces) != c.vocab_size:
+            print(f"error: tokenizer has {len(spm.pieces)} pieces but the model's vocabulary is "
+                  f"{c.vocab_size}", file=sys.stderr)
+            return 1
+        blob, tok = build_payload(spm), Tokenizer(spm)
+    if args.calib:
+        if tok is None:
+            print("error: --calib needs --tokenizer to turn queries into tokens", file=sys.stderr)
+            return 1
+        prompts = _calib_prompts(args, tok, max_len)
+        source = args.calib
+    else:
+        prompts = random_prompts(c, n=args.calib_random, length=min(48, max_len))
+        source = f"{args.calib_random} random token prompts"
+        print("note: no --calib: calibrating on random tokens (real prompts calibrate better)", file=sys.stderr)
+
+    def progress(i, n):
+        if sys.stderr.isatty():
+            print(f"\rcalibrating {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+
+    try:
+        cal = calibrate(model, prompts, decode_tokens=args.decode_tokens, progress=progress)
+        qm = quantize(model, cal, rope_n_pos=max_len)
+        data = to_image(qm, blob, _checkpoint_id(args.checkpoint))
+    except (QuantizeError, ImageError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    tmp = args.output + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, args.output)
+    params = sum(int(np.prod(a.shape)) for n, a in qm.tensors.items() if a.dtype == np.int8)
+    print(f"wrote {args.output}: {len(data)} bytes, {len(qm.tensors)} tensors, "
+          f"{len(data) / params:.3f} bytes per int8 weight, sha256 {data[32:64].hex()[:16]}...")
+    print(f"calibrated on {len(prompts)} prompts ({source}), {cal.decoder_tokens} decoder steps; "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _checkpoint_id(path):
+    """SHA-256 of the checkpoint's bytes (of every file, by name, for a folder)."""
+    h = hashlib.sha256()
+    files = [path] if not os.path.isdir(path) else \
+        [os.path.join(path, n) for n in sorted(os.listdir(path)) if os.path.isfile(os.path.join(path, n))]
+    for fn in files:
+        h.update(os.path.basename(fn).encode() + b"\0")
+        with open(fn, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.digest()

@@ -1,0 +1,44 @@
+"""`thimble sim IMAGE "query" --tools tools.json`: the host simulator.
+
+Runs the image exactly as a board does (integer kernels, constrained
+decoding) and prints the tool calls as JSON. --backend picks where the
+arithmetic runs; every backend gives the same tokens and hidden-state CRC.
+"""
+import json
+import sys
+
+from .engine import BACKENDS
+
+
+def add_parser(p):
+    p.add_argument("image", help="a .thm image (thimble convert)")
+    p.add_argument("query", help="what the user said")
+    p.add_argument("--tools", required=True, help="JSON list of tools, Needle's format")
+    p.add_argument("--backend", default="c", choices=BACKENDS,
+                   help="c: the C model runtime (default); numba, reference, c:<isa>: the integer "
+                        "forward over that kernel backend")
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also print tokens, CRC and timings (as one JSON object)")
+
+
+def run(args):
+    from ..image import ImageError
+    from ..prompt import PromptError, load_tools
+    from .session import Session
+    try:
+        tools = load_tools(args.tools)
+        session = Session(args.image, args.backend)
+        out = session.ask(args.query, tools, max_new_tokens=args.max_new_tokens)
+    except (OSError, ImageError, PromptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.verbose:
+        print(json.dumps(out, ensure_ascii=False))
+    elif out["complete"]:
+        print(json.dumps(out["calls"], ensure_ascii=False))
+    else:
+        print(f"error: no complete answer within {args.max_new_tokens} tokens: {out['text']!r}",
+              file=sys.stderr)
+        return 1
+    return 0
