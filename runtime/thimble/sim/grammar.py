@@ -6,7 +6,7 @@
 
 Tool names and argument keys come from the given tools (each key at most
 once per call); values are any JSON value (strings, numbers, true, false,
-null, arrays, objects), valid UTF-8. One space may precede the opening '['
+null, arrays, objects), valid UTF-8 (RFC 3629). One space may precede the opening '['
 (SentencePiece's dummy prefix). The state is an immutable tuple, so a
 candidate token is tried on a copy for free.
 
@@ -83,11 +83,12 @@ class ToolGrammar:
                 return None
             if kind == "name":
                 prefix = top[1]
-                if b == ord('"') and prefix in self.names:
+                closes = b == ord('"') and not _escaped(prefix)
+                if closes and prefix in self.names:
                     st.pop()
                     st += [("lit", b"}"), ("args", prefix, frozenset(), "first"), ("lit", b',"arguments":{')]
                     return tuple(st)
-                if b == ord('"'):
+                if closes:
                     return None
                 p = prefix + bytes([b])
                 if not any(n.startswith(p) for n in self.names):
@@ -112,7 +113,7 @@ class ToolGrammar:
             if kind == "key":
                 _, tool, used, prefix = top
                 free = self.keys[tool] - used
-                if b == ord('"'):
+                if b == ord('"') and not _escaped(prefix):
                     if prefix not in free:
                         return None
                     st.pop()
@@ -200,7 +201,8 @@ def _string_step(top, b):
     """Inside a JSON string: ("str", utf8 continuation bytes pending, escape state)."""
     _, pending, esc = top
     if pending:
-        return ("str", pending - 1, "") if 0x80 <= b <= 0xBF else None
+        lo, hi = _FIRST_CONTINUATION.get(esc, (0x80, 0xBF))
+        return ("str", pending - 1, "") if lo <= b <= hi else None
     if esc == "\\":
         if chr(b) in '"\\/bfnrt':
             return ("str", 0, "")
@@ -220,10 +222,21 @@ def _string_step(top, b):
     if 0xC2 <= b <= 0xDF:
         return ("str", 1, "")
     if 0xE0 <= b <= 0xEF:
-        return ("str", 2, "")
+        return ("str", 2, f"{b:02X}" if b in (0xE0, 0xED) else "")
     if 0xF0 <= b <= 0xF4:
-        return ("str", 3, "")
+        return ("str", 3, f"{b:02X}" if b in (0xF0, 0xF4) else "")
     return None
+
+
+# Strict UTF-8 (RFC 3629): after these lead bytes the first continuation byte
+# has a narrower range (no overlongs, no surrogates, nothing past U+10FFFF).
+_FIRST_CONTINUATION = {"E0": (0xA0, 0xBF), "ED": (0x80, 0x9F), "F0": (0x90, 0xBF), "F4": (0x80, 0x8F)}
+
+
+def _escaped(prefix):
+    """True if the next byte of a JSON string follows an unpaired backslash."""
+    n = len(prefix) - len(prefix.rstrip(b"\\"))
+    return n % 2 == 1
 
 
 def _num_class(b):

@@ -1,0 +1,121 @@
+/* Constrained greedy decoding: a mirror of runtime/thimble/sim/decode.py.
+ * The Python sorts all logits once per step; here each pass over the logits
+ * keeps the scratch_n best candidates that come after the last one tried, in
+ * the same total order (logit descending, then id ascending), so the tokens
+ * are the same and the memory stays O(scratch_n). */
+#include <string.h>
+#include "thm_decode.h"
+
+int32_t thm_vocab_table_piece(const void *ctx, int32_t id, const uint8_t **bytes)
+{
+    const thm_vocab_table *t = (const thm_vocab_table *)ctx;
+    if (!t || !bytes || id < 0 || id >= t->n) return -1;
+    uint32_t lo = t->offsets[id], hi = t->offsets[id + 1];
+    if (lo > hi || hi > t->bytes_len || hi - lo > INT32_MAX) return -1;
+    *bytes = t->bytes + lo;
+    return (int32_t)(hi - lo);
+}
+
+/* 1 if id x comes before id y: higher logit, or the same logit and lower id. */
+static int before(const int32_t *logits, int32_t x, int32_t y)
+{
+    return logits[x] > logits[y] || (logits[x] == logits[y] && x < y);
+}
+
+/* Fill buf with the up-to-cap best ids after `after` (-1: from the top), best first. */
+static int32_t next_batch(const int32_t *logits, int32_t V, int32_t after, int32_t *buf, int32_t cap)
+{
+    int32_t cnt = 0;
+    for (int32_t id = 0; id < V; id++) {
+        if (after >= 0 && !before(logits, after, id)) continue;
+        if (cnt == cap) {
+            if (!before(logits, id, buf[cnt - 1])) continue;
+            cnt--;
+        }
+        int32_t j = cnt;
+        while (j > 0 && before(logits, id, buf[j - 1])) {
+            buf[j] = buf[j - 1];
+            j--;
+        }
+        buf[j] = id;
+        cnt++;
+    }
+    return cnt;
+}
+
+int thm_decode_pick(const int32_t *logits, int32_t V, const thm_vocab *vocab, const thm_tools *tools,
+                    thm_grammar_state *st, int32_t eos_id, int32_t *scratch, int32_t scratch_n, int32_t *token)
+{
+    if (!logits || !vocab || !vocab->piece || !tools || !st || !scratch || !token) return THM_DECODE_E_ARG;
+    if (V < 1 || V > vocab->n || scratch_n < 1) return THM_DECODE_E_ARG;
+    int32_t after = -1;
+    for (;;) {
+        int32_t cnt = next_batch(logits, V, after, scratch, scratch_n);
+        for (int32_t k = 0; k < cnt; k++) {
+            int32_t id = scratch[k];
+            if (id == eos_id) continue;
+            const uint8_t *p = NULL;
+            int32_t len = vocab->piece(vocab->ctx, id, &p);
+            if (len < 0 || (len > 0 && !p)) return THM_DECODE_E_VOCAB;
+            if (len == 0) continue;                   /* never part of an answer */
+            thm_grammar_state trial;
+            memcpy(&trial, st, sizeof trial);
+            int rc = thm_grammar_feed(tools, &trial, p, (size_t)len);
+            if (rc == THM_GRAMMAR_OK) {
+                memcpy(st, &trial, sizeof trial);
+                *token = id;
+                return THM_DECODE_OK;
+            }
+            if (rc < 0) return THM_DECODE_E_GRAMMAR;
+        }
+        if (cnt < scratch_n) return THM_DECODE_E_NO_TOKEN;   /* every id was tried */
+        after = scratch[cnt - 1];
+    }
+}
+
+int thm_decode_greedy(thm_decode_step_fn step, void *step_ctx, int32_t *logits, int32_t V,
+                      const thm_vocab *vocab, const thm_tools *tools, const thm_decode_params *pr,
+                      int32_t *tokens, int32_t *scratch, int32_t scratch_n, thm_decode_result *res)
+{
+    if (!step || !logits || !vocab || !tools || !pr || !tokens || !res) return THM_DECODE_E_ARG;
+    res->n_tokens = 0;
+    res->complete = 0;
+    res->steps = 0;
+    if (pr->max_new_tokens < 2 || V < 1 || V > vocab->n) return THM_DECODE_E_ARG;
+    if (pr->start_id < 0 || pr->start_id >= V || pr->tool_call_id < 0 || pr->tool_call_id >= V) return THM_DECODE_E_ARG;
+
+    if (step(step_ctx, pr->start_id, logits)) return THM_DECODE_E_STEP;   /* Needle's decoder starts from [eos] */
+    res->steps = 1;
+    tokens[res->n_tokens++] = pr->tool_call_id;
+    thm_grammar_state st;
+    thm_grammar_start(&st);
+    if (step(step_ctx, pr->tool_call_id, logits)) return THM_DECODE_E_STEP;
+    res->steps++;
+    while (res->n_tokens < pr->max_new_tokens) {
+        int32_t tok;
+        int rc = thm_decode_pick(logits, V, vocab, tools, &st, pr->eos_id, scratch, scratch_n, &tok);
+        if (rc) return rc;
+        tokens[res->n_tokens++] = tok;
+        if (thm_grammar_done(&st)) {
+            res->complete = 1;
+            return THM_DECODE_OK;
+        }
+        if (res->n_tokens >= pr->max_new_tokens) break;
+        if (step(step_ctx, tok, logits)) return THM_DECODE_E_STEP;
+        res->steps++;
+    }
+    return THM_DECODE_OK;
+}
+
+const char *thm_decode_strerror(int err)
+{
+    switch (err) {
+    case THM_DECODE_OK: return "ok";
+    case THM_DECODE_E_ARG: return "NULL pointer, bad size or bad special id";
+    case THM_DECODE_E_NO_TOKEN: return "no token of the vocabulary can continue the answer";
+    case THM_DECODE_E_VOCAB: return "the vocabulary gave no bytes for an id";
+    case THM_DECODE_E_GRAMMAR: return "grammar state corrupt or from another tool table";
+    case THM_DECODE_E_STEP: return "the model step failed";
+    default: return "unknown error";
+    }
+}
