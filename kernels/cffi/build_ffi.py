@@ -48,14 +48,53 @@ def sources():
     return [str(p.relative_to(ROOT)) for p in srcs], macros
 
 
+# The C model runtime (runtime/device/model) and the image reader it binds
+# through, for the host simulator's "c" backend. Structs are opaque to Python
+# (`...`): cffi takes their sizes from the compiler.
+DEVICE = ROOT / "runtime" / "device"
+DEVICE_SOURCES = ["image/thm_image.c", "crypto/thm_sha256.c", "model/thm_model_bind.c",
+                  "model/thm_model_arena.c", "model/thm_model_forward.c", "model/thm_model_attention.c",
+                  "model/thm_crc32.c"]
+DEVICE_INCLUDES = [DEVICE / "include", DEVICE / "image", DEVICE / "crypto", DEVICE / "model"]
+
+
+def model_cdef():
+    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG)_\w+)\s*=", (DEVICE / "model" / "thm_model.h").read_text()
+                        + (DEVICE / "image" / "thm_image.h").read_text(), flags=re.M)
+    return "enum { " + ", ".join(errors) + ", ... };\n" + """
+typedef struct { ...; } thm_image;
+typedef struct {
+    int32_t V, d, H, Hkv, hd, Q, KV, L_enc, L_dec, n_pos, max_enc_len, max_dec_len;
+    int32_t max_enc, max_dec, n_enc;
+    size_t arena_used;
+    ...;
+} thm_model;
+int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size);
+int thm_image_verify(const thm_image *img);
+const char *thm_image_strerror(int err);
+int thm_model_bind(thm_model *m, const thm_image *img);
+const char *thm_model_error_name(const thm_model *m);
+const char *thm_model_strerror(int err);
+size_t thm_model_arena_size(const thm_model *m, int32_t max_enc, int32_t max_dec);
+int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_enc, int32_t max_dec);
+int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n);
+const int8_t *thm_model_encoder_out(const thm_model *m);
+int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int32_t *argmax_out);
+uint32_t thm_model_hidden_crc(const thm_model *m);
+int32_t thm_model_length(const thm_model *m);
+"""
+
+
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header(HEADER.read_text()))
+ffibuilder.cdef(model_cdef())
 _srcs, _macros = sources()
+_srcs += [str((DEVICE / s).relative_to(ROOT)) for s in DEVICE_SOURCES]
 ffibuilder.set_source(
     "thimble._kernels",
-    '#include "thimble_kernels.h"\n',
+    '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n',
     sources=_srcs,
-    include_dirs=[str(p.relative_to(ROOT)) for p in (INCLUDE, ROOT / "kernels" / "x86")],
+    include_dirs=[str(p.relative_to(ROOT)) for p in [INCLUDE, ROOT / "kernels" / "x86"] + DEVICE_INCLUDES],
     define_macros=_macros,
     extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
 )

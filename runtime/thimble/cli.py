@@ -8,7 +8,11 @@ import sys
 # (name, module, one-line help)
 COMMANDS = [
     ("demo", "thimble.demo", "the main job: what thimble can show end to end on this machine today"),
+    ("convert", "thimble.convert", "checkpoint -> calibrated int8 .thm image (with its tokenizer)"),
+    ("sim", "thimble.sim.cli", "run an image on the host, bit-exact with the boards; prints the tool calls"),
+    ("eval", "thimble.sim.eval_cli", "fidelity of an image to its float checkpoint: per-layer cosine, top-1, tool calls"),
     ("bench", "thimble.bench.cli", "measure kernels, the model or the link; writes JSON and a table"),
+    ("plan", "thimble.plan_cli", "flash and arena an image needs on a board, per layer; refuses what does not fit"),
 ]
 
 

@@ -1,0 +1,145 @@
+/* Encoder prefill and decoder steps: int_forward.py IntNeedle.encode,
+ * start_decoder and decode_step, kernel call for kernel call. */
+#include <string.h>
+#include "thm_model.h"
+#include "thm_crc32.h"
+#include "thimble_kernels.h"
+#include "thm_model_attention.h"
+
+#define CHECK(call) do { if ((call) != THM_OK) return THM_MODEL_E_KERNEL; } while (0)
+
+enum { WQ = 0, WK = 1, WV = 2, WO = 3 };
+
+/* y [T, n_heads * hd] = rope?(qk_norm(x [T, d] . W^T)); pos0 < 0: no RoPE.
+ * The projection goes through mix (free until the attention writes it). */
+static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T, int which,
+              int32_t n_heads, int8_t *y, int32_t pos0)
+{
+    int32_t rows = n_heads * m->hd;
+    CHECK(thm_matmul_s8(x, b->w[which], NULL, b->w_mult[which], b->w_shift[which], m->mix, T, m->d, rows));
+    if (which == WQ)
+        CHECK(thm_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd));
+    else
+        CHECK(thm_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd));
+    if (pos0 >= 0)
+        CHECK(thm_rope_s8(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos));
+    return THM_MODEL_OK;
+}
+
+/* x += gate * (attention(q, k, v) . Wo^T), T query rows, Tk keys. head_major:
+ * k is [Hkv, Tk, hd] and v is V^T [Hkv, hd, Tk] (the fast path, non-causal);
+ * otherwise both are [Tk, KV] rows (the streaming kernel). */
+static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t *k, const int8_t *v,
+                           int32_t T, int32_t Tk, int causal, int32_t q_pos0, int head_major)
+{
+    thm_attn_params prm = {m->H, m->Hkv, m->hd, causal, q_pos0, b->score_mult, b->score_shift,
+                           b->diff_max, b->mix_mult, b->mix_shift};
+    if (head_major)
+        CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws));
+    else
+        CHECK(thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch));
+    CHECK(thm_matmul_s8(m->mix, b->w[WO], NULL, b->w_mult[WO], b->w_shift[WO], m->h, T, m->Q, m->d));
+    CHECK(thm_residual_gated_s16(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift));
+    return THM_MODEL_OK;
+}
+
+static int pre_norm(thm_model *m, const thm_model_block *b, int32_t T)
+{
+    CHECK(thm_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d));
+    return THM_MODEL_OK;
+}
+
+static int tokens_ok(const thm_model *m, const int32_t *tokens, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->V) return 0;
+    return 1;
+}
+
+int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
+{
+    if (!m || !tokens) return THM_MODEL_E_ARG;
+    if (!m->ready) return THM_MODEL_E_STATE;
+    if (n < 1 || n > m->max_enc) return THM_MODEL_E_ARG;
+    if (!tokens_ok(m, tokens, n)) return THM_MODEL_E_TOKEN;
+    m->n_enc = 0;                 /* no valid prompt until this completes */
+    m->enc_out_valid = 0;
+    int err;
+    CHECK(thm_embed_s16(tokens, n, m->embed, m->enc_embed_mult, m->enc_embed_shift, m->V, m->d, m->x));
+    for (int32_t i = 0; i < m->L_enc; i++) {
+        const thm_model_block *b = &m->enc[i];
+        if ((err = pre_norm(m, b, n))) return err;
+        if ((err = qk(m, b, m->h, n, WQ, m->H, m->q, 0))) return err;
+        if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->k, 0))) return err;
+        CHECK(thm_matmul_s8(m->h, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        /* layer 0's cross slots are free until the encoder is done */
+        thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
+        thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd);
+        if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
+    }
+    int8_t *enc_out = m->q;       /* [n, d] */
+    CHECK(thm_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps, enc_out, n, m->d));
+    /* start_decoder: cross K/V of every decoder layer, once per prompt */
+    size_t stride = (size_t)m->max_enc * (size_t)m->KV;
+    for (int32_t i = 0; i < m->L_dec; i++) {
+        const thm_model_block *b = &m->cross[i];
+        if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->k, -1))) return err;
+        CHECK(thm_matmul_s8(enc_out, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
+        thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd);
+    }
+    m->n_enc = n;
+    m->length = 0;
+    m->crc = 0;
+    m->enc_out_valid = 1;
+    return THM_MODEL_OK;
+}
+
+const int8_t *thm_model_encoder_out(const thm_model *m)
+{
+    return m && m->ready && m->n_enc > 0 && m->enc_out_valid ? m->q : NULL;
+}
+
+int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int32_t *argmax_out)
+{
+    if (!m) return THM_MODEL_E_ARG;
+    if (!m->ready || m->n_enc < 1 || m->length >= m->max_dec) return THM_MODEL_E_STATE;
+    if (token < 0 || token >= m->V) return THM_MODEL_E_TOKEN;
+    int32_t pos = m->length;
+    m->enc_out_valid = 0;         /* q is reused from here on */
+    int err;
+    size_t cstride = (size_t)m->max_enc * (size_t)m->KV, sstride = (size_t)m->max_dec * (size_t)m->KV;
+    CHECK(thm_embed_s16(&token, 1, m->embed, m->dec_embed_mult, m->dec_embed_shift, m->V, m->d, m->x));
+    for (int32_t i = 0; i < m->L_dec; i++) {
+        const thm_model_block *b = &m->self_attn[i];
+        int8_t *sk = m->self_k + i * sstride, *sv = m->self_v + i * sstride;
+        if ((err = pre_norm(m, b, 1))) return err;
+        if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, pos))) return err;
+        if ((err = qk(m, b, m->h, 1, WK, m->Hkv, sk + (size_t)pos * m->KV, pos))) return err;
+        CHECK(thm_matmul_s8(m->h, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], sv + (size_t)pos * m->KV,
+                            1, m->d, m->KV));
+        if ((err = attend_residual(m, b, sk, sv, 1, pos + 1, 1, pos, 0))) return err;
+        b = &m->cross[i];
+        if ((err = pre_norm(m, b, 1))) return err;
+        if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, -1))) return err;
+        if ((err = attend_residual(m, b, m->cross_k + i * cstride, m->cross_v + i * cstride, 1, m->n_enc, 0, 0, 1)))
+            return err;
+    }
+    m->length = pos + 1;
+    CHECK(thm_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps, m->h, 1, m->d));
+    m->crc = thm_crc32(m->crc, m->h, (size_t)m->d);
+    /* tied head: comparable logits = requantize(hf . embed^T, logits.mult, logits.shift) */
+    CHECK(thm_matmul_s8_s32(m->h, m->embed, NULL, m->logits, 1, m->d, m->V));
+    CHECK(thm_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V));
+    if (argmax_out) {
+        int32_t best = 0;
+        for (int32_t j = 1; j < m->V; j++)
+            if (m->logits[j] > m->logits[best]) best = j;
+        *argmax_out = best;
+    }
+    if (logits_out) memcpy(logits_out, m->logits, (size_t)m->V * sizeof(int32_t));
+    return THM_MODEL_OK;
+}
+
+uint32_t thm_model_hidden_crc(const thm_model *m) { return m ? m->crc : 0; }
+int32_t thm_model_length(const thm_model *m) { return m ? m->length : 0; }

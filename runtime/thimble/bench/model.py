@@ -1,0 +1,189 @@
+"""`thimble bench model`: tokens per second of the whole model on one core,
+the C runtime (runtime/device/model through cffi) against the float numpy
+forward (FloatNeedle, float32) measured in the same run.
+
+    thimble bench model                                # 26M Needle shape, 256-token prompt, 48 tokens
+    thimble bench model --prompt-tokens 64 --gen-tokens 16 --repeat 1
+
+The model is the released Needle shape (thimble.model.config.RELEASED) with
+random weights (seeded), calibrated on two short random prompts and quantized
+in the run (a few seconds), so no checkpoint is needed; the speed does not
+depend on the weights' values. Prefill = encoder over the prompt plus every
+decoder layer's cross K/V (what the device does before the first token);
+decode = greedy steps after that prompt, each one token. The float baseline
+runs in a child process with every BLAS/OpenMP pool set to one thread, so
+both sides use one core. Best of --repeat runs is reported (the median too).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+DEFAULT_JSON = os.path.join("bench-results", "model-host.json")
+TARGETS = {"prefill_tok_s": 6000, "decode_tok_s": 1200}     # issue 4, one core of this host
+ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+
+
+def add_arguments(p):
+    p.add_argument("--prompt-tokens", type=int, default=256, metavar="N", help="encoder tokens (default 256)")
+    p.add_argument("--gen-tokens", type=int, default=48, metavar="N", help="decode steps (default 48)")
+    p.add_argument("--repeat", type=int, default=3, metavar="N", help="runs, best reported (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="random weights and prompt seed")
+    p.add_argument("--isa", help="C matmul instruction set (default: the best this CPU runs)")
+    p.add_argument("--no-float", action="store_true", help="skip the float numpy baseline")
+    p.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
+                   help="where to write the results (default: %(default)s)")
+    p.add_argument("--float-worker", action="store_true", help=argparse.SUPPRESS)
+
+
+def _config(prompt_tokens, gen_tokens):
+    from ..model.config import RELEASED
+    n = max(RELEASED.max_seq_len, prompt_tokens, gen_tokens)
+    return dataclasses.replace(RELEASED, dtype="float32", max_seq_len=n)
+
+
+def _check_sizes(args):
+    if not 1 <= args.prompt_tokens <= 4096 or not 1 <= args.gen_tokens <= 4096 or args.repeat < 1:
+        raise SystemExit("thimble bench model: --prompt-tokens and --gen-tokens must be 1..4096, --repeat >= 1")
+
+
+def _prompt(cfg, n, seed):
+    return np.random.default_rng(seed + 1).integers(6, cfg.vocab_size, n).astype(np.int32)
+
+
+def _summary(samples):
+    return {"best_s": min(samples), "median_s": statistics.median(samples), "samples": len(samples)}
+
+
+def bench_c(args, log):
+    from ..model.synth import random_model
+    from ..quant import calibrate, quantize, random_prompts, to_image
+    from ..sim.c_model import CModel
+    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    t0 = time.perf_counter()
+    fm = random_model(cfg, seed=args.seed)
+    cal = calibrate(fm, random_prompts(cfg, n=2, length=min(32, args.prompt_tokens), seed=args.seed),
+                    decode_tokens=4)
+    image = to_image(quantize(fm, cal))
+    log(f"quantized the {cfg.vocab_size}x{cfg.d_model} {cfg.num_encoder_layers}+{cfg.num_decoder_layers}-layer "
+        f"model in {time.perf_counter() - t0:.1f} s ({len(image) / 2**20:.1f} MiB image)")
+    cm = CModel(image, max_enc=args.prompt_tokens, max_dec=args.gen_tokens, isa=args.isa)
+    tokens = _prompt(cfg, args.prompt_tokens, args.seed)
+    pre, dec = [], []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        cm.encode(tokens)
+        pre.append(time.perf_counter() - t)
+        tok = 1
+        t = time.perf_counter()
+        for _ in range(args.gen_tokens):
+            tok = cm.decode_argmax(tok)
+        dec.append(time.perf_counter() - t)
+    return {"image_bytes": len(image), "arena_bytes": cm.arena_bytes, "isa": cm.isa,
+            "prefill": _summary(pre), "decode": _summary(dec), "crc": cm.crc}
+
+
+def bench_float(args):
+    """In this process (the child with one-thread pools): FloatNeedle float32."""
+    from ..model import FloatNeedle
+    from ..model.synth import random_model
+    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    fn = FloatNeedle(random_model(cfg, seed=args.seed), np.float32)
+    tokens = _prompt(cfg, args.prompt_tokens, args.seed)[None, :]
+    pre, dec = [], []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        cache = fn.start_decoder(fn.encode(tokens))
+        pre.append(time.perf_counter() - t)
+        tok = 1
+        t = time.perf_counter()
+        for _ in range(args.gen_tokens):
+            tok = int(np.argmax(fn.decode_step(cache, [[tok]])[0, -1]))
+        dec.append(time.perf_counter() - t)
+    return {"prefill": _summary(pre), "decode": _summary(dec)}
+
+
+def _float_in_child(args):
+    cmd = [sys.executable, "-m", "thimble.bench.model", "--float-worker", "--prompt-tokens",
+           str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--repeat", str(args.repeat),
+           "--seed", str(args.seed)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ONE_THREAD), timeout=3600)
+    if r.returncode:
+        raise RuntimeError(f"float baseline failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _rates(side, args):
+    side["prefill_tok_s"] = args.prompt_tokens / side["prefill"]["best_s"]
+    side["decode_tok_s"] = args.gen_tokens / side["decode"]["best_s"]
+    return side
+
+
+def print_report(res, out=None):
+    out = out or sys.stdout
+    s = res["settings"]
+    print(f"thimble bench model: {s['model']}, {s['prompt_tokens']}-token prompt, {s['gen_tokens']} decode "
+          f"steps, one core, best of {s['repeat']}", file=out)
+    rows = [("C runtime (int8, " + res["c"]["isa"] + ")", res["c"])]
+    if res.get("float"):
+        rows.append(("float numpy (FloatNeedle f32)", res["float"]))
+    print(f"{'':34}{'prefill tok/s':>15}{'decode tok/s':>15}{'decode ms/tok':>15}", file=out)
+    for name, r in rows:
+        print(f"{name:34}{r['prefill_tok_s']:15.0f}{r['decode_tok_s']:15.0f}"
+              f"{1e3 / r['decode_tok_s']:15.2f}", file=out)
+    print(f"{'target (issue 4)':34}{TARGETS['prefill_tok_s']:15d}{TARGETS['decode_tok_s']:15d}", file=out)
+    if res.get("float"):
+        print(f"C / float: prefill x{res['c']['prefill_tok_s'] / res['float']['prefill_tok_s']:.1f}, "
+              f"decode x{res['c']['decode_tok_s'] / res['float']['decode_tok_s']:.1f}", file=out)
+    print(f"arena {res['c']['arena_bytes']} bytes ({res['c']['arena_bytes'] / 2**20:.2f} MiB), "
+          f"image {res['c']['image_bytes'] / 2**20:.1f} MiB", file=out)
+
+
+def run(args):
+    _check_sizes(args)
+    if args.float_worker:
+        print(json.dumps(bench_float(args)))
+        return 0
+    from .kernels import machine_info
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    t0 = time.perf_counter()
+    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    res = {"benchmark": "thimble bench model", "machine": machine_info(),
+           "settings": {"model": "Needle 26M shape (RELEASED), random weights", "config": dataclasses.asdict(cfg),
+                        "prompt_tokens": args.prompt_tokens, "gen_tokens": args.gen_tokens,
+                        "repeat": args.repeat, "seed": args.seed, "threads": 1,
+                        "timing": "wall clock, best of repeat runs; prefill = encoder + cross K/V; "
+                                  "decode = greedy steps after the prompt"},
+           "targets": TARGETS}
+    log("C runtime ...")
+    res["c"] = _rates(bench_c(args, log), args)
+    if not args.no_float:
+        log("float numpy baseline (child process, one thread) ...")
+        res["float"] = _rates(_float_in_child(args), args)
+    res["elapsed_s"] = time.perf_counter() - t0
+    print_report(res)
+    if args.json:
+        d = os.path.dirname(args.json)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"\nwrote {args.json} ({res['elapsed_s']:.1f} s)")
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="thimble bench model", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

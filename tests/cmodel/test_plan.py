@@ -1,0 +1,68 @@
+"""`thimble plan`: the arena figure is the C runtime's, the per-layer table
+adds up, and an image that does not fit is refused naming the region."""
+import subprocess
+import sys
+import pathlib
+
+import pytest
+
+from thimble.cli import main
+from thimble.plan import make_plan
+from thimble.sim.c_model import CModel
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_plan_arena_is_the_c_arena(gqa_image, gqa_quant):
+    p = make_plan(gqa_image, prompt_tokens=20, gen_tokens=7)
+    cm = CModel(gqa_image, max_enc=20, max_dec=7)
+    assert p.arena_bytes == cm.arena_bytes
+    assert sum(r["arena_bytes"] for r in p.layers) == p.arena_bytes
+    assert sum(r["weights_bytes"] for r in p.layers) == sum(t.nbytes for t in gqa_quant.tensors.values())
+    kv = gqa_quant.config.kv_dim
+    # self K/V cache rows plus the self-attention kernel's scratch (int32 + uint32 + int16 per key)
+    per_key = 2 * gqa_quant.config.num_decoder_layers * kv + 10
+    assert p.bytes_per_gen_token == pytest.approx(per_key, rel=0.1)
+    assert p.bytes_per_prompt_token > p.bytes_per_gen_token
+    longer = make_plan(gqa_image, prompt_tokens=36, gen_tokens=7)
+    assert longer.arena_bytes > p.arena_bytes
+
+
+def test_plan_refuses_what_does_not_fit(gqa_image, tmp_path, capsys):
+    path = tmp_path / "m.thm"
+    path.write_bytes(gqa_image)
+    need = make_plan(gqa_image, 20, 7).arena_bytes
+    assert main(["plan", str(path), "--prompt-tokens", "20", "--gen-tokens", "7",
+                 "--arena-bytes", str(need), "--flash-bytes", str(len(gqa_image))]) == 0
+    assert main(["plan", str(path), "--prompt-tokens", "20", "--gen-tokens", "7",
+                 "--arena-bytes", str(need - 100)]) == 1
+    err = capsys.readouterr().err
+    assert "arena region needs" in err and "short by 100" in err
+    assert main(["plan", str(path), "--flash-bytes", "1000", "--prompt-tokens", "8", "--gen-tokens", "4"]) == 1
+    assert "weights region" in capsys.readouterr().err
+    assert main(["plan", str(path), "--prompt-tokens", "100000"]) == 2
+    assert "supports 1.." in capsys.readouterr().err
+
+
+def test_plan_board_budget(gqa_image, tmp_path, capsys):
+    pytest.importorskip("thimble.boards")
+    path = tmp_path / "m.thm"
+    path.write_bytes(gqa_image)
+    assert main(["plan", str(path), "--board", "watch_m55", "--prompt-tokens", "20", "--gen-tokens", "7"]) == 0
+    assert "fits board watch_m55" in capsys.readouterr().out
+    assert main(["plan", str(path), "--board", "no_such_board"]) == 2
+
+
+def test_generated_consts_header_is_current():
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_model_consts.py"), "--check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_bench_model_smoke(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(["bench", "model", "--prompt-tokens", "8", "--gen-tokens", "2", "--repeat", "1",
+                 "--no-float", "--json", str(out)]) == 0
+    import json
+    res = json.loads(out.read_text())
+    assert res["c"]["prefill_tok_s"] > 0 and res["c"]["arena_bytes"] > 0
