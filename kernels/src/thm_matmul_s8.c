@@ -15,6 +15,7 @@ int thm_matmul_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
                   int32_t M, int32_t K, int32_t N)
 {
     if (!thm_matmul_args_ok(x, w, y, M, K, N)) return THM_E_ARG;
+    if (N > 0 && (!mult || !shift)) return THM_E_ARG;
     for (int32_t n = 0; n < N; n++) {
         if (!thm_shift_ok(shift[n])) return THM_E_ARG;
     }

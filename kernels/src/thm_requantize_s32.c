@@ -1,3 +1,4 @@
+/* Elementwise requantization of int32 values (per-element multiplier and shift). */
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
@@ -6,6 +7,7 @@ int thm_requantize_s32(const int32_t *in, const int32_t *mult, const int32_t *sh
                        int32_t *out, int32_t n)
 {
     if (n < 0) return THM_E_ARG;
+    if (n > 0 && (!in || !mult || !shift || !out)) return THM_E_ARG;
     for (int32_t i = 0; i < n; i++) {
         if (!thm_shift_ok(shift[i])) return THM_E_ARG;
     }

@@ -8,7 +8,13 @@ int thm_residual_gated_s16(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
 {
     if (n < 0 || !thm_shift_ok(shift)) return THM_E_ARG;
     if (n > 0 && (!r || !y)) return THM_E_ARG;
-    for (int32_t i = 0; i < n; i++)
-        r[i] = thm_sat16((int32_t)r[i] + thm_requantize(y[i], mult, shift));
+    for (int32_t i = 0; i < n; i++) {
+        /* the sum is the reference's exact (int64) one: clamping g to
+         * [-2^16, 2^16] keeps it inside int32 and, as |r| <= 2^15, cannot
+         * change which way it saturates */
+        int32_t g = thm_requantize(y[i], mult, shift);
+        g = g < -65536 ? -65536 : (g > 65536 ? 65536 : g);
+        r[i] = thm_sat16((int32_t)r[i] + g);
+    }
     return THM_OK;
 }

@@ -24,7 +24,12 @@ def best_isa():
 
 
 def select_isa(isa):
-    _check(lib.thm_isa_set(ISAS[isa]), f"select {isa}")
+    """Make isa the one thm_matmul_s8* use. Called before every kernel call, so
+    it asks C first: thm_isa_set re-runs CPUID (~14 us), thm_isa_get is a load.
+    Not cached here, because anything else in the process may switch it."""
+    want = ISAS[isa]
+    if lib.thm_isa_get() != want:
+        _check(lib.thm_isa_set(want), f"select {isa}")
 
 
 def _check(status, what):
