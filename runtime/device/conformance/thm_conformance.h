@@ -1,0 +1,63 @@
+/* The conformance/benchmark job format, shared with
+ * runtime/thimble/firmware/job.py (the Python writer mirrors it field by field).
+ *
+ * The host places a job at THM_BOARD_WEIGHTS_BASE (QEMU -device loader); the
+ * firmware runs every case under every available ISA and writes one record
+ * per run to the host file named in the header (semihosting). All fields are
+ * little endian; offsets are from the start of the job and 16-byte aligned. */
+#ifndef THM_CONFORMANCE_H
+#define THM_CONFORMANCE_H
+
+#include <stdint.h>
+
+#define THM_JOB_MAGIC 0x424f4a54u      /* "TJOB" */
+#define THM_RESULT_MAGIC 0x53455254u   /* "TRES" */
+#define THM_JOB_VERSION 1u
+#define THM_JOB_MAX_BUFS 8
+#define THM_JOB_MAX_PARAMS 14
+#define THM_JOB_PATH_BYTES 200
+
+typedef struct {
+    uint32_t magic, version;
+    uint32_t total_bytes;       /* the whole job, header included */
+    uint32_t n_cases;
+    uint32_t isa_mask;          /* bit i: run ISA i when available */
+    uint32_t reserved[5];
+    char out_path[THM_JOB_PATH_BYTES]; /* NUL-terminated host path for the results */
+    uint32_t pad[4];
+} thm_job_header;               /* 256 bytes */
+
+enum {
+    THM_K_EMPTY = 0,            /* an empty call: the measurement's own overhead */
+    THM_K_SPIN2 = 1,            /* p0 iterations of a 2-instruction loop: calibration */
+    THM_K_MATMUL_S8 = 2,        /* bufs x w bias mult shift y;   p M K N */
+    THM_K_MATMUL_S8_S32 = 3,    /* bufs x w bias y;              p M K N */
+    THM_K_SOFTMAX_Q15 = 4,      /* bufs scores mask p;           p n mult shift diff_max */
+    THM_K_ATTENTION_S8 = 5,     /* bufs q k v kv_mask out;       p Tq Tk heads kv_heads D causal
+                                   q_pos0 score_mult score_shift diff_max out_mult out_shift */
+    THM_K_RMSNORM_S16 = 6,      /* bufs x gain_mult gain_shift y; p rows D eps_lo eps_hi */
+    THM_K_RMSNORM_S8 = 7,       /* same */
+    THM_K_ROPE_S8 = 8,          /* bufs x cos sin y;             p T heads D pos0 n_pos */
+    THM_K_RESIDUAL_S16 = 9,     /* bufs r y out (out = r, then updated in place); p n mult shift */
+    THM_K_EMBED_S16 = 10,       /* bufs tokens table mult shift out; p T V D */
+    THM_K_REQUANTIZE_S32 = 11,  /* bufs in mult shift out;       p n */
+    THM_K_COUNT
+};
+
+typedef struct {
+    uint32_t kernel;
+    uint32_t n_bufs;            /* the last buffer is the output */
+    int32_t p[THM_JOB_MAX_PARAMS];
+    uint32_t off[THM_JOB_MAX_BUFS];   /* a zero length buffer is passed as NULL */
+    uint32_t len[THM_JOB_MAX_BUFS];
+} thm_job_case;                 /* 128 bytes */
+
+typedef struct {
+    uint32_t case_index;
+    int32_t isa;
+    int32_t status;             /* the kernel's return code; -100 - n: the firmware refused the case */
+    uint32_t out_len;           /* output bytes that follow this record */
+    uint64_t ticks;             /* counter ticks around the call */
+} thm_result_record;            /* 24 bytes, then out_len bytes */
+
+#endif /* THM_CONFORMANCE_H */

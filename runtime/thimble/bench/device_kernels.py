@@ -1,0 +1,143 @@
+"""`thimble bench kernels --board NAME`: executed instructions per MAC of the
+kernels on a board under QEMU, portable C against each fast path the
+firmware reports available.
+
+    thimble bench kernels --board watch_m4                 # Needle's shapes, table + JSON
+    thimble bench kernels --board glasses_a55 --shapes 1x512x512
+
+QEMU is not cycle accurate, but under -icount shift=0 instructions are
+countable exactly: SysTick (Cortex-M) advances one tick per 1e9 / clock
+instructions, the AArch64 PMU's INST_RETIRED event one per instruction. The
+instructions per tick are calibrated in the same run with a loop of exactly
+two instructions, and the cost of an empty call through the same path is
+subtracted. Counts repeat bit for bit between runs (tests/boards/test_counts.py);
+SysTick's resolution is one tick (40 instructions on watch_m4). Every output
+is also checked against the numpy reference: a figure for a wrong answer is
+reported as such.
+"""
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from ..boards import BoardError, load_board
+from ..firmware import BuildError, QemuError, build_firmware, run_job
+from ..firmware import cases as C
+from ..firmware import job as J
+from .kernels import parse_shapes, shape_name
+
+BOARD_SHAPES = [(m, 512, n) for m in (1, 64) for n in (512, 256, 8192)]
+QUICK_SHAPES = [(1, 512, 512), (1, 512, 256), (64, 512, 256)]
+# Needle's attention: 8 query heads over 4 key/value heads of 64.
+ATTN_CASES = [("decode", 1, 256), ("prefill", 64, 64)]
+# The issue's targets for the matmul shapes, instructions per MAC.
+TARGETS = {"watch_m4": 1.0, "watch_m55": 0.15, "glasses_a55": 0.1}
+CALIB_ITERS = 1_000_000
+
+
+def _default_json(args, board):
+    path = getattr(args, "json", None)
+    if not path or os.path.basename(path) == "kernels-host.json":
+        return os.path.join("bench-results", f"kernels-{board}.json")
+    return path
+
+
+def _qemu_version(binary):
+    try:
+        return subprocess.run([binary, "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def measure(board, elf, cases, timeout=600.0):
+    """Run cases (plus the calibration and an empty call) under every available
+    ISA. Returns (rows, calibration): one row per case and ISA."""
+    calib = [J.Case("empty", J.EMPTY, [], []), J.Case("spin", J.SPIN2, [CALIB_ITERS], [])]
+    rows, cal = [], {}
+    for case in cases:                   # one job per case: the big shapes fill the region
+        recs = run_job(board, elf, calib + [case], timeout=timeout)
+        by_isa = {}
+        for r in recs:
+            by_isa.setdefault(r.isa, {})[r.case_index] = r
+        for isa, rs in sorted(by_isa.items()):
+            per_tick = 2 * CALIB_ITERS / (rs[1].ticks - rs[0].ticks)
+            overhead = rs[0].ticks * per_tick
+            instr = rs[2].ticks * per_tick - overhead
+            cal[J.ISA_NAMES.get(isa, str(isa))] = {"instructions_per_tick": per_tick,
+                                                   "empty_call_instructions": overhead}
+            why = C.check(case, rs[2])
+            rows.append({"case": case.name, "kernel": case.name.split()[0], "isa": J.ISA_NAMES.get(isa, str(isa)),
+                         **case.meta, "macs": case.macs, "ticks": rs[2].ticks,
+                         "instructions": round(instr), "instructions_per_mac": instr / case.macs,
+                         "exact": why == "", "mismatch": why or None})
+    return rows, cal
+
+
+def _table(rows):
+    isas = []
+    for r in rows:
+        if r["isa"] not in isas:
+            isas.append(r["isa"])
+    names = []
+    for r in rows:
+        if r["case"] not in names:
+            names.append(r["case"])
+    cell = {(r["case"], r["isa"]): r for r in rows}
+    body = []
+    for n in names:
+        line = [n]
+        for i in isas:
+            r = cell.get((n, i))
+            line.append("-" if r is None else f"{r['instructions_per_mac']:.3f}" + ("" if r["exact"] else " WRONG"))
+        body.append(line)
+    headers = ["case (instructions per MAC)"] + isas
+    widths = [max(len(str(h)), *(len(str(b[k])) for b in body)) for k, h in enumerate(headers)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)  # noqa: E731
+                                  for k, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
+
+
+def run(args):
+    try:
+        board = load_board(args.board)
+        elf = build_firmware(board.name)
+    except (BoardError, BuildError) as e:
+        raise SystemExit(f"thimble bench kernels --board: {e}") from e
+    shapes = parse_shapes(args.shapes) if args.shapes else (QUICK_SHAPES if args.quick else BOARD_SHAPES)
+    rng = np.random.default_rng(0)
+    cases = [C.matmul_s8(rng, m, k, n, name=f"matmul_s8 {shape_name((m, k, n))}") for m, k, n in shapes]
+    if not args.no_attention:
+        for label, tq, tk in ATTN_CASES[: 1 if args.quick else None]:
+            c = C.attention_s8(rng, tq, tk, 8, 4, 64, causal=True, q_pos0=tk - tq)
+            c.name = f"attention_s8 {label} Tq={tq} Tk={tk}"
+            cases.append(c)
+    print(f"{board.name}: {len(cases)} cases under QEMU {board.qemu_machine} (-icount shift=0) ...",
+          file=sys.stderr)
+    try:
+        rows, cal = measure(board, elf, cases)
+    except (QemuError, J.JobError) as e:
+        raise SystemExit(f"thimble bench kernels --board {board.name}: {e}") from e
+    target = TARGETS.get(board.name)
+    notes = ["instructions per MAC from exact instruction counts (QEMU -icount shift=0), "
+             "minus an empty call; not cycles"]
+    if target is not None:
+        notes.append(f"target for the matmul shapes on {board.name}: at most {target} instructions per MAC")
+    if board.counter == "systick":
+        notes.append(f"SysTick resolution: {board.instructions_per_tick:g} instructions")
+    result = {"board": board.name, "core": board.core, "features": list(board.features),
+              "qemu": _qemu_version(board.qemu_binary), "machine": board.qemu_machine,
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "calibration": cal, "target_instructions_per_mac": target, "rows": rows, "notes": notes}
+    path = _default_json(args, board.name)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print(_table(rows))
+    for n in notes:
+        print(f"note: {n}")
+    print(f"wrote {path}")
+    return 0 if all(r["exact"] for r in rows) else 1

@@ -1,0 +1,195 @@
+"""A board is data: one TOML file in boards/ (see docs/boards.md).
+
+load_board() reads and validates it; everything else (CMake settings, the C
+board header, the linker script, QEMU command lines) is derived from the
+Board it returns, so adding a board means adding a file.
+"""
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BOARDS_DIR = os.path.join(REPO_ROOT, "boards")
+
+FAMILIES = {"cortex-m", "aarch64"}                 # one boot folder each
+TOOLCHAINS = {"arm-none-eabi", "aarch64-linux-gnu"}
+FEATURES = {"dsp", "mve", "neon"}                  # kernels/arm/<feature>/
+COUNTERS = {"systick", "cntvct", "pmu"}   # pmu: one tick per instruction
+UARTS = {"cmsdk", "pl011"}
+REGIONS = ("code", "ram", "arena", "weights")
+MAX_FILE_BYTES = 64 * 1024
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_FLAG = re.compile(r"^-m[a-z0-9=+._-]{1,60}$")     # only -m machine flags come from data
+_QEMU_OPT = re.compile(r"^[A-Za-z0-9=,._:+-]{1,80}$")
+
+
+class BoardError(ValueError):
+    """A board file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    base: int          # emulated address
+    size: int          # bytes, emulated map
+    real_size: int     # bytes on the real chip class (== size where they agree)
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    family: str
+    toolchain: str
+    flash_sector_bytes: int
+    core: str
+    flags: tuple
+    features: tuple
+    real_clock_hz: int
+    emulated_clock_hz: int
+    counter: str
+    regions: dict = field(hash=False)      # name -> Region
+    uart_kind: str = "cmsdk"
+    uart_base: int = 0
+    qemu_binary: str = ""
+    qemu_machine: str = ""
+    qemu_cpu: str = ""
+    qemu_options: tuple = ()
+    path: str = ""
+
+    @property
+    def instructions_per_tick(self):
+        """Instructions per counter tick under QEMU -icount shift=0 (one virtual
+        ns per instruction): 1e9 / clock for clocked counters, 1 for the PMU."""
+        return 1.0 if self.counter == "pmu" else 1e9 / self.emulated_clock_hz
+
+
+def board_names(boards_dir=BOARDS_DIR):
+    """Names of the board files in boards_dir, sorted."""
+    if not os.path.isdir(boards_dir):
+        return []
+    return sorted(f[:-5] for f in os.listdir(boards_dir) if f.endswith(".toml"))
+
+
+def board_path(name, boards_dir=BOARDS_DIR):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise BoardError(f"bad board name {name!r}: lower-case letters, digits and _ only")
+    path = os.path.join(boards_dir, name + ".toml")
+    if not os.path.isfile(path):
+        known = ", ".join(board_names(boards_dir)) or "none"
+        raise BoardError(f"no board {name!r} (known: {known})")
+    return path
+
+
+def load_board(name_or_path, boards_dir=BOARDS_DIR):
+    """Read and validate a board by name (boards/NAME.toml) or by file path."""
+    path = name_or_path if name_or_path.endswith(".toml") else board_path(name_or_path, boards_dir)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise BoardError(f"{path}: {e.strerror}") from e
+    if len(raw) > MAX_FILE_BYTES:
+        raise BoardError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise BoardError(f"{path}: not valid TOML ({e})") from e
+    return parse_board(data, path)
+
+
+def _get(d, key, typ, where):
+    if key not in d:
+        raise BoardError(f"{where}: missing '{key}'")
+    v = d[key]
+    if typ is int and (isinstance(v, bool) or not isinstance(v, int)):
+        raise BoardError(f"{where}: '{key}' must be an integer")
+    if typ is not int and not isinstance(v, typ):
+        raise BoardError(f"{where}: '{key}' must be {typ.__name__}")
+    return v
+
+
+def _choice(v, allowed, what, where):
+    if v not in allowed:
+        raise BoardError(f"{where}: {what} {v!r} is not one of {sorted(allowed)}")
+    return v
+
+
+def parse_board(data, path="<board>"):
+    """Validate a decoded board file (a dict) and return a Board."""
+    if not isinstance(data, dict):
+        raise BoardError(f"{path}: not a table")
+    name = _get(data, "name", str, path)
+    if not _NAME.match(name):
+        raise BoardError(f"{path}: bad name {name!r}")
+    if path.endswith(".toml") and os.path.basename(path)[:-5] != name:
+        raise BoardError(f"{path}: name {name!r} differs from the file name")
+    cpu = _get(data, "cpu", dict, path)
+    w = f"{path} [cpu]"
+    flags = _get(cpu, "flags", list, w)
+    for fl in flags:
+        if not isinstance(fl, str) or not _FLAG.match(fl):
+            raise BoardError(f"{w}: flag {fl!r} is not a -m machine flag")
+    features = _get(cpu, "features", list, w)
+    for ft in features:
+        _choice(ft, FEATURES, "feature", w)
+    clocks = [_get(cpu, k, int, w) for k in ("real_clock_hz", "emulated_clock_hz")]
+    if not all(1_000_000 <= c <= 10_000_000_000 for c in clocks):
+        raise BoardError(f"{w}: clocks must be 1 MHz .. 10 GHz")
+
+    mem = _get(data, "memory", dict, path)
+    regions = {}
+    for rn in REGIONS:
+        r = _get(mem, rn, dict, f"{path} [memory]")
+        wr = f"{path} [memory.{rn}]"
+        base, size = _get(r, "base", int, wr), _get(r, "size", int, wr)
+        real = r.get("real_size", size)
+        if isinstance(real, bool) or not isinstance(real, int):
+            raise BoardError(f"{wr}: 'real_size' must be an integer")
+        if base < 0 or size <= 0 or real <= 0 or base + size > 1 << 64 or base % 16:
+            raise BoardError(f"{wr}: base must be 16-byte aligned, sizes positive")
+        regions[rn] = Region(rn, base, size, real)
+    spans = sorted(regions.values(), key=lambda r: r.base)
+    for a, b in zip(spans, spans[1:]):
+        if a.base + a.size > b.base:
+            raise BoardError(f"{path}: memory regions {a.name} and {b.name} overlap")
+    family = _choice(_get(data, "family", str, path), FAMILIES, "family", path)
+    if family == "cortex-m" and any(r.base + r.size > 1 << 32 for r in spans):
+        raise BoardError(f"{path}: a Cortex-M region lies above 4 GiB")
+
+    uart = _get(data, "uart", dict, path)
+    qemu = _get(data, "qemu", dict, path)
+    wq = f"{path} [qemu]"
+    opts = _get(qemu, "options", list, wq)
+    for o in opts:
+        if not isinstance(o, str) or not _QEMU_OPT.match(o):
+            raise BoardError(f"{wq}: option {o!r} has characters a board may not use")
+    for k in ("binary", "machine", "cpu"):
+        v = _get(qemu, k, str, wq)
+        if v and not _QEMU_OPT.match(v):
+            raise BoardError(f"{wq}: {k} {v!r} has characters a board may not use")
+    sector = _get(data, "flash_sector_bytes", int, path)
+    if sector < 256 or sector > 1 << 20 or sector & (sector - 1):
+        raise BoardError(f"{path}: flash_sector_bytes must be a power of two, 256 .. 1 MiB")
+    return Board(
+        name=name,
+        description=_get(data, "description", str, path),
+        family=family,
+        toolchain=_choice(_get(data, "toolchain", str, path), TOOLCHAINS, "toolchain", path),
+        flash_sector_bytes=sector,
+        core=_get(cpu, "core", str, w),
+        flags=tuple(flags),
+        features=tuple(features),
+        real_clock_hz=clocks[0],
+        emulated_clock_hz=clocks[1],
+        counter=_choice(_get(cpu, "counter", str, w), COUNTERS, "counter", w),
+        regions=regions,
+        uart_kind=_choice(_get(uart, "kind", str, f"{path} [uart]"), UARTS, "uart", path),
+        uart_base=_get(uart, "base", int, f"{path} [uart]"),
+        qemu_binary=qemu["binary"],
+        qemu_machine=qemu["machine"],
+        qemu_cpu=qemu["cpu"],
+        qemu_options=tuple(opts),
+        path=path,
+    )

@@ -1,0 +1,41 @@
+"""Build a board's firmware with CMake (configure once per build folder)."""
+import os
+import shutil
+import subprocess
+import sys
+
+from ..boards.board import REPO_ROOT, load_board
+
+
+class BuildError(RuntimeError):
+    """The toolchain is missing or the build failed."""
+
+
+def default_build_dir(board_name):
+    return os.path.join(REPO_ROOT, "build", "boards", board_name)
+
+
+def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=True):
+    """Configure (if needed) and build `target` for the board; returns the ELF path."""
+    board = load_board(board_name)
+    build_dir = os.path.abspath(build_dir or default_build_dir(board.name))
+    for tool in ("cmake", f"{board.toolchain}-gcc"):
+        if shutil.which(tool) is None:
+            raise BuildError(f"{tool} not found (tools/bootstrap.sh installs it)")
+    toolchain = os.path.join(REPO_ROOT, "cmake", f"toolchain-{board.toolchain}.cmake")
+    steps = []
+    if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
+        gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+        steps.append(["cmake", "-S", REPO_ROOT, "-B", build_dir, *gen, f"-DTHM_BOARD={board.name}",
+                      f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", f"-DPython3_EXECUTABLE={sys.executable}"])
+    steps.append(["cmake", "--build", build_dir, "--target", target])
+    for argv in steps:
+        p = subprocess.run(argv, capture_output=True, text=True, errors="replace")
+        if p.returncode != 0:
+            raise BuildError(f"{' '.join(argv)} failed:\n{(p.stdout + p.stderr)[-4000:]}")
+        if not quiet:
+            print(p.stdout, end="")
+    elf = os.path.join(build_dir, f"{target}.elf")
+    if not os.path.isfile(elf):
+        raise BuildError(f"the build did not produce {elf}")
+    return elf

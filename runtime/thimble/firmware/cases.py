@@ -1,0 +1,128 @@
+"""Kernel cases with their numpy-reference answers, for the board conformance
+tests and the device benchmark. Every builder takes a numpy Generator and
+returns a job.Case whose `expect` is reference.py's output."""
+import numpy as np
+
+from ..kernels import reference as ref
+from . import job as J
+
+I8 = np.int8
+
+
+def _i8(rng, shape, edge=False):
+    a = rng.integers(-128, 128, size=shape, dtype=np.int64)
+    if edge and a.size:                       # the extremes, where saturation and -128*-128 live
+        flat = a.reshape(-1)
+        flat[: max(1, flat.size // 8)] = -128
+        flat[-max(1, flat.size // 16):] = 127
+    return a.astype(I8)
+
+
+def _mults(rng, n, lo=-12, hi=-6):
+    """Per-channel (mult, shift) of random real factors 2^lo .. 2^hi."""
+    pairs = [ref.quantize_multiplier(float(r)) for r in 2.0 ** rng.uniform(lo, hi, size=n)]
+    return (np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32))
+
+
+def matmul_s8(rng, M, K, N, bias=True, edge=False, name=None):
+    x, w = _i8(rng, (M, K), edge), _i8(rng, (N, K), edge)
+    b = rng.integers(-(1 << 20), 1 << 20, size=N).astype(np.int32) if bias else None
+    mult, shift = _mults(rng, N)
+    return J.Case(name or f"matmul_s8 {M}x{K}x{N}{' edge' if edge else ''}", J.MATMUL_S8, [M, K, N],
+                  [x, w, b, mult, shift], np.int8, (M, N), ref.matmul_s8(x, w, mult, shift, b),
+                  macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
+def matmul_s8_s32(rng, M, K, N, bias=True, edge=False, name=None):
+    x, w = _i8(rng, (M, K), edge), _i8(rng, (N, K), edge)
+    b = rng.integers(-(1 << 20), 1 << 20, size=N).astype(np.int32) if bias else None
+    return J.Case(name or f"matmul_s8_s32 {M}x{K}x{N}{' edge' if edge else ''}", J.MATMUL_S8_S32,
+                  [M, K, N], [x, w, b], np.int32, (M, N), ref.matmul_s8_s32(x, w, b),
+                  macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
+def softmax_q15(rng, n, masked=False, spread=4000):
+    scores = rng.integers(-spread, spread, size=n).astype(np.int32)
+    mask = (rng.random(n) > 0.3).astype(np.uint8) if masked else None
+    mult, shift = ref.quantize_multiplier(256.0 / 1000)
+    diff_max = 16000
+    return J.Case(f"softmax_q15 n={n}{' masked' if masked else ''}", J.SOFTMAX_Q15,
+                  [n, mult, shift, diff_max], [scores, mask], np.int16, (n,),
+                  ref.softmax_q15(scores, mult, shift, diff_max, mask))
+
+
+def attention_s8(rng, Tq, Tk, heads, kv_heads, D, causal=False, q_pos0=0, masked=False):
+    q, k, v = _i8(rng, (Tq, heads * D)), _i8(rng, (Tk, kv_heads * D)), _i8(rng, (Tk, kv_heads * D))
+    kv_mask = (rng.random(Tk) > 0.25).astype(np.uint8) if masked else None
+    sm, ss = ref.quantize_multiplier(256.0 * 0.02 * 0.02 / np.sqrt(D))
+    om, osh = ref.quantize_multiplier(0.02 / (0.02 * 32768))
+    diff_max = int(16 / (0.02 * 0.02 / np.sqrt(D)))
+    exp = ref.attention_s8(q, k, v, heads, kv_heads, sm, ss, diff_max, om, osh,
+                           causal=causal, q_pos0=q_pos0, kv_mask=kv_mask)
+    return J.Case(f"attention_s8 Tq={Tq} Tk={Tk} h={heads}/{kv_heads} D={D}"
+                  f"{' causal' if causal else ''}{' masked' if masked else ''}", J.ATTENTION_S8,
+                  [Tq, Tk, heads, kv_heads, D, int(causal), q_pos0, sm, ss, diff_max, om, osh],
+                  [q, k, v, kv_mask], np.int8, (Tq, heads * D), exp,
+                  macs=2 * Tq * Tk * heads * D)
+
+
+def rmsnorm(rng, rows, D, s16=True):
+    x = (rng.integers(-20000, 20000, size=(rows, D)) if s16 else _i8(rng, (rows, D), edge=True))
+    x = x.astype(np.int16 if s16 else np.int8)
+    gm, gs = _mults(rng, D, -9, -7)
+    eps = 5
+    return J.Case(f"rmsnorm_{'s16' if s16 else 's8'} {rows}x{D}", J.RMSNORM_S16 if s16 else J.RMSNORM_S8,
+                  [rows, D, eps & 0xFFFFFFFF, eps >> 32], [x, gm, gs], np.int8, (rows, D),
+                  ref.rmsnorm_s8(x, gm, gs, eps))
+
+
+def rope_s8(rng, T, heads, D, pos0, n_pos):
+    x = _i8(rng, (T, heads * D), edge=True)
+    cos, sin = ref.rope_tables(D, n_pos)
+    return J.Case(f"rope_s8 T={T} h={heads} D={D} pos0={pos0}", J.ROPE_S8, [T, heads, D, pos0, n_pos],
+                  [x, cos, sin], np.int8, (T, heads * D), ref.rope_s8(x, heads, cos, sin, pos0))
+
+
+def residual_s16(rng, n):
+    r = rng.integers(-32768, 32768, size=n).astype(np.int16)
+    y = _i8(rng, (n,), edge=True)
+    mult, shift = ref.quantize_multiplier(37.5)
+    return J.Case(f"residual_gated_s16 n={n}", J.RESIDUAL_S16, [n, mult, shift], [r, y],
+                  np.int16, (n,), ref.residual_gated_s16(r, y, mult, shift))
+
+
+def embed_s16(rng, T, V, D, bad_token=False):
+    tokens = rng.integers(0, V, size=T).astype(np.int32)
+    table = _i8(rng, (V, D), edge=True)
+    mult, shift = _mults(rng, V, 4, 9)
+    if bad_token:                               # the kernel must refuse it, not read past the table
+        tokens[-1] = V
+        return J.Case("embed_s16 bad token", J.EMBED_S16, [T, V, D], [tokens, table, mult, shift],
+                      np.int16, (T, D), None, status=-2)
+    return J.Case(f"embed_s16 T={T} V={V} D={D}", J.EMBED_S16, [T, V, D], [tokens, table, mult, shift],
+                  np.int16, (T, D), ref.embed_s16(tokens, table, mult, shift))
+
+
+def requantize_s32(rng, n):
+    acc = rng.integers(-(1 << 31), 1 << 31, size=n).astype(np.int32)
+    acc[:2] = [-(1 << 31), (1 << 31) - 1]
+    mult, shift = _mults(rng, n, -20, 10)
+    return J.Case(f"requantize_s32 n={n}", J.REQUANTIZE_S32, [n], [acc, mult, shift], np.int32, (n,),
+                  ref.requantize(acc.astype(np.int64), mult.astype(np.int64), shift.astype(np.int64)).astype(np.int32))
+
+
+def check(case, record):
+    """'' if the record matches the case bit for bit, else why not."""
+    if record.status != case.status:
+        return f"status {record.status}, expected {case.status}"
+    if case.expect is None:
+        return ""
+    got = np.frombuffer(record.out, dtype=case.out_dtype)
+    want = np.asarray(case.expect, dtype=case.out_dtype).reshape(-1)
+    if got.size != want.size:
+        return f"{got.size} outputs, expected {want.size}"
+    bad = np.flatnonzero(got != want)
+    if bad.size:
+        i = int(bad[0])
+        return f"{bad.size} of {want.size} outputs differ; first at {i}: {int(got[i])} != {int(want[i])}"
+    return ""

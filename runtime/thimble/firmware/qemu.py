@@ -1,0 +1,55 @@
+"""QEMU command lines from board data, and running firmware under a timeout."""
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+EXIT_FAULT = 0x7F              # THM_HAL_EXIT_FAULT: the firmware took an unexpected exception
+
+
+class QemuError(RuntimeError):
+    """QEMU is missing, timed out, or the firmware failed."""
+
+
+def qemu_command(board, elf, loads=(), icount=True, serial="none"):
+    """argv for running `elf` on `board`. loads: (path, address) pairs placed raw
+    in guest memory (-device loader, force-raw). icount: one virtual ns per
+    instruction, so the board's counter counts instructions exactly."""
+    argv = [board.qemu_binary, "-M", board.qemu_machine]
+    if board.qemu_cpu:
+        argv += ["-cpu", board.qemu_cpu]
+    argv += list(board.qemu_options)
+    argv += ["-nographic", "-monitor", "none", "-serial", serial,
+             "-semihosting-config", "enable=on,target=native", "-kernel", elf]
+    if icount:
+        argv += ["-icount", "shift=0"]
+    for path, addr in loads:
+        if "," in path:
+            raise QemuError(f"loader paths may not contain ',': {path!r}")
+        argv += ["-device", f"loader,file={path},addr=0x{addr:x},force-raw=on"]
+    return argv
+
+
+@dataclass
+class QemuRun:
+    argv: list
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_qemu(board, elf, loads=(), timeout=60.0, icount=True, cwd=None, serial="stdio"):
+    """Run firmware to its semihosting exit; the exit code comes back as returncode.
+    UART 0 goes to stdout (serial="stdio"). Raises QemuError if QEMU is missing
+    or the run exceeds `timeout` seconds."""
+    if shutil.which(board.qemu_binary) is None:
+        raise QemuError(f"{board.qemu_binary} not found (tools/bootstrap.sh installs it)")
+    if not os.path.isfile(elf):
+        raise QemuError(f"no firmware at {elf} (run `thimble build --board {board.name}`)")
+    argv = qemu_command(board, elf, loads, icount=icount, serial=serial)
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           errors="replace", timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        raise QemuError(f"{board.name}: QEMU ran past {timeout:g} s: {' '.join(argv)}") from e
+    return QemuRun(argv, p.returncode, p.stdout, p.stderr)

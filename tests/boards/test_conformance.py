@@ -1,0 +1,109 @@
+"""Every kernel, on every board, under every ISA the firmware reports
+available, agrees bit for bit with the numpy reference (runtime/thimble/kernels/reference.py)."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from thimble.firmware import cases as C
+from thimble.firmware import job as J
+from thimble.firmware import run_job, run_qemu
+
+BOARDS = ["watch_m4", "watch_m55", "glasses_a55"]
+
+
+FEATURE_ISA = {"dsp": "arm_dsp", "mve": "arm_mve", "neon": "arm_neon_dot"}
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def expected_fast_paths(board):
+    """ISA names the board's features must bring in, once their sources exist."""
+    names = set(J.ISA_NAMES.values())
+    return [FEATURE_ISA[f] for f in board.features
+            if FEATURE_ISA[f] in names and glob.glob(os.path.join(REPO, "kernels", "arm", f, "*.c"))]
+
+
+def suite(board_name):
+    rng = np.random.default_rng(20261122)
+    cs = [
+        # odd sizes and edge values
+        C.matmul_s8(rng, 3, 37, 5, edge=True), C.matmul_s8(rng, 1, 1, 1), C.matmul_s8(rng, 7, 129, 17, bias=False),
+        C.matmul_s8(rng, 2, 4101, 3, edge=True), C.matmul_s8_s32(rng, 5, 67, 9, edge=True),
+        C.matmul_s8_s32(rng, 1, 31, 3, bias=False), C.matmul_s8(rng, 0, 8, 4),
+        C.softmax_q15(rng, 1), C.softmax_q15(rng, 37, masked=True), C.softmax_q15(rng, 300, spread=40000),
+        C.attention_s8(rng, 5, 9, 4, 2, 8, causal=True, q_pos0=3, masked=True),
+        C.attention_s8(rng, 3, 3, 2, 2, 6),
+        C.rmsnorm(rng, 3, 31), C.rmsnorm(rng, 4, 16, s16=False), C.rmsnorm(rng, 1, 512),
+        C.rope_s8(rng, 3, 2, 8, 5, 16), C.rope_s8(rng, 2, 8, 64, 100, 128),
+        C.residual_s16(rng, 33), C.embed_s16(rng, 5, 11, 7), C.embed_s16(rng, 3, 11, 7, bad_token=True),
+        C.requantize_s32(rng, 29),
+        # Needle's real shapes: 8 query / 4 key-value heads of 64, d_model 512
+        C.attention_s8(rng, 4, 48, 8, 4, 64, causal=True, q_pos0=44),
+        C.matmul_s8(rng, 1, 512, 512), C.matmul_s8(rng, 1, 512, 256), C.matmul_s8_s32(rng, 1, 512, 512),
+    ]
+    if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
+        cs += [C.matmul_s8(rng, 16, 512, 256)]
+    else:
+        cs += [C.matmul_s8(rng, 64, 512, 512), C.matmul_s8(rng, 1, 512, 8192), C.matmul_s8(rng, 64, 512, 256)]
+    return cs
+
+
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_kernels_bit_exact_on_board(board_name, firmware):
+    board, elf = firmware(board_name)
+    cases = suite(board_name)
+    records = run_job(board, elf, cases, timeout=120)
+    isas = sorted({r.isa for r in records})
+    assert J.ISA_NAMES.get(0) and 0 in isas, "the portable path must always run"
+    assert len(records) == len(cases) * len(isas), "each ISA runs every case"
+    assert set(expected_fast_paths(board)) <= {J.ISA_NAMES.get(i) for i in isas}, \
+        "a fast path the board's features build in did not run"
+    failures = []
+    for r in records:
+        why = C.check(cases[r.case_index], r)
+        if why:
+            failures.append(f"{board_name} isa {J.ISA_NAMES.get(r.isa, r.isa)} {cases[r.case_index].name}: {why}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_wrong_answer_is_caught(firmware):
+    """The comparison can fail: a perturbed expectation and a corrupted output are both reported."""
+    board, elf = firmware("watch_m4")
+    rng = np.random.default_rng(5)
+    good = C.matmul_s8(rng, 2, 33, 3)
+    bad = C.matmul_s8(rng, 2, 33, 3)
+    bad.expect = bad.expect.copy()
+    bad.expect[1, 2] ^= 1
+    r_good, r_bad = run_job(board, elf, [good, bad], isa_mask=1)
+    assert C.check(good, r_good) == ""
+    assert "differ" in C.check(bad, r_bad)
+    r_good.out = bytes([r_good.out[0] ^ 0x80]) + r_good.out[1:]
+    assert "differ" in C.check(good, r_good)
+
+
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_uart_and_exit_code_without_a_job(board_name, firmware):
+    """The UART prints (board HAL), and with no job in memory the firmware says
+    so and exits 2: the exit code travels back through semihosting."""
+    board, elf = firmware(board_name)
+    run = run_qemu(board, elf, timeout=30)
+    assert f"thimble conformance firmware on {board_name}" in run.stdout
+    assert "no job" in run.stderr          # semihosting text goes to QEMU's stderr
+    assert run.returncode == 2
+
+
+def test_a_case_larger_than_its_buffers_is_refused(firmware):
+    """Parameters that claim more data than the job holds never reach a kernel."""
+    board, elf = firmware("watch_m55")
+    rng = np.random.default_rng(9)
+    liar = C.matmul_s8(rng, 2, 16, 4)
+    liar.params = [2, 16, 4000]          # N far beyond the weights, bias and output buffers
+    liar.status, liar.expect = J.E_CASE, None
+    attn = C.attention_s8(rng, 2, 5, 2, 1, 8)
+    attn.params[1] = 50                  # Tk beyond k and v
+    attn.status, attn.expect = J.E_CASE, None
+    ok = C.residual_s16(rng, 9)
+    recs = run_job(board, elf, [liar, attn, ok], isa_mask=1)
+    assert [r.status for r in recs] == [J.E_CASE, J.E_CASE, 0]
+    assert C.check(ok, recs[2]) == ""
