@@ -120,6 +120,9 @@ int thm_embed_s16(const int32_t *tokens, int32_t T, const int8_t *table,
 #define THM_ISA_PORTABLE 0
 #define THM_ISA_AVX2 1
 #define THM_ISA_AVX512VNNI 2
+#define THM_ISA_ARM_DSP 3       /* Cortex-M DSP extension: SXTB16 + SMLAD */
+#define THM_ISA_ARM_MVE 4       /* Cortex-M55 Helium (MVE-I): VMLADAVA.S8 */
+#define THM_ISA_ARM_NEON_DOT 5  /* AArch64 NEON dot product: SDOT */
 
 /* 1 if this CPU and build can run the ISA. */
 int thm_isa_available(int32_t isa);

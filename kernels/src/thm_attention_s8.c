@@ -4,6 +4,25 @@
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
 
+/* The two products, portable; thm_isa.c may swap in a fast path (thm_impl.h). */
+int32_t thm_dot_s8_portable(const int8_t *a, const int8_t *b, int32_t K)
+{
+    int32_t s = 0;
+    for (int32_t k = 0; k < K; k++) s += (int32_t)a[k] * (int32_t)b[k];
+    return s;
+}
+
+void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
+                           int32_t D, int32_t *acc)
+{
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t pj = p[j];
+        if (pj == 0) continue;
+        const int8_t *vj = v + (size_t)j * ldv;
+        for (int32_t d = 0; d < D; d++) acc[d] += pj * (int32_t)vj[d];
+    }
+}
+
 static size_t thm_align4(size_t n) { return (n + 3u) & ~(size_t)3u; }
 
 size_t thm_attention_s8_scratch_size(int32_t Tk)
@@ -42,21 +61,12 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
             const int8_t *qh = q + (size_t)i * q_stride + (size_t)h * D;
             const size_t off = (size_t)(h / group) * D;
             int8_t *oh = out + (size_t)i * q_stride + (size_t)h * D;
-            for (int32_t j = 0; j < n; j++) {
-                const int8_t *kj = k + (size_t)j * kv_stride + off;
-                int32_t s = 0;
-                for (int32_t d = 0; d < D; d++) s += (int32_t)qh[d] * (int32_t)kj[d];
-                scores[j] = s;
-            }
+            for (int32_t j = 0; j < n; j++)
+                scores[j] = thm_impl_dot_s8(qh, k + (size_t)j * kv_stride + off, D);
             thm_softmax_q15(scores, kv_mask, p, n, prm->score_mult, prm->score_shift,
                             prm->diff_max, soft_scratch);
             for (int32_t d = 0; d < D; d++) acc[d] = 0;
-            for (int32_t j = 0; j < n; j++) {
-                const int32_t pj = p[j];
-                if (pj == 0) continue;
-                const int8_t *vj = v + (size_t)j * kv_stride + off;
-                for (int32_t d = 0; d < D; d++) acc[d] += pj * (int32_t)vj[d];
-            }
+            thm_impl_pv_s16s8(p, v + off, kv_stride, n, D, acc);
             for (int32_t d = 0; d < D; d++)
                 oh[d] = thm_sat8(thm_requantize(acc[d], prm->out_mult, prm->out_shift));
         }

@@ -9,6 +9,8 @@
 
 thm_matmul_s8_fn thm_impl_matmul_s8 = thm_matmul_s8_portable;
 thm_matmul_s32_fn thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
+thm_dot_s8_fn thm_impl_dot_s8 = thm_dot_s8_portable;          /* attention: no x86 path yet */
+thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;
 static int32_t thm_isa_current = -1;
 
 int thm_isa_available(int32_t isa)
@@ -49,11 +51,80 @@ int32_t thm_isa_get(void)
 
 #else /* a board, or a host without an x86 fast path: fixed at build time */
 
-thm_matmul_s8_fn thm_impl_matmul_s8 = thm_matmul_s8_portable;
-thm_matmul_s32_fn thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
+/* Every path compiled in (by the board's feature macros) can be selected; the
+ * default is the best one, fastest first: NEON SDOT, MVE, DSP, portable. */
+#if defined(THM_HAVE_ARM_NEON_DOT)
+#define THM_ISA_BEST THM_ISA_ARM_NEON_DOT
+#define THM_BEST(name) name##_neon
+#elif defined(THM_HAVE_ARM_MVE)
+#define THM_ISA_BEST THM_ISA_ARM_MVE
+#define THM_BEST(name) name##_mve
+#elif defined(THM_HAVE_ARM_DSP)
+#define THM_ISA_BEST THM_ISA_ARM_DSP
+#define THM_BEST(name) name##_dsp
+#else
+#define THM_ISA_BEST THM_ISA_PORTABLE
+#define THM_BEST(name) name##_portable
+#endif
 
-int thm_isa_available(int32_t isa) { return isa == THM_ISA_PORTABLE; }
-int thm_isa_set(int32_t isa) { return isa == THM_ISA_PORTABLE ? THM_OK : THM_E_ISA; }
-int32_t thm_isa_get(void) { return THM_ISA_PORTABLE; }
+thm_matmul_s8_fn thm_impl_matmul_s8 = THM_BEST(thm_matmul_s8);
+thm_matmul_s32_fn thm_impl_matmul_s8_s32 = THM_BEST(thm_matmul_s8_s32);
+thm_dot_s8_fn thm_impl_dot_s8 = THM_BEST(thm_dot_s8);
+thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;   /* no ARM P.V path yet */
+static int32_t thm_isa_current = THM_ISA_BEST;
+
+int thm_isa_available(int32_t isa)
+{
+    switch (isa) {
+    case THM_ISA_PORTABLE: return 1;
+#if defined(THM_HAVE_ARM_DSP)
+    case THM_ISA_ARM_DSP: return 1;
+#endif
+#if defined(THM_HAVE_ARM_MVE)
+    case THM_ISA_ARM_MVE: return 1;
+#endif
+#if defined(THM_HAVE_ARM_NEON_DOT)
+    case THM_ISA_ARM_NEON_DOT: return 1;
+#endif
+    default: return 0;
+    }
+}
+
+int thm_isa_set(int32_t isa)
+{
+    if (!thm_isa_available(isa)) return THM_E_ISA;
+    switch (isa) {
+#if defined(THM_HAVE_ARM_DSP)
+    case THM_ISA_ARM_DSP:
+        thm_impl_matmul_s8 = thm_matmul_s8_dsp;
+        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_dsp;
+        thm_impl_dot_s8 = thm_dot_s8_dsp;
+        break;
+#endif
+#if defined(THM_HAVE_ARM_MVE)
+    case THM_ISA_ARM_MVE:
+        thm_impl_matmul_s8 = thm_matmul_s8_mve;
+        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_mve;
+        thm_impl_dot_s8 = thm_dot_s8_mve;
+        break;
+#endif
+#if defined(THM_HAVE_ARM_NEON_DOT)
+    case THM_ISA_ARM_NEON_DOT:
+        thm_impl_matmul_s8 = thm_matmul_s8_neon;
+        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_neon;
+        thm_impl_dot_s8 = thm_dot_s8_neon;
+        break;
+#endif
+    default:
+        thm_impl_matmul_s8 = thm_matmul_s8_portable;
+        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
+        thm_impl_dot_s8 = thm_dot_s8_portable;
+        break;
+    }
+    thm_isa_current = isa;
+    return THM_OK;
+}
+
+int32_t thm_isa_get(void) { return thm_isa_current; }
 
 #endif
