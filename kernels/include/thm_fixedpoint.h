@@ -46,15 +46,34 @@ static inline uint64_t thm_isqrt_u64(uint64_t v)
     uint64_t bit = (uint64_t)1 << 62;
     while (bit > v) bit >>= 2;
     while (bit != 0) {
-        if (v >= res + bit) {
-            v -= res + bit;
-            res = (res >> 1) + bit;
-        } else {
-            res >>= 1;
-        }
+        /* branch-free (all ones when this digit is 1): the digits of a square
+         * root are data-dependent coin flips that a predictor misses half the time */
+        const uint64_t t = res + bit;
+        const uint64_t take = (uint64_t)0 - (uint64_t)(v >= t);
+        v -= t & take;
+        res = (res >> 1) + (bit & take);
         bit >>= 2;
     }
     return res;
+}
+
+/* RMSNorm's per-row reciprocal: 2^46 / rms (2^30 / rms in Q16), from the row's
+ * exact sum of squares ss (<= 2^42), its length D and eps in Q16. */
+static inline int64_t thm_rms_inv(int64_t ss, int32_t D, int64_t eps_q16)
+{
+    const uint64_t ms = ((uint64_t)ss << 16) / (uint64_t)D + (uint64_t)eps_q16; /* Q16 */
+    uint64_t rms = thm_isqrt_u64(ms << 16);                                       /* Q16 */
+    if (rms == 0) rms = 1;
+    return (int64_t)(((uint64_t)1 << 46) / rms);
+}
+
+/* One RMSNorm output: x / rms in Q15 (clamped to int32), then the channel's gain. */
+static inline int8_t thm_rms_apply(int32_t xi, int64_t inv, int32_t gm, int32_t gs)
+{
+    int64_t n = ((int64_t)xi * inv + (1 << 14)) >> 15;
+    if (n > INT32_MAX) n = INT32_MAX;
+    if (n < INT32_MIN) n = INT32_MIN;
+    return thm_sat8(thm_requantize((int32_t)n, gm, gs));
 }
 
 /* exp(-z / 256) in Q15 for z >= 0 (0 past the table). */

@@ -1,5 +1,9 @@
+/* Attention over a fixed key set through the matmul fast paths (see
+ * thm_model_attention.h for why and how it stays bit-exact). */
+#include <string.h>
 #include "thm_model_attention.h"
 #include "thm_fixedpoint.h"
+#include "thm_model_fast.h"
 
 #define BQ THM_FAST_ATTN_ROWS
 
@@ -52,29 +56,39 @@ int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, i
         for (int32_t i0 = 0; i0 < Tq; i0 += BQ) {
             const int32_t bq = Tq - i0 < BQ ? Tq - i0 : BQ;
             for (int32_t r = 0; r < bq; r++)
-                for (int32_t d = 0; d < D; d++) w.qh[r * D + d] = q[(size_t)(i0 + r) * qs + (size_t)h * D + d];
-            if ((err = thm_matmul_s8_s32(w.qh, kg, 0, w.scores, bq, D, Tk))) return err;
-            for (int32_t r = 0; r < bq; r++) {
-                if ((err = thm_softmax_q15(w.scores + r * tk, 0, w.p + r * tk, Tk, prm->score_mult,
-                                           prm->score_shift, prm->diff_max, w.softmax)))
-                    return err;
-            }
-            for (size_t j = 0; j < (size_t)bq * tk; j++) {
-                const int32_t pj = w.p[j];    /* 0 .. 32767 */
-                w.digit[0][j] = (int8_t)(pj & 127);
-                w.digit[1][j] = (int8_t)((pj >> 7) & 127);
-                w.digit[2][j] = (int8_t)(pj >> 14);
-            }
-            for (int i = 0; i < 3; i++)
-                if ((err = thm_matmul_s8_s32(w.digit[i], vg, 0, w.s[i], bq, Tk, D))) return err;
-            for (int32_t r = 0; r < bq; r++) {
-                int8_t *o = out + (size_t)(i0 + r) * qs + (size_t)h * D;
-                for (int32_t d = 0; d < D; d++) {
-                    const size_t e = (size_t)r * D + d;
-                    const int32_t acc = (int32_t)(((uint32_t)w.s[2][e] << 14) + ((uint32_t)w.s[1][e] << 7)
-                                                  + (uint32_t)w.s[0][e]);
-                    o[d] = thm_sat8(thm_requantize(acc, prm->out_mult, prm->out_shift));
+                memcpy(w.qh + (size_t)r * D, q + (size_t)(i0 + r) * qs + (size_t)h * D, (size_t)D);
+            if ((err = thm_mf_matmul_s32(w.qh, kg, w.scores, bq, D, Tk))) return err;
+            if ((err = thm_mf_softmax_rows(w.scores, w.p, bq, Tk, prm->score_mult, prm->score_shift,
+                                           prm->diff_max, w.softmax)))
+                return err;
+            /* two digits p = hi 2^8 + lo (lo in -128..127) whenever every hi fits int8
+             * (p < 32640; not for near one-hot rows), else three */
+            const size_t np = (size_t)bq * tk;
+            int32_t pmax = 0;
+            for (size_t j = 0; j < np; j++) pmax = w.p[j] > pmax ? w.p[j] : pmax;
+            const int nd = pmax < THM_FAST_ATTN_TWO_DIGIT_MAX ? 2 : 3;
+            if (nd == 2) {
+                for (size_t j = 0; j < np; j++) {
+                    const int32_t pj = w.p[j];
+                    const int32_t hi = (pj + 128) >> 8;   /* 0 .. 127 */
+                    w.digit[0][j] = (int8_t)(pj - hi * 256);
+                    w.digit[1][j] = (int8_t)hi;
                 }
+            } else {
+                for (size_t j = 0; j < np; j++) {
+                    const int32_t pj = w.p[j];    /* 0 .. 32767 */
+                    w.digit[0][j] = (int8_t)(pj & 127);
+                    w.digit[1][j] = (int8_t)((pj >> 7) & 127);
+                    w.digit[2][j] = (int8_t)(pj >> 14);
+                }
+            }
+            for (int i = 0; i < nd; i++)
+                if ((err = thm_mf_matmul_s32(w.digit[i], vg, w.s[i], bq, Tk, D))) return err;
+            for (int32_t r = 0; r < bq; r++) {
+                const size_t e = (size_t)r * D;
+                if ((err = thm_mf_attn_combine(w.s[0] + e, w.s[1] + e, nd == 3 ? w.s[2] + e : 0, D, prm->out_mult,
+                                               prm->out_shift, out + (size_t)(i0 + r) * qs + (size_t)h * D)))
+                    return err;
             }
         }
     }

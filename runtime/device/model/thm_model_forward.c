@@ -5,6 +5,7 @@
 #include "thm_crc32.h"
 #include "thimble_kernels.h"
 #include "thm_model_attention.h"
+#include "thm_model_fast.h"
 
 #define CHECK(call) do { if ((call) != THM_OK) return THM_MODEL_E_KERNEL; } while (0)
 
@@ -16,13 +17,13 @@ static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T
               int32_t n_heads, int8_t *y, int32_t pos0)
 {
     int32_t rows = n_heads * m->hd;
-    CHECK(thm_matmul_s8(x, b->w[which], NULL, b->w_mult[which], b->w_shift[which], m->mix, T, m->d, rows));
+    CHECK(thm_mf_matmul(x, b->w[which], b->w_mult[which], b->w_shift[which], m->mix, T, m->d, rows));
     if (which == WQ)
-        CHECK(thm_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd));
+        CHECK(thm_mf_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd));
     else
-        CHECK(thm_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd));
+        CHECK(thm_mf_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd));
     if (pos0 >= 0)
-        CHECK(thm_rope_s8(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos));
+        CHECK(thm_mf_rope(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos));
     return THM_MODEL_OK;
 }
 
@@ -38,14 +39,14 @@ static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t 
         CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws));
     else
         CHECK(thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch));
-    CHECK(thm_matmul_s8(m->mix, b->w[WO], NULL, b->w_mult[WO], b->w_shift[WO], m->h, T, m->Q, m->d));
-    CHECK(thm_residual_gated_s16(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift));
+    CHECK(thm_mf_matmul(m->mix, b->w[WO], b->w_mult[WO], b->w_shift[WO], m->h, T, m->Q, m->d));
+    CHECK(thm_mf_residual(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift));
     return THM_MODEL_OK;
 }
 
 static int pre_norm(thm_model *m, const thm_model_block *b, int32_t T)
 {
-    CHECK(thm_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d));
+    CHECK(thm_mf_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d));
     return THM_MODEL_OK;
 }
 
@@ -71,20 +72,20 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
         if ((err = pre_norm(m, b, n))) return err;
         if ((err = qk(m, b, m->h, n, WQ, m->H, m->q, 0))) return err;
         if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->k, 0))) return err;
-        CHECK(thm_matmul_s8(m->h, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        CHECK(thm_mf_matmul(m->h, b->w[WV], b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
         /* layer 0's cross slots are free until the encoder is done */
         thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
         thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd);
         if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
     }
     int8_t *enc_out = m->q;       /* [n, d] */
-    CHECK(thm_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps, enc_out, n, m->d));
+    CHECK(thm_mf_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps, enc_out, n, m->d));
     /* start_decoder: cross K/V of every decoder layer, once per prompt */
     size_t stride = (size_t)m->max_enc * (size_t)m->KV;
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->cross[i];
         if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->k, -1))) return err;
-        CHECK(thm_matmul_s8(enc_out, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        CHECK(thm_mf_matmul(enc_out, b->w[WV], b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
         thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
         thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd);
     }
@@ -116,7 +117,7 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
         if ((err = pre_norm(m, b, 1))) return err;
         if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, pos))) return err;
         if ((err = qk(m, b, m->h, 1, WK, m->Hkv, sk + (size_t)pos * m->KV, pos))) return err;
-        CHECK(thm_matmul_s8(m->h, b->w[WV], NULL, b->w_mult[WV], b->w_shift[WV], sv + (size_t)pos * m->KV,
+        CHECK(thm_mf_matmul(m->h, b->w[WV], b->w_mult[WV], b->w_shift[WV], sv + (size_t)pos * m->KV,
                             1, m->d, m->KV));
         if ((err = attend_residual(m, b, sk, sv, 1, pos + 1, 1, pos, 0))) return err;
         b = &m->cross[i];
@@ -126,11 +127,11 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
             return err;
     }
     m->length = pos + 1;
-    CHECK(thm_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps, m->h, 1, m->d));
+    CHECK(thm_mf_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps, m->h, 1, m->d));
     m->crc = thm_crc32(m->crc, m->h, (size_t)m->d);
     /* tied head: comparable logits = requantize(hf . embed^T, logits.mult, logits.shift) */
-    CHECK(thm_matmul_s8_s32(m->h, m->embed, NULL, m->logits, 1, m->d, m->V));
-    CHECK(thm_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V));
+    CHECK(thm_mf_matmul_s32(m->h, m->embed, m->logits, 1, m->d, m->V));
+    CHECK(thm_mf_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V));
     if (argmax_out) {
         int32_t best = 0;
         for (int32_t j = 1; j < m->V; j++)
