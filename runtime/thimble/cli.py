@@ -13,6 +13,10 @@ COMMANDS = [
     ("eval", "thimble.sim.eval_cli", "fidelity of an image to its float checkpoint: per-layer cosine, top-1, tool calls"),
     ("bench", "thimble.bench.cli", "measure kernels, the model or the link; writes JSON and a table"),
     ("plan", "thimble.plan_cli", "flash and arena an image needs on a board, per layer; refuses what does not fit"),
+    ("boards", "thimble.boards", "list the boards (boards/*.toml) or show one board's facts"),
+    ("build", "thimble.firmware", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
+    ("emulate", "thimble.emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
+    ("run", "thimble.device_run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
 ]
 
 

@@ -1,0 +1,276 @@
+/* The run-prompt handler: request bytes in, answer out, with the active
+ * model. The same steps, in the same order, as thimble.sim.session.Session.ask:
+ *   prompt = encode(query)[:max_enc-2] + [<tools>] + encode(tools_json)[:rest]
+ *   model encode, then constrained greedy decoding under the tools' grammar.
+ * Everything lives in the board's arena region or in fixed statics: no malloc. */
+#include <string.h>
+
+#include "thm_app.h"
+#include "thm_board.h"
+#include "thm_hal.h"
+
+#define ALIGN_UP(n) (((n) + (size_t)THM_MODEL_ARENA_ALIGN - 1) & ~((size_t)THM_MODEL_ARENA_ALIGN - 1))
+
+static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t rd32(const uint8_t *p) { return rd16(p) | (rd16(p + 2) << 16); }
+
+/* Counter ticks per second of emulated time. Under -icount shift=0 one
+ * instruction takes one virtual ns, so a counter of retired instructions
+ * (the PMU) ticks at 1 GHz; clocked counters tick at the board's clock. */
+static uint32_t counter_hz(void)
+{
+#if defined(THM_BOARD_COUNTER_PMU)
+    return 1000000000u;
+#else
+    return thm_hal_counter_hz();
+#endif
+}
+
+static void copy_msg(char *msg, size_t cap, const char *a, const char *b)
+{
+    size_t n = 0;
+    if (!msg || !cap) return;
+    for (; a && *a && n + 1 < cap; a++) msg[n++] = *a;
+    for (; b && *b && n + 1 < cap; b++) msg[n++] = *b;
+    msg[n] = 0;
+}
+
+void thm_app_fail(thm_app_answer *ans, int32_t status, const char *msg)
+{
+    memset(ans, 0, offsetof(thm_app_answer, text));
+    ans->status = status;
+    ans->counter_hz = counter_hz();
+    uint32_t n = 0;
+    for (; msg && msg[n] && n < THM_APP_MAX_TEXT; n++) ans->text[n] = (uint8_t)msg[n];
+    ans->text_len = n;
+}
+
+/* Layout in the arena: [model arena | tokenizer scratch] (used one after the
+ * other: tokenizing ends before the model runs), then logits [V], then the
+ * prompt ids [max_enc]. */
+static size_t tok_scratch_bytes(void)
+{
+    uint32_t longest = THM_APP_MAX_QUERY > THM_APP_MAX_TOOLS_JSON ? THM_APP_MAX_QUERY : THM_APP_MAX_TOOLS_JSON;
+    return thm_tok_encode_scratch_size(longest);
+}
+
+int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t *arena, size_t arena_bytes,
+                 char *msg, size_t msg_cap)
+{
+    memset(am, 0, sizeof(*am));
+    int err = thm_image_open(&am->img, base, size);
+    if (!err) err = thm_image_verify(&am->img);
+    if (err) {
+        copy_msg(msg, msg_cap, "image refused: ", thm_image_strerror(err));
+        return THM_APP_E_NO_MODEL;
+    }
+    err = thm_model_bind(&am->model, &am->img);
+    if (err) {
+        copy_msg(msg, msg_cap, "model refused: ", thm_model_strerror(err));
+        return THM_APP_E_NO_MODEL;
+    }
+    if (!am->img.tokenizer) {
+        copy_msg(msg, msg_cap, "image carries no tokenizer (convert it with --tokenizer)", 0);
+        return THM_APP_E_NO_MODEL;
+    }
+    err = thm_tok_open(&am->tok, am->img.tokenizer, am->img.tokenizer_size);
+    if (err) {
+        copy_msg(msg, msg_cap, "tokenizer refused: ", thm_tok_strerror(err));
+        return THM_APP_E_NO_MODEL;
+    }
+    if (am->tok.piece_count != (uint32_t)am->model.V) {
+        copy_msg(msg, msg_cap, "tokenizer and model disagree on the vocabulary size", 0);
+        return THM_APP_E_NO_MODEL;
+    }
+    /* the prompt limit is the simulator's: rope positions, within what the image encodes */
+    const thm_fmt_config *c = &am->img.config;
+    int32_t max_enc = (int32_t)c->rope_n_pos < am->model.max_enc_len ? (int32_t)c->rope_n_pos : am->model.max_enc_len;
+    int32_t max_dec = am->model.max_dec_len < (int32_t)THM_APP_MAX_NEW ? am->model.max_dec_len : (int32_t)THM_APP_MAX_NEW;
+    if (max_enc < 2 || max_dec < 2) {
+        copy_msg(msg, msg_cap, "image supports fewer than 2 encoder or decoder positions", 0);
+        return THM_APP_E_NO_MODEL;
+    }
+    size_t model_bytes = thm_model_arena_size(&am->model, max_enc, max_dec);
+    size_t scratch = tok_scratch_bytes();
+    size_t first = ALIGN_UP(model_bytes > scratch ? model_bytes : scratch);
+    size_t need = first + ALIGN_UP((size_t)am->model.V * 4u) + ALIGN_UP((size_t)max_enc * 4u);
+    if (!model_bytes || !scratch || need > arena_bytes) {
+        copy_msg(msg, msg_cap, "model needs more arena than this board has", 0);
+        return THM_APP_E_ARENA;
+    }
+    err = thm_model_init(&am->model, arena, model_bytes, max_enc, max_dec);
+    if (err) {
+        copy_msg(msg, msg_cap, "model init failed: ", thm_model_strerror(err));
+        return THM_APP_E_ARENA;
+    }
+    am->max_enc = max_enc;
+    am->max_dec = max_dec;
+    am->arena = arena;
+    am->arena_bytes = need;
+    am->model_bytes = first;
+    am->ready = 1;
+    return THM_APP_OK;
+}
+
+int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, thm_app_answer *ans)
+{
+    if (len < THM_APP_REQ_HEADER || memcmp(buf, THM_APP_REQ_MAGIC, 4) || rd16(buf + 4) != THM_APP_VERSION) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: bad magic, version or length");
+        return THM_APP_E_REQUEST;
+    }
+    req->max_new_tokens = rd16(buf + 6);
+    req->query_len = rd32(buf + 8);
+    req->tools_json_len = rd32(buf + 12);
+    req->tools_wire_len = rd32(buf + 16);
+    if (req->max_new_tokens < 2 || req->max_new_tokens > THM_APP_MAX_NEW) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: max_new_tokens must be 2..96");
+        return THM_APP_E_REQUEST;
+    }
+    if (req->query_len < 1 || req->query_len > THM_APP_MAX_QUERY) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: query must be 1..1024 bytes");
+        return THM_APP_E_REQUEST;
+    }
+    if (req->tools_json_len < 2 || req->tools_json_len > THM_APP_MAX_TOOLS_JSON) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: tools JSON must be 2..8192 bytes");
+        return THM_APP_E_REQUEST;
+    }
+    if (req->tools_wire_len < THM_TOOLS_HEADER || req->tools_wire_len > THM_TOOLS_MAX_WIRE) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: tools wire form must be 8..4096 bytes");
+        return THM_APP_E_REQUEST;
+    }
+    /* each length is bounded above, so the sum cannot wrap */
+    if ((size_t)THM_APP_REQ_HEADER + req->query_len + req->tools_json_len + req->tools_wire_len != len) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: lengths do not add up to the request size");
+        return THM_APP_E_REQUEST;
+    }
+    req->query = buf + THM_APP_REQ_HEADER;
+    req->tools_json = req->query + req->query_len;
+    req->tools_wire = req->tools_json + req->tools_json_len;
+    return THM_APP_OK;
+}
+
+/* The decoder's model step, timed: each entry closes the previous step's count. */
+typedef struct {
+    thm_app_model *am;
+    thm_app_answer *ans;
+    uint64_t last;
+} step_ctx;
+
+static int timed_step(void *ctx, int32_t token, int32_t *logits)
+{
+    step_ctx *s = ctx;
+    uint64_t now = thm_hal_counter_read();
+    if (s->ans->n_steps) s->ans->step_ticks[s->ans->n_steps - 1] = now - s->last;
+    if (s->ans->n_steps >= THM_APP_MAX_NEW) return -1;
+    s->last = now;
+    s->ans->n_steps++;
+    return thm_model_decode_step(&s->am->model, token, logits, 0);
+}
+
+int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app_answer *ans)
+{
+    /* static: 6 KiB+, too much for some stacks; one request at a time */
+    static thm_tools tools;
+    static int32_t scratch[THM_DECODE_BATCH];
+    memset(ans, 0, offsetof(thm_app_answer, text));
+    ans->counter_hz = counter_hz();
+    if (!am || !am->ready) {
+        thm_app_fail(ans, THM_APP_E_NO_MODEL, "no model installed");
+        return THM_APP_E_NO_MODEL;
+    }
+    if ((int32_t)req->max_new_tokens > am->max_dec) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: max_new_tokens exceeds what the image decodes");
+        return THM_APP_E_REQUEST;
+    }
+    int err = thm_grammar_tools_init(&tools, req->tools_wire, req->tools_wire_len);
+    if (err) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, thm_grammar_strerror(err));
+        return THM_APP_E_REQUEST;
+    }
+    const thm_fmt_config *c = &am->img.config;
+    int32_t *logits = (int32_t *)(void *)(am->arena + am->model_bytes);
+    int32_t *ids = (int32_t *)(void *)(am->arena + am->model_bytes + ALIGN_UP((size_t)am->model.V * 4u));
+    void *scr = am->arena;
+    size_t scr_bytes = tok_scratch_bytes();
+
+    uint64_t a = thm_hal_counter_read();
+    uint32_t nq = 0, nt = 0, cap = (uint32_t)am->max_enc - 2u;
+    err = thm_tok_encode(&am->tok, req->query, req->query_len, scr, scr_bytes, ids, cap, &nq);
+    if (!err) {
+        if (nq > cap) nq = cap;
+        ids[nq] = (int32_t)c->tools_id;
+        cap = (uint32_t)am->max_enc - nq - 1u;
+        err = thm_tok_encode(&am->tok, req->tools_json, req->tools_json_len, scr, scr_bytes, ids + nq + 1, cap, &nt);
+        if (nt > cap) nt = cap;
+    }
+    if (err) {
+        thm_app_fail(ans, THM_APP_E_TOKENIZE, thm_tok_strerror(err));
+        return THM_APP_E_TOKENIZE;
+    }
+    uint32_t n = nq + 1u + nt;
+    uint64_t b = thm_hal_counter_read();
+    err = thm_model_encode(&am->model, ids, (int32_t)n);
+    uint64_t e = thm_hal_counter_read();
+    if (err) {
+        thm_app_fail(ans, THM_APP_E_MODEL, thm_model_strerror(err));
+        return THM_APP_E_MODEL;
+    }
+
+    thm_vocab vocab = {(int32_t)am->tok.piece_count, thm_app_piece, &am->tok};
+    thm_decode_params p = {(int32_t)c->eos_id, (int32_t)c->eos_id, (int32_t)c->tool_call_id,
+                           (int32_t)req->max_new_tokens};
+    thm_decode_result res = {0, 0, 0};
+    step_ctx sc = {am, ans, e};
+    err = thm_decode_greedy(timed_step, &sc, logits, am->model.V, &vocab, &tools, &p, ans->tokens, scratch,
+                            THM_DECODE_BATCH, &res);
+    uint64_t end = thm_hal_counter_read();
+    if (ans->n_steps) ans->step_ticks[ans->n_steps - 1] = end - sc.last;
+    if (err) {
+        thm_app_fail(ans, THM_APP_E_DECODE, thm_decode_strerror(err));
+        return THM_APP_E_DECODE;
+    }
+    ans->status = THM_APP_OK;
+    ans->prompt_tokens = n;
+    ans->n_tokens = (uint32_t)res.n_tokens;
+    ans->complete = (uint32_t)res.complete;
+    ans->crc = thm_model_hidden_crc(&am->model);
+    ans->tokenize_ticks = b - a;
+    ans->prefill_ticks = e - b;
+    /* the answer text: the generated tokens after <tool_call>, decoded as the simulator decodes them */
+    uint32_t tl = 0;
+    err = thm_tok_decode(&am->tok, ans->tokens + 1, ans->n_tokens - 1u, ans->text, THM_APP_MAX_TEXT, &tl);
+    if (err) {
+        thm_app_fail(ans, THM_APP_E_DECODE, thm_tok_strerror(err));
+        return THM_APP_E_DECODE;
+    }
+    ans->text_len = tl;
+    return THM_APP_OK;
+}
+
+static uint8_t *put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); return p + 2; }
+static uint8_t *put32(uint8_t *p, uint32_t v) { return put16(put16(p, v & 0xFFFFu), v >> 16); }
+static uint8_t *put64(uint8_t *p, uint64_t v) { return put32(put32(p, (uint32_t)v), (uint32_t)(v >> 32)); }
+
+size_t thm_app_pack_answer(const thm_app_answer *ans, uint8_t *out, size_t cap)
+{
+    if (cap < THM_APP_MAX_ANSWER || ans->n_tokens > THM_APP_MAX_NEW || ans->n_steps > THM_APP_MAX_NEW ||
+        ans->text_len > THM_APP_MAX_TEXT)
+        return 0;
+    uint8_t *p = out;
+    memcpy(p, THM_APP_ANS_MAGIC, 4);
+    p = put16(p + 4, THM_APP_VERSION);
+    p = put16(p, ans->n_steps);
+    p = put32(p, (uint32_t)ans->status);
+    p = put32(p, ans->prompt_tokens);
+    p = put32(p, ans->n_tokens);
+    p = put32(p, ans->complete);
+    p = put32(p, ans->crc);
+    p = put32(p, ans->counter_hz);
+    p = put32(p, ans->text_len);
+    p = put64(p, ans->tokenize_ticks);
+    p = put64(p, ans->prefill_ticks);
+    for (uint32_t i = 0; i < ans->n_tokens; i++) p = put32(p, (uint32_t)ans->tokens[i]);
+    for (uint32_t i = 0; i < ans->n_steps; i++) p = put64(p, ans->step_ticks[i]);
+    memcpy(p, ans->text, ans->text_len);
+    return (size_t)(p - out) + ans->text_len;
+}

@@ -1,0 +1,123 @@
+/* The watch's application: answer one prompt with the active model.
+ *
+ * What a "run prompt" request carries and what comes back (the plain UART
+ * path and the semihosting batch job; the link's RUN carries the same
+ * fields split its way, see thm_app_link.c; all integers little-endian; the
+ * host side is runtime/thimble/device_prompt.py):
+ *
+ *   request  magic "THRQ", u16 version 1, u16 max_new_tokens (2 .. THM_APP_MAX_NEW),
+ *            u32 query_len, u32 tools_json_len, u32 tools_wire_len,
+ *            then query (UTF-8), tools JSON (compact, snake_case names, as
+ *            thimble.prompt.normalize_tools writes it) and the tools wire
+ *            form (thm_grammar.h); nothing after them.
+ *   answer   magic "THRA", u16 version 1, u16 n_steps, i32 status (0 ok),
+ *            u32 prompt_tokens, u32 n_tokens, u32 complete, u32 crc,
+ *            u32 counter_hz, u32 text_len,
+ *            u64 tokenize_ticks, u64 prefill_ticks,
+ *            then n_tokens i32 ids, n_steps u64 ticks per decoder step, and
+ *            text_len bytes: the answer text, or the error message when
+ *            status != 0 (then the counts are zero).
+ *
+ * Counter ticks become instructions as ticks * 1e9 / counter_hz under QEMU
+ * -icount shift=0 (the host does that division). */
+#ifndef THM_APP_H
+#define THM_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "thm_decode.h"
+#include "thm_grammar.h"
+#include "thm_image.h"
+#include "thm_model.h"
+#include "thm_tokenizer.h"
+
+#define THM_APP_REQ_MAGIC "THRQ"
+#define THM_APP_ANS_MAGIC "THRA"
+#define THM_APP_VERSION 1u
+#define THM_APP_REQ_HEADER 20u
+#define THM_APP_ANS_HEADER 52u
+#define THM_APP_MAX_QUERY 1024u          /* bytes of query text */
+#define THM_APP_MAX_TOOLS_JSON 8192u     /* bytes of tools JSON */
+#define THM_APP_MAX_NEW 96u              /* generated tokens, <tool_call> included (Session's default) */
+#define THM_APP_MAX_TEXT 1024u           /* answer or error text bytes */
+#define THM_APP_MAX_ANSWER (THM_APP_ANS_HEADER + 12u * THM_APP_MAX_NEW + THM_APP_MAX_TEXT)
+
+enum {
+    THM_APP_OK = 0,
+    THM_APP_E_REQUEST = -1,     /* malformed request (message says which field) */
+    THM_APP_E_NO_MODEL = -2,    /* no usable model installed */
+    THM_APP_E_ARENA = -3,       /* the model needs more arena than the board has */
+    THM_APP_E_TOKENIZE = -4,
+    THM_APP_E_MODEL = -5,       /* encode or a decoder step failed */
+    THM_APP_E_DECODE = -6,      /* constrained decoding failed */
+};
+
+/* A parsed request: pointers into the caller's bytes. */
+typedef struct {
+    uint32_t max_new_tokens;
+    const uint8_t *query;
+    uint32_t query_len;
+    const uint8_t *tools_json;
+    uint32_t tools_json_len;
+    const uint8_t *tools_wire;
+    uint32_t tools_wire_len;
+} thm_app_request;
+
+typedef struct {
+    int32_t status;
+    uint32_t prompt_tokens, n_tokens, n_steps, complete, crc, counter_hz;
+    uint64_t tokenize_ticks, prefill_ticks;
+    int32_t tokens[THM_APP_MAX_NEW];
+    uint64_t step_ticks[THM_APP_MAX_NEW];
+    uint32_t text_len;
+    uint8_t text[THM_APP_MAX_TEXT];
+} thm_app_answer;
+
+/* The model in use: bound once per installed image. */
+typedef struct {
+    thm_image img;
+    thm_model model;
+    thm_tokenizer tok;
+    int32_t max_enc, max_dec;   /* what the arena was planned for */
+    uint8_t *arena;             /* the board's arena region */
+    size_t arena_bytes;
+    size_t model_bytes;         /* model arena, then tokenizer scratch, then logits */
+    int ready;
+} thm_app_model;
+
+/* Open, verify (SHA-256), bind and plan the image at base (size bytes) into
+ * the arena; on failure writes a message into msg (msg_cap bytes, NUL-ended). */
+int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t *arena, size_t arena_bytes,
+                 char *msg, size_t msg_cap);
+
+/* Validate and split a request (len bytes); message into ans on failure. */
+int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, thm_app_answer *ans);
+
+/* Answer one request with a loaded model (am->ready), filling ans. */
+int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app_answer *ans);
+
+/* Serialize ans into out (cap bytes, >= THM_APP_MAX_ANSWER); returns bytes written. */
+size_t thm_app_pack_answer(const thm_app_answer *ans, uint8_t *out, size_t cap);
+
+/* ans := an error answer with this status and message. */
+void thm_app_fail(thm_app_answer *ans, int32_t status, const char *msg);
+
+/* The whole handler for a transport (the link's RUN hook, the UART, the
+ * batch job): request bytes in, answer bytes out (out: cap >=
+ * THM_APP_MAX_ANSWER), with the model thm_app_boot bound. Returns the answer's
+ * length; every failure is an answer with a status and a message. */
+size_t thm_app_handle(const uint8_t *req, size_t len, uint8_t *out, size_t cap);
+/* (Re)bind the installed model from the flash into the board's arena; 0 or a THM_APP_E_*. */
+int thm_app_boot(void);
+/* Bind the image at base (size bytes), e.g. the link's active slot; 0 or a THM_APP_E_*. */
+int thm_app_bind(const uint8_t *base, uint64_t size);
+/* Answer a parsed request with the bound model (or its binding error); the answer stays valid until the next call. */
+const thm_app_answer *thm_app_run(const thm_app_request *r);
+/* Why the last thm_app_boot or thm_app_bind failed ("" after success). */
+const char *thm_app_boot_message(void);
+
+/* The decoder's vocabulary over the image's tokenizer (bytes a token adds to an answer). */
+int32_t thm_app_piece(const void *tok, int32_t id, const uint8_t **bytes);
+
+#endif /* THM_APP_H */

@@ -1,0 +1,123 @@
+/* The application behind the serial link server (runtime/device/link): the
+ * UART as its byte port, the emulated flash (runtime/device/flash) as its
+ * flash, and the RUN handler.
+ *
+ * RUN carries the prompt as the link defines it: `prompt` is the query
+ * (UTF-8) and `tools` is u16 json_len, the compact tools JSON (what the
+ * device tokenizes) and the tools' wire form (for the grammar): see
+ * thimble.device_prompt.link_run_fields. The output is the app's answer
+ * (thm_app.h), without its per-step counts when they would not fit a frame.
+ * The model is bound again whenever the active slot or its hash changes. */
+#include <string.h>
+
+#include "thm_app.h"
+#include "thm_app_link.h"
+#include "thm_board.h"
+#include "thm_flash.h"
+#include "thm_hal.h"
+#include "thm_link_server.h"
+
+static thm_link_server server;
+static uint8_t sector_buf[THM_FLASH_SECTOR];
+static int bound_slot = -1;
+static uint32_t bound_off;
+static uint8_t bound_sha[32];
+
+/* The UART: blocks for the first byte (the HAL has no timed read yet), so a
+ * stalled partial frame is dropped by the next frame's magic, not a timeout. */
+static int uart_read(void *ctx, uint8_t *buf, uint32_t cap, uint32_t timeout_ms)
+{
+    (void)ctx;
+    (void)timeout_ms;
+    if (!cap) return 0;
+    buf[0] = (uint8_t)thm_hal_getc();
+    return 1;
+}
+
+static int uart_write(void *ctx, const uint8_t *buf, uint32_t n)
+{
+    (void)ctx;
+    for (uint32_t i = 0; i < n; i++) thm_hal_putc(buf[i]);
+    return 0;
+}
+
+static int fl_erase(void *ctx, uint32_t off, uint32_t n) { (void)ctx; return thm_flash_erase(off, n); }
+static int fl_program(void *ctx, uint32_t off, const uint8_t *d, uint32_t n) { (void)ctx; return thm_flash_program(off, d, n); }
+static int fl_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t n)
+{
+    (void)ctx;
+    if (off > thm_flash_size() || n > thm_flash_size() - off) return -1;
+    memcpy(buf, thm_flash_base() + off, n);
+    return 0;
+}
+
+static uint64_t insns(uint64_t ticks, uint32_t hz) { return hz ? ticks * 1000000000ull / hz : 0; }
+
+static int run_prompt(void *ctx, const thm_link_run_in *in, thm_link_run_out *out)
+{
+    (void)ctx;
+    static uint8_t packed[THM_APP_MAX_ANSWER];
+    static thm_app_answer trimmed;
+    const thm_app_answer *a;
+    thm_app_request r;
+    uint32_t jl = in->tools_len >= 2 ? (uint32_t)in->tools[0] | ((uint32_t)in->tools[1] << 8) : 0;
+    if (in->slot < 0) {
+        thm_app_fail(&trimmed, THM_APP_E_NO_MODEL, "no model installed");
+        a = &trimmed;
+    } else if (in->tools_len < 2 || jl > in->tools_len - 2u) {
+        thm_app_fail(&trimmed, THM_APP_E_REQUEST, "RUN tools: json length out of bounds");
+        a = &trimmed;
+    } else {
+        if (in->slot != bound_slot || in->image_offset != bound_off || memcmp(in->sha256, bound_sha, 32)) {
+            thm_app_bind(thm_flash_base() + in->image_offset, in->image_size);
+            bound_slot = in->slot;
+            bound_off = in->image_offset;
+            memcpy(bound_sha, in->sha256, 32);
+        }
+        r.max_new_tokens = THM_APP_MAX_NEW;
+        r.query = in->prompt;
+        r.query_len = in->prompt_len;
+        r.tools_json = in->tools + 2;
+        r.tools_json_len = jl;
+        r.tools_wire = in->tools + 2 + jl;
+        r.tools_wire_len = in->tools_len - 2u - jl;
+        if (r.query_len < 1 || r.tools_json_len < 2 || r.tools_wire_len < THM_TOOLS_HEADER) {
+            thm_app_fail(&trimmed, THM_APP_E_REQUEST, "RUN: empty query, tools JSON or wire form");
+            a = &trimmed;
+        } else {
+            a = thm_app_run(&r);
+        }
+    }
+    size_t n = thm_app_pack_answer(a, packed, sizeof(packed));
+    if (n > THM_LINK_MAX_OUTPUT) {            /* drop the per-step counts; the totals stay */
+        trimmed = *a;
+        trimmed.n_steps = 0;
+        n = thm_app_pack_answer(&trimmed, packed, sizeof(packed));
+    }
+    if (n > THM_LINK_MAX_OUTPUT) {
+        thm_app_fail(&trimmed, THM_APP_E_DECODE, "answer too long for a link frame");
+        n = thm_app_pack_answer(&trimmed, packed, sizeof(packed));
+    }
+    memcpy(out->out, packed, n);
+    out->out_len = (uint32_t)n;
+    out->prompt_tokens = a->prompt_tokens;
+    out->gen_tokens = a->n_tokens;
+    out->prefill_insns = insns(a->prefill_ticks, a->counter_hz);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < a->n_steps; i++) sum += a->step_ticks[i];
+    out->insns_per_token = a->n_steps ? insns(sum, a->counter_hz) / a->n_steps : 0;
+    return 0;
+}
+
+int thm_app_link_serve(void)
+{
+    static const thm_link_port port = {0, uart_read, uart_write};
+    static const thm_link_flash flash = {0, THM_FLASH_BYTES, THM_FLASH_SECTOR, fl_erase, fl_program, fl_read};
+    if (thm_link_server_init(&server, &port, &flash, sector_buf, THM_BOARD_NAME, run_prompt, 0) != 0) {
+        thm_hal_puts("thimble app: the model flash is unusable for the link\r\n");
+        return 1;
+    }
+    for (;;) {
+        if (thm_link_server_poll(&server, 100) < 0) return 1;
+    }
+}

@@ -1,0 +1,41 @@
+/* Emulated model flash: a region of the board's weights memory that behaves
+ * like NOR flash (erase sets a whole sector to 0xFF; program can only clear
+ * bits) and persists across a restart of QEMU.
+ *
+ * Persistence: QEMU's working folder holds thm_flash.bin, exactly
+ * THM_FLASH_BYTES long; the emulator loads it into the region at reset
+ * (-device loader, the way a factory programs flash), and every erase and
+ * program here is written through to it with semihosting before the call
+ * returns. A QEMU killed in the middle of a write leaves the file with part
+ * of the write done, as a power cut leaves real flash. Without the file,
+ * writes fail with THM_FLASH_E_MIRROR (never silently lost at a restart). */
+#ifndef THM_FLASH_H
+#define THM_FLASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "thm_board.h"
+
+#define THM_FLASH_MAX_BYTES 0x01000000u   /* 16 MiB: bounds the host file */
+#define THM_FLASH_MIN3(a, b, c) ((a) < (b) ? ((a) < (c) ? (a) : (c)) : ((b) < (c) ? (b) : (c)))
+/* the real chip class's budget, within the emulated region, at most 16 MiB */
+#define THM_FLASH_BYTES THM_FLASH_MIN3(THM_BOARD_WEIGHTS_REAL_SIZE, THM_BOARD_WEIGHTS_SIZE, THM_FLASH_MAX_BYTES)
+#define THM_FLASH_SECTOR THM_BOARD_FLASH_SECTOR_BYTES
+#define THM_FLASH_FILE "thm_flash.bin"
+
+enum {
+    THM_FLASH_OK = 0,
+    THM_FLASH_E_RANGE = -1,    /* outside the flash, or an erase not on sector bounds */
+    THM_FLASH_E_MIRROR = -2,   /* the host file is missing or a write to it failed */
+};
+
+const uint8_t *thm_flash_base(void);      /* read in place (XIP) */
+uint32_t thm_flash_size(void);            /* THM_FLASH_BYTES */
+/* Erase [off, off + n): both multiples of THM_FLASH_SECTOR. */
+int thm_flash_erase(uint32_t off, uint32_t n);
+/* Program n bytes at off: each flash byte becomes old & data (NOR semantics). */
+int thm_flash_program(uint32_t off, const void *data, uint32_t n);
+const char *thm_flash_strerror(int err);
+
+#endif /* THM_FLASH_H */

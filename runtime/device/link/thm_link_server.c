@@ -1,0 +1,278 @@
+#include "thm_link_server.h"
+
+#include <string.h>
+
+#include "thm_le.h"
+#include "thm_sha256.h"
+
+#define SHA_OFF 32    /* the image header's own hash field: THM_IMAGE_SHA256_OFFSET */
+#define MIN_IMAGE 128 /* an image is at least its header */
+
+static int send(thm_link_server *s, uint8_t cmd, uint16_t seq, const uint8_t *p, uint32_t n) {
+    uint32_t k = thm_link_encode(s->tx, (uint8_t)(cmd | THM_LINK_REPLY), seq, p, n);
+    return s->port.write(s->port.ctx, s->tx, k);
+}
+
+static int error(thm_link_server *s, uint16_t seq, uint8_t cmd, uint8_t status) {
+    uint8_t p[THM_LINK_ERROR_SIZE] = {0};
+    p[THM_LINK_ERROR_STATUS] = status;
+    p[THM_LINK_ERROR_CMD] = cmd;
+    return send(s, THM_LINK_CMD_ERROR, seq, p, sizeof p);
+}
+
+static int status_reply(thm_link_server *s, uint8_t cmd, uint16_t seq, uint8_t status, uint32_t slot) {
+    uint8_t p[THM_LINK_STATUS_R_SIZE] = {0};
+    p[THM_LINK_STATUS_R_STATUS] = status;
+    p[THM_LINK_STATUS_R_SLOT] = (uint8_t)slot;
+    return send(s, cmd, seq, p, sizeof p);
+}
+
+static uint32_t slot_off(const thm_link_server *s, uint32_t slot) {
+    return s->journal.slot_base + slot * s->journal.slot_size;
+}
+
+static int on_hello(thm_link_server *s, uint16_t seq) {
+    uint8_t *p = s->reply;
+    memset(p, 0, THM_LINK_HELLO_R_SIZE + THM_LINK_MAX_SLOTS * THM_LINK_SLOT_INFO_SIZE);
+    int active = thm_link_journal_active(&s->journal);
+    thm_put16(p + THM_LINK_HELLO_R_VERSION, THM_LINK_VERSION);
+    thm_put16(p + THM_LINK_HELLO_R_MAX_PAYLOAD, THM_LINK_MAX_PAYLOAD);
+    thm_put16(p + THM_LINK_HELLO_R_WINDOW, THM_LINK_WINDOW);
+    p[THM_LINK_HELLO_R_SLOT_COUNT] = THM_LINK_MAX_SLOTS;
+    p[THM_LINK_HELLO_R_ACTIVE] = active < 0 ? 0xFF : (uint8_t)active;
+    thm_put32(p + THM_LINK_HELLO_R_SLOT_SIZE, s->journal.slot_size);
+    thm_put32(p + THM_LINK_HELLO_R_SECTOR, s->flash.sector);
+    memcpy(p + THM_LINK_HELLO_R_BOARD, s->board, THM_LINK_BOARD_NAME);
+    for (uint32_t i = 0; i < THM_LINK_MAX_SLOTS; i++) {
+        const thm_link_slot *sl = &s->journal.slot[i];
+        uint8_t *e = p + THM_LINK_HELLO_R_SIZE + i * THM_LINK_SLOT_INFO_SIZE;
+        e[THM_LINK_SLOT_INFO_STATE] = (int)i == active ? THM_LINK_SLOT_ACTIVE : sl->state;
+        if (sl->state == THM_LINK_SLOT_EMPTY) continue;
+        thm_put32(e + THM_LINK_SLOT_INFO_SEQNO, sl->seqno);
+        thm_put32(e + THM_LINK_SLOT_INFO_IMAGE_SIZE, sl->image_size);
+        thm_put32(e + THM_LINK_SLOT_INFO_WRITTEN, sl->written);
+        memcpy(e + THM_LINK_SLOT_INFO_SHA256, sl->sha256, 32);
+    }
+    return send(s, THM_LINK_CMD_HELLO, seq, p, THM_LINK_HELLO_R_SIZE + THM_LINK_MAX_SLOTS * THM_LINK_SLOT_INFO_SIZE);
+}
+
+static int begin_reply(thm_link_server *s, uint16_t seq, uint8_t status, uint32_t slot, uint32_t resume) {
+    uint8_t p[THM_LINK_BEGIN_R_SIZE] = {0};
+    p[THM_LINK_BEGIN_R_STATUS] = status;
+    p[THM_LINK_BEGIN_R_SLOT] = (uint8_t)slot;
+    thm_put32(p + THM_LINK_BEGIN_R_RESUME, resume);
+    return send(s, THM_LINK_CMD_BEGIN, seq, p, sizeof p);
+}
+
+static int on_begin(thm_link_server *s, uint16_t seq, const uint8_t *p) {
+    uint32_t size = thm_le32(p + THM_LINK_BEGIN_IMAGE_SIZE);
+    const uint8_t *sha = p + THM_LINK_BEGIN_SHA256;
+    if (size < MIN_IMAGE || size > s->journal.slot_size) return error(s, seq, THM_LINK_CMD_BEGIN, THM_LINK_ST_E_SIZE);
+    int active = thm_link_journal_active(&s->journal);
+    if (active >= 0) {
+        const thm_link_slot *a = &s->journal.slot[active];
+        if (a->image_size == size && !memcmp(a->sha256, sha, 32))
+            return begin_reply(s, seq, THM_LINK_ST_SAME, (uint32_t)active, size);
+    }
+    uint32_t t = active < 0 ? 0 : 1 - (uint32_t)active;
+    const thm_link_slot *sl = &s->journal.slot[t];
+    int same = sl->image_size == size && !memcmp(sl->sha256, sha, 32);
+    if (s->xfer && s->x_slot == t && s->x_size == size && !memcmp(s->x_sha, sha, 32)) {
+        /* the device stayed up: resume from RAM, sector buffer included */
+    } else if (same && (sl->state == THM_LINK_SLOT_PARTIAL || sl->state == THM_LINK_SLOT_VALID)) {
+        s->x_programmed = s->x_journaled = s->x_next = sl->written;   /* persisted: survives a reset */
+    } else {
+        /* forget what the slot held before its first sector is erased */
+        if (thm_link_journal_progress(&s->journal, t, size, 0, sha))
+            return error(s, seq, THM_LINK_CMD_BEGIN, THM_LINK_ST_E_FLASH);
+        s->x_programmed = s->x_journaled = s->x_next = 0;
+    }
+    s->xfer = 1;
+    s->x_slot = t;
+    s->x_size = size;
+    memcpy(s->x_sha, sha, 32);
+    return begin_reply(s, seq, THM_LINK_ST_OK, t, s->x_next);
+}
+
+static int ack(thm_link_server *s, uint16_t seq, uint8_t status) {
+    uint8_t p[THM_LINK_ACK_SIZE] = {0};
+    p[THM_LINK_ACK_STATUS] = status;
+    thm_put32(p + THM_LINK_ACK_NEXT, s->x_next);
+    return send(s, THM_LINK_CMD_DATA, seq, p, sizeof p);
+}
+
+/* Program the buffered sector, check it by reading back, journal every
+ * PROGRESS_EVERY sectors and at the end of the image. */
+static int flush_sector(thm_link_server *s) {
+    const thm_link_flash *f = &s->flash;
+    uint32_t off = slot_off(s, s->x_slot) + s->x_programmed, n = s->x_next - s->x_programmed;
+    if (f->erase(f->ctx, off, f->sector) || f->program(f->ctx, off, s->sector_buf, n)) return -1;
+    uint8_t back[64];
+    for (uint32_t i = 0; i < n; i += sizeof back) {
+        uint32_t k = n - i < sizeof back ? n - i : (uint32_t)sizeof back;
+        if (f->read(f->ctx, off + i, back, k) || memcmp(back, s->sector_buf + i, k)) return -1;
+    }
+    s->x_programmed = s->x_next;
+    if (s->x_programmed - s->x_journaled >= THM_LINK_PROGRESS_EVERY * f->sector || s->x_programmed == s->x_size) {
+        if (thm_link_journal_progress(&s->journal, s->x_slot, s->x_size, s->x_programmed, s->x_sha)) return -1;
+        s->x_journaled = s->x_programmed;
+    }
+    return 0;
+}
+
+static int on_data(thm_link_server *s, uint16_t seq, const uint8_t *p, uint32_t len) {
+    if (!s->xfer) return error(s, seq, THM_LINK_CMD_DATA, THM_LINK_ST_E_STATE);
+    uint32_t off = thm_le32(p + THM_LINK_DATA_OFFSET), n = len - THM_LINK_DATA_SIZE;
+    if (off % THM_LINK_DATA_CHUNK || off >= s->x_size || n > s->x_size - off ||
+        (n != THM_LINK_DATA_CHUNK && off + n != s->x_size))
+        return error(s, seq, THM_LINK_CMD_DATA, THM_LINK_ST_E_LENGTH);
+    if (off < s->x_next) return ack(s, seq, THM_LINK_ST_OK);        /* a duplicate */
+    if (off > s->x_next) return ack(s, seq, THM_LINK_ST_E_GAP);     /* a frame was lost */
+    memcpy(s->sector_buf + (off - s->x_programmed), p + THM_LINK_DATA_SIZE, n);
+    s->x_next += n;
+    if (s->x_next - s->x_programmed == s->flash.sector || s->x_next == s->x_size) {
+        if (flush_sector(s)) {
+            s->x_next = s->x_programmed;
+            return error(s, seq, THM_LINK_CMD_DATA, THM_LINK_ST_E_FLASH);
+        }
+    }
+    return ack(s, seq, THM_LINK_ST_OK);
+}
+
+/* SHA-256 of the slot's image with its hash field zeroed, as the image format defines it. */
+static int slot_hash_ok(thm_link_server *s, uint32_t slot, uint32_t size, const uint8_t want[32]) {
+    const thm_link_flash *f = &s->flash;
+    thm_sha256_ctx c;
+    thm_sha256_init(&c);
+    uint8_t *buf = s->sector_buf, got[32];
+    for (uint32_t i = 0; i < size; i += f->sector) {
+        uint32_t k = size - i < f->sector ? size - i : f->sector;
+        if (f->read(f->ctx, slot_off(s, slot) + i, buf, k)) return 0;
+        if (i == 0) {
+            if (memcmp(buf + SHA_OFF, want, 32)) return 0;    /* the image must name the hash it was sent under */
+            memset(buf + SHA_OFF, 0, 32);
+        }
+        thm_sha256_update(&c, buf, k);
+    }
+    thm_sha256_final(&c, got);
+    return !memcmp(got, want, 32);
+}
+
+static int on_commit(thm_link_server *s, uint16_t seq) {
+    if (!s->xfer || s->x_next != s->x_size) return error(s, seq, THM_LINK_CMD_COMMIT, THM_LINK_ST_E_STATE);
+    uint32_t t = s->x_slot;
+    s->xfer = 0;
+    if (!slot_hash_ok(s, t, s->x_size, s->x_sha)) {
+        /* never resume onto bytes that do not hash: the next deploy starts over */
+        thm_link_journal_progress(&s->journal, t, s->x_size, 0, s->x_sha);
+        return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_E_HASH, t);
+    }
+    if (thm_link_journal_commit(&s->journal, t, s->x_size, s->x_sha))
+        return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_E_FLASH, t);
+    return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_OK, t);
+}
+
+static int on_rollback(thm_link_server *s, uint16_t seq) {
+    int a = thm_link_journal_active(&s->journal);
+    if (a < 0) return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_STATE, 0xFF);
+    uint32_t o = 1 - (uint32_t)a;
+    const thm_link_slot *sl = &s->journal.slot[o];
+    if (sl->state != THM_LINK_SLOT_VALID) return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_STATE, o);
+    if (s->xfer && s->x_slot == o) s->xfer = 0;
+    if (thm_link_journal_commit(&s->journal, o, sl->image_size, sl->sha256))
+        return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_FLASH, o);
+    return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_OK, o);
+}
+
+static int on_run(thm_link_server *s, uint16_t seq, const uint8_t *p, uint32_t len) {
+    uint32_t pl = thm_le16(p + THM_LINK_RUN_PROMPT_LEN), tl = thm_le16(p + THM_LINK_RUN_TOOLS_LEN);
+    if (pl > THM_LINK_MAX_PROMPT || tl > THM_LINK_MAX_TOOLS) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_PROMPT);
+    if (THM_LINK_RUN_SIZE + pl + tl != len) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_LENGTH);
+    if (!s->run) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_RUN);
+    int a = thm_link_journal_active(&s->journal);
+    thm_link_run_in in = {p + THM_LINK_RUN_SIZE, pl, p + THM_LINK_RUN_SIZE + pl, tl, a, 0, 0, 0};
+    if (a >= 0) {
+        in.image_offset = slot_off(s, (uint32_t)a);
+        in.image_size = s->journal.slot[a].image_size;
+        in.sha256 = s->journal.slot[a].sha256;
+    }
+    uint8_t *r = s->reply;
+    memset(r, 0, THM_LINK_RUN_R_SIZE);
+    thm_link_run_out out = {r + THM_LINK_RUN_R_SIZE, 0, 0, 0, 0, 0};
+    if (s->run(s->run_ctx, &in, &out) || out.out_len > THM_LINK_MAX_OUTPUT)
+        return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_RUN);
+    r[THM_LINK_RUN_R_STATUS] = THM_LINK_ST_OK;
+    thm_put16(r + THM_LINK_RUN_R_OUT_LEN, out.out_len);
+    thm_put32(r + THM_LINK_RUN_R_PROMPT_TOKENS, out.prompt_tokens);
+    thm_put32(r + THM_LINK_RUN_R_GEN_TOKENS, out.gen_tokens);
+    thm_put64(r + THM_LINK_RUN_R_PREFILL_INSNS, out.prefill_insns);
+    thm_put64(r + THM_LINK_RUN_R_INSNS_PER_TOKEN, out.insns_per_token);
+    return send(s, THM_LINK_CMD_RUN, seq, r, THM_LINK_RUN_R_SIZE + out.out_len);
+}
+
+static int dispatch(thm_link_server *s) {
+    const thm_link_decoder *d = &s->dec;
+    uint32_t n = d->length;
+    const uint8_t *p = d->payload;
+    switch (d->cmd) {
+    case THM_LINK_CMD_HELLO:
+        return n ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_hello(s, d->seq);
+    case THM_LINK_CMD_BEGIN:
+        return n != THM_LINK_BEGIN_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_begin(s, d->seq, p);
+    case THM_LINK_CMD_DATA:
+        return n <= THM_LINK_DATA_SIZE || n > THM_LINK_DATA_SIZE + THM_LINK_DATA_CHUNK
+                   ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_data(s, d->seq, p, n);
+    case THM_LINK_CMD_COMMIT:
+        return n ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_commit(s, d->seq);
+    case THM_LINK_CMD_ROLLBACK:
+        return n ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_rollback(s, d->seq);
+    case THM_LINK_CMD_RUN:
+        return n < THM_LINK_RUN_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_run(s, d->seq, p, n);
+    case THM_LINK_CMD_ABORT:
+        if (n) return error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH);
+        s->xfer = 0;
+        return status_reply(s, THM_LINK_CMD_ABORT, d->seq, THM_LINK_ST_OK, 0);
+    default:
+        return error(s, d->seq, d->cmd, THM_LINK_ST_E_CMD);
+    }
+}
+
+int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const thm_link_flash *flash,
+                         uint8_t *sector_buf, const char *board, thm_link_run_fn run, void *run_ctx) {
+    memset(s, 0, sizeof *s);
+    s->port = *port;
+    s->flash = *flash;
+    s->sector_buf = sector_buf;
+    s->run = run;
+    s->run_ctx = run_ctx;
+    for (uint32_t i = 0; board && board[i] && i < THM_LINK_BOARD_NAME; i++) s->board[i] = board[i];
+    thm_link_decoder_init(&s->dec);
+    return thm_link_journal_load(&s->journal, &s->flash);
+}
+
+void thm_link_server_abort(thm_link_server *s) { s->xfer = 0; }
+
+int thm_link_server_poll(thm_link_server *s, uint32_t timeout_ms) {
+    int n = s->port.read(s->port.ctx, s->rx, sizeof s->rx, timeout_ms);
+    if (n < 0) return -1;
+    if (n == 0) {
+        if (s->dec.fill) thm_link_decoder_idle(&s->dec);   /* a stalled partial frame: rescan past it */
+        n = 0;
+    }
+    uint32_t off = 0;
+    for (;;) {
+        uint32_t taken = 0;
+        int r = thm_link_decode(&s->dec, s->rx + off, (uint32_t)n - off, &taken);
+        off += taken;
+        if (r == THM_FRAME_OK) {
+            s->resyncing = 0;
+            if (dispatch(s) < 0) return -1;
+        } else if (r < 0) {
+            if (!s->resyncing && error(s, 0, 0, r == THM_FRAME_E_LENGTH ? THM_LINK_ST_E_LENGTH : THM_LINK_ST_E_CRC) < 0)
+                return -1;
+            s->resyncing = 1;
+        } else if (off >= (uint32_t)n) {
+            return 0;
+        }
+    }
+}

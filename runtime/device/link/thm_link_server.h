@@ -1,0 +1,64 @@
+/* The device side of the serial link: a state machine fed by a byte port,
+ * writing model images into the inactive flash slot (see docs/protocol.md).
+ * No malloc: the whole state lives in thm_link_server (about 10 KiB with a
+ * 4 KiB sector; the sector buffer is the caller's). */
+#ifndef THM_LINK_SERVER_H
+#define THM_LINK_SERVER_H
+
+#include <stdint.h>
+#include "thm_link_format.h"
+#include "thm_link_frame.h"
+#include "thm_link_journal.h"
+#include "thm_link_port.h"
+
+/* What a RUN request hands the application (the model runtime). */
+typedef struct {
+    const uint8_t *prompt;     /* prompt_len bytes, <= THM_LINK_MAX_PROMPT, not NUL-terminated */
+    uint32_t prompt_len;
+    const uint8_t *tools;      /* tools_len bytes, <= THM_LINK_MAX_TOOLS */
+    uint32_t tools_len;
+    int slot;                  /* the active slot, -1 when none */
+    uint32_t image_offset;     /* its flash offset (read the image in place from there) */
+    uint32_t image_size;       /* bytes */
+    const uint8_t *sha256;     /* 32 bytes: the active image's hash */
+} thm_link_run_in;
+
+typedef struct {
+    uint8_t *out;              /* THM_LINK_MAX_OUTPUT bytes to fill */
+    uint32_t out_len;          /* set by the handler */
+    uint32_t prompt_tokens, gen_tokens;
+    uint64_t prefill_insns, insns_per_token;
+} thm_link_run_out;
+
+/* Returns 0 on success; any other value is answered with E_RUN. */
+typedef int (*thm_link_run_fn)(void *ctx, const thm_link_run_in *in, thm_link_run_out *out);
+
+typedef struct {
+    thm_link_port port;
+    thm_link_flash flash;
+    thm_link_journal journal;
+    thm_link_decoder dec;
+    char board[THM_LINK_BOARD_NAME];
+    thm_link_run_fn run;
+    void *run_ctx;
+    uint8_t *sector_buf;       /* flash.sector bytes, supplied by the board */
+    /* the transfer in progress (RAM; the journal holds what survives a reset) */
+    int xfer;                  /* 1 after BEGIN until COMMIT/ABORT */
+    uint32_t x_slot, x_size, x_next, x_programmed, x_journaled;
+    uint8_t x_sha[32];
+    int resyncing;             /* an error was reported; stay quiet until a good frame */
+    uint8_t tx[THM_LINK_FRAME_MAX];
+    uint8_t reply[THM_LINK_MAX_PAYLOAD];
+    uint8_t rx[256];
+} thm_link_server;
+
+/* 0, or a THM_JOURNAL_E_* code when the flash geometry or contents are unusable. */
+int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const thm_link_flash *flash,
+                         uint8_t *sector_buf, const char *board, thm_link_run_fn run, void *run_ctx);
+/* Read what the port has (waiting up to timeout_ms) and answer every frame.
+ * Returns 0, or < 0 when the port closed. */
+int thm_link_server_poll(thm_link_server *s, uint32_t timeout_ms);
+/* Drop the RAM transfer state, as a new connection does not: kept for resume. */
+void thm_link_server_abort(thm_link_server *s);
+
+#endif /* THM_LINK_SERVER_H */

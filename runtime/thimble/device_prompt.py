@@ -1,0 +1,141 @@
+"""The run-prompt request and answer the device's application takes and
+gives (runtime/device/app/thm_app.h), built and parsed on the host.
+
+The host does the parts that need Python: it validates the tools, turns
+their names into snake_case and writes Needle's compact tools JSON (the text
+the device tokenizes) and the tools' wire form (names and argument keys, for
+the device's grammar). The device does the rest: tokenizing, the model and
+constrained decoding.
+"""
+import json
+import struct
+from dataclasses import dataclass, field
+
+from .prompt import PromptError, normalize_tools, parse_tools, restore_tool_names
+
+REQ_MAGIC, ANS_MAGIC, VERSION = b"THRQ", b"THRA", 1
+REQ_HEADER, ANS_HEADER = 20, 52
+MAX_QUERY, MAX_TOOLS_JSON, MAX_NEW, MAX_TEXT = 1024, 8192, 96, 1024
+MAX_WIRE, MAX_TOOLS, MAX_KEYS, MAX_KEYS_TOTAL = 4096, 32, 32, 256
+MAX_ANSWER = ANS_HEADER + 12 * MAX_NEW + MAX_TEXT
+STATUS = {0: "ok", -1: "bad request", -2: "no model", -3: "arena too small", -4: "tokenizer error",
+          -5: "model error", -6: "decoding error"}
+
+
+class DeviceAnswerError(ValueError):
+    """The device's answer does not parse (truncated, wrong magic, out of bounds)."""
+
+
+def _between_quotes(s):
+    return json.dumps(s, ensure_ascii=False)[1:-1].encode("utf-8")
+
+
+def tools_wire(tools_json):
+    """Compact tools JSON (snake_case names) -> the grammar's wire form (thm_grammar.h)."""
+    tools = json.loads(tools_json)
+    if not 1 <= len(tools) <= MAX_TOOLS:
+        raise PromptError(f"the device takes 1..{MAX_TOOLS} tools per prompt, got {len(tools)}")
+    body, total_keys = b"", 0
+    for t in tools:
+        name, keys = _between_quotes(t["name"]), [_between_quotes(k) for k in t.get("parameters", {})]
+        if not 1 <= len(name) <= 255 or any(not 1 <= len(k) <= 255 for k in keys):
+            raise PromptError(f"tool {t['name']!r}: names and keys must be 1..255 bytes for the device")
+        if len(keys) > MAX_KEYS:
+            raise PromptError(f"tool {t['name']!r}: more than {MAX_KEYS} parameters for the device")
+        total_keys += len(keys)
+        body += bytes([len(name)]) + name + bytes([len(keys)]) + b"".join(bytes([len(k)]) + k for k in keys)
+    wire = b"THTL" + bytes([1, len(tools)]) + struct.pack("<H", 8 + len(body)) + body
+    if total_keys > MAX_KEYS_TOTAL or len(wire) > MAX_WIRE:
+        raise PromptError(f"tools too large for the device ({total_keys} keys, {len(wire)} wire bytes)")
+    return wire
+
+
+def build_request(query, tools, max_new_tokens=MAX_NEW):
+    """(request bytes, name_map). tools: a parsed list or JSON text."""
+    if isinstance(tools, (str, bytes)):
+        tools = parse_tools(tools)
+    if not isinstance(query, str) or not query:
+        raise PromptError("query must be a non-empty string")
+    tools_json, name_map = normalize_tools(tools)
+    q, tj = query.encode("utf-8"), tools_json.encode("utf-8")
+    if len(q) > MAX_QUERY:
+        raise PromptError(f"query is {len(q)} bytes; the device takes {MAX_QUERY}")
+    if len(tj) > MAX_TOOLS_JSON:
+        raise PromptError(f"tools JSON is {len(tj)} bytes; the device takes {MAX_TOOLS_JSON}")
+    if not 2 <= max_new_tokens <= MAX_NEW:
+        raise PromptError(f"max_new_tokens must be 2..{MAX_NEW}")
+    w = tools_wire(tools_json)
+    head = REQ_MAGIC + struct.pack("<HHIII", VERSION, max_new_tokens, len(q), len(tj), len(w))
+    return head + q + tj + w, name_map
+
+
+@dataclass
+class DeviceAnswer:
+    status: int
+    prompt_tokens: int
+    tokens: list
+    complete: bool
+    crc: str                      # 8 hex digits, as Session.ask
+    counter_hz: int
+    tokenize_ticks: int
+    prefill_ticks: int
+    step_ticks: list = field(default_factory=list)
+    text: str = ""                # the answer, or the device's error message
+
+    @property
+    def ok(self):
+        return self.status == 0
+
+    def instructions(self, ticks):
+        """Counter ticks -> instructions (QEMU -icount shift=0: one instruction per virtual ns)."""
+        return ticks * 1_000_000_000 // self.counter_hz
+
+    def counters(self):
+        steps = [self.instructions(t) for t in self.step_ticks]
+        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": len(self.tokens),
+                "decoder_steps": len(steps), "instructions_tokenize": self.instructions(self.tokenize_ticks),
+                "instructions_prefill": self.instructions(self.prefill_ticks),
+                "instructions_per_token": sum(steps) // len(steps) if steps else 0}
+
+    def calls(self, name_map):
+        return restore_tool_names(json.loads(self.text), name_map) if self.ok and self.complete else None
+
+
+def answer_length(head):
+    """Total answer bytes from its first ANS_HEADER bytes (checked)."""
+    if len(head) < ANS_HEADER or head[:4] != ANS_MAGIC:
+        raise DeviceAnswerError("answer: bad magic or truncated header")
+    version, n_steps = struct.unpack_from("<HH", head, 4)
+    n_tokens, text_len = struct.unpack_from("<I", head, 16)[0], struct.unpack_from("<I", head, 32)[0]
+    if version != VERSION or n_steps > MAX_NEW or n_tokens > MAX_NEW or text_len > MAX_TEXT:
+        raise DeviceAnswerError("answer: version or counts out of bounds")
+    return ANS_HEADER + 4 * n_tokens + 8 * n_steps + text_len
+
+
+def parse_answer(raw):
+    n = answer_length(raw)
+    if len(raw) != n:
+        raise DeviceAnswerError(f"answer is {len(raw)} bytes, its header says {n}")
+    _, _, n_steps, status, prompt, n_tok, complete, crc, hz, text_len, tt, pt = \
+        struct.unpack_from("<4sHHiIIIIIIQQ", raw, 0)
+    if hz == 0:
+        raise DeviceAnswerError("answer: counter rate 0")
+    pos = ANS_HEADER
+    tokens = list(struct.unpack_from(f"<{n_tok}i", raw, pos))
+    pos += 4 * n_tok
+    steps = list(struct.unpack_from(f"<{n_steps}Q", raw, pos))
+    pos += 8 * n_steps
+    text = raw[pos:pos + text_len].decode("utf-8", "replace")
+    return DeviceAnswer(status, prompt, tokens, bool(complete), f"{crc:08x}", hz, tt, pt, steps, text)
+
+
+def link_run_fields(query, tools):
+    """(prompt bytes, tools blob, name_map) for the link's RUN command, as the
+    app's link handler reads them (runtime/device/app/thm_app_link.c): the
+    query, and u16 json length + compact tools JSON + tools wire form.
+    The RUN output is the app's answer: parse it with parse_answer."""
+    req, name_map = build_request(query, tools)
+    q_len, tj_len, w_len = struct.unpack_from("<III", req, 8)
+    q = req[REQ_HEADER:REQ_HEADER + q_len]
+    rest = req[REQ_HEADER + q_len:]
+    return q, struct.pack("<H", tj_len) + rest, name_map

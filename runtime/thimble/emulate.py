@@ -1,0 +1,208 @@
+"""`thimble emulate --board NAME`: the watch's application firmware in QEMU,
+its UART on a local TCP port (pyserial URL socket://127.0.0.1:PORT).
+
+The board's model flash is a host file (thm_flash.bin semantics in
+runtime/device/flash/thm_flash.h): QEMU's loader places it in the weights
+region at reset and the firmware writes every erase and program through to
+it, so the flash survives a restart of QEMU, and a QEMU killed mid-write
+leaves it as a power cut leaves real flash.
+
+    with Emulator("watch_m4", image="watch.thm") as emu:   # image: factory-programmed
+        ser = emu.connect()                                  # a pyserial port
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from .boards.board import BoardError, board_names, load_board
+from .device_batch import build_firmware_target, flash_bytes
+from .firmware.build import BuildError
+from .firmware.qemu import QemuError, qemu_command
+
+
+class EmulatorError(RuntimeError):
+    """QEMU could not start, or the flash file or image is unusable."""
+
+
+def free_port():
+    """A TCP port free right now on 127.0.0.1 (another process may still take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_flash(path, board, image=None):
+    """Create an erased flash file (0xFF) of the board's flash size if missing;
+    check its size; optionally factory-program `image` at offset 0."""
+    size = flash_bytes(board)
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(b"\xff" * size)
+    have = os.path.getsize(path)
+    if have != size:
+        raise EmulatorError(f"{path} is {have} bytes; {board.name}'s model flash is {size}")
+    if image is not None:
+        with open(image, "rb") as f:
+            data = f.read()
+        if len(data) > size:
+            raise EmulatorError(f"{image} ({len(data)} bytes) does not fit {board.name}'s flash ({size} bytes)")
+        with open(path, "r+b") as f:
+            f.write(data)
+
+
+FIRMWARE = {"link": "thm_app_link", "app": "thm_app"}
+
+
+def default_firmware():
+    """The link firmware (deploy + run) once the link server is in the tree, else the app's plain path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    link_src = os.path.join(here, "..", "device", "link", "thm_link_server.c")
+    return "link" if os.path.exists(link_src) else "app"
+
+
+class Emulator:
+    """One board in QEMU under -icount shift=0, UART on 127.0.0.1:port.
+    firmware: "app" (requests straight over the UART, flash service commands)
+    or "link" (the serial link server: deploy, then RUN).
+    flash: the flash file (kept; created erased if missing); None: a fresh
+    one in a temporary folder. image: factory-programmed at the start of the
+    flash before boot (the app firmware reads it there; the link firmware
+    keeps slots behind a journal: deploy to it instead)."""
+
+    def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="app"):
+        if firmware not in FIRMWARE:
+            raise EmulatorError(f"firmware must be one of {', '.join(FIRMWARE)}, not {firmware!r}")
+        if image is not None and firmware == "link":
+            raise EmulatorError("the link firmware keeps models in journaled slots: deploy the image "
+                                "(thimble deploy) instead of placing it")
+        try:
+            self.board = load_board(board)
+        except BoardError as e:
+            raise EmulatorError(str(e)) from None
+        self.port = port or free_port()
+        self.url = f"socket://127.0.0.1:{self.port}"
+        self._tmp = tempfile.mkdtemp(prefix="thm_emu_")
+        self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
+        if "," in self.flash:
+            raise EmulatorError(f"flash path may not contain ',' (QEMU option syntax): {self.flash}")
+        prepare_flash(self.flash, self.board, image)
+        # the firmware opens thm_flash.bin in QEMU's working folder
+        os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
+        self.firmware = firmware
+        self.elf = elf or build_firmware_target(self.board.name, FIRMWARE[firmware])
+        self.log_path = log or os.path.join(self._tmp, "qemu.log")
+        self.proc = None
+
+    def argv(self):
+        serial = f"tcp:127.0.0.1:{self.port},server=on,wait=on"
+        return qemu_command(self.board, self.elf, [(self.flash, self.board.regions["weights"].base)],
+                            icount=True, serial=serial)
+
+    def start(self):
+        if shutil.which(self.board.qemu_binary) is None:
+            raise EmulatorError(f"{self.board.qemu_binary} not found (tools/bootstrap.sh installs it)")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv(), cwd=self._tmp, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait_listening()
+        return self
+
+    def _wait_listening(self, timeout=20.0):
+        """Until QEMU says it waits for the UART's client (connecting earlier is refused)."""
+        deadline = time.monotonic() + timeout
+        while "waiting for connection" not in self.log():
+            if self.proc.poll() is not None:
+                raise EmulatorError(f"QEMU exited ({self.proc.returncode}): {self.log()[-2000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmulatorError(f"QEMU did not open 127.0.0.1:{self.port} within {timeout:g} s")
+            time.sleep(0.02)
+
+    def connect(self, timeout=10.0, read_timeout=120.0):
+        """A pyserial port on the UART (QEMU starts the guest when it connects)."""
+        import serial
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise EmulatorError(f"QEMU exited ({self.proc.returncode}): {self.log()[-2000:]}")
+            try:
+                return serial.serial_for_url(self.url, timeout=read_timeout)
+            except serial.SerialException:
+                if time.monotonic() > deadline:
+                    raise EmulatorError(f"no UART at {self.url} after {timeout:g} s") from None
+                time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        """Power cut: SIGKILL, no chance to finish a write."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def add_parser(p):
+    p.add_argument("--board", required=True, help=f"board name ({', '.join(board_names())})")
+    p.add_argument("--port", type=int, default=None, help="TCP port for the UART (default: a free one)")
+    p.add_argument("--flash", default=None,
+                   help="model flash file, kept across runs (created erased if missing; default: a fresh one)")
+    p.add_argument("--firmware", choices=sorted(FIRMWARE), default=None,
+                   help="link: the serial link server (deploy, run; the default once it is built); "
+                        "app: prompts straight over the UART")
+    p.add_argument("--image", default=None, help="app firmware: factory-program this .thm image into the flash first")
+
+
+def run(args):
+    if args.port is not None and not 1 <= args.port <= 65535:
+        print(f"error: --port must be 1..65535, not {args.port}", file=sys.stderr)
+        return 2
+    try:
+        emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image,
+                       firmware=args.firmware or default_firmware())
+        emu.start()
+    except (EmulatorError, BuildError, QemuError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{emu.board.name} ({emu.firmware} firmware): UART on 127.0.0.1:{emu.port} (the board starts when you connect)")
+    print(f"pyserial URL: {emu.url}")
+    print(f"flash: {emu.flash}")
+    print("Ctrl-C stops it", flush=True)
+    try:
+        rc = emu.proc.wait()
+        print(f"QEMU exited {rc}: {emu.log()[-1000:]}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        emu.close()

@@ -1,0 +1,159 @@
+"""The serial link's frame layout and messages: the one table from which the
+Python codec reads its layout and tools/gen_link_format.py renders the C
+header runtime/device/include/thm_link_format.h. Little-endian throughout.
+
+A frame is MAGIC, a fixed header, `length` payload bytes and a CRC-32 (IEEE,
+as zlib.crc32) over header and payload. There is no escaping: a receiver that
+loses sync scans for MAGIC and accepts a frame only when its length is within
+bounds and its CRC matches, so payload bytes that look like MAGIC cost at most
+a rescan."""
+import struct
+
+VERSION = 1
+MAGIC = b"\xA5\x5A"                # rare in ASCII logs, never 0x00/0xFF runs
+MAX_PAYLOAD = 1040                 # DATA: 8-byte offset/flags + 1024 data bytes + slack
+DATA_CHUNK = 1024                  # image bytes per DATA frame
+WINDOW = 16                        # DATA frames the host may have unacknowledged
+MAX_PROMPT = 512                   # bytes of a RUN prompt (the rest is refused)
+MAX_TOOLS = 480                    # bytes of a RUN tools blob
+MAX_OUTPUT = 960                   # bytes of a RUN answer
+BOARD_NAME = 16                    # bytes, NUL-padded
+MAX_SLOTS = 2
+
+# (name, struct code, comment): fields after MAGIC, covered by the CRC.
+HEADER = [
+    ("cmd", "B", "CMD_*"),
+    ("flags", "B", "0; reserved"),
+    ("seq", "H", "request sequence number, echoed in the reply"),
+    ("length", "H", "payload bytes (<= MAX_PAYLOAD)"),
+]
+CRC_SIZE = 4
+
+# Commands (host -> device) and replies (device -> host, cmd | 0x80).
+COMMANDS = {
+    "HELLO": 0x01,      # -> HELLO reply: version, board, limits, slots
+    "BEGIN": 0x02,      # start or resume writing an image to the inactive slot
+    "DATA": 0x03,       # image bytes at an offset; replied with a cumulative ACK
+    "COMMIT": 0x04,     # verify SHA-256 of the whole slot, then make it active
+    "ROLLBACK": 0x05,   # make the other valid slot active again
+    "RUN": 0x06,        # a prompt for the application's handler
+    "ABORT": 0x07,      # drop the RAM state of a transfer (flash journal stays)
+    "ERROR": 0x7F,      # device -> host only: a request it refused
+}
+REPLY = 0x80
+
+STATUS = {
+    "OK": 0,
+    "SAME": 1,          # BEGIN: the image is already active: nothing to send
+    "E_LENGTH": 2,      # payload length wrong for the command, or over MAX_PAYLOAD
+    "E_CRC": 3,         # a frame failed its CRC (reported with seq 0)
+    "E_CMD": 4,         # unknown command
+    "E_STATE": 5,       # DATA/COMMIT without BEGIN, ROLLBACK with no other valid slot
+    "E_SIZE": 6,        # image larger than a slot, or empty
+    "E_HASH": 7,        # SHA-256 of the written image differs from BEGIN's
+    "E_FLASH": 8,       # erase/program/read failed or read-back differs
+    "E_PROMPT": 9,      # RUN prompt or tools over their bounds
+    "E_RUN": 10,        # the application handler failed
+    "E_GAP": 11,        # DATA ahead of the next expected offset (go-back-N NAK)
+}
+
+SLOT_STATES = {"EMPTY": 0, "PARTIAL": 1, "VALID": 2, "ACTIVE": 3}
+
+# Message payloads (name -> fields). Variable tails are noted in comments.
+MESSAGES = {
+    "HELLO_R": [
+        ("version", "H", "VERSION"),
+        ("max_payload", "H", "MAX_PAYLOAD"),
+        ("window", "H", "DATA frames in flight"),
+        ("slot_count", "B", "model slots"),
+        ("active", "B", "active slot, 0xFF if none"),
+        ("slot_size", "I", "bytes per slot"),
+        ("sector", "I", "flash erase unit, bytes"),
+        ("board", f"{BOARD_NAME}s", "board name, NUL-padded"),
+    ],                                  # followed by slot_count SLOT_INFO entries
+    "SLOT_INFO": [
+        ("state", "B", "SLOT_STATES"),
+        ("pad", "3s", "0"),
+        ("seqno", "I", "commit sequence number (VALID/ACTIVE), else 0"),
+        ("image_size", "I", "bytes of the image (VALID/ACTIVE/PARTIAL)"),
+        ("written", "I", "bytes persisted in flash (PARTIAL), image_size when VALID"),
+        ("sha256", "32s", "image hash (zero when EMPTY)"),
+    ],
+    "BEGIN": [
+        ("image_size", "I", "bytes"),
+        ("sha256", "32s", "the image's SHA-256 (its header field)"),
+    ],
+    "BEGIN_R": [
+        ("status", "B", "OK or SAME"),
+        ("slot", "B", "the slot being written"),
+        ("pad", "2s", "0"),
+        ("resume", "I", "offset from which the host must send (persisted or in RAM)"),
+    ],
+    "DATA": [
+        ("offset", "I", "byte offset in the image"),
+        ("pad", "4s", "0"),
+    ],                                  # followed by 1..DATA_CHUNK bytes
+    "ACK": [
+        ("status", "B", "OK, or E_GAP when the frame was ahead"),
+        ("pad", "3s", "0"),
+        ("next", "I", "cumulative: every byte below this offset was received"),
+    ],
+    "STATUS_R": [
+        ("status", "B", "STATUS"),
+        ("slot", "B", "slot concerned"),
+        ("pad", "2s", "0"),
+    ],
+    "RUN": [
+        ("prompt_len", "H", "<= MAX_PROMPT"),
+        ("tools_len", "H", "<= MAX_TOOLS"),
+    ],                                  # followed by prompt then tools bytes
+    "RUN_R": [
+        ("status", "B", "STATUS"),
+        ("pad", "1s", "0"),
+        ("out_len", "H", "<= MAX_OUTPUT"),
+        ("prompt_tokens", "I", "counters from the handler"),
+        ("gen_tokens", "I", ""),
+        ("prefill_insns", "Q", ""),
+        ("insns_per_token", "Q", ""),
+    ],                                  # followed by out_len bytes
+    "ERROR": [
+        ("status", "B", "STATUS"),
+        ("cmd", "B", "the refused command"),
+        ("pad", "2s", "0"),
+    ],
+}
+
+# Flash journal record (device-internal, documented here for the C header).
+JOURNAL = [
+    ("magic", "I", "JOURNAL_MAGIC"),
+    ("kind", "B", "REC_*"),
+    ("slot", "B", ""),
+    ("pad", "2s", "0"),
+    ("seqno", "I", "COMMIT: commit sequence; GEN: log generation"),
+    ("image_size", "I", ""),
+    ("written", "I", "PROGRESS: sectors-aligned bytes persisted"),
+    ("sha256", "32s", ""),
+    ("reserved", "8s", "0xFF"),
+    ("crc", "I", "CRC-32 of the bytes above"),
+]
+JOURNAL_MAGIC = 0x4C4A4D54         # "TMJL"
+RECORDS = {"GEN": 1, "PROGRESS": 2, "COMMIT": 3}
+PROGRESS_EVERY = 8                 # data sectors per PROGRESS record (flash wear)
+
+
+def fmt(fields):
+    return "<" + "".join(code for _, code, _ in fields)
+
+
+def size(fields):
+    return struct.calcsize(fmt(fields))
+
+
+HEADER_FMT = fmt(HEADER)
+HEADER_SIZE = size(HEADER)
+FRAME_OVERHEAD = len(MAGIC) + HEADER_SIZE + CRC_SIZE
+assert HEADER_SIZE == 6
+assert size(JOURNAL) == 64
+assert size(MESSAGES["DATA"]) + DATA_CHUNK <= MAX_PAYLOAD
+assert size(MESSAGES["RUN_R"]) + MAX_OUTPUT <= MAX_PAYLOAD
+assert size(MESSAGES["RUN"]) + MAX_PROMPT + MAX_TOOLS <= MAX_PAYLOAD

@@ -1,0 +1,114 @@
+"""Helpers for the board tests: watch-tiny's tools and held-out prompts, and
+whether a board's toolchain and QEMU are installed."""
+import json
+import pathlib
+import shutil
+
+from thimble.boards.board import board_names, load_board
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "watch-tiny"
+BOARDS = board_names()
+TOOLS = json.loads((MODEL / "tools.json").read_text())
+BY_NAME = {t["name"]: t for t in TOOLS}
+
+
+def have_tools(board):
+    b = load_board(board)
+    return shutil.which(b.qemu_binary) and shutil.which(f"{b.toolchain}-gcc") and shutil.which("cmake")
+
+
+def eval_prompts(n):
+    rows = [json.loads(line) for line in (MODEL / "eval.jsonl").read_text().splitlines() if line.strip()]
+    return [(r["query"], [BY_NAME[t] for t in r["tools"]], r["answer"]) for r in rows[:n]]
+
+
+# The app's flash service commands over the UART (runtime/device/app/thm_app_serve.c).
+FL_ERASE, FL_PROGRAM, FL_READ, FL_REBIND = 1, 2, 3, 4
+
+
+def flash_request(op, off=0, data_or_len=0):
+    import struct
+    if op == FL_PROGRAM:
+        return b"THFL" + struct.pack("<III", op, off, len(data_or_len)) + bytes(data_or_len)
+    return b"THFL" + struct.pack("<III", op, off, data_or_len)
+
+
+def flash_reply(ser):
+    """(status, data) of one flash service reply, skipping any banner bytes before it."""
+    import struct
+    window = b""
+    for _ in range(4096):
+        b = ser.read(1)
+        assert b, "the device did not reply"
+        window = (window + b)[-4:]
+        if window == b"THFA":
+            break
+    else:
+        raise AssertionError("no flash reply magic")
+    status, n = struct.unpack("<iI", ser.read(8))
+    data = ser.read(n)
+    assert len(data) == n
+    return status, data
+
+
+def flash_cmd(ser, op, off=0, data_or_len=0):
+    ser.write(flash_request(op, off, data_or_len))
+    return flash_reply(ser)
+
+
+def tiny_image(path):
+    """A random model (d_model 32, one layer each) carrying watch-tiny's tokenizer:
+    about 90 KB, small enough to deploy over the emulated UART in seconds."""
+    from thimble.model.synth import random_model, tiny_config
+    from thimble.quant import calibrate, quantize, random_prompts, to_image
+    from thimble.tokenizer import load_model
+    from thimble.tokenizer.payload import build_payload
+    cfg = tiny_config(vocab_size=768, d_model=32, num_heads=2, num_kv_heads=1, num_encoder_layers=1,
+                      num_decoder_layers=1, max_seq_len=256)
+    fm = random_model(cfg, seed=7, weight_scale=4)
+    qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=3, length=32, seed=7), decode_tokens=6))
+    path.write_bytes(to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model")))))
+    return path
+
+
+class LinkClient:
+    """Stop-and-wait requests over the serial link (G's codec), enough to
+    drive the app's link firmware in tests; `thimble deploy` is the real client."""
+
+    def __init__(self, ser):
+        from thimble.link import codec
+        self.codec, self.ser, self.dec, self.seq, self.pending = codec, ser, codec.Decoder(), 0, []
+
+    def request(self, cmd_name, payload=b""):
+        from thimble.link import format as F
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.ser.write(self.codec.encode(F.COMMANDS[cmd_name], self.seq, payload))
+        while True:
+            while self.pending:
+                cmd, seq, body = self.pending.pop(0)
+                if seq == self.seq:
+                    return cmd, body
+            data = self.ser.read(1)
+            assert data, f"no reply to {cmd_name}"
+            self.pending += self.dec.feed(data + self.ser.read(self.ser.in_waiting or 0))
+
+    def deploy(self, image_bytes):
+        from thimble.link import format as F
+        st, _ = self.codec.unpack("BEGIN_R", self.request("BEGIN", self.codec.pack(
+            "BEGIN", len(image_bytes), image_bytes[32:64]))[1])
+        assert st["status"] == F.STATUS["OK"], st
+        for off in range(st["resume"], len(image_bytes), F.DATA_CHUNK):
+            cmd, body = self.request("DATA", self.codec.pack("DATA", off, bytes(4),
+                                                             tail=image_bytes[off:off + F.DATA_CHUNK]))
+            ack, _ = self.codec.unpack("ACK", body)
+            assert ack["status"] == F.STATUS["OK"], ack
+        cmd, body = self.request("COMMIT")
+        return self.codec.unpack("STATUS_R", body)[0]["status"]
+
+    def run(self, query, tools):
+        from thimble.device_prompt import link_run_fields, parse_answer
+        q, blob, name_map = link_run_fields(query, tools)
+        cmd, body = self.request("RUN", self.codec.pack("RUN", len(q), len(blob), tail=q + blob))
+        head, out = self.codec.unpack("RUN_R", body)
+        return head, parse_answer(out[:head["out_len"]]), name_map
