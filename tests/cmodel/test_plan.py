@@ -66,3 +66,22 @@ def test_bench_model_smoke(tmp_path, capsys):
     import json
     res = json.loads(out.read_text())
     assert res["c"]["prefill_tok_s"] > 0 and res["c"]["arena_bytes"] > 0
+
+
+def test_plan_refuses_an_image_larger_than_the_boards_flash(tmp_path, capsys):
+    """A 4.9 MB image (vocabulary 4608 x 512) fits watch_m55's 64 MiB weights
+    region and not watch_m4's 2 MiB: refused, naming the region and the size."""
+    from thimble.model.synth import random_model, tiny_config
+    from thimble.quant import calibrate, quantize, random_prompts, to_image
+    cfg = tiny_config(vocab_size=4608, d_model=512, num_heads=8, num_kv_heads=4, num_encoder_layers=1,
+                      num_decoder_layers=1, max_seq_len=64)
+    fm = random_model(cfg, seed=1)
+    path = tmp_path / "big.thm"
+    path.write_bytes(to_image(quantize(fm, calibrate(fm, random_prompts(cfg, n=1, length=8, seed=1),
+                                                     decode_tokens=1))))
+    args = ["plan", str(path), "--prompt-tokens", "32", "--gen-tokens", "8", "--board"]
+    assert main(args + ["watch_m55"]) == 0
+    capsys.readouterr()
+    assert main(args + ["watch_m4"]) == 1
+    err = capsys.readouterr().err
+    assert "weights region" in err and "watch_m4" in err, err

@@ -39,7 +39,7 @@ def test_answers_held_out_queries(image):
 def test_every_backend_gives_the_same_tokens_and_crc(image, backend):
     want = Session(image, "c:portable")
     got = Session(image, backend)
-    for q, tools, _ in eval_rows(2):
+    for q, tools, _ in eval_rows(12):
         a, b = want.ask(q, tools), got.ask(q, tools)
         assert (a["tokens"], a["crc"]) == (b["tokens"], b["crc"]), (backend, q)
 
