@@ -7,7 +7,7 @@ import sys
 
 # (name, module, one-line help)
 COMMANDS = [
-    ("demo", "thimble.demo", "the main job: what thimble can show end to end on this machine today"),
+    ("demo", "thimble.demo", "the main job: an emulated watch receives a model over serial and answers a prompt"),
     ("convert", "thimble.convert", "checkpoint -> calibrated int8 .thm image (with its tokenizer)"),
     ("sim", "thimble.sim.cli", "run an image on the host, bit-exact with the boards; prints the tool calls"),
     ("eval", "thimble.sim.eval_cli", "fidelity of an image to its float checkpoint: per-layer cosine, top-1, tool calls"),
@@ -17,6 +17,7 @@ COMMANDS = [
     ("build", "thimble.firmware", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
     ("emulate", "thimble.emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
     ("run", "thimble.device_run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
+    ("deploy", "thimble.deploy_cli", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
 ]
 
 

@@ -1,64 +1,159 @@
-"""`thimble demo`: the main job, as far as it exists today.
+"""`thimble demo`: the main job, end to end on this machine.
 
-Checks every kernel backend this machine can run against the numpy integer
-reference on Needle-shaped inputs, then prints the quick kernel benchmark.
-Exit status 1 if any backend disagrees with the reference.
+An emulated watch (QEMU, the board's real firmware: the serial link server
+and the model runtime) receives a model over its UART and answers a prompt
+with a tool call; the host simulator answers the same prompt through the
+same integer pipeline and the two are compared bit for bit.
+
+    1. convert models/watch-tiny (thimble's own trained Needle) to a .thm image
+    2. build the board's link firmware (CMake, cross gcc; cached in build/)
+    3. boot it in QEMU under -icount, its UART on a local TCP port
+    4. deploy the image over the serial link (windowed frames, SHA-256
+       checked on the device, atomic commit to a flash slot)
+    5. ask "set a timer for ten minutes" with the model's tools; print the
+       tool call, the device's counters, and the host simulator's verdict
+
+Exit status 0 only when the device answered a complete tool call whose
+tokens and hidden-state checksum equal the host simulator's.
 """
-import numpy as np
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
 
-from .kernels import BackendUnavailable, get_backend, reference
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODEL = REPO / "models" / "watch-tiny"
+DEFAULT_QUERY = "set a timer for ten minutes"
 
 
 def add_parser(p):
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--no-bench", action="store_true", help="skip the kernel benchmark")
+    from .boards.board import board_names
+    p.add_argument("query", nargs="?", default=DEFAULT_QUERY, help=f"what the user says (default: {DEFAULT_QUERY!r})")
+    p.add_argument("--board", default="watch_m55", help=f"board to emulate ({', '.join(board_names())}; default watch_m55)")
+    p.add_argument("--tools", default=str(MODEL / "tools.json"), help="tools JSON (default: watch-tiny's 9 tools)")
+    p.add_argument("--image", default=None, help="deploy this .thm image instead of converting watch-tiny")
+    p.add_argument("--flash", default=None,
+                   help="keep the board's flash in this file: a second run finds the model installed "
+                        "and sends nothing (default: a fresh, erased flash)")
 
 
-def _needle_cases(rng):
-    """A small slice of one Needle layer: projections, attention, norm, residual."""
-    x = rng.integers(-128, 128, (16, 512), dtype=np.int8)
-    w = rng.integers(-127, 128, (256, 512), dtype=np.int8)
-    mult = rng.integers(1 << 30, (1 << 31) - 1, 256, dtype=np.int64).astype(np.int32)
-    shift = rng.integers(-12, -6, 256).astype(np.int32)
-    q = rng.integers(-128, 128, (16, 512), dtype=np.int8)
-    kv = rng.integers(-128, 128, (16, 256), dtype=np.int8)
-    sm, ss = reference.quantize_multiplier(0.02 * 256)
-    om, osh = reference.quantize_multiplier(1 / (1 << 15) * 1.5)
-    r = rng.integers(-3000, 3000, (16, 512), dtype=np.int16)
-    gm = np.full(512, 1 << 30, np.int32)
-    gs = np.full(512, -9, np.int32)
-    return [
-        ("matmul_s8 16x512x256", lambda b: b.matmul_s8(x, w, mult, shift)),
-        ("attention_s8 8/4 heads, causal", lambda b: b.attention_s8(
-            q, kv, kv, 8, 4, sm, ss, 800, om, osh, causal=True)),
-        ("rmsnorm_s8 int16 rows", lambda b: b.rmsnorm_s8(r, gm, gs, 16)),
-    ]
+def _step(n, text):
+    print(f"[{n}/5] {text}", flush=True)
+
+
+def _convert(out):
+    """watch-tiny -> image, as `thimble convert` does it (quietly); returns its bytes."""
+    from .cli import main
+    import contextlib
+    import io
+    args = ["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
+            "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        rc = main(args)
+    if rc != 0:
+        raise SystemExit(f"error: converting watch-tiny failed:\n{buf.getvalue()}")
+
+
+def _progress_printer():
+    """Plain progress lines every 10% (the demo's output is read in CI logs and terminals alike)."""
+    state = {"next": 10}
+
+    def progress(done, total):
+        pct = 100 * done // max(total, 1)
+        if pct >= state["next"]:
+            print(f"      {pct:3d}%  {done:,} of {total:,} bytes", flush=True)
+            state["next"] = (pct // 10 + 1) * 10
+    return progress
 
 
 def run(args):
-    rng = np.random.default_rng(args.seed)
-    cases = _needle_cases(rng)
-    ref = get_backend("reference")
-    expected = [fn(ref) for _, fn in cases]
-    bad = 0
-    print("backends against the numpy integer reference:")
-    for name in ("c:portable", "c:avx2", "c:avx512vnni", "numba"):
+    from .boards.board import BoardError, load_board
+    from .emulate import Emulator, EmulatorError
+    from .firmware.build import BuildError
+    from .firmware.qemu import QemuError
+    from .link.client import LinkClient, LinkError
+    from .prompt import PromptError, load_tools
+    from .sim.session import Session
+
+    try:
+        board = load_board(args.board)
+        tools = load_tools(args.tools)
+    except (BoardError, PromptError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"thimble demo: an emulated {board.name} receives a model over serial and answers a prompt")
+    with tempfile.TemporaryDirectory(prefix="thimble_demo_") as tmp:
+        t0 = time.perf_counter()
+        if args.image:
+            image_path = pathlib.Path(args.image)
+            what = str(image_path)
+        else:
+            image_path = pathlib.Path(tmp) / "watch-tiny.thm"
+            _convert(image_path)
+            what = "models/watch-tiny (246k-parameter Needle, trained by thimble) converted to int8"
         try:
-            backend = get_backend(name)
-        except BackendUnavailable as e:
-            print(f"  {name:<14} SKIP  {e}")
-            continue
-        results = []
-        for (label, fn), want in zip(cases, expected):
-            same = np.array_equal(fn(backend), want)
-            results.append(same)
-            if not same:
-                print(f"  {name:<14} FAIL  {label}")
-        bad += results.count(False)
-        if all(results):
-            print(f"  {name:<14} ok    {len(results)} ops bit-exact")
-    if not args.no_bench:
-        from . import cli
-        print()
-        cli.main(["bench", "kernels", "--quick"])
-    return 1 if bad else 0
+            image = image_path.read_bytes()
+            host = Session(str(image_path), "c")
+        except (OSError, ValueError) as e:
+            print(f"error: {image_path}: {e}", file=sys.stderr)
+            return 1
+        _step(1, f"model: {what}: {len(image):,} bytes, sha256 {image[32:64].hex()[:16]}... "
+                 f"({time.perf_counter() - t0:.1f} s)")
+
+        t0 = time.perf_counter()
+        print(f"[2/5] firmware: building the link firmware for {board.name} (first run ~1 min, then cached)...",
+              flush=True)
+        try:
+            emu = Emulator(board.name, flash=args.flash, firmware="link")
+        except (EmulatorError, BuildError, QemuError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"      {os.path.relpath(emu.elf, REPO)} ({time.perf_counter() - t0:.1f} s)")
+        try:
+            with emu:
+                _step(3, f"board: {' '.join(emu.argv()[:3])} ... -icount shift=0, UART on {emu.url}")
+                with emu.connect() as ser:
+                    link = LinkClient(ser)
+                    hello = link.hello()
+                    slots = ", ".join(f"slot {i} {s['state'].lower()}" for i, s in enumerate(hello["slots"]))
+                    print(f"      handshake: board {hello['board']}, link v{hello['version']}, "
+                          f"window {hello['window']} frames, {slots}")
+                    res = link.deploy(image, progress=_progress_printer())
+                    if res.status == "same":
+                        _step(4, f"deploy: the board already holds this image (slot {res.slot}): nothing sent")
+                    else:
+                        rate = res.bytes_sent / res.seconds if res.seconds else 0
+                        resumed = f", resumed at byte {res.resumed_from:,}" if res.resumed_from else ""
+                        _step(4, f"deploy: {res.bytes_sent:,} bytes in {res.seconds:.1f} s ({rate / 1000:.1f} kB/s, "
+                                 f"QEMU's UART{resumed}), {res.retransmits} retransmitted frames; "
+                                 f"SHA-256 verified on the device, slot {res.slot} active")
+                    _step(5, f"ask: {args.query!r} with {len(tools)} tools")
+                    counters, ans = link.run(args.query, tools)
+        except (EmulatorError, LinkError, PromptError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        want = host.ask(args.query, tools)
+    if not ans.ok:
+        print(f"error: the device says: {ans.text}", file=sys.stderr)
+        return 1
+    calls = ans.calls(ans_name_map(args.query, tools))
+    c = ans.counters()
+    print()
+    print(json.dumps(calls, separators=(",", ":"), ensure_ascii=False) if calls is not None
+          else f"(incomplete answer) {ans.text}")
+    print()
+    print(f"device: {c['prompt_tokens']} prompt tokens, {c['generated_tokens']} generated; "
+          f"{c['instructions_prefill'] / 1e6:.1f}M instructions to prefill, "
+          f"{c['instructions_per_token'] / 1e6:.2f}M per decoded token (QEMU -icount: exact, repeatable)")
+    same = (ans.tokens, ans.crc) == (want["tokens"], want["crc"])
+    print(f"host simulator: {'the same' if same else 'DIFFERENT'} {len(want['tokens'])} tokens and hidden-state "
+          f"CRC {want['crc']} (device {ans.crc}): {'bit-exact' if same else 'MISMATCH'}")
+    return 0 if same and ans.complete else 1
+
+
+def ans_name_map(query, tools):
+    from .prompt import normalize_tools
+    return normalize_tools(tools)[1]

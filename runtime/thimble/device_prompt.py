@@ -128,14 +128,3 @@ def parse_answer(raw):
     text = raw[pos:pos + text_len].decode("utf-8", "replace")
     return DeviceAnswer(status, prompt, tokens, bool(complete), f"{crc:08x}", hz, tt, pt, steps, text)
 
-
-def link_run_fields(query, tools):
-    """(prompt bytes, tools blob, name_map) for the link's RUN command, as the
-    app's link handler reads them (runtime/device/app/thm_app_link.c): the
-    query, and u16 json length + compact tools JSON + tools wire form.
-    The RUN output is the app's answer: parse it with parse_answer."""
-    req, name_map = build_request(query, tools)
-    q_len, tj_len, w_len = struct.unpack_from("<III", req, 8)
-    q = req[REQ_HEADER:REQ_HEADER + q_len]
-    rest = req[REQ_HEADER + q_len:]
-    return q, struct.pack("<H", tj_len) + rest, name_map

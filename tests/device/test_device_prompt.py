@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from device_harness import TOOLS
-from thimble.device_prompt import (ANS_HEADER, DeviceAnswerError, build_request, link_run_fields, parse_answer,
+from thimble.device_prompt import (ANS_HEADER, DeviceAnswerError, build_request, parse_answer,
                                    tools_wire)
 from thimble.prompt import PromptError
 
@@ -20,8 +20,6 @@ def test_request_layout_and_wire_form():
     assert json.loads(req[20 + q:20 + q + tj])[0]["name"] == "set_timer" and name_map == {"set_timer": "setTimer"}
     wire = req[20 + q + tj:]
     assert wire == b"THTL\x01\x01" + struct.pack("<H", len(wire)) + b"\x09set_timer\x02\x07minutes\x05label"
-    query, blob, _ = link_run_fields("timer 5 minutes", [dict(TOOLS[0], name="setTimer")])
-    assert query == b"timer 5 minutes" and blob == struct.pack("<H", tj) + req[20 + q:]
 
 
 @pytest.mark.parametrize("query, tools, n, what", [

@@ -2,12 +2,12 @@
  * UART as its byte port, the emulated flash (runtime/device/flash) as its
  * flash, and the RUN handler.
  *
- * RUN carries the prompt as the link defines it: `prompt` is the query
- * (UTF-8) and `tools` is u16 json_len, the compact tools JSON (what the
- * device tokenizes) and the tools' wire form (for the grammar): see
- * thimble.device_prompt.link_run_fields. The output is the app's answer
- * (thm_app.h), without its per-step counts when they would not fit a frame.
- * The model is bound again whenever the active slot or its hash changes. */
+ * RUN executes the request staged by REQ frames: the app's own request
+ * (thm_app.h, "THRQ"), parsed and bounded by thm_app_parse_request exactly as
+ * on the plain UART path. The output is the app's whole answer, per-step
+ * counts included: the link's staging buffers are the app's limits (asserted
+ * below), so nothing is trimmed. The model is bound again whenever the
+ * active slot or its hash changes. */
 #include <string.h>
 
 #include "thm_app.h"
@@ -16,6 +16,12 @@
 #include "thm_flash.h"
 #include "thm_hal.h"
 #include "thm_link_server.h"
+
+/* The link's staging buffers hold the app's largest request and answer. */
+_Static_assert(THM_LINK_MAX_REQUEST == THM_APP_REQ_HEADER + THM_APP_MAX_QUERY + THM_APP_MAX_TOOLS_JSON + THM_TOOLS_MAX_WIRE,
+               "link MAX_REQUEST differs from the app's request limits (runtime/thimble/link/format.py)");
+_Static_assert(THM_LINK_MAX_OUTPUT == THM_APP_MAX_ANSWER,
+               "link MAX_OUTPUT differs from the app's answer limit (runtime/thimble/link/format.py)");
 
 static thm_link_server server;
 static uint8_t sector_buf[THM_FLASH_SECTOR];
@@ -56,17 +62,13 @@ static uint64_t insns(uint64_t ticks, uint32_t hz) { return hz ? ticks * 1000000
 static int run_prompt(void *ctx, const thm_link_run_in *in, thm_link_run_out *out)
 {
     (void)ctx;
-    static uint8_t packed[THM_APP_MAX_ANSWER];
-    static thm_app_answer trimmed;
-    const thm_app_answer *a;
+    static thm_app_answer failed;
+    const thm_app_answer *a = &failed;
     thm_app_request r;
-    uint32_t jl = in->tools_len >= 2 ? (uint32_t)in->tools[0] | ((uint32_t)in->tools[1] << 8) : 0;
-    if (in->slot < 0) {
-        thm_app_fail(&trimmed, THM_APP_E_NO_MODEL, "no model installed");
-        a = &trimmed;
-    } else if (in->tools_len < 2 || jl > in->tools_len - 2u) {
-        thm_app_fail(&trimmed, THM_APP_E_REQUEST, "RUN tools: json length out of bounds");
-        a = &trimmed;
+    if (thm_app_parse_request(in->request, in->request_len, &r, &failed) != THM_APP_OK) {
+        /* failed holds the message naming the bad field */
+    } else if (in->slot < 0) {
+        thm_app_fail(&failed, THM_APP_E_NO_MODEL, "no model installed");
     } else {
         if (in->slot != bound_slot || in->image_offset != bound_off || memcmp(in->sha256, bound_sha, 32)) {
             thm_app_bind(thm_flash_base() + in->image_offset, in->image_size);
@@ -74,32 +76,9 @@ static int run_prompt(void *ctx, const thm_link_run_in *in, thm_link_run_out *ou
             bound_off = in->image_offset;
             memcpy(bound_sha, in->sha256, 32);
         }
-        r.max_new_tokens = THM_APP_MAX_NEW;
-        r.query = in->prompt;
-        r.query_len = in->prompt_len;
-        r.tools_json = in->tools + 2;
-        r.tools_json_len = jl;
-        r.tools_wire = in->tools + 2 + jl;
-        r.tools_wire_len = in->tools_len - 2u - jl;
-        if (r.query_len < 1 || r.tools_json_len < 2 || r.tools_wire_len < THM_TOOLS_HEADER) {
-            thm_app_fail(&trimmed, THM_APP_E_REQUEST, "RUN: empty query, tools JSON or wire form");
-            a = &trimmed;
-        } else {
-            a = thm_app_run(&r);
-        }
+        a = thm_app_run(&r);
     }
-    size_t n = thm_app_pack_answer(a, packed, sizeof(packed));
-    if (n > THM_LINK_MAX_OUTPUT) {            /* drop the per-step counts; the totals stay */
-        trimmed = *a;
-        trimmed.n_steps = 0;
-        n = thm_app_pack_answer(&trimmed, packed, sizeof(packed));
-    }
-    if (n > THM_LINK_MAX_OUTPUT) {
-        thm_app_fail(&trimmed, THM_APP_E_DECODE, "answer too long for a link frame");
-        n = thm_app_pack_answer(&trimmed, packed, sizeof(packed));
-    }
-    memcpy(out->out, packed, n);
-    out->out_len = (uint32_t)n;
+    out->out_len = (uint32_t)thm_app_pack_answer(a, out->out, THM_LINK_MAX_OUTPUT);
     out->prompt_tokens = a->prompt_tokens;
     out->gen_tokens = a->n_tokens;
     out->prefill_insns = insns(a->prefill_ticks, a->counter_hz);

@@ -4,15 +4,17 @@
 #ifndef THM_LINK_FORMAT_H
 #define THM_LINK_FORMAT_H
 
-#define THM_LINK_VERSION 1
+#define THM_LINK_VERSION 2
 #define THM_LINK_MAGIC0 0xA5
 #define THM_LINK_MAGIC1 0x5A
 #define THM_LINK_MAX_PAYLOAD 1040
 #define THM_LINK_DATA_CHUNK 1024
 #define THM_LINK_WINDOW 16
-#define THM_LINK_MAX_PROMPT 512
-#define THM_LINK_MAX_TOOLS 480
-#define THM_LINK_MAX_OUTPUT 960
+#define THM_LINK_REQ_CHUNK 1024
+#define THM_LINK_MAX_REQUEST 13332u
+#define THM_LINK_MAX_OUTPUT 2228u
+#define THM_LINK_RUN_PART 1008u
+#define THM_LINK_OUT_PART 1032u
 #define THM_LINK_BOARD_NAME 16
 #define THM_LINK_MAX_SLOTS 2
 #define THM_LINK_CRC_SIZE 4
@@ -27,6 +29,8 @@
 #define THM_LINK_CMD_ROLLBACK 0x05
 #define THM_LINK_CMD_RUN 0x06
 #define THM_LINK_CMD_ABORT 0x07
+#define THM_LINK_CMD_REQ 0x08
+#define THM_LINK_CMD_OUT 0x09
 #define THM_LINK_CMD_ERROR 0x7F
 
 #define THM_LINK_ST_OK 0
@@ -64,8 +68,10 @@
 #define THM_LINK_HELLO_R_ACTIVE 7  /* 1 B: active slot, 0xFF if none */
 #define THM_LINK_HELLO_R_SLOT_SIZE 8  /* 4 B: bytes per slot */
 #define THM_LINK_HELLO_R_SECTOR 12  /* 4 B: flash erase unit, bytes */
-#define THM_LINK_HELLO_R_BOARD 16  /* 16 B: board name, NUL-padded */
-#define THM_LINK_HELLO_R_SIZE 32
+#define THM_LINK_HELLO_R_MAX_REQUEST 16  /* 4 B: MAX_REQUEST: bytes a staged request may have */
+#define THM_LINK_HELLO_R_MAX_OUTPUT 20  /* 4 B: MAX_OUTPUT: bytes a RUN output may have */
+#define THM_LINK_HELLO_R_BOARD 24  /* 16 B: board name, NUL-padded */
+#define THM_LINK_HELLO_R_SIZE 40
 
 #define THM_LINK_SLOT_INFO_STATE 0  /* 1 B: SLOT_STATES */
 #define THM_LINK_SLOT_INFO_PAD 1  /* 3 B: 0 */
@@ -99,18 +105,35 @@
 #define THM_LINK_STATUS_R_PAD 2  /* 2 B: 0 */
 #define THM_LINK_STATUS_R_SIZE 4
 
-#define THM_LINK_RUN_PROMPT_LEN 0  /* 2 B: <= MAX_PROMPT */
-#define THM_LINK_RUN_TOOLS_LEN 2  /* 2 B: <= MAX_TOOLS */
-#define THM_LINK_RUN_SIZE 4
+#define THM_LINK_REQ_OFFSET 0  /* 4 B: where these bytes go; 0 starts a new request */
+#define THM_LINK_REQ_TOTAL 4  /* 4 B: the whole request's bytes, 1..MAX_REQUEST */
+#define THM_LINK_REQ_SIZE 8
 
-#define THM_LINK_RUN_R_STATUS 0  /* 1 B: STATUS */
+#define THM_LINK_REQ_R_STATUS 0  /* 1 B: OK */
+#define THM_LINK_REQ_R_PAD 1  /* 3 B: 0 */
+#define THM_LINK_REQ_R_NEXT 4  /* 4 B: bytes staged contiguously from offset 0 */
+#define THM_LINK_REQ_R_SIZE 8
+
+#define THM_LINK_RUN_REQ_LEN 0  /* 4 B: the staged request's length */
+#define THM_LINK_RUN_REQ_CRC 4  /* 4 B: its CRC-32: a stale or mixed-up stage is refused */
+#define THM_LINK_RUN_SIZE 8
+
+#define THM_LINK_RUN_R_STATUS 0  /* 1 B: OK */
 #define THM_LINK_RUN_R_PAD 1  /* 1 B: 0 */
-#define THM_LINK_RUN_R_OUT_LEN 2  /* 2 B: <= MAX_OUTPUT */
-#define THM_LINK_RUN_R_PROMPT_TOKENS 4  /* 4 B: counters from the handler */
-#define THM_LINK_RUN_R_GEN_TOKENS 8  /* 4 B */
-#define THM_LINK_RUN_R_PREFILL_INSNS 12  /* 8 B */
-#define THM_LINK_RUN_R_INSNS_PER_TOKEN 20  /* 8 B */
-#define THM_LINK_RUN_R_SIZE 28
+#define THM_LINK_RUN_R_PART_LEN 2  /* 2 B: output bytes in this reply (the first part) */
+#define THM_LINK_RUN_R_OUT_LEN 4  /* 4 B: the whole output, <= MAX_OUTPUT (the rest by OUT) */
+#define THM_LINK_RUN_R_PROMPT_TOKENS 8  /* 4 B: counters from the handler */
+#define THM_LINK_RUN_R_GEN_TOKENS 12  /* 4 B */
+#define THM_LINK_RUN_R_PREFILL_INSNS 16  /* 8 B */
+#define THM_LINK_RUN_R_INSNS_PER_TOKEN 24  /* 8 B */
+#define THM_LINK_RUN_R_SIZE 32
+
+#define THM_LINK_OUT_OFFSET 0  /* 4 B: <= out_len */
+#define THM_LINK_OUT_SIZE 4
+
+#define THM_LINK_OUT_R_OFFSET 0  /* 4 B: echoed */
+#define THM_LINK_OUT_R_OUT_LEN 4  /* 4 B: the whole output */
+#define THM_LINK_OUT_R_SIZE 8
 
 #define THM_LINK_ERROR_STATUS 0  /* 1 B: STATUS */
 #define THM_LINK_ERROR_CMD 1  /* 1 B: the refused command */

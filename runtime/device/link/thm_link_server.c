@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "thm_crc32.h"
 #include "thm_le.h"
 #include "thm_sha256.h"
 
@@ -42,6 +43,8 @@ static int on_hello(thm_link_server *s, uint16_t seq) {
     p[THM_LINK_HELLO_R_ACTIVE] = active < 0 ? 0xFF : (uint8_t)active;
     thm_put32(p + THM_LINK_HELLO_R_SLOT_SIZE, s->journal.slot_size);
     thm_put32(p + THM_LINK_HELLO_R_SECTOR, s->flash.sector);
+    thm_put32(p + THM_LINK_HELLO_R_MAX_REQUEST, THM_LINK_MAX_REQUEST);
+    thm_put32(p + THM_LINK_HELLO_R_MAX_OUTPUT, THM_LINK_MAX_OUTPUT);
     memcpy(p + THM_LINK_HELLO_R_BOARD, s->board, THM_LINK_BOARD_NAME);
     for (uint32_t i = 0; i < THM_LINK_MAX_SLOTS; i++) {
         const thm_link_slot *sl = &s->journal.slot[i];
@@ -184,30 +187,71 @@ static int on_rollback(thm_link_server *s, uint16_t seq) {
     return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_OK, o);
 }
 
-static int on_run(thm_link_server *s, uint16_t seq, const uint8_t *p, uint32_t len) {
-    uint32_t pl = thm_le16(p + THM_LINK_RUN_PROMPT_LEN), tl = thm_le16(p + THM_LINK_RUN_TOOLS_LEN);
-    if (pl > THM_LINK_MAX_PROMPT || tl > THM_LINK_MAX_TOOLS) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_PROMPT);
-    if (THM_LINK_RUN_SIZE + pl + tl != len) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_LENGTH);
+/* Stage request bytes. Offset 0 starts a new request; later parts must
+ * name the same total and not leave a hole, so the staged bytes are always
+ * one contiguous prefix (r_fill). A resent part is rewritten in place. */
+static int on_req(thm_link_server *s, uint16_t seq, const uint8_t *p, uint32_t len) {
+    uint32_t off = thm_le32(p + THM_LINK_REQ_OFFSET), total = thm_le32(p + THM_LINK_REQ_TOTAL);
+    uint32_t n = len - THM_LINK_REQ_SIZE;
+    if (total == 0 || total > THM_LINK_MAX_REQUEST) return error(s, seq, THM_LINK_CMD_REQ, THM_LINK_ST_E_PROMPT);
+    if (off > total || n > total - off) return error(s, seq, THM_LINK_CMD_REQ, THM_LINK_ST_E_LENGTH);
+    if (off == 0) {
+        s->r_total = total;
+        s->r_fill = 0;
+        s->o_valid = 0;
+    } else if (total != s->r_total || off > s->r_fill) {
+        return error(s, seq, THM_LINK_CMD_REQ, THM_LINK_ST_E_STATE);
+    }
+    memcpy(s->req + off, p + THM_LINK_REQ_SIZE, n);
+    if (off + n > s->r_fill) s->r_fill = off + n;
+    uint8_t r[THM_LINK_REQ_R_SIZE] = {0};
+    r[THM_LINK_REQ_R_STATUS] = THM_LINK_ST_OK;
+    thm_put32(r + THM_LINK_REQ_R_NEXT, s->r_fill);
+    return send(s, THM_LINK_CMD_REQ, seq, r, sizeof r);
+}
+
+static int on_run(thm_link_server *s, uint16_t seq, const uint8_t *p) {
+    uint32_t rl = thm_le32(p + THM_LINK_RUN_REQ_LEN), rc = thm_le32(p + THM_LINK_RUN_REQ_CRC);
+    if (rl == 0 || rl != s->r_total || s->r_fill != s->r_total || thm_crc32(0, s->req, rl) != rc)
+        return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_STATE);
     if (!s->run) return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_RUN);
     int a = thm_link_journal_active(&s->journal);
-    thm_link_run_in in = {p + THM_LINK_RUN_SIZE, pl, p + THM_LINK_RUN_SIZE + pl, tl, a, 0, 0, 0};
+    thm_link_run_in in = {s->req, rl, a, 0, 0, 0};
     if (a >= 0) {
         in.image_offset = slot_off(s, (uint32_t)a);
         in.image_size = s->journal.slot[a].image_size;
         in.sha256 = s->journal.slot[a].sha256;
     }
-    uint8_t *r = s->reply;
-    memset(r, 0, THM_LINK_RUN_R_SIZE);
-    thm_link_run_out out = {r + THM_LINK_RUN_R_SIZE, 0, 0, 0, 0, 0};
+    thm_link_run_out out = {s->out, 0, 0, 0, 0, 0};
+    s->o_valid = 0;
     if (s->run(s->run_ctx, &in, &out) || out.out_len > THM_LINK_MAX_OUTPUT)
         return error(s, seq, THM_LINK_CMD_RUN, THM_LINK_ST_E_RUN);
+    s->o_len = out.out_len;
+    s->o_valid = 1;
+    uint32_t part = s->o_len < THM_LINK_RUN_PART ? s->o_len : THM_LINK_RUN_PART;
+    uint8_t *r = s->reply;
+    memset(r, 0, THM_LINK_RUN_R_SIZE);
     r[THM_LINK_RUN_R_STATUS] = THM_LINK_ST_OK;
-    thm_put16(r + THM_LINK_RUN_R_OUT_LEN, out.out_len);
+    thm_put16(r + THM_LINK_RUN_R_PART_LEN, part);
+    thm_put32(r + THM_LINK_RUN_R_OUT_LEN, s->o_len);
     thm_put32(r + THM_LINK_RUN_R_PROMPT_TOKENS, out.prompt_tokens);
     thm_put32(r + THM_LINK_RUN_R_GEN_TOKENS, out.gen_tokens);
     thm_put64(r + THM_LINK_RUN_R_PREFILL_INSNS, out.prefill_insns);
     thm_put64(r + THM_LINK_RUN_R_INSNS_PER_TOKEN, out.insns_per_token);
-    return send(s, THM_LINK_CMD_RUN, seq, r, THM_LINK_RUN_R_SIZE + out.out_len);
+    memcpy(r + THM_LINK_RUN_R_SIZE, s->out, part);
+    return send(s, THM_LINK_CMD_RUN, seq, r, THM_LINK_RUN_R_SIZE + part);
+}
+
+static int on_out(thm_link_server *s, uint16_t seq, const uint8_t *p) {
+    uint32_t off = thm_le32(p + THM_LINK_OUT_OFFSET);
+    if (!s->o_valid) return error(s, seq, THM_LINK_CMD_OUT, THM_LINK_ST_E_STATE);
+    if (off > s->o_len) return error(s, seq, THM_LINK_CMD_OUT, THM_LINK_ST_E_LENGTH);
+    uint32_t n = s->o_len - off < THM_LINK_OUT_PART ? s->o_len - off : THM_LINK_OUT_PART;
+    uint8_t *r = s->reply;
+    thm_put32(r + THM_LINK_OUT_R_OFFSET, off);
+    thm_put32(r + THM_LINK_OUT_R_OUT_LEN, s->o_len);
+    memcpy(r + THM_LINK_OUT_R_SIZE, s->out + off, n);
+    return send(s, THM_LINK_CMD_OUT, seq, r, THM_LINK_OUT_R_SIZE + n);
 }
 
 static int dispatch(thm_link_server *s) {
@@ -226,8 +270,13 @@ static int dispatch(thm_link_server *s) {
         return n ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_commit(s, d->seq);
     case THM_LINK_CMD_ROLLBACK:
         return n ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_rollback(s, d->seq);
+    case THM_LINK_CMD_REQ:
+        return n < THM_LINK_REQ_SIZE || n > THM_LINK_REQ_SIZE + THM_LINK_REQ_CHUNK
+                   ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_req(s, d->seq, p, n);
     case THM_LINK_CMD_RUN:
-        return n < THM_LINK_RUN_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_run(s, d->seq, p, n);
+        return n != THM_LINK_RUN_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_run(s, d->seq, p);
+    case THM_LINK_CMD_OUT:
+        return n != THM_LINK_OUT_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_out(s, d->seq, p);
     case THM_LINK_CMD_ABORT:
         if (n) return error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH);
         s->xfer = 0;

@@ -1,7 +1,8 @@
 /* The device side of the serial link: a state machine fed by a byte port,
  * writing model images into the inactive flash slot (see docs/protocol.md).
- * No malloc: the whole state lives in thm_link_server (about 10 KiB with a
- * 4 KiB sector; the sector buffer is the caller's). */
+ * No malloc: the whole state lives in thm_link_server (about 20 KiB: the
+ * staged request and the output are the app's limits; the sector buffer is
+ * the caller's). */
 #ifndef THM_LINK_SERVER_H
 #define THM_LINK_SERVER_H
 
@@ -13,10 +14,8 @@
 
 /* What a RUN request hands the application (the model runtime). */
 typedef struct {
-    const uint8_t *prompt;     /* prompt_len bytes, <= THM_LINK_MAX_PROMPT, not NUL-terminated */
-    uint32_t prompt_len;
-    const uint8_t *tools;      /* tools_len bytes, <= THM_LINK_MAX_TOOLS */
-    uint32_t tools_len;
+    const uint8_t *request;    /* request_len bytes staged by REQ frames, untrusted: parse with bounds */
+    uint32_t request_len;      /* 1..THM_LINK_MAX_REQUEST */
     int slot;                  /* the active slot, -1 when none */
     uint32_t image_offset;     /* its flash offset (read the image in place from there) */
     uint32_t image_size;       /* bytes */
@@ -25,7 +24,7 @@ typedef struct {
 
 typedef struct {
     uint8_t *out;              /* THM_LINK_MAX_OUTPUT bytes to fill */
-    uint32_t out_len;          /* set by the handler */
+    uint32_t out_len;          /* set by the handler, <= THM_LINK_MAX_OUTPUT */
     uint32_t prompt_tokens, gen_tokens;
     uint64_t prefill_insns, insns_per_token;
 } thm_link_run_out;
@@ -47,6 +46,12 @@ typedef struct {
     uint32_t x_slot, x_size, x_next, x_programmed, x_journaled;
     uint8_t x_sha[32];
     int resyncing;             /* an error was reported; stay quiet until a good frame */
+    /* the staged request (REQ) and the last RUN's output (OUT) */
+    uint32_t r_total, r_fill;  /* announced length; bytes staged contiguously from 0 */
+    uint32_t o_len;            /* output bytes of the last RUN */
+    int o_valid;               /* a RUN has answered since the last REQ at offset 0 */
+    uint8_t req[THM_LINK_MAX_REQUEST];
+    uint8_t out[THM_LINK_MAX_OUTPUT];
     uint8_t tx[THM_LINK_FRAME_MAX];
     uint8_t reply[THM_LINK_MAX_PAYLOAD];
     uint8_t rx[256];

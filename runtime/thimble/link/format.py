@@ -6,17 +6,26 @@ A frame is MAGIC, a fixed header, `length` payload bytes and a CRC-32 (IEEE,
 as zlib.crc32) over header and payload. There is no escaping: a receiver that
 loses sync scans for MAGIC and accepts a frame only when its length is within
 bounds and its CRC matches, so payload bytes that look like MAGIC cost at most
-a rescan."""
+a rescan.
+
+A prompt is bigger than a frame (watch-tiny's 9 tools are ~2.5 KB of JSON):
+the host stages it with REQ frames into a RAM buffer of MAX_REQUEST bytes,
+RUN executes it, and the answer (MAX_OUTPUT bytes at most) comes back as the
+RUN reply's first part and OUT reads of the rest. Both sizes are the app's
+own limits (runtime/device/app/thm_app.h), asserted in thm_app_link.c.
+docs/protocol.md describes the exchanges."""
 import struct
 
-VERSION = 1
+VERSION = 2                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output
 MAGIC = b"\xA5\x5A"                # rare in ASCII logs, never 0x00/0xFF runs
 MAX_PAYLOAD = 1040                 # DATA: 8-byte offset/flags + 1024 data bytes + slack
 DATA_CHUNK = 1024                  # image bytes per DATA frame
 WINDOW = 16                        # DATA frames the host may have unacknowledged
-MAX_PROMPT = 512                   # bytes of a RUN prompt (the rest is refused)
-MAX_TOOLS = 480                    # bytes of a RUN tools blob
-MAX_OUTPUT = 960                   # bytes of a RUN answer
+REQ_CHUNK = 1024                   # request bytes per REQ frame
+# The app's request: THM_APP_REQ_HEADER + MAX_QUERY + MAX_TOOLS_JSON + THM_TOOLS_MAX_WIRE.
+MAX_REQUEST = 20 + 1024 + 8192 + 4096
+# The app's answer: THM_APP_MAX_ANSWER = header + 96 ids and step counts + 1 KiB text.
+MAX_OUTPUT = 52 + 12 * 96 + 1024
 BOARD_NAME = 16                    # bytes, NUL-padded
 MAX_SLOTS = 2
 
@@ -36,23 +45,25 @@ COMMANDS = {
     "DATA": 0x03,       # image bytes at an offset; replied with a cumulative ACK
     "COMMIT": 0x04,     # verify SHA-256 of the whole slot, then make it active
     "ROLLBACK": 0x05,   # make the other valid slot active again
-    "RUN": 0x06,        # a prompt for the application's handler
+    "RUN": 0x06,        # execute the staged request with the application's handler
     "ABORT": 0x07,      # drop the RAM state of a transfer (flash journal stays)
+    "REQ": 0x08,        # stage request bytes at an offset (offset 0 starts a new request)
+    "OUT": 0x09,        # read the last RUN's output from an offset
     "ERROR": 0x7F,      # device -> host only: a request it refused
 }
 REPLY = 0x80
 
 STATUS = {
-    "OK": 0,
+    "OK": 0,            # done
     "SAME": 1,          # BEGIN: the image is already active: nothing to send
     "E_LENGTH": 2,      # payload length wrong for the command, or over MAX_PAYLOAD
     "E_CRC": 3,         # a frame failed its CRC (reported with seq 0)
     "E_CMD": 4,         # unknown command
-    "E_STATE": 5,       # DATA/COMMIT without BEGIN, ROLLBACK with no other valid slot
+    "E_STATE": 5,       # no transfer (DATA, COMMIT), one valid slot (ROLLBACK), stale stage (REQ, RUN), no output
     "E_SIZE": 6,        # image larger than a slot, or empty
     "E_HASH": 7,        # SHA-256 of the written image differs from BEGIN's
     "E_FLASH": 8,       # erase/program/read failed or read-back differs
-    "E_PROMPT": 9,      # RUN prompt or tools over their bounds
+    "E_PROMPT": 9,      # REQ total over MAX_REQUEST, or empty
     "E_RUN": 10,        # the application handler failed
     "E_GAP": 11,        # DATA ahead of the next expected offset (go-back-N NAK)
 }
@@ -69,6 +80,8 @@ MESSAGES = {
         ("active", "B", "active slot, 0xFF if none"),
         ("slot_size", "I", "bytes per slot"),
         ("sector", "I", "flash erase unit, bytes"),
+        ("max_request", "I", "MAX_REQUEST: bytes a staged request may have"),
+        ("max_output", "I", "MAX_OUTPUT: bytes a RUN output may have"),
         ("board", f"{BOARD_NAME}s", "board name, NUL-padded"),
     ],                                  # followed by slot_count SLOT_INFO entries
     "SLOT_INFO": [
@@ -103,19 +116,36 @@ MESSAGES = {
         ("slot", "B", "slot concerned"),
         ("pad", "2s", "0"),
     ],
+    "REQ": [
+        ("offset", "I", "where these bytes go; 0 starts a new request"),
+        ("total", "I", "the whole request's bytes, 1..MAX_REQUEST"),
+    ],                                  # followed by 0..REQ_CHUNK bytes
+    "REQ_R": [
+        ("status", "B", "OK"),
+        ("pad", "3s", "0"),
+        ("next", "I", "bytes staged contiguously from offset 0"),
+    ],
     "RUN": [
-        ("prompt_len", "H", "<= MAX_PROMPT"),
-        ("tools_len", "H", "<= MAX_TOOLS"),
-    ],                                  # followed by prompt then tools bytes
+        ("req_len", "I", "the staged request's length"),
+        ("req_crc", "I", "its CRC-32: a stale or mixed-up stage is refused"),
+    ],
     "RUN_R": [
-        ("status", "B", "STATUS"),
+        ("status", "B", "OK"),
         ("pad", "1s", "0"),
-        ("out_len", "H", "<= MAX_OUTPUT"),
+        ("part_len", "H", "output bytes in this reply (the first part)"),
+        ("out_len", "I", "the whole output, <= MAX_OUTPUT (the rest by OUT)"),
         ("prompt_tokens", "I", "counters from the handler"),
         ("gen_tokens", "I", ""),
         ("prefill_insns", "Q", ""),
         ("insns_per_token", "Q", ""),
-    ],                                  # followed by out_len bytes
+    ],                                  # followed by part_len bytes
+    "OUT": [
+        ("offset", "I", "<= out_len"),
+    ],
+    "OUT_R": [
+        ("offset", "I", "echoed"),
+        ("out_len", "I", "the whole output"),
+    ],                                  # followed by min(OUT_PART, out_len - offset) bytes
     "ERROR": [
         ("status", "B", "STATUS"),
         ("cmd", "B", "the refused command"),
@@ -155,5 +185,7 @@ FRAME_OVERHEAD = len(MAGIC) + HEADER_SIZE + CRC_SIZE
 assert HEADER_SIZE == 6
 assert size(JOURNAL) == 64
 assert size(MESSAGES["DATA"]) + DATA_CHUNK <= MAX_PAYLOAD
-assert size(MESSAGES["RUN_R"]) + MAX_OUTPUT <= MAX_PAYLOAD
-assert size(MESSAGES["RUN"]) + MAX_PROMPT + MAX_TOOLS <= MAX_PAYLOAD
+assert size(MESSAGES["REQ"]) + REQ_CHUNK <= MAX_PAYLOAD
+OUT_PART = MAX_PAYLOAD - size(MESSAGES["OUT_R"])          # output bytes per OUT reply
+RUN_PART = MAX_PAYLOAD - size(MESSAGES["RUN_R"])          # output bytes in the RUN reply
+assert MAX_REQUEST < 1 << 16 and MAX_OUTPUT < 1 << 16

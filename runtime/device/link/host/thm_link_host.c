@@ -10,8 +10,10 @@
  * state in RAM, as a board that stays powered does. --cut-after-programs N
  * exits abruptly in the middle of the Nth flash program (half its bytes
  * written): a power cut at the worst moment. The RUN handler answers the
- * SHA-256 (hex) of the active slot's contents, computed from flash, then the
- * prompt echoed: tests check which model really answers. */
+ * SHA-256 (hex) of the active slot's contents, computed from flash, then ':'
+ * and the staged request echoed (as much as fits): tests check which model
+ * really answers and that a staged request arrived whole. */
+#define _POSIX_C_SOURCE 200809L   /* pread, pwrite */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -112,12 +114,12 @@ static int run_hash(void *ctx, const thm_link_run_in *in, thm_link_run_out *out)
     uint32_t n = 0;
     for (int i = 0; i < 32; i++) n += (uint32_t)snprintf((char *)out->out + n, 3, "%02x", d[i]);
     out->out[n++] = ':';
-    uint32_t k = in->prompt_len < THM_LINK_MAX_OUTPUT - n ? in->prompt_len : THM_LINK_MAX_OUTPUT - n;
-    memcpy(out->out + n, in->prompt, k);
+    uint32_t k = in->request_len < THM_LINK_MAX_OUTPUT - n ? in->request_len : THM_LINK_MAX_OUTPUT - n;
+    memcpy(out->out + n, in->request, k);
     out->out_len = n + k;
-    out->prompt_tokens = in->prompt_len;
-    out->gen_tokens = in->tools_len;
-    out->prefill_insns = 1000u * in->prompt_len;
+    out->prompt_tokens = in->request_len;
+    out->gen_tokens = 0;
+    out->prefill_insns = 1000u * in->request_len;
     out->insns_per_token = 77;
     return 0;
 }

@@ -1,0 +1,369 @@
+"""The host side of the serial link (docs/protocol.md) over any pyserial port
+object: a device path, socket:// to QEMU or the host server, loop://, or a
+fault-injecting handler.
+
+    link = LinkClient(serial.serial_for_url(url))
+    link.hello()                      # version, board, limits, slots
+    link.deploy(image_bytes)          # windowed DATA, resume, SHA-256 on the device, A/B commit
+    counters, answer = link.run("set a timer", tools)
+
+Every request carries a sequence number that its reply echoes; replies to
+anything else are stale and skipped. Idempotent requests are resent on a
+timeout or when the device reports a garbled frame (ERROR with seq 0);
+ROLLBACK, which is not idempotent, is confirmed by HELLO instead of resent.
+"""
+import time
+import zlib
+from dataclasses import dataclass
+
+from . import codec
+from . import format as F
+
+STATUS_NAMES = {v: k for k, v in F.STATUS.items()}
+SLOT_NAMES = {v: k for k, v in F.SLOT_STATES.items()}
+REPLY_ERROR = F.COMMANDS["ERROR"] | F.REPLY
+POLL_S = 0.05             # the port's read timeout while waiting: how often a deadline is checked
+
+
+class LinkError(RuntimeError):
+    """A request the device refused or never answered. `status` is the
+    device's status name (E_HASH, E_SIZE, E_FLASH, ...), or a host-side one:
+    TIMEOUT (no reply), CLOSED (the line went away), E_IMAGE (not an image),
+    E_VERSION (another protocol version), E_REPLY (a reply that makes no sense)."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class DeployResult:
+    status: str               # "deployed", or "same": the device already runs this image
+    slot: int                 # the slot now active
+    image_bytes: int
+    bytes_sent: int           # image bytes this deploy delivered (not counting retransmits)
+    resumed_from: int         # offset the device already held (0: a fresh transfer)
+    seconds: float
+    retransmits: int          # DATA frames sent again (lost, corrupted or unacknowledged)
+    wire_bytes: int           # every byte written to the line, frames and retransmits included
+    sha256: str               # hex
+
+
+def check_image(image_bytes):
+    """The image's SHA-256 field, after checking magic, version, size and hash
+    with thimble's own reader: refuse to send what is not a whole image."""
+    from ..image.reader import parse_image
+    from ..image.writer import ImageError
+    try:
+        parse_image(image_bytes, verify_hash=True)
+    except (ImageError, ValueError) as e:
+        raise LinkError(f"not a deployable image: {e}", "E_IMAGE") from None
+    return bytes(image_bytes[32:64])
+
+
+class LinkClient:
+    """timeout: seconds to wait for a reply (or for a stalled window to move)
+    before resending; retries: resends before giving up; run_timeout: seconds
+    a RUN may take on the device (the model runs under QEMU -icount).
+    Sets the port's read timeout to a short poll interval."""
+
+    def __init__(self, ser, timeout=2.0, retries=5, run_timeout=300.0):
+        self.ser = ser
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.run_timeout = float(run_timeout)
+        self.dec = codec.Decoder()
+        self.pending = []
+        self.sent = 0             # frames sent; the wire seq is 1..65535 (0 marks device framing errors)
+        self.wire_bytes = 0
+        self.info = None          # the last hello()
+        ser.timeout = POLL_S
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _wire(n):
+        return (n - 1) % 0xFFFF + 1
+
+    def _unwrap(self, wire):
+        """The send count of the latest frame sent with this wire seq."""
+        return self.sent - (self._wire(self.sent) - wire) % 0xFFFF
+
+    def _send(self, cmd, payload=b"", seq=None):
+        if seq is None:
+            self.sent += 1
+            seq = self._wire(self.sent)
+        frame = codec.encode(F.COMMANDS[cmd], seq, payload)
+        try:
+            self.ser.write(frame)
+        except Exception as e:      # pyserial raises SerialException, sockets OSError
+            raise LinkError(f"the line closed while sending {cmd}: {e}", "CLOSED") from None
+        self.wire_bytes += len(frame)
+        return seq
+
+    def _recv(self, deadline):
+        """The next frame (cmd, seq, payload), or None once the deadline passes."""
+        while not self.pending:
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                data = self.ser.read(1)
+                while data:
+                    n = self.ser.in_waiting
+                    if not n:
+                        break
+                    data += self.ser.read(n)
+            except Exception as e:
+                raise LinkError(f"the line closed: {e}", "CLOSED") from None
+            if data:
+                self.pending += self.dec.feed(data)
+        return self.pending.pop(0)
+
+    def request(self, cmd, payload=b"", *, timeout=None, retries=None):
+        """Send an idempotent request and return its reply's payload. A timeout
+        or a garbled-frame report resends it under the same seq (a late reply
+        to the first copy then answers too). ERROR replies raise LinkError."""
+        timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
+        seq = None
+        for _ in range(retries + 1):
+            seq = self._send(cmd, payload, seq)
+            deadline = time.monotonic() + timeout
+            while True:
+                fr = self._recv(deadline)
+                if fr is None:
+                    break
+                rcmd, rseq, body = fr
+                if rcmd == REPLY_ERROR and rseq == 0:
+                    break                               # our frame may be the garbled one: resend
+                if rseq != seq:
+                    continue                            # stale: a reply to an earlier request
+                if rcmd == REPLY_ERROR:
+                    raise self._refused(cmd, body)
+                if rcmd != F.COMMANDS[cmd] | F.REPLY:
+                    raise LinkError(f"{cmd}: the device replied with command 0x{rcmd:02x}", "E_REPLY")
+                return body
+        raise LinkError(f"no reply to {cmd} after {retries + 1} tries of {timeout:g} s: is the device "
+                        f"connected, powered and running the link firmware?", "TIMEOUT")
+
+    @staticmethod
+    def _refused(cmd, body):
+        try:
+            st = STATUS_NAMES.get(codec.unpack("ERROR", body)[0]["status"], "E_UNKNOWN")
+        except ValueError:
+            st = "E_REPLY"
+        return LinkError(f"the device refused {cmd}: {st}", st)
+
+    @staticmethod
+    def _unpack(name, body):
+        try:
+            return codec.unpack(name, body)
+        except ValueError as e:
+            raise LinkError(f"malformed reply: {e}", "E_REPLY") from None
+
+    # -- handshake -------------------------------------------------------------------------------
+
+    def hello(self):
+        """The device's identity, limits and slots (dict); checks the protocol version."""
+        head, tail = self._unpack("HELLO_R", self.request("HELLO"))
+        if head["version"] != F.VERSION:
+            raise LinkError(f"the device speaks link protocol v{head['version']}, this host v{F.VERSION}",
+                            "E_VERSION")
+        n = F.size(F.MESSAGES["SLOT_INFO"])
+        if head["slot_count"] > F.MAX_SLOTS or len(tail) != head["slot_count"] * n:
+            raise LinkError(f"HELLO: {head['slot_count']} slots in {len(tail)} bytes", "E_REPLY")
+        slots = []
+        for i in range(head["slot_count"]):
+            s, _ = codec.unpack("SLOT_INFO", tail[i * n:(i + 1) * n])
+            slots.append({"state": SLOT_NAMES.get(s["state"], f"?{s['state']}"), "seqno": s["seqno"],
+                          "image_size": s["image_size"], "written": s["written"], "sha256": s["sha256"].hex()})
+        info = {k: head[k] for k in ("version", "max_payload", "window", "slot_size", "sector",
+                                     "max_request", "max_output")}
+        info["board"] = head["board"].rstrip(b"\0").decode("ascii", "replace")
+        info["active"] = None if head["active"] == 0xFF else head["active"]
+        info["slots"] = slots
+        if info["window"] < 1 or info["max_payload"] < F.size(F.MESSAGES["DATA"]) + F.DATA_CHUNK:
+            raise LinkError(f"HELLO: window {info['window']}, max payload {info['max_payload']}", "E_REPLY")
+        self.info = info
+        return info
+
+    def active_sha(self):
+        info = self.hello()
+        return None if info["active"] is None else info["slots"][info["active"]]["sha256"]
+
+    # -- deploy ----------------------------------------------------------------------------------
+
+    def begin(self, size, sha):
+        """-> (status name OK|SAME, slot, resume offset)."""
+        r, _ = self._unpack("BEGIN_R", self.request("BEGIN", codec.pack("BEGIN", size, sha)))
+        if r["status"] not in (F.STATUS["OK"], F.STATUS["SAME"]) or r["resume"] > size:
+            raise LinkError(f"BEGIN: status {r['status']}, resume {r['resume']} of {size}", "E_REPLY")
+        return STATUS_NAMES[r["status"]], r["slot"], r["resume"]
+
+    def deploy(self, image_bytes, progress=None, *, check=True):
+        """Write the image into the inactive slot, verify and commit it.
+        progress(done, total) is called as acknowledgements arrive. check=False
+        skips the host's own image check (tests of the device's checks)."""
+        image = bytes(image_bytes)
+        sha = check_image(image) if check else image[32:64]
+        t0 = time.monotonic()
+        info = self.hello()
+        if len(image) > info["slot_size"]:
+            raise LinkError(f"the image is {len(image):,} bytes; a slot of {info['board']} holds "
+                            f"{info['slot_size']:,}", "E_SIZE")
+        wire0 = self.wire_bytes
+        status, slot, resume = self.begin(len(image), sha)
+        if status == "SAME":
+            return DeployResult("same", slot, len(image), 0, len(image), time.monotonic() - t0, 0,
+                                self.wire_bytes - wire0, sha.hex())
+        if progress:
+            progress(resume, len(image))
+        retransmits = self._stream(image, sha, resume, min(info["window"], 256), progress)
+        slot = self.commit(len(image), sha)
+        return DeployResult("deployed", slot, len(image), len(image) - resume, resume, time.monotonic() - t0,
+                            retransmits, self.wire_bytes - wire0, sha.hex())
+
+    def _stream(self, image, sha, start, window, progress):
+        """Go-back-N over DATA frames: up to `window` unacknowledged, cumulative
+        ACKs move the base; an E_GAP to a frame sent after the last rewind, a
+        garbled frame with everything sent, or a stall of `timeout` rewinds to
+        the base. Returns the number of frames sent again."""
+        size, chunk = len(image), F.DATA_CHUNK
+        base = nxt = high = start
+        rewound_at = self.sent + 1           # E_GAPs to frames sent before this are old news
+        stalls, rebegins, retransmits = 0, 0, 0
+        last_move = time.monotonic()
+        while base < size:
+            while nxt < size and nxt - base < window * chunk:
+                part = image[nxt:nxt + chunk]
+                self._send("DATA", codec.pack("DATA", nxt, bytes(4), tail=part))
+                if nxt < high:
+                    retransmits += 1
+                nxt += len(part)
+                high = max(high, nxt)
+            fr = self._recv(last_move + self.timeout)
+            if fr is None:
+                stalls += 1
+                if stalls > self.retries:
+                    raise LinkError(f"DATA: no acknowledgement for {stalls} x {self.timeout:g} s at byte "
+                                    f"{base:,} of {size:,}: the line or the device is dead", "TIMEOUT")
+                nxt, rewound_at, last_move = base, self.sent + 1, time.monotonic()
+                continue
+            rcmd, rseq, body = fr
+            if rcmd == F.COMMANDS["DATA"] | F.REPLY:
+                ack, _ = self._unpack("ACK", body)
+                if ack["next"] > size:
+                    raise LinkError(f"the device acknowledged byte {ack['next']:,} of {size:,}", "E_REPLY")
+                if ack["next"] > base:
+                    base, stalls, last_move = ack["next"], 0, time.monotonic()
+                    nxt = max(nxt, base)
+                    if progress:
+                        progress(base, size)
+                if ack["status"] == F.STATUS["E_GAP"] and self._unwrap(rseq) >= rewound_at:
+                    nxt, rewound_at = base, self.sent + 1
+            elif rcmd == REPLY_ERROR:
+                err = self._refused("DATA", body)
+                if rseq == 0:
+                    if nxt >= size:                 # no later frame will report the gap
+                        nxt, rewound_at = base, self.sent + 1
+                elif err.status == "E_STATE" and rebegins < self.retries:
+                    rebegins += 1                   # the device forgot the transfer (a reset): resume it
+                    _, _, resume = self.begin(size, sha)
+                    base = nxt = resume
+                    rewound_at, last_move = self.sent + 1, time.monotonic()
+                else:
+                    raise LinkError(f"the device refused DATA at byte {base:,}: {err.status}", err.status)
+        return retransmits
+
+    def commit(self, size, sha):
+        """Verify the written slot on the device and make it active; -> slot.
+        A lost reply is settled by HELLO: is this image active now?"""
+        wait = max(10 * self.timeout, 30.0)          # the device hashes the whole slot first
+        try:
+            r, _ = self._unpack("STATUS_R", self.request("COMMIT", timeout=wait, retries=1))
+        except LinkError as e:
+            if e.status not in ("TIMEOUT", "E_STATE"):
+                raise
+            info = self.hello()
+            if info["active"] is not None and info["slots"][info["active"]]["sha256"] == sha.hex():
+                return info["active"]
+            raise
+        st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
+        if st == "E_HASH":
+            raise LinkError("the device's SHA-256 of the written slot differs from the image's: "
+                            "nothing committed, the previous model stays active", st)
+        if st != "OK":
+            raise LinkError(f"COMMIT failed on the device: {st}", st)
+        return r["slot"]
+
+    def rollback(self):
+        """Make the other valid slot active again; -> the slot now active."""
+        before = self.hello()["active"]
+        seq = self._send("ROLLBACK")
+        deadline = time.monotonic() + max(self.timeout, 5.0)
+        while True:
+            fr = self._recv(deadline)
+            if fr is None or (fr[0] == REPLY_ERROR and fr[1] == 0):
+                break                                # unknown outcome: ask the device
+            if fr[1] != seq:
+                continue
+            if fr[0] == REPLY_ERROR:
+                raise self._refused("ROLLBACK", fr[2])
+            r, _ = self._unpack("STATUS_R", fr[2])
+            st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
+            if st == "E_STATE":
+                raise LinkError("ROLLBACK: the device holds no other valid model", st)
+            if st != "OK":
+                raise LinkError(f"ROLLBACK failed on the device: {st}", st)
+            return r["slot"]
+        after = self.hello()["active"]
+        if after is not None and after != before:
+            return after
+        raise LinkError("ROLLBACK: no reply, and the active slot did not change", "TIMEOUT")
+
+    def abort(self):
+        """Drop the device's RAM transfer state (the flash journal keeps what is written)."""
+        self._unpack("STATUS_R", self.request("ABORT"))
+
+    # -- run -------------------------------------------------------------------------------------
+
+    def stage(self, request):
+        """Stage request bytes on the device with REQ frames (one in flight)."""
+        limit = self.info["max_request"] if self.info else F.MAX_REQUEST
+        if not 1 <= len(request) <= limit:
+            raise LinkError(f"the request is {len(request):,} bytes; the device takes 1..{limit:,}", "E_PROMPT")
+        for off in range(0, len(request), F.REQ_CHUNK):
+            part = request[off:off + F.REQ_CHUNK]
+            r, _ = self._unpack("REQ_R", self.request("REQ", codec.pack("REQ", off, len(request), tail=part)))
+            if r["next"] != off + len(part):
+                raise LinkError(f"REQ: the device holds {r['next']} bytes, expected {off + len(part)}", "E_REPLY")
+
+    def run_raw(self, request):
+        """Stage `request`, RUN it, read the whole output. -> (RUN_R fields, output bytes)."""
+        request = bytes(request)
+        run = codec.pack("RUN", len(request), zlib.crc32(request))
+        for attempt in range(2):
+            self.stage(request)
+            try:
+                head, part = self._unpack("RUN_R", self.request("RUN", run, timeout=self.run_timeout, retries=1))
+                break
+            except LinkError as e:
+                if e.status != "E_STATE" or attempt:
+                    raise                            # E_STATE: the stage was disturbed; stage it again
+        if head["out_len"] > F.MAX_OUTPUT or head["part_len"] != len(part) or len(part) > head["out_len"]:
+            raise LinkError(f"RUN: {len(part)} of {head['out_len']} output bytes", "E_REPLY")
+        out = bytearray(part)
+        while len(out) < head["out_len"]:
+            r, more = self._unpack("OUT_R", self.request("OUT", codec.pack("OUT", len(out))))
+            if r["offset"] != len(out) or r["out_len"] != head["out_len"] or not more:
+                raise LinkError(f"OUT: offset {r['offset']}, {len(more)} bytes", "E_REPLY")
+            out += more[:head["out_len"] - len(out)]
+        return head, bytes(out)
+
+    def run(self, query, tools, max_new_tokens=96):
+        """Ask the active model. -> (RUN_R counters, DeviceAnswer). tools: a
+        parsed list or JSON text; names map back with answer.calls(name_map)."""
+        from ..device_prompt import build_request, parse_answer
+        req, _ = build_request(query, tools, max_new_tokens)
+        head, out = self.run_raw(req)
+        return head, parse_answer(out)

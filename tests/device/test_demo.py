@@ -1,0 +1,26 @@
+"""The README's main command: `thimble demo` boots an emulated watch, deploys
+watch-tiny over the serial link, and prints the tool call, bit-exact with the
+host simulator. Run again on the same flash, it sends nothing."""
+import json
+
+import pytest
+
+from device_harness import have_tools
+from thimble.cli import main as thimble
+
+BOARD = "watch_m55"
+
+
+@pytest.mark.skipif(not have_tools(BOARD), reason="cross toolchain or QEMU missing (tools/bootstrap.sh)")
+def test_demo_answers_and_a_second_run_sends_nothing(tmp_path, capsys):
+    flash = tmp_path / "flash.bin"
+    assert thimble(["demo", "--board", BOARD, "--flash", str(flash)]) == 0
+    out = capsys.readouterr().out
+    call = [line for line in out.splitlines() if line.startswith("[{")]
+    assert call and json.loads(call[0]) == [{"name": "set_timer", "arguments": {"minutes": 10}}], out
+    assert "bit-exact" in out and "SHA-256 verified on the device" in out, out
+    assert thimble(["demo", "--board", BOARD, "--flash", str(flash), "what is the weather in Paris"]) == 0
+    out = capsys.readouterr().out
+    assert "already holds this image" in out and "bit-exact" in out, out
+    call = [line for line in out.splitlines() if line.startswith("[{")]
+    assert json.loads(call[0])[0]["name"] == "get_weather", out

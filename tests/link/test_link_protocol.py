@@ -1,0 +1,172 @@
+"""The serial link end to end against the device's own C server on the host
+(ASan): handshake, deploy with the hash verified from flash, the no-op
+redeploy, A/B slots and rollback, resume after a disconnect (RAM) and after a
+power cut mid-write (flash journal), a wrong hash, staged RUN requests at
+the app's limits, and a line that is dead or closes."""
+import socket
+import threading
+
+import pytest
+import serial
+
+from thimble.link import format as F
+from thimble.link.client import LinkClient, LinkError
+
+SECTOR = 4096
+
+
+def who_answers(link):
+    """The SHA-256 the server computes from the active slot's flash (its RUN handler says it)."""
+    _, out = link.run_raw(b"?")
+    return out.split(b":", 1)[0].decode()
+
+
+def test_hello_reports_version_board_limits_and_slots(link):
+    h = link.hello()
+    assert (h["version"], h["board"], h["window"], h["max_payload"], h["sector"]) == (F.VERSION, "host", F.WINDOW,
+                                                                                    F.MAX_PAYLOAD, SECTOR)
+    assert (h["max_request"], h["max_output"]) == (F.MAX_REQUEST, F.MAX_OUTPUT)
+    assert h["slot_size"] == ((1 << 20) - 2 * SECTOR) // 2 // SECTOR * SECTOR and h["active"] is None
+    assert [s["state"] for s in h["slots"]] == ["EMPTY", "EMPTY"]
+
+
+def test_deploy_is_verified_from_flash_and_the_same_image_is_a_noop(link, imgs):
+    a, _ = imgs
+    seen = []
+    res = link.deploy(a, progress=lambda done, total: seen.append((done, total)))
+    assert (res.status, res.slot, res.bytes_sent, res.resumed_from, res.retransmits) == ("deployed", 0, len(a), 0, 0)
+    assert seen[0] == (0, len(a)) and seen[-1] == (len(a), len(a)) and len(seen) > 10
+    assert who_answers(link) == a[32:64].hex() == res.sha256
+    s = link.hello()["slots"][0]
+    assert (s["state"], s["image_size"], s["written"], s["sha256"]) == ("ACTIVE", len(a), len(a), a[32:64].hex())
+    again = link.deploy(a)
+    assert (again.status, again.slot, again.bytes_sent) == ("same", 0, 0) and again.wire_bytes < 200
+
+
+def test_a_new_image_goes_to_the_other_slot_and_rollback_switches_back(link, imgs):
+    a, b = imgs
+    with pytest.raises(LinkError) as e:
+        link.rollback()
+    assert e.value.status == "E_STATE"                    # nothing to roll back to
+    assert link.deploy(a).slot == 0
+    with pytest.raises(LinkError):
+        link.rollback()                                   # one valid slot only
+    assert link.deploy(b).slot == 1 and who_answers(link) == b[32:64].hex()
+    assert link.rollback() == 0 and who_answers(link) == a[32:64].hex()
+    assert link.rollback() == 1 and who_answers(link) == b[32:64].hex()
+    assert [s["state"] for s in link.hello()["slots"]] == ["VALID", "ACTIVE"]
+
+
+class Unplugged(Exception):
+    pass
+
+
+def test_a_disconnect_mid_transfer_resumes_from_what_the_device_received(server, connect, imgs):
+    a, _ = imgs
+    first = connect(server)
+
+    def unplug(done, total):
+        if done >= total // 3:
+            raise Unplugged(done)
+    with pytest.raises(Unplugged) as cut:
+        first.deploy(a, progress=unplug)
+    first.ser.close()
+    got = cut.value.args[0]
+    second = connect(server)                             # the server serves one connection at a time
+    res = second.deploy(a)
+    # the device stayed up: it resumes from RAM (its sector buffer included), past the last ack seen
+    assert got <= res.resumed_from < len(a) and res.bytes_sent == len(a) - res.resumed_from
+    assert res.status == "deployed" and who_answers(second) == a[32:64].hex()
+
+
+def test_a_power_cut_mid_write_keeps_the_old_model_and_resumes_from_the_journal(start_server, connect, imgs,
+                                                                               tmp_path):
+    a, b = imgs
+    flash = tmp_path / "flash.bin"
+    srv = start_server(flash)
+    assert connect(srv).deploy(a).status == "deployed"
+    srv.kill()
+    # B's programs: its BEGIN record, 8 sectors, a PROGRESS record, then sector 9 is cut half written
+    srv = start_server(flash, cut_after_programs=10)
+    with pytest.raises(LinkError) as e:
+        connect(srv, timeout=0.5, retries=1).deploy(b)
+    assert e.value.status in ("CLOSED", "TIMEOUT")
+    assert srv.wait() == 3 and "power cut" in srv.log()
+    srv = start_server(flash)
+    link = connect(srv)
+    h = link.hello()
+    assert h["active"] == 0 and who_answers(link) == a[32:64].hex()          # the old model answers
+    part = h["slots"][1]
+    assert (part["state"], part["sha256"], part["written"]) == ("PARTIAL", b[32:64].hex(), 8 * SECTOR)
+    res = link.deploy(b)
+    assert (res.resumed_from, res.bytes_sent) == (8 * SECTOR, len(b) - 8 * SECTOR)
+    assert who_answers(link) == b[32:64].hex()
+
+
+def test_a_wrong_hash_is_refused_and_the_previous_model_stays(link, imgs):
+    a, b = imgs
+    link.deploy(a)
+    bad = bytearray(b)
+    bad[-100] ^= 1                                       # a byte changed in transit: B's hash, other bytes
+    with pytest.raises(LinkError) as e:
+        link.deploy(bytes(bad))                          # the host refuses it first
+    assert e.value.status == "E_IMAGE" and "SHA-256" in str(e.value)
+    with pytest.raises(LinkError) as e:
+        link.deploy(bytes(bad), check=False)             # the device's own check
+    assert e.value.status == "E_HASH"
+    assert link.hello()["active"] == 0 and who_answers(link) == a[32:64].hex()
+    res = link.deploy(b)                                 # never resumed onto bytes that did not hash
+    assert (res.status, res.resumed_from, res.slot) == ("deployed", 0, 1)
+
+
+@pytest.mark.parametrize("data, what", [(b"", "shorter than"), (b"THIM" + bytes(200), "magic"),
+                                        (b"hello world" * 30, "magic")])
+def test_what_is_not_an_image_is_refused_before_sending(link, data, what):
+    with pytest.raises(LinkError) as e:
+        link.deploy(data)
+    assert e.value.status == "E_IMAGE" and what in str(e.value) and link.wire_bytes == 0
+
+
+def test_an_image_larger_than_a_slot_is_refused(start_server, connect, imgs, tmp_path):
+    a, _ = imgs
+    link = connect(start_server(tmp_path / "small.bin", flash_size=32 * SECTOR))   # 15-sector slots
+    with pytest.raises(LinkError) as e:
+        link.deploy(a)                                   # the host knows the slot size from HELLO
+    assert e.value.status == "E_SIZE" and "holds 61,440" in str(e.value)
+    with pytest.raises(LinkError) as e:
+        link.begin(len(a), a[32:64])                     # and the device checks it too
+    assert e.value.status == "E_SIZE"
+
+
+def test_staged_requests_up_to_the_apps_limit_and_outputs_read_in_parts(link, imgs):
+    link.deploy(imgs[0])
+    for n in (1, F.REQ_CHUNK, F.REQ_CHUNK + 1, F.MAX_REQUEST):
+        req = bytes((i * 7 + n) & 0xFF for i in range(n))
+        head, out = link.run_raw(req)
+        keep = min(n, F.MAX_OUTPUT - 65)
+        assert head["out_len"] == len(out) == 65 + keep and out[65:] == req[:keep] and head["prompt_tokens"] == n
+    with pytest.raises(LinkError) as e:
+        link.run_raw(bytes(F.MAX_REQUEST + 1))
+    assert e.value.status == "E_PROMPT"
+
+
+def test_a_silent_line_times_out_with_a_clear_message():
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    held = []
+    threading.Thread(target=lambda: held.append(ls.accept()), daemon=True).start()
+    with serial.serial_for_url(f"socket://127.0.0.1:{ls.getsockname()[1]}") as ser:
+        with pytest.raises(LinkError) as e:
+            LinkClient(ser, timeout=0.2, retries=1).hello()
+    assert e.value.status == "TIMEOUT" and "no reply to HELLO after 2 tries" in str(e.value)
+    ls.close()
+
+
+def test_a_line_that_closes_says_so(server, connect):
+    link = connect(server)
+    link.hello()
+    server.kill()
+    with pytest.raises(LinkError) as e:
+        link.hello()
+    assert e.value.status == "CLOSED"
