@@ -52,6 +52,26 @@ int thm_matmul_s8(const int8_t *x,       /* [M, K] */
 int thm_matmul_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias,
                       int32_t *y, int32_t M, int32_t K, int32_t N);
 
+/* Converter-packed weights (runtime/thimble/kernels/layouts.py writes them;
+ * docs/kernels-arm.md has the byte orders): the same y as thm_matmul_s8, with
+ * w[N, K] stored in the order a board's fast path reads, zero-padded to whole
+ * tiles. Every layout runs on every build (portable C reads any of them); the
+ * ISA that owns a layout runs it fast. wp: thm_matmul_s8_packed_size bytes,
+ * 4-byte aligned. */
+#define THM_LAYOUT_S8_R8K64 1   /* int8, 8 rows x 64 k blocks: NEON SDOT, Helium */
+#define THM_LAYOUT_S16_R4K16 2  /* int16, 4 rows x 16 k, SXTB16 pair order: Cortex-M DSP */
+/* Bytes of packed weights for [N, K] in `layout`; 0 for an unknown layout or
+ * K outside 1 .. THM_MAX_K or N < 0. */
+size_t thm_matmul_s8_packed_size(int32_t layout, int32_t K, int32_t N);
+int thm_matmul_s8_packed(const int8_t *x,       /* [M, K] */
+                         const void *wp,        /* packed w, see above */
+                         int32_t layout,
+                         const int32_t *bias,   /* [N] or NULL */
+                         const int32_t *mult,   /* [N] */
+                         const int32_t *shift,  /* [N] */
+                         int8_t *y,             /* [M, N] */
+                         int32_t M, int32_t K, int32_t N);
+
 /* --- softmax and attention ------------------------------------------------ */
 
 /* One row of int32 scores -> Q15 probabilities in [0, 32767].

@@ -40,6 +40,9 @@ void thm_matmul_s8_dsp(const int8_t *x, const int8_t *w, const int32_t *bias,
 void thm_matmul_s8_s32_dsp(const int8_t *x, const int8_t *w, const int32_t *bias,
                            int32_t *y, int32_t M, int32_t K, int32_t N);
 int32_t thm_dot_s8_dsp(const int8_t *a, const int8_t *b, int32_t K);
+void thm_matmul_s8_packed_dsp(const int8_t *x, const void *wp, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *y,
+                              int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S16_R4K16 */
 #endif
 #if defined(__ARM_FEATURE_MVE) && !defined(__aarch64__)
 #define THM_HAVE_ARM_MVE 1
@@ -49,6 +52,9 @@ void thm_matmul_s8_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
 void thm_matmul_s8_s32_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
                            int32_t *y, int32_t M, int32_t K, int32_t N);
 int32_t thm_dot_s8_mve(const int8_t *a, const int8_t *b, int32_t K);
+void thm_matmul_s8_packed_mve(const int8_t *x, const void *wp, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *y,
+                              int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S8_R8K64 */
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -58,6 +64,9 @@ void thm_matmul_s8_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
 void thm_matmul_s8_s32_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
                             int32_t *y, int32_t M, int32_t K, int32_t N);
 int32_t thm_dot_s8_neon(const int8_t *a, const int8_t *b, int32_t K);
+void thm_matmul_s8_packed_neon(const int8_t *x, const void *wp, const int32_t *bias,
+                               const int32_t *mult, const int32_t *shift, int8_t *y,
+                               int32_t M, int32_t K, int32_t N);  /* THM_LAYOUT_S8_R8K64 */
 #endif
 
 /* The selected implementation (thm_isa.c). */

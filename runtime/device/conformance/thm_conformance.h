@@ -41,6 +41,7 @@ enum {
     THM_K_RESIDUAL_S16 = 9,     /* bufs r y out (out = r, then updated in place); p n mult shift */
     THM_K_EMBED_S16 = 10,       /* bufs tokens table mult shift out; p T V D */
     THM_K_REQUANTIZE_S32 = 11,  /* bufs in mult shift out;       p n */
+    THM_K_MATMUL_S8_PACKED = 12, /* bufs x wp bias mult shift y;  p M K N layout */
     THM_K_COUNT
 };
 

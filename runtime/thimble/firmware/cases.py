@@ -3,10 +3,12 @@ tests and the device benchmark. Every builder takes a numpy Generator and
 returns a job.Case whose `expect` is reference.py's output."""
 import numpy as np
 
+from ..kernels import layouts
 from ..kernels import reference as ref
 from . import job as J
 
 I8 = np.int8
+MATMUL_S8_PACKED = 12      # THM_K_MATMUL_S8_PACKED (runtime/device/conformance/thm_conformance.h)
 
 
 def _i8(rng, shape, edge=False):
@@ -31,6 +33,46 @@ def matmul_s8(rng, M, K, N, bias=True, edge=False, name=None):
     return J.Case(name or f"matmul_s8 {M}x{K}x{N}{' edge' if edge else ''}", J.MATMUL_S8, [M, K, N],
                   [x, w, b, mult, shift], np.int8, (M, N), ref.matmul_s8(x, w, mult, shift, b),
                   macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
+def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
+    """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
+    the plain w (the packing's equivalence is what the case checks)."""
+    x, w = _i8(rng, (M, K), edge), _i8(rng, (N, K), edge)
+    if bias == "wrap":                        # int32 wrap of acc + bias, both ways
+        b = rng.choice(np.array([-(1 << 31), (1 << 31) - 1], np.int64), size=N).astype(np.int32)
+    else:
+        b = rng.integers(-(1 << 20), 1 << 20, size=N).astype(np.int32) if bias else None
+    mult, shift = _mults(rng, N, -20, 8) if edge else _mults(rng, N)
+    wp = np.frombuffer(layouts.pack(w, layout), np.uint8)
+    label = name or (f"matmul_s8_packed {layouts.NAMES[layout]} {M}x{K}x{N}"
+                     f"{' edge' if edge else ''}{' wrap' if bias == 'wrap' else ''}")
+    return J.Case(label, MATMUL_S8_PACKED, [M, K, N, layout], [x, wp, b, mult, shift], np.int8, (M, N),
+                  ref.matmul_s8(x, w, mult, shift, b), macs=M * K * N,
+                  meta={"M": M, "K": K, "N": N, "layout": layouts.NAMES[layout]})
+
+
+def matmul_s8_packed_extremes(rng, layout, K=40, N=62):
+    """Every requantize corner the packed paths must match: each shift from -31
+    to 30, mult INT32_MIN / INT32_MAX / negative / 0 / 1, biases at INT32_MIN
+    and INT32_MAX (with a zero row of x, acc + bias is the bias itself, so
+    x = mult = INT32_MIN, the one saturating product, occurs)."""
+    i32min, i32max = -(1 << 31), (1 << 31) - 1
+    x = _i8(rng, (3, K), edge=True)
+    x[1] = 0
+    w = _i8(rng, (N, K), edge=True)
+    shift = (np.arange(N) % 62 - 31).astype(np.int32)
+    mult = rng.choice(np.array([i32min, i32max, -(1 << 30), 0, 1, 1 << 30, 1518500250], np.int64),
+                      size=N).astype(np.int32)
+    mult[:4] = i32min
+    b = rng.choice(np.array([i32min, i32max, 0, -1, 12345], np.int64), size=N).astype(np.int32)
+    b[:4] = i32min
+    shift[:4] = [0, -1, 1, -31]
+    wp = np.frombuffer(layouts.pack(w, layout), np.uint8)
+    return J.Case(f"matmul_s8_packed {layouts.NAMES[layout]} 3x{K}x{N} requantize extremes",
+                  MATMUL_S8_PACKED, [3, K, N, layout], [x, wp, b, mult, shift], np.int8, (3, N),
+                  ref.matmul_s8(x, w, mult, shift, b), macs=3 * K * N,
+                  meta={"M": 3, "K": K, "N": N, "layout": layouts.NAMES[layout]})
 
 
 def matmul_s8_s32(rng, M, K, N, bias=True, edge=False, name=None):
