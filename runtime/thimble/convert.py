@@ -25,6 +25,24 @@ def add_parser(p):
     p.add_argument("--decode-tokens", type=int, default=16, help="decoder steps per calibration prompt")
 
 
+def step_progress(label, stream):
+    """progress(i, n) for a loop of n slow steps: a counter redrawn in place on
+    a terminal; elsewhere (a log, CI, a pipe) one plain line at each quarter,
+    so the log shows the work moving without a line per step."""
+    tty = stream.isatty()
+    state = {"next": 25}
+
+    def progress(i, n):
+        if tty:
+            print(f"\r{label} {i}/{n}", end="" if i < n else "\n", file=stream, flush=True)
+            return
+        pct = 100 * i // max(n, 1)
+        if pct >= state["next"]:
+            print(f"{label} {i}/{n} ({pct}%)", file=stream, flush=True)
+            state["next"] = (pct // 25 + 1) * 25
+    return progress
+
+
 def _calib_prompts(args, tokenizer, max_len):
     from .prompt import PromptError, build_encoder_input, load_tools
     by_name = {}
@@ -88,12 +106,9 @@ def run(args):
         source = f"{args.calib_random} random token prompts"
         print("note: no --calib: calibrating on random tokens (real prompts calibrate better)", file=sys.stderr)
 
-    def progress(i, n):
-        if sys.stderr.isatty():
-            print(f"\rcalibrating {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
-
     try:
-        cal = calibrate(model, prompts, decode_tokens=args.decode_tokens, progress=progress)
+        cal = calibrate(model, prompts, decode_tokens=args.decode_tokens,
+                        progress=step_progress("calibrating", sys.stderr))
         qm = quantize(model, cal, rope_n_pos=max_len)
         data = to_image(qm, blob, _checkpoint_id(args.checkpoint))
     except (QuantizeError, ImageError, ValueError) as e:

@@ -2,6 +2,7 @@
 UBSan) held against each other, on good images and on hostile ones."""
 import hashlib
 import pathlib
+import re
 import shutil
 import struct
 import subprocess
@@ -23,6 +24,18 @@ def fnv1a(b):
     for x in b:
         h = ((h ^ x) * 16777619) & 0xFFFFFFFF
     return h
+
+
+def c_error_codes():
+    """THM_IMG_E_* -> value, read from the C reader's header, so a case that
+    is refused for another reason than the one it tests fails."""
+    text = (ROOT / "runtime" / "device" / "image" / "thm_image.h").read_text()
+    codes = {m[0]: int(m[1]) for m in re.findall(r"\bTHM_IMG_(E_\w+|OK)\s*=\s*(-?\d+)", text)}
+    assert codes["E_SHORT"] == -2 and len(set(codes.values())) == len(codes), codes
+    return codes
+
+
+ERR = c_error_codes()
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +135,8 @@ def test_every_truncation_is_rejected_by_both(checker, tmp_path):
         with pytest.raises(ImageError):
             parse_image(buf[:n], verify_hash=False)
     for p, line in zip(paths, run_checker(checker, paths)):
-        assert line.startswith("ERR"), f"C reader accepted a truncated image ({p.name}): {line}"
+        # shorter than the header, or than the header's image_size: both are "truncated"
+        assert line == f"ERR {ERR['E_SHORT']}", f"truncated image ({p.name}): C reader says {line[:60]}"
 
 
 def test_bit_flips_same_verdict_in_c_and_python(checker, tmp_path):
@@ -167,39 +181,50 @@ def test_hostile_fields_rejected(checker, tmp_path):
                     if struct.unpack_from("<I", buf, h["section_table"] + i * fmt.SECTION_SIZE)[0]
                     == fmt.SECTION_KINDS["TENSORS"])
     sec0 = h["section_table"]
+    notok = build_image(CONFIG, [Tensor("a", np.ones((2, 2), np.int8))])
+    nh = parse_image(notok).header
+    data_kind_at = next(nh["section_table"] + i * fmt.SECTION_SIZE for i in range(nh["section_count"])
+                        if struct.unpack_from("<I", notok, nh["section_table"] + i * fmt.SECTION_SIZE)[0]
+                        == fmt.SECTION_KINDS["DATA"])
     cases = {
-        "magic": _patch(buf, 0, "4s", b"GGUF"),
-        "major version": _patch(buf, 4, "H", 2),
-        "image_size larger": _patch(buf, 16, "Q", len(buf) + 64),
-        "image_size huge": _patch(buf, 16, "Q", 2**63),
-        "section count 0": _patch(buf, 24, "I", 0),
-        "section count huge": _patch(buf, 24, "I", 0xFFFFFFFF),
-        "section table past end": _patch(buf, 28, "I", len(buf) - 8),
-        "section offset huge": _patch(buf, sec0 + 8, "Q", 2**64 - 64),
-        "section size wraps": _patch(buf, sec0 + 16, "Q", 2**64 - 1),
-        "section kind unknown": _patch(buf, sec0, "I", 99),
-        "tensor name past strings": _patch(buf, tens_off + 0, "I", 0xFFFFFFF0),
-        "tensor name_len 0": _patch(buf, tens_off + 4, "H", 0),
-        "tensor dtype unknown": _patch(buf, tens_off + 6, "B", 77),
-        "tensor layout unknown": _patch(buf, tens_off + 7, "B", 9),
-        "tensor ndim 0": _patch(buf, tens_off + 8, "B", 0),
-        "tensor ndim 9": _patch(buf, tens_off + 8, "B", 9),
-        "tensor dims overflow": _patch(_patch(buf, tens_off + 12, "I", 0xFFFFFFFF), tens_off + 16, "I", 0xFFFFFFFF),
-        "tensor dim zero": _patch(buf, tens_off + 12, "I", 0),
-        "tensor data offset huge": _patch(buf, tens_off + 32, "Q", 2**64 - 64),
-        "tensor data size wraps": _patch(buf, tens_off + 40, "Q", 2**64 - 1),
-        "tensor data misaligned": _patch(buf, tens_off + 32, "Q", parse_image(buf).tensor_info["embedding"]["offset"] + 1),
-        "duplicate name": _patch(_patch(buf, tens_off + fmt.TENSOR_SIZE + 0, "I", 0), tens_off + fmt.TENSOR_SIZE + 4, "H", 9),
+        "magic": ("E_MAGIC", _patch(buf, 0, "4s", b"GGUF")),
+        "major version": ("E_VERSION", _patch(buf, 4, "H", 2)),
+        "image_size larger": ("E_SHORT", _patch(buf, 16, "Q", len(buf) + 64)),
+        "image_size huge": ("E_SHORT", _patch(buf, 16, "Q", 2**63)),
+        "image_size smaller": ("E_HEADER", _patch(buf, 16, "Q", len(buf) - 8)),
+        "header_size not 128": ("E_HEADER", _patch(buf, 8, "I", 64)),
+        "DATA section missing": ("E_MISSING", _patch(notok, data_kind_at, "I", fmt.SECTION_KINDS["TOKENIZER"])),
+        "section count 0": ("E_SECTION", _patch(buf, 24, "I", 0)),
+        "section count huge": ("E_SECTION", _patch(buf, 24, "I", 0xFFFFFFFF)),
+        "section table past end": ("E_SECTION", _patch(buf, 28, "I", len(buf) - 8)),
+        "section offset huge": ("E_SECTION", _patch(buf, sec0 + 8, "Q", 2**64 - 64)),
+        "section size wraps": ("E_SECTION", _patch(buf, sec0 + 16, "Q", 2**64 - 1)),
+        "section kind unknown": ("E_SECTION", _patch(buf, sec0, "I", 99)),
+        "tensor name past strings": ("E_TENSOR", _patch(buf, tens_off + 0, "I", 0xFFFFFFF0)),
+        "tensor name_len 0": ("E_TENSOR", _patch(buf, tens_off + 4, "H", 0)),
+        "tensor dtype unknown": ("E_TENSOR", _patch(buf, tens_off + 6, "B", 77)),
+        "tensor layout unknown": ("E_TENSOR", _patch(buf, tens_off + 7, "B", 9)),
+        "tensor ndim 0": ("E_TENSOR", _patch(buf, tens_off + 8, "B", 0)),
+        "tensor ndim 9": ("E_TENSOR", _patch(buf, tens_off + 8, "B", 9)),
+        "tensor dims overflow": ("E_TENSOR", _patch(_patch(buf, tens_off + 12, "I", 0xFFFFFFFF),
+                                                    tens_off + 16, "I", 0xFFFFFFFF)),
+        "tensor dim zero": ("E_TENSOR", _patch(buf, tens_off + 12, "I", 0)),
+        "tensor data offset huge": ("E_TENSOR", _patch(buf, tens_off + 32, "Q", 2**64 - 64)),
+        "tensor data size wraps": ("E_TENSOR", _patch(buf, tens_off + 40, "Q", 2**64 - 1)),
+        "tensor data misaligned": ("E_TENSOR", _patch(buf, tens_off + 32, "Q",
+                                                      img.tensor_info["embedding"]["offset"] + 1)),
+        "duplicate name": ("E_TENSOR", _patch(_patch(buf, tens_off + fmt.TENSOR_SIZE + 0, "I", 0),
+                                              tens_off + fmt.TENSOR_SIZE + 4, "H", 9)),
     }
     paths = []
-    for i, (label, bad) in enumerate(cases.items()):
+    for i, (label, (_, bad)) in enumerate(cases.items()):
         with pytest.raises(ImageError):
             parse_image(bad, verify_hash=False)
         p = tmp_path / f"h{i}"
         p.write_bytes(bad)
         paths.append(p)
-    for label, line in zip(cases, run_checker(checker, paths)):
-        assert line.startswith("ERR"), f"{label}: C reader accepted it: {line[:80]}"
+    for (label, (code, _)), line in zip(cases.items(), run_checker(checker, paths)):
+        assert line == f"ERR {ERR[code]}", f"{label}: want ERR {ERR[code]} ({code}), C reader says {line[:80]}"
 
 
 def test_writer_refuses_bad_tensors():

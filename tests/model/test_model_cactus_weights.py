@@ -13,7 +13,7 @@ from thimble.model.cactus_weights import encode_weights, file_layout
 from thimble.model.synth import random_model, save_cactus_folder, tiny_config
 
 FMT = "<4sIII4QIQQIIQ"       # magic flags alignment ndim dims[4] precision data scales group ngroups original_N
-HAS_SCALES, TRANSPOSED, INTERLEAVED = 1, 4, 8
+HAS_SCALES, PAGE_ALIGNED, TRANSPOSED, INTERLEAVED = 1, 2, 4, 8
 
 
 def _header(blob):
@@ -64,19 +64,92 @@ def test_int8_layout_matches_the_engine_formulas():
 
 def test_int4_planar_nibble_order():
     rng = np.random.default_rng(1)
-    w = rng.normal(0, 0.05, (4, 64)).astype(np.float32)
+    w = rng.normal(0, 0.05, (10, 70)).astype(np.float32)   # 3 interleave blocks (N padded to 12), 3 groups
     blob = encode_weights(w, "INT4")
     h = _header(blob)
-    assert h["precision"] == 3 and h["data_bytes"] == 4 * 64 // 2 and h["flags"] == HAS_SCALES | INTERLEAVED
-    data = np.frombuffer(blob, np.uint8, offset=96 + 32)
-    q_ref, _ = _expected_q(w, 7)
-    for n in range(4):
-        for k in range(64):
-            i = ((n // 4) * 16 + k // 4) * 16 + (n % 4) * 4 + k % 4      # index in the interleaved stream
-            byte = int(data[(i // 32) * 16 + i % 16])                   # 32 values per 16 bytes
-            nib = byte & 0x0F if i % 32 < 16 else byte >> 4             # first 16 low, next 16 high
-            assert (nib - 16 if nib > 7 else nib) == q_ref[n, k], (n, k)
-    np.testing.assert_array_equal(read_weights_file_bytes(blob).q, q_ref)
+    N, K, G = 12, 96, 3
+    assert h["precision"] == 3 and h["flags"] == HAS_SCALES | INTERLEAVED
+    assert (h["dims"], h["original_n"], h["num_groups"]) == ((N, K, 0, 0), 10, G)
+    assert (h["scale_bytes"], h["data_bytes"]) == (N * G * 2, N * K // 2)
+    scales = np.frombuffer(blob, "<f2", count=N * G, offset=96)
+    data_off = 96 + (-(-N * G * 2 // 32)) * 32               # scales padded to the next 32 bytes
+    data = np.frombuffer(blob, np.uint8, offset=data_off)
+    assert len(data) == N * K // 2
+    q_ref, s_ref = _expected_q(w, 7)
+    for n in range(N):
+        for k in range(K):
+            i = ((n // 4) * (K // 4) + k // 4) * 16 + (n % 4) * 4 + k % 4   # index in the interleaved stream
+            byte = int(data[(i // 32) * 16 + i % 16])                       # 32 values per 16 bytes
+            nib = byte & 0x0F if i % 32 < 16 else byte >> 4                 # first 16 low, next 16 high
+            s = scales[((n // 4) * G + k // 32) * 4 + n % 4]
+            if n < 10:
+                assert (nib - 16 if nib > 7 else nib) == q_ref[n, k], (n, k)
+                assert s == np.float16(s_ref[n, k // 32]), (n, k)
+            else:
+                assert nib == 0 and s == 0, (n, k)                          # padding rows
+    got = read_weights_file_bytes(blob)
+    assert got.values.shape == (10, K)
+    np.testing.assert_array_equal(got.q, q_ref)
+    np.testing.assert_array_equal(got.scales, s_ref.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(got.values, q_ref * got.scales.repeat(32, 1))
+
+
+def _pack_header(flags, alignment, dims, precision, data_bytes, scale_bytes=0, group=0, ngroups=0, original_n=0):
+    d = list(dims) + [0] * (4 - len(dims))
+    return struct.pack(FMT, b"CACT", flags, alignment, len(dims), *d, precision, data_bytes, scale_bytes,
+                       group, ngroups, original_n)
+
+
+def _up(n, a):
+    return -(-n // a) * a
+
+
+def test_fp32_tensor_is_read_exactly(odd, tmp_path):
+    """The writer never emits FP32 (graph.h code 2), but the engine maps it; a
+    hand-built file is read bit for bit, in a folder as well."""
+    w = odd["dec.0.self_attn.k"]                              # [24, 48], values fp16 cannot hold
+    assert np.any(w != w.astype(np.float16).astype(np.float32))
+    body = w.astype("<f4").tobytes()
+    blob = _pack_header(TRANSPOSED, 32, w.shape, 2, len(body), original_n=w.shape[0])
+    blob += b"\0" * (96 - len(blob)) + body
+    got = read_weights_file_bytes(blob)
+    assert (got.precision, got.shape, got.q) == ("FP32", (24, 48), None)
+    np.testing.assert_array_equal(got.values, w)
+    folder = _export(odd, tmp_path / "x", precision="FP16")
+    (folder / "layer_0_attn_k.weights").write_bytes(blob)
+    np.testing.assert_array_equal(load_cactus_folder(folder)["dec.0.self_attn.k"], w)
+    short = _pack_header(0, 32, w.shape, 2, len(body) // 2) + b"\0" * 12 + body[:len(body) // 2]
+    with pytest.raises(CheckpointError, match="FP32 dims"):
+        read_weights_file_bytes(short)                        # data_bytes sized for fp16, not fp32
+
+
+@pytest.mark.parametrize("alignment, flags", [(4096, PAGE_ALIGNED), (0, 0), (64, 0)])
+def test_other_alignments_move_scales_and_data(alignment, flags):
+    """graph_io.cpp places scales at align(84, alignment) and data at
+    align(scales end, alignment), reading alignment 0 as 1; PAGE_ALIGNED is
+    only a hint to the engine. Files laid out by hand at other alignments
+    must decode like the exporter's 32-byte one."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 0.05, (6, 40)).astype(np.float32)
+    ref_blob = encode_weights(w, "INT8", transposed=True)
+    h = _header(ref_blob)
+    scales = ref_blob[96:96 + h["scale_bytes"]]
+    data = ref_blob[_up(96 + h["scale_bytes"], 32):]
+    a = alignment or 1
+    head = _pack_header(h["flags"] | flags, alignment, h["dims"][:2], 0, h["data_bytes"], h["scale_bytes"],
+                        32, h["num_groups"], h["original_n"])
+    blob = head + b"\0" * (_up(84, a) - 84) + scales
+    blob += b"\0" * (_up(len(blob), a) - len(blob)) + data
+    if alignment == 4096:
+        assert len(blob) == 8192 + len(data)                  # scales at 4096, data at 8192
+    ref, got = read_weights_file_bytes(ref_blob), read_weights_file_bytes(blob)
+    assert got.flags == h["flags"] | flags and np.any(ref.values)
+    np.testing.assert_array_equal(got.q, ref.q)
+    np.testing.assert_array_equal(got.values, ref.values)
+    fp = np.linspace(-2, 2, 7).astype(np.float16)            # no scales: data right after the header
+    blob = _pack_header(flags, alignment, (7,), 1, 14, original_n=7)
+    blob += b"\0" * (_up(84, a) - 84) + fp.tobytes()
+    np.testing.assert_array_equal(read_weights_file_bytes(blob).values, fp.astype(np.float32))
 
 
 def test_fp16_scalars_and_int8_vectors():

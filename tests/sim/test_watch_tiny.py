@@ -97,3 +97,29 @@ def test_eval_reports_fidelity(image, tmp_path, capsys):
     assert r["top1_agreement"] >= 0.95 and r["tool_calls_identical_to_float"] == 1.0
     assert min(layer["min"] for layer in r["encoder_layers"]) > 0.999
     assert r["exact_match_expected"] == {"float": 1.0, "int8": 1.0, "prompts": 4}
+
+
+def test_convert_prints_quarter_progress_lines_when_stderr_is_not_a_terminal(tmp_path):
+    """A log or CI pipe gets one plain line per quarter of the calibration, no
+    carriage-return redraws: stderr here is a real pipe, in another process."""
+    import subprocess
+    import sys
+    from thimble.model.synth import random_model, save_needle_pickle, tiny_config
+    ckpt = tmp_path / "m.pkl"
+    save_needle_pickle(random_model(tiny_config()), ckpt)
+    r = subprocess.run([sys.executable, "-m", "thimble.cli", "convert", str(ckpt), "--calib-random", "12",
+                        "-o", str(tmp_path / "m.thm")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("calibrating")] == [
+        "calibrating 3/12 (25%)", "calibrating 6/12 (50%)", "calibrating 9/12 (75%)", "calibrating 12/12 (100%)"]
+
+
+def test_eval_prints_quarter_progress_lines(image, capsys):
+    rc = main(["eval", str(image), "--checkpoint", str(MODEL / "needle.pkl"), "--prompts", str(MODEL / "eval.jsonl"),
+               "--tools", str(MODEL / "tools.json"), "--backend", "c:portable", "--limit", "8"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    for phase in ("hidden states", "tool calls"):
+        assert [ln for ln in err.splitlines() if ln.startswith(phase)] == [
+            f"{phase} {i}/8 ({25 * i // 2}%)" for i in (2, 4, 6, 8)], err

@@ -26,6 +26,9 @@ original_N the real one. Int4 packs the interleaved stream in groups of 32
 values into 16 bytes: value j in the low nibble of byte j, value 16 + j in
 the high nibble (two's complement). 1-D int8 tensors are grouped but not
 interleaved. FP16 tensors (norms, gates, any 0-d tensor) have no scales.
+The exporter never writes FP32 or FLAG_PAGE_ALIGNED, but the engine takes
+both: FP32 reads like FP16, and the flag is never consulted (the offsets
+follow the alignment field alone), so we accept and ignore it too.
 """
 import dataclasses
 import math

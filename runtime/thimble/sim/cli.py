@@ -17,7 +17,8 @@ def add_parser(p):
     p.add_argument("--backend", default="c", choices=BACKENDS,
                    help="c: the C model runtime (default); numba, reference, c:<isa>: the integer "
                         "forward over that kernel backend")
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--max-new-tokens", type=int, default=96, metavar="N",
+                   help="give up after N generated tokens without a complete tool call (default 96)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also print tokens, CRC and timings (as one JSON object)")
 

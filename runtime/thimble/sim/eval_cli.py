@@ -20,7 +20,7 @@ def add_parser(p):
                    help="JSON lines {\"query\", \"tools\": [names or objects], optional \"answer\"}")
     p.add_argument("--tools", help="tools JSON list resolving names in --prompts")
     p.add_argument("--backend", default="c", help="integer backend (default c)")
-    p.add_argument("--limit", type=int, default=0, help="use the first N prompts only")
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="use the first N prompts only (0: all)")
     p.add_argument("--decode-tokens", type=int, default=16, help="teacher-forced positions per prompt")
     p.add_argument("--json", help="write the report here as JSON")
 
@@ -40,10 +40,14 @@ def _rows(args):
             except (KeyError, ValueError, TypeError) as e:
                 raise SystemExit(f"{args.prompts}:{n}: bad row ({e})")
             rows.append(row)
-    return rows[:args.limit] if args.limit else rows
+    rows = rows[:args.limit] if args.limit else rows
+    if not rows:
+        raise SystemExit(f"{args.prompts}: no prompts")
+    return rows
 
 
 def run(args):
+    from ..convert import step_progress
     from ..kernels import get_backend
     from ..model import FloatNeedle, load_checkpoint
     from ..prompt import restore_tool_names
@@ -67,12 +71,13 @@ def run(args):
     rows = _rows(args)
     prompts = [session.encoder_input(r["query"], r["tools"]) for r in rows]
     report = fidelity(model, session.qm, get_backend(py_backend), [p for p, _ in prompts],
-                      decode_tokens=args.decode_tokens)
+                      decode_tokens=args.decode_tokens, progress=step_progress("hidden states", sys.stderr))
+    tool_progress = step_progress("tool calls", sys.stderr)
 
     fm = FloatNeedle(model, np.float32)
     sp = session.special
     same = int_ok = float_ok = expected = 0
-    for row, (ids, name_map) in zip(rows, prompts):
+    for done, (row, (ids, name_map)) in enumerate(zip(rows, prompts), 1):
         grammar = ToolGrammar(tool_keys(row["tools"]))
         cache = fm.start_decoder(fm.encode(np.asarray(ids)[None, :]))
         gen = constrained_greedy(lambda t: fm.decode_step(cache, [[t]])[0, -1], session.pieces, grammar,
@@ -86,6 +91,7 @@ def run(args):
             expected += 1
             float_ok += int(f_calls == row["answer"])
             int_ok += int(i_calls == row["answer"])
+        tool_progress(done, len(rows))
     report["tool_calls_identical_to_float"] = same / len(rows)
     if expected:
         report["exact_match_expected"] = {"float": float_ok / expected, "int8": int_ok / expected,

@@ -23,8 +23,9 @@ def cosine(a, b):
     return float(a @ b / (na * nb))
 
 
-def fidelity(float_model, qm, backend, prompts, *, decode_tokens=16, start_id=1):
-    """prompts: token id sequences. Returns a JSON-ready report."""
+def fidelity(float_model, qm, backend, prompts, *, decode_tokens=16, start_id=1, progress=None):
+    """prompts: token id sequences. Returns a JSON-ready report.
+    progress(i, n), if given, is called after each prompt."""
     fm = FloatNeedle(float_model, np.float32)
     im = IntNeedle(qm, backend)
     c = qm.config
@@ -49,6 +50,8 @@ def fidelity(float_model, qm, backend, prompts, *, decode_tokens=16, start_id=1)
             agree += int(f_top == int(np.argmax(il)))
             positions += 1
             tok = f_top
+        if progress:
+            progress(len(enc_out), len(prompts))
 
     def summary(vals):
         return {"mean": float(np.mean(vals)), "min": float(np.min(vals))}
