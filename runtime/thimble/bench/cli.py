@@ -4,6 +4,7 @@ import importlib
 TARGETS = {
     "kernels": ("thimble.bench.kernels",
                 "GMAC/s of every host kernel backend (or instructions per MAC on a --board)"),
+    "link": ("thimble.bench.link", "deploy throughput as a share of line rate on a paced, lossy link"),
     "model": ("thimble.bench.model", "tokens/s of the whole model (C runtime) against the float numpy forward"),
     "numerics": ("thimble.bench.numerics",
                  "error of each integer kernel against float64, the figures in docs/numerics.md"),
