@@ -54,6 +54,12 @@ def render():
     parts += [f"#define THM_DTYPE_{name.upper()} {code}  /* {bits} bits */"
               for code, (name, bits) in fmt.DTYPES.items()] + [""]
     parts += [f"#define THM_LAYOUT_{name.upper()} {code}" for code, name in fmt.LAYOUTS.items()] + [""]
+    parts += ["/* packed layouts: rows per tile, k per block, bytes per stored element */"]
+    for code, (rows, kb, eb) in fmt.PACKED_LAYOUTS.items():
+        n = fmt.LAYOUTS[code].upper()
+        parts += [f"#define THM_LAYOUT_{n}_ROWS {rows}", f"#define THM_LAYOUT_{n}_KBLOCK {kb}",
+                  f"#define THM_LAYOUT_{n}_ELEM_BYTES {eb}"]
+    parts += [f"#define THM_LAYOUT_MAX {max(fmt.LAYOUTS)}", ""]
     parts += [c_struct("thm_fmt_header", fmt.HEADER, fmt.HEADER_SIZE), "",
               c_struct("thm_fmt_section", fmt.SECTION, fmt.SECTION_SIZE), "",
               c_struct("thm_fmt_config", fmt.CONFIG, fmt.CONFIG_SIZE), "",

@@ -13,7 +13,7 @@ import numpy as np
 
 
 def add_parser(p):
-    p.add_argument("checkpoint", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
+    p.add_argument("checkpoint", nargs="?", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
     p.add_argument("-o", "--output", required=True, help="the .thm image to write")
     p.add_argument("--tokenizer", help="SentencePiece .model to carry in the image (needed by sim and the device)")
     p.add_argument("--calib", help="calibration prompts, JSON lines {\"query\": ..., \"tools\": [names or tool objects]}")
@@ -23,6 +23,7 @@ def add_parser(p):
     p.add_argument("--max-len", type=int, help="encoder/decoder positions the image supports "
                    "(default: the checkpoint's max_seq_len)")
     p.add_argument("--decode-tokens", type=int, default=16, help="decoder steps per calibration prompt")
+    add_layout_args(p)
 
 
 def step_progress(label, stream):
@@ -75,6 +76,14 @@ def run(args):
     from .tokenizer.bpe import Tokenizer
     from .tokenizer.payload import build_payload
 
+    layout = _layout(args)
+    if layout is None:
+        return 1
+    if args.repack:
+        return _repack(args, layout)
+    if not args.checkpoint:
+        print("error: give a CHECKPOINT to convert (or --repack IMAGE)", file=sys.stderr)
+        return 1
     t0 = time.perf_counter()
     try:
         model = load_checkpoint(args.checkpoint)
@@ -110,20 +119,25 @@ def run(args):
         cal = calibrate(model, prompts, decode_tokens=args.decode_tokens,
                         progress=step_progress("calibrating", sys.stderr))
         qm = quantize(model, cal, rope_n_pos=max_len)
-        data = to_image(qm, blob, _checkpoint_id(args.checkpoint))
+        data = to_image(qm, blob, _checkpoint_id(args.checkpoint), layout=layout)
     except (QuantizeError, ImageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    tmp = args.output + ".partial"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, args.output)
+    _write(args.output, data)
     params = sum(int(np.prod(a.shape)) for n, a in qm.tensors.items() if a.dtype == np.int8)
     print(f"wrote {args.output}: {len(data)} bytes, {len(qm.tensors)} tensors, "
           f"{len(data) / params:.3f} bytes per int8 weight, sha256 {data[32:64].hex()[:16]}...")
     print(f"calibrated on {len(prompts)} prompts ({source}), {cal.decoder_tokens} decoder steps; "
           f"{time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _write(path, data):
+    """Write through a temporary file, so a failed write never leaves half an image at path."""
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 def _checkpoint_id(path):
@@ -137,3 +151,43 @@ def _checkpoint_id(path):
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     return h.digest()
+
+
+# --- weight layout: pack the projections for a board's fast path ---
+
+def add_layout_args(p):
+    p.add_argument("--board", help="pack the projection weights in this board's fast-path layout "
+                   "(the image then runs fastest there; any board and the host still run it)")
+    p.add_argument("--layout", choices=["row_major", "s8_r8k64", "s16_r4k16"],
+                   help="pack in this layout instead of a board's (default row_major: plain)")
+    p.add_argument("--repack", metavar="IMAGE", help="no checkpoint: rewrite IMAGE in the layout of "
+                   "--board/--layout (same model, tokenizer and answers)")
+
+
+def _layout(args):
+    """The layout name from --board or --layout (row_major when neither); None after an error."""
+    if args.board and args.layout:
+        print("error: give --board or --layout, not both", file=sys.stderr)
+        return None
+    if not args.board:
+        return args.layout or "row_major"
+    from .boards.board import BoardError, load_board
+    from .quant.image import board_layout
+    try:
+        return board_layout(load_board(args.board))
+    except BoardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
+def _repack(args, layout):
+    from .image import ImageError
+    from .quant.image import repack
+    try:
+        data = repack(args.repack, layout)
+    except (OSError, ImageError, ValueError) as e:
+        print(f"error: {args.repack}: {e}", file=sys.stderr)
+        return 1
+    _write(args.output, data)
+    print(f"wrote {args.output}: {len(data)} bytes, projections {layout}, sha256 {data[32:64].hex()[:16]}...")
+    return 0

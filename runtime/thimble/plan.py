@@ -26,6 +26,7 @@ class Plan:
     max_dec_len: int
     layers: list                    # [{"layer", "weights_bytes", "arena_bytes", "arena_items"}]
     config: dict
+    weight_layout: str = "row_major"   # how the projections are stored (image.format.LAYOUTS)
 
 
 def _layer_of(name):
@@ -66,7 +67,7 @@ def make_plan(image_bytes, prompt_tokens=256, gen_tokens=48):
     layers.append({"layer": "model", "weights_bytes": weights.get("model", 0), "arena_bytes": shared,
                    "arena_items": f"streams and activations for {prompt_tokens} rows, logits, attention scratch"})
     return Plan(len(image_bytes), prompt_tokens, gen_tokens, arena, per_e, per_d, cm.max_enc_len,
-                cm.max_dec_len, layers, dict(k))
+                cm.max_dec_len, layers, dict(k), img.weight_layout)
 
 
 def shortfalls(plan, arena_budget, flash_budget):

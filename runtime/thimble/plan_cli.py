@@ -23,6 +23,19 @@ def add_parser(p):
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
+def _layout_note(plan, board_name):
+    """What the image's weight layout means on the board (None when plain)."""
+    if plan.weight_layout == "row_major":
+        return None
+    note = f"weights: projections packed {plan.weight_layout}"
+    if board_name:
+        from .boards import load_board
+        from .quant.image import board_layout
+        fast = board_layout(load_board(board_name)) == plan.weight_layout
+        note += " (this board's fast path)" if fast else " (not this board's layout: its portable C runs them, slower)"
+    return note
+
+
 def _budgets(args):
     arena, flash, where = None, None, "given budgets"
     if args.board:
@@ -67,6 +80,8 @@ def run(args):
               f"vocab {k['vocab_size']}; prompt {plan.prompt_tokens} tokens, {plan.gen_tokens} generated")
         print(f"flash (image, read in place): {plan.image_bytes:>12,} bytes ({plan.image_bytes / 2**20:.2f} MiB)"
               + (f"  budget {flash_budget:,}" if flash_budget is not None else ""))
+        if _layout_note(plan, args.board):
+            print(_layout_note(plan, args.board))
         print(f"arena (peak):                 {plan.arena_bytes:>12,} bytes ({plan.arena_bytes / 2**20:.2f} MiB)"
               + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
         print(f"longer prompt: +{plan.bytes_per_prompt_token:,.0f} arena bytes per encoder token "

@@ -216,6 +216,11 @@ def test_hostile_fields_rejected(checker, tmp_path):
         "duplicate name": ("E_TENSOR", _patch(_patch(buf, tens_off + fmt.TENSOR_SIZE + 0, "I", 0),
                                               tens_off + fmt.TENSOR_SIZE + 4, "H", 9)),
     }
+    refused_by_both(checker, tmp_path, cases)
+
+
+def refused_by_both(checker, tmp_path, cases):
+    """cases: {label: (THM_IMG_ error name, image bytes)}: Python raises, C returns that error."""
     paths = []
     for i, (label, (_, bad)) in enumerate(cases.items()):
         with pytest.raises(ImageError):

@@ -27,6 +27,22 @@ static uint64_t thm_element_bytes(uint32_t dtype, const uint32_t *dims, uint32_t
     }
 }
 
+/* Bytes of int8 [N, K] packed in layout (1..THM_LAYOUT_MAX; the kernels'
+ * thm_matmul_s8_packed_size, from the format table's tile geometry); ok = 0
+ * when it would not fit 64 bits. */
+static uint64_t thm_packed_bytes(uint32_t layout, uint32_t N, uint32_t K, int *ok)
+{
+    uint64_t rows, kb, eb;
+    if (layout == THM_LAYOUT_S8_R8K64) {
+        rows = THM_LAYOUT_S8_R8K64_ROWS; kb = THM_LAYOUT_S8_R8K64_KBLOCK; eb = THM_LAYOUT_S8_R8K64_ELEM_BYTES;
+    } else {
+        rows = THM_LAYOUT_S16_R4K16_ROWS; kb = THM_LAYOUT_S16_R4K16_KBLOCK; eb = THM_LAYOUT_S16_R4K16_ELEM_BYTES;
+    }
+    const uint64_t np = ((uint64_t)N + rows - 1) / rows * rows, kp = ((uint64_t)K + kb - 1) / kb * kb;
+    *ok = np <= UINT64_MAX / kp / eb;     /* kp >= 1: dims are never 0 here */
+    return *ok ? np * kp * eb : 0;
+}
+
 /* Check one raw tensor entry against the image; fill out if given. */
 static int thm_tensor_check(const thm_image *img, const thm_fmt_tensor *t,
                             uint64_t data_lo, uint64_t data_hi, thm_tensor_view *out)
@@ -37,14 +53,22 @@ static int thm_tensor_check(const thm_image *img, const thm_fmt_tensor *t,
     for (uint32_t i = 0; i < t->name_len; i++) {
         if (name[i] < THM_IMAGE_NAME_CHAR_MIN || name[i] > THM_IMAGE_NAME_CHAR_MAX) return THM_IMG_E_TENSOR;
     }
-    if (t->layout != THM_LAYOUT_ROW_MAJOR) return THM_IMG_E_TENSOR;
+    /* row-major, or the one packed layout the header names */
+    if (t->layout != THM_LAYOUT_ROW_MAJOR && t->layout != img->weight_layout) return THM_IMG_E_TENSOR;
     if (t->ndim < 1 || t->ndim > THM_IMAGE_MAX_DIMS) return THM_IMG_E_TENSOR;
     for (uint32_t i = t->ndim; i < THM_IMAGE_MAX_DIMS; i++) {
         if (t->dims[i] != 1) return THM_IMG_E_TENSOR;
     }
     int ok = 0;
     const uint64_t want = thm_element_bytes(t->dtype, t->dims, t->ndim, &ok);
-    if (!ok || want != t->data_size) return THM_IMG_E_TENSOR;
+    if (!ok) return THM_IMG_E_TENSOR;
+    if (t->layout == THM_LAYOUT_ROW_MAJOR) {
+        if (want != t->data_size) return THM_IMG_E_TENSOR;
+    } else {    /* packed: int8 [N, K] matmul weights only */
+        if (t->dtype != THM_DTYPE_INT8 || t->ndim != 2) return THM_IMG_E_TENSOR;
+        if (thm_packed_bytes(t->layout, t->dims[0], t->dims[1], &ok) != t->data_size || !ok)
+            return THM_IMG_E_TENSOR;
+    }
     if (t->data_offset % THM_IMAGE_DATA_ALIGN) return THM_IMG_E_TENSOR;
     if (t->data_offset < data_lo || !thm_in_bounds(t->data_offset, t->data_size, data_hi))
         return THM_IMG_E_TENSOR;
@@ -72,6 +96,7 @@ int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size)
     if (h.version_major != THM_IMAGE_VERSION_MAJOR) return THM_IMG_E_VERSION;
     if (h.header_size != sizeof(thm_fmt_header)) return THM_IMG_E_HEADER;
     if (h.image_size != size) return h.image_size > size ? THM_IMG_E_SHORT : THM_IMG_E_HEADER;
+    if (h.weight_layout > THM_LAYOUT_MAX) return THM_IMG_E_HEADER;
     if (h.section_count < 1 || h.section_count > THM_IMAGE_MAX_SECTIONS) return THM_IMG_E_SECTION;
     const uint64_t table_len = (uint64_t)h.section_count * sizeof(thm_fmt_section);
     if (h.section_table < sizeof(thm_fmt_header) || h.section_table % 8u
@@ -99,6 +124,7 @@ int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size)
 
     img->base = base;
     img->size = size;
+    img->weight_layout = h.weight_layout;
     memcpy(&img->config, base + sec[THM_SECTION_CONFIG].offset, sizeof(img->config));
     img->strings = base + sec[THM_SECTION_STRINGS].offset;
     img->strings_size = sec[THM_SECTION_STRINGS].size;

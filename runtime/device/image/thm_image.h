@@ -33,6 +33,7 @@ typedef struct {
     const uint8_t *tokenizer;    /* TOKENIZER section or NULL */
     uint64_t tokenizer_size;
     uint64_t data_lo, data_hi;   /* DATA section bounds, offsets from base */
+    uint32_t weight_layout;      /* THM_LAYOUT_* of every packed tensor; ROW_MAJOR: none */
 } thm_image;
 
 typedef struct {

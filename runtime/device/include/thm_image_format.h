@@ -9,7 +9,7 @@
 
 #define THM_IMAGE_MAGIC "THMB"
 #define THM_IMAGE_VERSION_MAJOR 1
-#define THM_IMAGE_VERSION_MINOR 0
+#define THM_IMAGE_VERSION_MINOR 1
 #define THM_IMAGE_SECTION_ALIGN 64
 #define THM_IMAGE_DATA_ALIGN 64
 #define THM_IMAGE_MAX_DIMS 4
@@ -33,6 +33,17 @@
 #define THM_DTYPE_INT4 5  /* 4 bits */
 
 #define THM_LAYOUT_ROW_MAJOR 0
+#define THM_LAYOUT_S8_R8K64 1
+#define THM_LAYOUT_S16_R4K16 2
+
+/* packed layouts: rows per tile, k per block, bytes per stored element */
+#define THM_LAYOUT_S8_R8K64_ROWS 8
+#define THM_LAYOUT_S8_R8K64_KBLOCK 64
+#define THM_LAYOUT_S8_R8K64_ELEM_BYTES 1
+#define THM_LAYOUT_S16_R4K16_ROWS 4
+#define THM_LAYOUT_S16_R4K16_KBLOCK 16
+#define THM_LAYOUT_S16_R4K16_ELEM_BYTES 2
+#define THM_LAYOUT_MAX 2
 
 typedef struct {
     uint8_t magic[4];               /* b'THMB' */
@@ -45,7 +56,8 @@ typedef struct {
     uint32_t section_table;         /* offset of the section table */
     uint8_t sha256[32];             /* SHA-256 of the image with this field zeroed */
     uint8_t model_id[16];           /* first 16 bytes of the hash of the source checkpoint, for display */
-    uint8_t reserved[48];           /* zero */
+    uint32_t weight_layout;         /* LAYOUTS code every packed tensor has (0: none; 1.0 images: 0) */
+    uint8_t reserved[44];           /* zero */
 } thm_fmt_header;
 _Static_assert(sizeof(thm_fmt_header) == 128, "thm_fmt_header size");
 _Static_assert(offsetof(thm_fmt_header, magic) == 0, "thm_fmt_header.magic");
@@ -58,7 +70,8 @@ _Static_assert(offsetof(thm_fmt_header, section_count) == 24, "thm_fmt_header.se
 _Static_assert(offsetof(thm_fmt_header, section_table) == 28, "thm_fmt_header.section_table");
 _Static_assert(offsetof(thm_fmt_header, sha256) == 32, "thm_fmt_header.sha256");
 _Static_assert(offsetof(thm_fmt_header, model_id) == 64, "thm_fmt_header.model_id");
-_Static_assert(offsetof(thm_fmt_header, reserved) == 80, "thm_fmt_header.reserved");
+_Static_assert(offsetof(thm_fmt_header, weight_layout) == 80, "thm_fmt_header.weight_layout");
+_Static_assert(offsetof(thm_fmt_header, reserved) == 84, "thm_fmt_header.reserved");
 
 typedef struct {
     uint32_t kind;                  /* SECTION_KINDS */
@@ -122,7 +135,7 @@ typedef struct {
     uint32_t dims[4];               /* unused dims are 1 */
     uint32_t reserved2;             /* zero (keeps data_offset 8-byte aligned in C) */
     uint64_t data_offset;           /* from the start of the image, DATA_ALIGN aligned, inside DATA */
-    uint64_t data_size;             /* bytes; equals the element count times the element size */
+    uint64_t data_size;             /* bytes: element count x element size, or packed_bytes for a packed layout */
 } thm_fmt_tensor;
 _Static_assert(sizeof(thm_fmt_tensor) == 48, "thm_fmt_tensor size");
 _Static_assert(offsetof(thm_fmt_tensor, name_offset) == 0, "thm_fmt_tensor.name_offset");

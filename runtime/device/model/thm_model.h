@@ -24,7 +24,7 @@ enum {
     THM_MODEL_E_CONFIG = -2,    /* the image CONFIG is not a model this runtime runs */
     THM_MODEL_E_MISSING = -3,   /* a tensor is absent (thm_model_error_name) */
     THM_MODEL_E_SHAPE = -4,     /* a tensor has the wrong dtype or shape (named) */
-    THM_MODEL_E_RANGE = -5,     /* a constant is outside its range (named) */
+    THM_MODEL_E_RANGE = -5,     /* a constant is outside its range, or packed weights have nonzero padding (named) */
     THM_MODEL_E_EXTRA = -6,     /* the image has a tensor the model does not use (named) */
     THM_MODEL_E_ALIGN = -7,     /* tensor data not aligned for its type (named) */
     THM_MODEL_E_ARENA = -8,     /* arena too small or misaligned */
@@ -38,7 +38,8 @@ enum {
 /* One attention block's tensors, pointers into the image. */
 typedef struct {
     const int32_t *norm_mult, *norm_shift;  /* [d] */
-    const int8_t *w[4];                     /* q [Q,d], k [KV,d], v [KV,d], o [d,Q] */
+    const void *w[4];                       /* q [Q,d], k [KV,d], v [KV,d], o [d,Q]: int8 rows, or
+                                               packed in the model's weight_layout */
     const int32_t *w_mult[4], *w_shift[4];  /* [rows] */
     const int32_t *qn_mult, *qn_shift;      /* [hd] */
     const int32_t *kn_mult, *kn_shift;      /* [hd] */
@@ -50,6 +51,7 @@ typedef struct {
     /* --- bound from the image (thm_model_bind) --- */
     int32_t V, d, H, Hkv, hd, Q, KV, L_enc, L_dec, n_pos;
     int32_t max_enc_len, max_dec_len;       /* what the image supports */
+    int32_t weight_layout;                  /* THM_LAYOUT_* of the projections (the image header's) */
     thm_model_block enc[THM_MODEL_MAX_LAYERS];
     thm_model_block self_attn[THM_MODEL_MAX_LAYERS];
     thm_model_block cross[THM_MODEL_MAX_LAYERS];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "thm_model.h"
 #include "thm_model_consts.h"
+#include "thimble_kernels.h"
 
 #define SHIFT_MIN (-31)
 #define SHIFT_MAX 30
@@ -54,9 +55,33 @@ static uint32_t dtype_bytes(uint32_t dtype)
     return dtype == THM_DTYPE_INT32 ? 4 : dtype == THM_DTYPE_INT16 ? 2 : 1;
 }
 
-/* Find name; dtype and shape (rows, cols; cols 0 for 1-D) must match exactly. */
-static int get(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t rows, uint32_t cols,
-               const void **out)
+/* The fast paths multiply padding rows and padding k as they lie, so a packed
+ * weight's padding must be zero for every ISA to give the same bits (the
+ * Python reader, layouts.unpack, refuses the same). Only the padding is read:
+ * none at all when N and K fill whole tiles and blocks. */
+static int packed_padding_zero(uint32_t layout, const void *data, uint32_t N, uint32_t K)
+{
+    const int s8 = layout == THM_LAYOUT_S8_R8K64;
+    const uint32_t R = s8 ? THM_LAYOUT_S8_R8K64_ROWS : THM_LAYOUT_S16_R4K16_ROWS;
+    const uint32_t B = s8 ? THM_LAYOUT_S8_R8K64_KBLOCK : THM_LAYOUT_S16_R4K16_KBLOCK;
+    const uint32_t Np = (N + R - 1) / R * R, nb = (K + B - 1) / B, Kp = nb * B;
+    static const uint8_t pos[4] = {0, 2, 1, 3};   /* SXTB16 order inside a 4-k group */
+    for (uint32_t n = 0; n < Np; n++) {
+        for (uint32_t k = n < N ? K : 0; k < Kp; k++) {
+            const size_t tile = (size_t)(n / R) * nb + k / B;
+            if (s8 ? ((const int8_t *)data)[(tile * R + n % R) * B + k % B] != 0
+                   : ((const int16_t *)data)[((tile * 4 + k % B / 4) * R + n % R) * 4 + pos[k % 4]] != 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Find name; dtype, layout and shape (rows, cols; cols 0 for 1-D) must match
+ * exactly. A packed layout must also be the size the packed kernel reads and
+ * 4-byte aligned (thm_matmul_s8_packed loads words). */
+static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t layout, uint32_t rows,
+                    uint32_t cols, const void **out)
 {
     const thm_image *img = bd->img;
     if (nb->overflow) return fail(bd, THM_MODEL_E_CONFIG, nb->s, nb->n);
@@ -74,15 +99,26 @@ static int get(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t rows, ui
         if (thm_image_tensor(img, i, &t) != THM_IMG_OK) return fail(bd, THM_MODEL_E_SHAPE, nb->s, nb->n);
         bd->cursor = i + 1;
         uint32_t ndim = cols ? 2 : 1;
-        if (t.dtype != dtype || t.layout != THM_LAYOUT_ROW_MAJOR || t.ndim != ndim || t.dims[0] != rows
+        if (t.dtype != dtype || t.layout != layout || t.ndim != ndim || t.dims[0] != rows
             || (cols && t.dims[1] != cols))
             return fail(bd, THM_MODEL_E_SHAPE, nb->s, nb->n);
-        if ((uintptr_t)t.data % dtype_bytes(dtype)) return fail(bd, THM_MODEL_E_ALIGN, nb->s, nb->n);
+        if (layout != THM_LAYOUT_ROW_MAJOR
+            && t.size != thm_matmul_s8_packed_size((int32_t)layout, (int32_t)cols, (int32_t)rows))
+            return fail(bd, THM_MODEL_E_SHAPE, nb->s, nb->n);
+        if ((uintptr_t)t.data % (layout != THM_LAYOUT_ROW_MAJOR ? 4u : dtype_bytes(dtype)))
+            return fail(bd, THM_MODEL_E_ALIGN, nb->s, nb->n);
+        if (layout != THM_LAYOUT_ROW_MAJOR && !packed_padding_zero(layout, t.data, rows, cols))
+            return fail(bd, THM_MODEL_E_RANGE, nb->s, nb->n);
         if (!(bd->used[i / 8] & (1u << (i % 8)))) { bd->used[i / 8] |= (uint8_t)(1u << (i % 8)); bd->n_bound++; }
         *out = t.data;
         return THM_MODEL_OK;
     }
     return fail(bd, THM_MODEL_E_MISSING, nb->s, nb->n);
+}
+
+static int get(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t rows, uint32_t cols, const void **out)
+{
+    return get_laid(bd, nb, dtype, THM_LAYOUT_ROW_MAJOR, rows, cols, out);
 }
 
 /* prefix + suffix, int32 [n] of requantization shifts or gains: shifts are checked. */
@@ -127,7 +163,8 @@ static int bind_block(binder *bd, thm_model_block *b, const char *stack, uint32_
         name_buf nb;
         nb_init(&nb, p.s);
         nb_str(&nb, proj[j]);
-        if ((err = get(bd, &nb, THM_DTYPE_INT8, rows[j], cols[j], (const void **)&b->w[j]))) return err;
+        if ((err = get_laid(bd, &nb, THM_DTYPE_INT8, (uint32_t)m->weight_layout, rows[j], cols[j], &b->w[j])))
+            return err;
         nb_str(&nb, ".mult");
         if ((err = get_i32(bd, nb.s, "", rows[j], &b->w_mult[j]))) return err;
         nb_init(&nb, p.s);
@@ -188,6 +225,8 @@ int thm_model_bind(thm_model *m, const thm_image *img)
     m->L_enc = (int32_t)k->n_enc_layers;
     m->L_dec = (int32_t)k->n_dec_layers;
     m->n_pos = (int32_t)k->rope_n_pos;
+    /* thm_image_open accepted it (a THM_LAYOUT_* code); the projections must all have it */
+    m->weight_layout = (int32_t)img->weight_layout;
     /* the integer model's positions are bounded by its RoPE table (int_forward.py) */
     m->max_enc_len = (int32_t)(k->max_enc_len < k->rope_n_pos ? k->max_enc_len : k->rope_n_pos);
     m->max_dec_len = (int32_t)(k->max_dec_len < k->rope_n_pos ? k->max_dec_len : k->rope_n_pos);

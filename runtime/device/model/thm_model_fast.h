@@ -12,6 +12,7 @@
 
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
+#include "thm_image_format.h"   /* THM_LAYOUT_* of the image's weights */
 #if defined(__x86_64__) && defined(THM_HOST_X86)
 #include "thm_x86_rows.h"
 #include "thm_x86_gemv.h"
@@ -45,6 +46,17 @@ static inline int thm_mf_matmul(const int8_t *x, const int8_t *w, const int32_t 
     if (M == 1 && K <= THM_GEMV_MAX_K && THM_MF_AVX512()) return thm_gemv_s8_avx512(x, w, mult, shift, y, 0, K, N);
 #endif
     return thm_matmul_s8(x, w, NULL, mult, shift, y, M, K, N);
+}
+
+/* The same on a projection's weights as the image holds them: row-major
+ * through thm_mf_matmul, packed (layout, THM_LAYOUT_*) through
+ * thm_matmul_s8_packed: the board's fast path when the selected ISA owns
+ * the layout, else its portable C (the x86 host: correct, not fast). */
+static inline int thm_mf_proj(const void *w, int32_t layout, const int8_t *x, const int32_t *mult,
+                              const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
+{
+    if (layout != THM_LAYOUT_ROW_MAJOR) return thm_matmul_s8_packed(x, w, layout, NULL, mult, shift, y, M, K, N);
+    return thm_mf_matmul(x, (const int8_t *)w, mult, shift, y, M, K, N);
 }
 
 /* The same with raw int32 sums (the tied head). */

@@ -11,13 +11,20 @@
 
 enum { WQ = 0, WK = 1, WV = 2, WO = 3 };
 
+/* y [T, rows] = projection `which` of x [T, d] (o: of x [T, Q]), no bias. */
+static int proj(const thm_model *m, const thm_model_block *b, int which, const int8_t *x, int8_t *y, int32_t T)
+{
+    const int32_t K = which == WO ? m->Q : m->d;
+    const int32_t N = which == WQ ? m->Q : which == WO ? m->d : m->KV;
+    return thm_mf_proj(b->w[which], m->weight_layout, x, b->w_mult[which], b->w_shift[which], y, T, K, N);
+}
+
 /* y [T, n_heads * hd] = rope?(qk_norm(x [T, d] . W^T)); pos0 < 0: no RoPE.
  * The projection goes through mix (free until the attention writes it). */
 static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T, int which,
               int32_t n_heads, int8_t *y, int32_t pos0)
 {
-    int32_t rows = n_heads * m->hd;
-    CHECK(thm_mf_matmul(x, b->w[which], b->w_mult[which], b->w_shift[which], m->mix, T, m->d, rows));
+    CHECK(proj(m, b, which, x, m->mix, T));     /* n_heads * hd rows: Q or KV */
     if (which == WQ)
         CHECK(thm_mf_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd));
     else
@@ -39,7 +46,7 @@ static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t 
         CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws));
     else
         CHECK(thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch));
-    CHECK(thm_mf_matmul(m->mix, b->w[WO], b->w_mult[WO], b->w_shift[WO], m->h, T, m->Q, m->d));
+    CHECK(proj(m, b, WO, m->mix, m->h, T));
     CHECK(thm_mf_residual(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift));
     return THM_MODEL_OK;
 }
@@ -72,7 +79,7 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
         if ((err = pre_norm(m, b, n))) return err;
         if ((err = qk(m, b, m->h, n, WQ, m->H, m->q, 0))) return err;
         if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->k, 0))) return err;
-        CHECK(thm_mf_matmul(m->h, b->w[WV], b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        CHECK(proj(m, b, WV, m->h, m->v, n));
         /* layer 0's cross slots are free until the encoder is done */
         thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
         thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd);
@@ -85,7 +92,7 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->cross[i];
         if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->k, -1))) return err;
-        CHECK(thm_mf_matmul(enc_out, b->w[WV], b->w_mult[WV], b->w_shift[WV], m->v, n, m->d, m->KV));
+        CHECK(proj(m, b, WV, enc_out, m->v, n));
         thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
         thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd);
     }
@@ -117,8 +124,7 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
         if ((err = pre_norm(m, b, 1))) return err;
         if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, pos))) return err;
         if ((err = qk(m, b, m->h, 1, WK, m->Hkv, sk + (size_t)pos * m->KV, pos))) return err;
-        CHECK(thm_mf_matmul(m->h, b->w[WV], b->w_mult[WV], b->w_shift[WV], sv + (size_t)pos * m->KV,
-                            1, m->d, m->KV));
+        CHECK(proj(m, b, WV, m->h, sv + (size_t)pos * m->KV, 1));
         if ((err = attend_residual(m, b, sk, sv, 1, pos + 1, 1, pos, 0))) return err;
         b = &m->cross[i];
         if ((err = pre_norm(m, b, 1))) return err;

@@ -20,6 +20,11 @@ Layout (all integers little-endian, all offsets from the start of the image):
 The image is executed in place from flash: nothing in it needs fixing up, and
 the device reads tensors where they lie.
 
+A tensor's layout is row-major (0) or one of the packed matmul-weight
+layouts (PACKED_LAYOUTS): an image converted for a board carries its
+projection weights in that board's fast-path order, and the header's
+weight_layout says which (every packed tensor must have that layout).
+
 Integrity: `sha256` in the header is SHA-256 over the whole image with the 32
 bytes of the field itself taken as zero. A reader checks structure first (cheap,
 bounded), then the hash when it is asked to (the device does before commit).
@@ -28,7 +33,7 @@ import struct
 
 MAGIC = b"THMB"
 VERSION_MAJOR = 1        # a reader refuses another major version
-VERSION_MINOR = 0        # a reader accepts newer minors (only appended fields)
+VERSION_MINOR = 1        # a reader accepts newer minors (only appended fields); 1.1: weight_layout
 SECTION_ALIGN = 64
 DATA_ALIGN = 64          # covers 16-byte MVE/NEON loads and 64-byte cache lines
 MAX_DIMS = 4
@@ -49,7 +54,8 @@ HEADER = [
     ("section_table", "I", "offset of the section table"),
     ("sha256", "32s", "SHA-256 of the image with this field zeroed"),
     ("model_id", "16s", "first 16 bytes of the hash of the source checkpoint, for display"),
-    ("reserved", "48s", "zero"),
+    ("weight_layout", "I", "LAYOUTS code every packed tensor has (0: none; 1.0 images: 0)"),
+    ("reserved", "44s", "zero"),
 ]
 
 SECTION = [
@@ -95,13 +101,26 @@ TENSOR = [
     ("dims", f"{MAX_DIMS}I", "unused dims are 1"),
     ("reserved2", "I", "zero (keeps data_offset 8-byte aligned in C)"),
     ("data_offset", "Q", "from the start of the image, DATA_ALIGN aligned, inside DATA"),
-    ("data_size", "Q", "bytes; equals the element count times the element size"),
+    ("data_size", "Q", "bytes: element count x element size, or packed_bytes for a packed layout"),
 ]
 
 # code: (name, bits per element)
 DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4)}
-# 0 is plain row-major; fast-path weight layouts (runtime/thimble/kernels/layouts.py) add codes here.
-LAYOUTS = {0: "row_major"}
+# 0 is plain row-major. The others are the packed matmul weights of the board
+# fast paths (runtime/thimble/kernels/layouts.py writes them, the kernels'
+# thm_matmul_s8_packed reads them; docs/kernels-arm.md gives the byte orders).
+LAYOUTS = {0: "row_major", 1: "s8_r8k64", 2: "s16_r4k16"}
+# A packed tensor is int8 [N, K] (dtype and dims are the logical weights);
+# its data is N rounded up to whole tiles of rows, times K rounded up to whole
+# k blocks, times the stored element's bytes (zero padding):
+# code: (rows per tile, k per block, bytes per stored element)
+PACKED_LAYOUTS = {1: (8, 64, 1), 2: (4, 16, 2)}
+
+
+def packed_bytes(layout, N, K):
+    """Data bytes of int8 [N, K] in a packed layout (thm_matmul_s8_packed_size)."""
+    rows, kb, eb = PACKED_LAYOUTS[layout]
+    return -(-N // rows) * rows * (-(-K // kb) * kb) * eb
 
 
 def struct_format(fields):

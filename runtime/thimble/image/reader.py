@@ -8,7 +8,7 @@ import struct
 import numpy as np
 
 from . import format as fmt
-from .writer import ImageError, element_bytes
+from .writer import ImageError, data_bytes
 
 _NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8, "int4": np.uint8}
 
@@ -29,7 +29,9 @@ def _unpack(fields, buf, off):
 
 class Image:
     """A parsed image: header, config (dict), tensors (name -> read-only numpy view
-    into the image bytes), tensor_info (name -> dict), tokenizer (bytes or None)."""
+    into the image bytes; a packed tensor is its raw uint8 bytes, to be read with
+    thimble.kernels.layouts.unpack), tensor_info (name -> dict), tokenizer (bytes
+    or None), weight_layout (the layout name of its packed tensors, "row_major" if none)."""
 
     def __init__(self, buf):
         self.buf = buf
@@ -46,6 +48,10 @@ class Image:
     @property
     def size(self):
         return len(self.buf)
+
+    @property
+    def weight_layout(self):
+        return fmt.LAYOUTS[self.header["weight_layout"]]
 
 
 def image_digest(buf):
@@ -73,6 +79,8 @@ def parse_image(buf, verify_hash=True):
         raise ImageError(f"header_size {h['header_size']}, expected {fmt.HEADER_SIZE}")
     if h["image_size"] != n:
         raise ImageError(f"image declares {h['image_size']} bytes but has {n} (truncated or padded)")
+    if h["weight_layout"] not in fmt.LAYOUTS:
+        raise ImageError(f"header weight_layout {h['weight_layout']} is not a known layout {sorted(fmt.LAYOUTS)}")
     if not 1 <= h["section_count"] <= fmt.MAX_SECTIONS:
         raise ImageError(f"section_count {h['section_count']} outside 1..{fmt.MAX_SECTIONS}")
     table_end = h["section_table"] + h["section_count"] * fmt.SECTION_SIZE
@@ -120,21 +128,28 @@ def parse_image(buf, verify_hash=True):
             raise ImageError(f"tensor {name}: unknown dtype code {t['dtype']}")
         if t["layout"] not in fmt.LAYOUTS:
             raise ImageError(f"tensor {name}: unknown layout code {t['layout']}")
+        if t["layout"] not in (0, h["weight_layout"]):
+            raise ImageError(f"tensor {name}: layout {fmt.LAYOUTS[t['layout']]}, but the header says the "
+                             f"image's packed layout is {fmt.LAYOUTS[h['weight_layout']]}")
         if not 1 <= t["ndim"] <= fmt.MAX_DIMS:
             raise ImageError(f"tensor {name}: ndim {t['ndim']} outside 1..{fmt.MAX_DIMS}")
         dims = tuple(t["dims"][:t["ndim"]])
         if min(dims) < 1 or any(d != 1 for d in t["dims"][t["ndim"]:]):
             raise ImageError(f"tensor {name}: bad dims {t['dims']}")
-        dtype = fmt.DTYPES[t["dtype"]][0]
-        if element_bytes(dtype, dims) != t["data_size"]:
-            raise ImageError(f"tensor {name}: data_size {t['data_size']} does not match dims {dims} of {dtype}")
+        dtype, layout = fmt.DTYPES[t["dtype"]][0], fmt.LAYOUTS[t["layout"]]
+        want = data_bytes(dtype, dims, layout)
+        if want is None:
+            raise ImageError(f"tensor {name}: layout {layout} holds int8 [N, K] weights, not {dtype} {dims}")
+        if want != t["data_size"]:
+            raise ImageError(f"tensor {name}: data_size {t['data_size']} does not match dims {dims} of {dtype} "
+                             f"in layout {layout} ({want})")
         lo, hi = t["data_offset"], t["data_offset"] + t["data_size"]
         if lo % fmt.DATA_ALIGN or lo < data_lo or hi > data_hi:
             raise ImageError(f"tensor {name}: data [{lo}, {hi}) outside the DATA section or misaligned")
-        arr = np.frombuffer(mv[lo:hi], dtype=_NUMPY[dtype])
-        img.tensors[name] = arr if dtype == "int4" else arr.reshape(dims)
-        img.tensor_info[name] = dict(dtype=dtype, dims=dims, layout=fmt.LAYOUTS[t["layout"]],
-                                     offset=lo, size=t["data_size"])
+        raw = dtype == "int4" or layout != "row_major"
+        arr = np.frombuffer(mv[lo:hi], dtype=np.uint8 if raw else _NUMPY[dtype])
+        img.tensors[name] = arr if raw else arr.reshape(dims)
+        img.tensor_info[name] = dict(dtype=dtype, dims=dims, layout=layout, offset=lo, size=t["data_size"])
     if "TOKENIZER" in sections:
         k = sections["TOKENIZER"]
         img.tokenizer = bytes(mv[k["offset"]:k["offset"] + k["size"]])

@@ -42,9 +42,20 @@ def element_bytes(dtype, dims):
     return (count * bits + 7) // 8
 
 
+def data_bytes(dtype, dims, layout):
+    """Bytes a tensor's data must have, or None when the layout cannot hold
+    it: a packed layout holds int8 [N, K] matmul weights only."""
+    if layout == "row_major":
+        return element_bytes(dtype, dims)
+    if dtype != "int8" or len(dims) != 2:
+        return None
+    return fmt.packed_bytes(_LAYOUT_CODES[layout], dims[0], dims[1])
+
+
 class Tensor:
-    """A tensor to write. data: a numpy array of the dtype (or, for int4, packed uint8 bytes);
-    dims: the logical shape (defaults to data.shape)."""
+    """A tensor to write. data: a numpy array of the dtype (or, for int4, packed uint8 bytes;
+    for a packed layout, the uint8 bytes runtime/thimble/kernels/layouts.py pack wrote);
+    dims: the logical shape (defaults to data.shape; [N, K] for a packed layout)."""
 
     def __init__(self, name, data, dtype=None, dims=None, layout="row_major"):
         self.name = name
@@ -61,11 +72,18 @@ class Tensor:
             raise ImageError(f"tensor {name}: layout {self.layout} is not one of {sorted(_LAYOUT_CODES)}")
         if not 1 <= len(self.dims) <= fmt.MAX_DIMS or min(self.dims) < 1:
             raise ImageError(f"tensor {name}: dims {self.dims} must be 1..{fmt.MAX_DIMS} positive sizes")
-        if self.dtype != "int4" and self.data.dtype != _NUMPY[self.dtype]:
+        want = data_bytes(self.dtype, self.dims, self.layout)
+        if want is None:
+            raise ImageError(f"tensor {name}: layout {self.layout} holds int8 [N, K] weights, "
+                             f"not {self.dtype} {self.dims}")
+        if self.layout != "row_major" and self.data.dtype != np.uint8:
+            raise ImageError(f"tensor {name}: data is {self.data.dtype}; in layout {self.layout} "
+                             f"pass the packed bytes as uint8")
+        if self.layout == "row_major" and self.dtype != "int4" and self.data.dtype != _NUMPY[self.dtype]:
             raise ImageError(f"tensor {name}: data is {self.data.dtype}, declared {self.dtype}")
-        if self.data.nbytes != element_bytes(self.dtype, self.dims):
+        if self.data.nbytes != want:
             raise ImageError(f"tensor {name}: {self.data.nbytes} bytes of data for dims {self.dims} "
-                             f"of {self.dtype} ({element_bytes(self.dtype, self.dims)} expected)")
+                             f"of {self.dtype} in layout {self.layout} ({want} expected)")
 
 
 def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
@@ -77,6 +95,11 @@ def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
         raise ImageError(f"duplicate tensor names: {', '.join(dup)}")
     if len(tensors) > fmt.MAX_TENSORS:
         raise ImageError(f"{len(tensors)} tensors, at most {fmt.MAX_TENSORS}")
+    # the header names the one packed layout an image is built for
+    packed = sorted({t.layout for t in tensors if t.layout != "row_major"})
+    if len(packed) > 1:
+        raise ImageError(f"tensors in several packed layouts ({', '.join(packed)}): an image has one")
+    weight_layout = _LAYOUT_CODES[packed[0]] if packed else 0
 
     strings = b"".join(t.name.encode("utf-8") for t in tensors)
     kinds = ["CONFIG", "STRINGS", "TENSORS"] + (["TOKENIZER"] if tokenizer_blob else []) + ["DATA"]
@@ -124,7 +147,8 @@ def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
 
     header = dict(magic=fmt.MAGIC, version_major=fmt.VERSION_MAJOR, version_minor=fmt.VERSION_MINOR,
                   header_size=fmt.HEADER_SIZE, image_size=image_size, section_count=len(kinds),
-                  section_table=table_off, sha256=bytes(32), model_id=bytes(model_id[:16]))
+                  section_table=table_off, sha256=bytes(32), model_id=bytes(model_id[:16]),
+                  weight_layout=weight_layout)
     buf[0:fmt.HEADER_SIZE] = _pack(fmt.HEADER, header)
     digest = hashlib.sha256(buf).digest()            # hash field is zero here
     buf[fmt.SHA256_OFFSET:fmt.SHA256_OFFSET + 32] = digest

@@ -2,15 +2,27 @@
 the image's CONFIG section and tensor table (the device binds the same names).
 
 Special ids are Needle's: pad 0, eos 1, bos 2, unk 3, <tool_call> 4, <tools> 5.
+
+Weight layout: an image for a board carries every block's q, k, v, o
+projection packed in that board's fast-path layout (layout names are
+image.format.LAYOUTS: row_major, s8_r8k64, s16_r4k16). The embedding stays
+row-major: the device looks its rows up for the embedding and reads it again
+as the tied head through the int32-output matmul, which has no packed form
+(packing it would need a second copy in flash). from_image unpacks, so the
+Python backends run any image; the C runtime runs the packed bytes.
 """
 import hashlib
 
 import numpy as np
 
 from ..image import Tensor, build_image, parse_image, read_image
+from ..image import format as fmt
+from ..kernels import layouts
 from ..model.config import NeedleConfig
 from .quantize import QuantModel
-from .tensors import check_tensors, tensor_table
+from .tensors import block_names, check_tensors, tensor_table
+
+LAYOUT_CODES = {name: code for code, name in fmt.LAYOUTS.items()}
 
 SPECIAL_IDS = dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3, tool_call_id=4, tools_id=5)
 
@@ -23,14 +35,69 @@ def image_config(qm):
                 rope_n_pos=qm.rope_n_pos, weight_bits=8, **SPECIAL_IDS)
 
 
-def to_image(qm, tokenizer_blob=None, source_id=b""):
-    """The image bytes of a QuantModel. source_id: bytes identifying the
-    checkpoint (its first 16 bytes of SHA-256 become the header's model_id)."""
+def projection_names(config):
+    """The weights an image may carry packed: every block's q, k, v, o."""
+    return [f"{p}.{j}" for p, _ in block_names(config) for j in "qkvo"]
+
+
+def layout_code(layout):
+    if layout not in LAYOUT_CODES:
+        raise ValueError(f"unknown weight layout {layout!r} (known: {', '.join(LAYOUT_CODES)})")
+    return LAYOUT_CODES[layout]
+
+
+def _image_tensors(qm, layout):
     check_tensors(qm.config, qm.rope_n_pos, qm.tensors)
-    names = list(tensor_table(qm.config, qm.rope_n_pos))
-    tensors = [Tensor(n, np.ascontiguousarray(qm.tensors[n])) for n in names]
+    code = layout_code(layout)
+    packed = set(projection_names(qm.config)) if code else set()
+    out = []
+    for n in tensor_table(qm.config, qm.rope_n_pos):
+        a = np.ascontiguousarray(qm.tensors[n])
+        if n in packed:
+            out.append(Tensor(n, np.frombuffer(layouts.pack(a, code), np.uint8), "int8", a.shape, layout))
+        else:
+            out.append(Tensor(n, a))
+    return out
+
+
+def to_image(qm, tokenizer_blob=None, source_id=b"", layout="row_major"):
+    """The image bytes of a QuantModel. source_id: bytes identifying the
+    checkpoint (its first 16 bytes of SHA-256 become the header's model_id);
+    layout: how the projections are stored (a board's: image.board_layout)."""
+    tensors = _image_tensors(qm, layout)
     model_id = hashlib.sha256(source_id).digest()[:16] if source_id else b""
     return build_image(image_config(qm), tensors, tokenizer_blob, model_id)
+
+
+def repack(src, layout, verify_hash=True):
+    """An image (path or bytes) with its projections stored in `layout`
+    instead: the same model, tokenizer and model_id; the same answers."""
+    qm, img = from_image(src, verify_hash)
+    return build_image(image_config(qm), _image_tensors(qm, layout), img.tokenizer, bytes(img.header["model_id"]))
+
+
+def board_layout(board):
+    """The layout a board's fast path reads best (row_major if it has none)."""
+    best = layouts.board_layouts(board.features)
+    return fmt.LAYOUTS[best[0]] if best else "row_major"
+
+
+def _unpacked(img, config):
+    """img.tensors with the packed projections back in row-major int8 [N, K];
+    the same rules as thm_model_bind: all projections in the header's layout, nothing else."""
+    tensors = dict(img.tensors)
+    want = set(projection_names(config)) if img.weight_layout != "row_major" else set()
+    for name, info in img.tensor_info.items():
+        if (info["layout"] != "row_major") != (name in want):
+            raise ValueError(f"tensor {name}: layout {info['layout']} in an image whose projections are "
+                             f"{img.weight_layout} (only q, k, v, o may be packed, and all of them)")
+        if name in want:
+            N, K = info["dims"]
+            try:
+                tensors[name] = layouts.unpack(bytes(img.tensors[name]), LAYOUT_CODES[info["layout"]], N, K)
+            except ValueError as e:
+                raise ValueError(f"tensor {name}: {e}") from None
+    return tensors
 
 
 def from_image(src, verify_hash=True):
@@ -52,5 +119,6 @@ def from_image(src, verify_hash=True):
     for name, v in SPECIAL_IDS.items():
         if k[name] != v:
             raise ValueError(f"image config: {name} is {k[name]}, Needle's is {v}")
-    check_tensors(config, k["rope_n_pos"], img.tensors)
-    return QuantModel(config, dict(img.tensors), k["rope_n_pos"], {}), img
+    tensors = _unpacked(img, config)
+    check_tensors(config, k["rope_n_pos"], tensors)
+    return QuantModel(config, tensors, k["rope_n_pos"], {}), img
