@@ -13,7 +13,7 @@ from .firmware.build import build_firmware, default_build_dir
 from .firmware.qemu import QemuError, run_qemu
 
 APP_TARGET = "thm_app"
-FLASH_MAX_BYTES = 16 << 20          # THM_FLASH_MAX_BYTES
+FLASH_MAX_BYTES = 64 << 20          # THM_FLASH_MAX_BYTES
 
 
 def flash_bytes(board):

@@ -9,6 +9,10 @@ leaves it as a power cut leaves real flash.
 
     with Emulator("watch_m4", image="watch.thm") as emu:   # image: factory-programmed
         ser = emu.connect()                                  # a pyserial port
+
+The factory places an image where each firmware reads it: the app at the
+start of the flash, the link firmware in slot 0 behind a journal that says
+it is committed (runtime/thimble/link/factory.py).
 """
 import os
 import shutil
@@ -36,10 +40,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def prepare_flash(path, board, image=None):
+def prepare_flash(path, board, image=None, firmware="app"):
     """Create an erased flash file (0xFF) of the board's flash size if missing;
-    check its size; optionally factory-program `image` at offset 0."""
+    check its size; optionally factory-program `image`: at offset 0 for the
+    app firmware, committed in slot 0 for the link firmware (the whole file
+    is rewritten: a factory starts from erased flash)."""
     size = flash_bytes(board)
+    if image is not None and firmware == "link":
+        from .link.factory import FactoryError, write_board_flash
+        with open(image, "rb") as f:
+            data = f.read()
+        try:
+            write_board_flash(path, data, board)
+        except FactoryError as e:
+            raise EmulatorError(f"{image}: {board.name}'s link flash: {e}") from None
+        return
     if not os.path.exists(path):
         with open(path, "wb") as f:
             f.write(b"\xff" * size)
@@ -71,15 +86,12 @@ class Emulator:
     or "link" (the serial link server: deploy, then RUN).
     flash: the flash file (kept; created erased if missing); None: a fresh
     one in a temporary folder. image: factory-programmed at the start of the
-    flash before boot (the app firmware reads it there; the link firmware
-    keeps slots behind a journal: deploy to it instead)."""
+    flash before boot: at its start for the app firmware, committed in slot 0
+    of the link firmware's journaled slots (a deploy of it then says "same")."""
 
     def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="app"):
         if firmware not in FIRMWARE:
             raise EmulatorError(f"firmware must be one of {', '.join(FIRMWARE)}, not {firmware!r}")
-        if image is not None and firmware == "link":
-            raise EmulatorError("the link firmware keeps models in journaled slots: deploy the image "
-                                "(thimble deploy) instead of placing it")
         try:
             self.board = load_board(board)
         except BoardError as e:
@@ -90,7 +102,7 @@ class Emulator:
         self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
         if "," in self.flash:
             raise EmulatorError(f"flash path may not contain ',' (QEMU option syntax): {self.flash}")
-        prepare_flash(self.flash, self.board, image)
+        prepare_flash(self.flash, self.board, image, firmware)
         # the firmware opens thm_flash.bin in QEMU's working folder
         os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
         self.firmware = firmware
@@ -180,7 +192,9 @@ def add_parser(p):
     p.add_argument("--firmware", choices=sorted(FIRMWARE), default=None,
                    help="link: the serial link server (deploy, run; the default once it is built); "
                         "app: prompts straight over the UART")
-    p.add_argument("--image", default=None, help="app firmware: factory-program this .thm image into the flash first")
+    p.add_argument("--image", default=None,
+                   help="factory-program this .thm image into the flash first (link firmware: committed "
+                        "in slot 0, as a deploy leaves it; app firmware: at the flash's start)")
 
 
 def run(args):

@@ -4,6 +4,7 @@ forward (FloatNeedle, float32) measured in the same run.
 
     thimble bench model                                # 26M Needle shape, 256-token prompt, 48 tokens
     thimble bench model --prompt-tokens 64 --gen-tokens 16 --repeat 1
+    thimble bench model --board watch_m55               # on an emulated board (bench/device_model.py)
 
 The model is the released Needle shape (thimble.model.config.RELEASED) with
 random weights (seeded), calibrated on two short random prompts and quantized
@@ -41,6 +42,8 @@ def add_arguments(p):
     p.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
                    help="where to write the results (default: %(default)s)")
     p.add_argument("--float-worker", action="store_true", help=argparse.SUPPRESS)
+    from . import device_model
+    device_model.add_arguments(p)         # --board: the same model on an emulated board
 
 
 def _config(prompt_tokens, gen_tokens):
@@ -151,6 +154,9 @@ def run(args):
     if args.float_worker:
         print(json.dumps(bench_float(args)))
         return 0
+    if args.board:
+        from . import device_model
+        return device_model.run(args)
     from .kernels import machine_info
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()

@@ -1,0 +1,50 @@
+"""Smoke test of `thimble bench model --board`: a d_model-32 model (the
+26M run takes minutes and stays out of the suite), factory-placed on
+watch_m55's link firmware, answers one RUN with the host simulator's tokens
+and the device's instruction counts, written as JSON; the prompt length the
+arena allows is the longest that fits, and a board without room is refused
+with the shortfall named."""
+import json
+import shutil
+
+import pytest
+
+from thimble.bench import device_model
+from thimble.bench.model import main as bench_model
+from thimble.boards.board import load_board
+
+
+def have_tools(name):
+    b = load_board(name)
+    return shutil.which(b.qemu_binary) and shutil.which(f"{b.toolchain}-gcc") and shutil.which("cmake")
+
+
+@pytest.mark.skipif(not have_tools("watch_m55"), reason="watch_m55: cross compiler, cmake or QEMU missing")
+def test_bench_model_board_runs_bit_exact_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "m55.json"
+    rc = bench_model(["--board", "watch_m55", "--shape", "tiny", "--prompt-tokens", "64", "--gen-tokens", "8",
+                      "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())["result"]
+    assert r["board"] == "watch_m55" and r["layout"] == "s8_r8k64" and r["prompt_tokens_arena_allows"] == 64
+    d = r["device"]
+    assert d["prompt_tokens"] == 64 == r["host"]["prompt_tokens"] and 1 <= d["gen_tokens"] <= 8
+    assert r["bit_exact"] and r["tokens"] == r["host"]["tokens"] and r["crc"] == r["host"]["crc"]
+    assert d["prefill_insns"] > 64 * d["insns_per_token"] / 100 > 0
+    e = r["estimate"]
+    assert "ESTIMATE" in e["assumes"] and e["decode_tok_s"] == pytest.approx(250e6 / d["insns_per_token"])
+    assert "bit-exact with the host simulator (c): yes" in capsys.readouterr().out
+
+
+def test_the_prompt_is_cut_to_what_the_arena_holds_and_no_room_is_a_refusal():
+    q = device_model.Quantizer("tiny", 0, lambda s: None)
+    image = q.image(128, "row_major")
+    need_100 = device_model.app_arena_bytes(image, 100)
+    assert device_model.app_arena_bytes(image, 101) > need_100 > device_model.app_arena_bytes(image, 99)
+    assert device_model.longest_prompt(image, 128, need_100) == 100
+    assert device_model.longest_prompt(image, 128, 10 ** 9) == 128
+    assert device_model.longest_prompt(image, 128, 1000) == 0
+    b = {"weights_bytes": len(image) - 1, "slot_bytes": len(image), "arena_bytes": need_100}
+    assert device_model.refusals(len(image), need_100 + 1, b) == [
+        f"image {len(image):,} bytes > weights region {len(image) - 1:,}",
+        f"arena {need_100 + 1:,} bytes > {need_100:,}"]
