@@ -1,8 +1,15 @@
 /* Constrained greedy decoding: a mirror of runtime/thimble/sim/decode.py.
- * The Python sorts all logits once per step; here each pass over the logits
- * keeps the scratch_n best candidates that come after the last one tried, in
- * the same total order (logit descending, then id ascending), so the tokens
- * are the same and the memory stays O(scratch_n). */
+ * The Python sorts all logits once per step and takes the first id the
+ * grammar accepts. Here, in the same total order (logit descending, then id
+ * ascending), so the tokens are the same and memory stays O(scratch_n):
+ *   1. one pass keeps the scratch_n best ids and tries them in order: a
+ *      trained model's choice is almost always among them;
+ *   2. otherwise one more pass finds the best accepted id among the rest,
+ *      asking the grammar only about ids that beat the best accepted so far.
+ * Step 2 bounds a step at two passes over the logits plus at most V grammar
+ * checks; repeating step 1 instead cost V * (rank / scratch_n) comparisons,
+ * which an untrained model (an accepted id ranked thousands deep) turned
+ * into most of a decode step. */
 #include <string.h>
 #include "thm_decode.h"
 
@@ -43,34 +50,55 @@ static int32_t next_batch(const int32_t *logits, int32_t V, int32_t after, int32
     return cnt;
 }
 
+/* Feed id's piece to a copy of st: 1 accepted (trial holds the new state),
+ * 0 refused or never part of an answer, < 0 a THM_DECODE_E_* error. */
+static int try_id(const thm_vocab *vocab, const thm_tools *tools, const thm_grammar_state *st, int32_t eos_id,
+                  int32_t id, thm_grammar_state *trial)
+{
+    if (id == eos_id) return 0;
+    const uint8_t *p = NULL;
+    int32_t len = vocab->piece(vocab->ctx, id, &p);
+    if (len < 0 || (len > 0 && !p)) return THM_DECODE_E_VOCAB;
+    if (len == 0) return 0;                       /* never part of an answer */
+    memcpy(trial, st, sizeof *trial);
+    int rc = thm_grammar_feed(tools, trial, p, (size_t)len);
+    if (rc == THM_GRAMMAR_OK) return 1;
+    return rc < 0 ? THM_DECODE_E_GRAMMAR : 0;
+}
+
 int thm_decode_pick(const int32_t *logits, int32_t V, const thm_vocab *vocab, const thm_tools *tools,
                     thm_grammar_state *st, int32_t eos_id, int32_t *scratch, int32_t scratch_n, int32_t *token)
 {
     if (!logits || !vocab || !vocab->piece || !tools || !st || !scratch || !token) return THM_DECODE_E_ARG;
     if (V < 1 || V > vocab->n || scratch_n < 1) return THM_DECODE_E_ARG;
-    int32_t after = -1;
-    for (;;) {
-        int32_t cnt = next_batch(logits, V, after, scratch, scratch_n);
-        for (int32_t k = 0; k < cnt; k++) {
-            int32_t id = scratch[k];
-            if (id == eos_id) continue;
-            const uint8_t *p = NULL;
-            int32_t len = vocab->piece(vocab->ctx, id, &p);
-            if (len < 0 || (len > 0 && !p)) return THM_DECODE_E_VOCAB;
-            if (len == 0) continue;                   /* never part of an answer */
-            thm_grammar_state trial;
-            memcpy(&trial, st, sizeof trial);
-            int rc = thm_grammar_feed(tools, &trial, p, (size_t)len);
-            if (rc == THM_GRAMMAR_OK) {
-                memcpy(st, &trial, sizeof trial);
-                *token = id;
-                return THM_DECODE_OK;
-            }
-            if (rc < 0) return THM_DECODE_E_GRAMMAR;
+    thm_grammar_state trial;
+    int32_t cnt = next_batch(logits, V, -1, scratch, scratch_n);
+    for (int32_t k = 0; k < cnt; k++) {
+        int rc = try_id(vocab, tools, st, eos_id, scratch[k], &trial);
+        if (rc < 0) return rc;
+        if (rc) {
+            memcpy(st, &trial, sizeof trial);
+            *token = scratch[k];
+            return THM_DECODE_OK;
         }
-        if (cnt < scratch_n) return THM_DECODE_E_NO_TOKEN;   /* every id was tried */
-        after = scratch[cnt - 1];
     }
+    if (cnt < scratch_n) return THM_DECODE_E_NO_TOKEN;    /* every id was tried */
+    int32_t after = scratch[cnt - 1], best = -1;
+    thm_grammar_state best_st;
+    for (int32_t id = 0; id < V; id++) {
+        if (!before(logits, after, id)) continue;          /* tried in step 1 */
+        if (best >= 0 && !before(logits, id, best)) continue;
+        int rc = try_id(vocab, tools, st, eos_id, id, &trial);
+        if (rc < 0) return rc;
+        if (rc) {
+            best = id;
+            memcpy(&best_st, &trial, sizeof trial);
+        }
+    }
+    if (best < 0) return THM_DECODE_E_NO_TOKEN;
+    memcpy(st, &best_st, sizeof best_st);
+    *token = best;
+    return THM_DECODE_OK;
 }
 
 int thm_decode_greedy(thm_decode_step_fn step, void *step_ctx, int32_t *logits, int32_t V,
