@@ -1,18 +1,13 @@
-"""Answer prompts on an emulated board without the serial link: the image is
-placed in the board's model flash by QEMU's loader (the way a factory
-programs flash), the requests go in a semihosting job file, the answers come
-back in another (runtime/device/app/main.c, batch mode). Used by the device
-tests and by anything that needs the board's answers on big images."""
-import os
-import struct
-import tempfile
-
-from .boards.board import load_board
-from .device_prompt import build_request, parse_answer, DeviceAnswerError
+"""Answer many prompts on an emulated board through the firmware a user
+gets: the link firmware (thm_app_link) in QEMU, the image factory-placed in
+its flash (thimble.link.factory: committed in slot 0, as a finished deploy
+leaves it, so nothing big goes over the emulated UART), each request staged
+and RUN over the serial link (LinkClient.run_raw). Used by the device tests
+and by anything that needs the board's answers on big images."""
+from .device_prompt import build_request, parse_answer
 from .firmware.build import build_firmware, default_build_dir
-from .firmware.qemu import QemuError, run_qemu
 
-APP_TARGET = "thm_app"
+LINK_TARGET = "thm_app_link"
 FLASH_MAX_BYTES = 64 << 20          # THM_FLASH_MAX_BYTES
 
 
@@ -22,49 +17,27 @@ def flash_bytes(board):
     return min(w.real_size, w.size, FLASH_MAX_BYTES)
 
 
-def build_app(board_name, build_dir=None):
-    return build_firmware_target(board_name, APP_TARGET, build_dir)
-
-
-def build_firmware_target(board_name, target, build_dir=None):
-    """thm_app (the app's own request path) or thm_app_link (behind the serial link server)."""
+def build_firmware_target(board_name, target=LINK_TARGET, build_dir=None):
+    """thm_app_link (the app behind the serial link server) or a test-only target."""
     return build_firmware(board_name, build_dir or default_build_dir(board_name), target=target)
 
 
-def run_batch(board_name, image_path, prompts, *, max_new_tokens=96, timeout=300.0, elf=None):
+def run_batch(board_name, image_path, prompts, *, max_new_tokens=96, timeout=300.0, elf=None, flash=None):
     """prompts: [(query, tools)] -> [(DeviceAnswer, name_map)] answered by the board."""
     reqs = [build_request(q, t, max_new_tokens) for q, t in prompts]
-    answers = run_batch_raw(board_name, image_path, [r for r, _ in reqs], timeout=timeout, elf=elf)
+    answers = run_batch_raw(board_name, image_path, [r for r, _ in reqs], timeout=timeout, elf=elf, flash=flash)
     return [(a, nm) for a, (_, nm) in zip(answers, reqs)]
 
 
-def run_batch_raw(board_name, image_path, requests, *, timeout=300.0, elf=None):
-    """requests: request bytes (checked by the device, not here) -> [DeviceAnswer].
-    image_path None: the board's flash holds no model."""
-    board = load_board(board_name)
-    elf = elf or build_app(board.name)
-    if image_path is not None and os.path.getsize(image_path) > flash_bytes(board):
-        raise QemuError(f"{image_path} is larger than {board.name}'s model flash ({flash_bytes(board)} bytes)")
-    with tempfile.TemporaryDirectory(prefix="thm_batch_") as tmp:
-        job = b"THJB" + struct.pack("<II", 1, len(requests)) + b"".join(struct.pack("<I", len(r)) + r
-                                                                        for r in requests)
-        with open(os.path.join(tmp, "thm_job.bin"), "wb") as f:
-            f.write(job)
-        loads = [(os.path.abspath(image_path), board.regions["weights"].base)] if image_path else []
-        run = run_qemu(board, elf, loads=loads, timeout=timeout, cwd=tmp)
-        if run.returncode != 0:
-            raise QemuError(f"{board.name}: the app exited {run.returncode}: {run.stdout[-2000:]}{run.stderr[-2000:]}")
-        with open(os.path.join(tmp, "thm_answers.bin"), "rb") as f:
-            raw = f.read()
-    if len(raw) < 12 or raw[:4] != b"THAN" or struct.unpack_from("<II", raw, 4) != (1, len(requests)):
-        raise DeviceAnswerError("answers file: bad header")
-    out, pos = [], 12
-    for _ in requests:
-        if pos + 4 > len(raw):
-            raise DeviceAnswerError("answers file: truncated")
-        (n,) = struct.unpack_from("<I", raw, pos)
-        out.append(parse_answer(raw[pos + 4:pos + 4 + n]))
-        pos += 4 + n
-    if pos != len(raw):
-        raise DeviceAnswerError("answers file: trailing bytes")
-    return out
+def run_batch_raw(board_name, image_path, requests, *, timeout=300.0, elf=None, flash=None):
+    """requests: request bytes (checked by the device, not here; the link
+    stages 1..MAX_REQUEST bytes, else LinkError) -> [DeviceAnswer], one QEMU
+    boot for all. image_path: factory-placed first (a .thm the host reader
+    accepts, fitting a slot; else EmulatorError); None: the flash as it is,
+    `flash` (a file the board's size) or a fresh erased one (no model)."""
+    from .emulate import Emulator
+    from .link.client import LinkClient
+    with Emulator(board_name, flash=flash, image=image_path, elf=elf, firmware="link") as emu:
+        with emu.connect(read_timeout=timeout) as ser:
+            link = LinkClient(ser, run_timeout=timeout)
+            return [parse_answer(link.run_raw(r)[1]) for r in requests]

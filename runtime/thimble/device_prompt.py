@@ -1,5 +1,7 @@
 """The run-prompt request and answer the device's application takes and
-gives (runtime/device/app/thm_app.h), built and parsed on the host.
+gives (runtime/device/app/thm_app.h), built and parsed on the host; the
+serial link carries them whole (REQ frames stage the request, RUN and OUT
+bring the answer back: thimble.link.client).
 
 The host does the parts that need Python: it validates the tools, turns
 their names into snake_case and writes Needle's compact tools JSON (the text

@@ -1,5 +1,7 @@
-"""`thimble emulate --board NAME`: the watch's application firmware in QEMU,
-its UART on a local TCP port (pyserial URL socket://127.0.0.1:PORT).
+"""`thimble emulate --board NAME`: the watch's application firmware (the
+app behind the serial link server, thm_app_link) in QEMU, its UART on a
+local TCP port (pyserial URL socket://127.0.0.1:PORT): `thimble deploy` and
+`thimble run` talk to it.
 
 The board's model flash is a host file (thm_flash.bin semantics in
 runtime/device/flash/thm_flash.h): QEMU's loader places it in the weights
@@ -10,9 +12,8 @@ leaves it as a power cut leaves real flash.
     with Emulator("watch_m4", image="watch.thm") as emu:   # image: factory-programmed
         ser = emu.connect()                                  # a pyserial port
 
-The factory places an image where each firmware reads it: the app at the
-start of the flash, the link firmware in slot 0 behind a journal that says
-it is committed (runtime/thimble/link/factory.py).
+The factory places an image committed in slot 0 behind a journal that says
+so, as a finished deploy leaves it (runtime/thimble/link/factory.py).
 """
 import os
 import shutil
@@ -24,7 +25,7 @@ import tempfile
 import time
 
 from .boards.board import BoardError, board_names, load_board
-from .device_batch import build_firmware_target, flash_bytes
+from .device_batch import LINK_TARGET, build_firmware_target, flash_bytes
 from .firmware.build import BuildError
 from .firmware.qemu import QemuError, qemu_command
 
@@ -40,20 +41,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def prepare_flash(path, board, image=None, firmware="app"):
-    """Create an erased flash file (0xFF) of the board's flash size if missing;
-    check its size; optionally factory-program `image`: at offset 0 for the
-    app firmware, committed in slot 0 for the link firmware (the whole file
-    is rewritten: a factory starts from erased flash)."""
+def prepare_flash(path, board, image=None):
+    """Create an erased flash file (0xFF) of the board's flash size if missing
+    and check its size; or, given `image`, factory-program it: the whole file
+    rewritten (a factory starts from erased flash) with the image committed
+    in slot 0."""
     size = flash_bytes(board)
-    if image is not None and firmware == "link":
+    if image is not None:
         from .link.factory import FactoryError, write_board_flash
         with open(image, "rb") as f:
             data = f.read()
         try:
             write_board_flash(path, data, board)
         except FactoryError as e:
-            raise EmulatorError(f"{image}: {board.name}'s link flash: {e}") from None
+            raise EmulatorError(f"{image}: {board.name}'s flash: {e}") from None
         return
     if not os.path.exists(path):
         with open(path, "wb") as f:
@@ -61,37 +62,20 @@ def prepare_flash(path, board, image=None, firmware="app"):
     have = os.path.getsize(path)
     if have != size:
         raise EmulatorError(f"{path} is {have} bytes; {board.name}'s model flash is {size}")
-    if image is not None:
-        with open(image, "rb") as f:
-            data = f.read()
-        if len(data) > size:
-            raise EmulatorError(f"{image} ({len(data)} bytes) does not fit {board.name}'s flash ({size} bytes)")
-        with open(path, "r+b") as f:
-            f.write(data)
-
-
-FIRMWARE = {"link": "thm_app_link", "app": "thm_app"}
-
-
-def default_firmware():
-    """The link firmware (deploy + run) once the link server is in the tree, else the app's plain path."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    link_src = os.path.join(here, "..", "device", "link", "thm_link_server.c")
-    return "link" if os.path.exists(link_src) else "app"
 
 
 class Emulator:
-    """One board in QEMU under -icount shift=0, UART on 127.0.0.1:port.
-    firmware: "app" (requests straight over the UART, flash service commands)
-    or "link" (the serial link server: deploy, then RUN).
+    """One board in QEMU under -icount shift=0, UART on 127.0.0.1:port,
+    running the link firmware (deploy, then RUN); elf: another build of it,
+    or a test-only firmware that shares its flash (thm_flash_test).
     flash: the flash file (kept; created erased if missing); None: a fresh
-    one in a temporary folder. image: factory-programmed at the start of the
-    flash before boot: at its start for the app firmware, committed in slot 0
-    of the link firmware's journaled slots (a deploy of it then says "same")."""
+    one in a temporary folder. image: factory-programmed before boot,
+    committed in slot 0 of the journaled slots (a deploy of it then says
+    "same"). firmware: "link", the only one (kept for callers that name it)."""
 
-    def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="app"):
-        if firmware not in FIRMWARE:
-            raise EmulatorError(f"firmware must be one of {', '.join(FIRMWARE)}, not {firmware!r}")
+    def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="link"):
+        if firmware != "link":
+            raise EmulatorError(f"firmware must be 'link' (the serial link server), not {firmware!r}")
         try:
             self.board = load_board(board)
         except BoardError as e:
@@ -102,11 +86,10 @@ class Emulator:
         self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
         if "," in self.flash:
             raise EmulatorError(f"flash path may not contain ',' (QEMU option syntax): {self.flash}")
-        prepare_flash(self.flash, self.board, image, firmware)
+        prepare_flash(self.flash, self.board, image)
         # the firmware opens thm_flash.bin in QEMU's working folder
         os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
-        self.firmware = firmware
-        self.elf = elf or build_firmware_target(self.board.name, FIRMWARE[firmware])
+        self.elf = elf or build_firmware_target(self.board.name, LINK_TARGET)
         self.log_path = log or os.path.join(self._tmp, "qemu.log")
         self.proc = None
 
@@ -189,12 +172,9 @@ def add_parser(p):
     p.add_argument("--port", type=int, default=None, help="TCP port for the UART (default: a free one)")
     p.add_argument("--flash", default=None,
                    help="model flash file, kept across runs (created erased if missing; default: a fresh one)")
-    p.add_argument("--firmware", choices=sorted(FIRMWARE), default=None,
-                   help="link: the serial link server (deploy, run; the default once it is built); "
-                        "app: prompts straight over the UART")
     p.add_argument("--image", default=None,
-                   help="factory-program this .thm image into the flash first (link firmware: committed "
-                        "in slot 0, as a deploy leaves it; app firmware: at the flash's start)")
+                   help="factory-program this .thm image into the flash first: the whole flash rewritten "
+                        "with it committed in slot 0, as a finished `thimble deploy` leaves it")
 
 
 def run(args):
@@ -202,13 +182,12 @@ def run(args):
         print(f"error: --port must be 1..65535, not {args.port}", file=sys.stderr)
         return 2
     try:
-        emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image,
-                       firmware=args.firmware or default_firmware())
+        emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image)
         emu.start()
     except (EmulatorError, BuildError, QemuError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"{emu.board.name} ({emu.firmware} firmware): UART on 127.0.0.1:{emu.port} (the board starts when you connect)")
+    print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}, the serial link (the board starts when you connect)")
     print(f"pyserial URL: {emu.url}")
     print(f"flash: {emu.flash}")
     print("Ctrl-C stops it", flush=True)

@@ -1,6 +1,8 @@
-"""Shared fixtures for the board tests: the app firmware per board, thimble's
-trained watch-tiny converted once, and the host simulator on the same image
-(the reference every board must equal, token for token and CRC for CRC).
+"""Shared fixtures for the board tests: the link firmware per board (the app
+behind the serial link server, what a user gets) and the test-only flash
+firmware, thimble's trained watch-tiny converted once, and the host
+simulator on the same image (the reference every board must equal, token
+for token and CRC for CRC).
 
 THIMBLE_DEVICE_BUILD: a folder for the firmware builds (default build/boards)."""
 import os
@@ -9,7 +11,7 @@ import pytest
 
 from device_harness import BOARDS, MODEL, have_tools
 from thimble.cli import main as thimble
-from thimble.device_batch import build_app
+from thimble.device_batch import LINK_TARGET, build_firmware_target
 from thimble.sim.session import Session
 
 
@@ -20,14 +22,19 @@ def board(request):
     return request.param
 
 
-def _build(board):
+def _build(board, target=LINK_TARGET):
     root = os.environ.get("THIMBLE_DEVICE_BUILD")
-    return build_app(board, os.path.join(root, board) if root else None)
+    return build_firmware_target(board, target, os.path.join(root, board) if root else None)
 
 
 @pytest.fixture(scope="session")
-def app_elf(board):
+def link_elf(board):
     return _build(board)
+
+
+@pytest.fixture(scope="session")
+def flash_elf(board):
+    return _build(board, "thm_flash_test")
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,8 @@ def eval_prompts(n):
     return [(r["query"], [BY_NAME[t] for t in r["tools"]], r["answer"]) for r in rows[:n]]
 
 
-# The app's flash service commands over the UART (runtime/device/app/thm_app_serve.c).
-FL_ERASE, FL_PROGRAM, FL_READ, FL_REBIND = 1, 2, 3, 4
+# The flash service commands of the test-only firmware (runtime/device/app/thm_flash_test.c).
+FL_ERASE, FL_PROGRAM, FL_READ = 1, 2, 3
 
 
 def flash_request(op, off=0, data_or_len=0):

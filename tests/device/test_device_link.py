@@ -6,13 +6,11 @@ prompt tokens; hostile requests get the app's or the link's refusal. It
 still does after QEMU restarts on the same flash (asked by
 `thimble run`), and deploying it again sends nothing."""
 import json
-import os
 
 import pytest
 
 from device_harness import MODEL, TOOLS, tiny_image
 from thimble.cli import main as thimble
-from thimble.device_batch import build_firmware_target
 from thimble.emulate import Emulator
 from thimble.device_prompt import parse_answer
 from thimble.link import codec
@@ -21,12 +19,6 @@ from thimble.link.client import LinkClient, LinkError
 from thimble.sim.session import Session
 
 QUERY = "set a timer for ten minutes"
-
-
-@pytest.fixture(scope="module")
-def link_elf(board):
-    root = os.environ.get("THIMBLE_DEVICE_BUILD")
-    return build_firmware_target(board, "thm_app_link", os.path.join(root, board) if root else None)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ image: the same tokens, hidden-state CRC and text."""
 import pytest
 
 from device_harness import TOOLS, tiny_image
-from test_device_link import link_elf  # noqa: F401 (a fixture: the link firmware per board)
 from thimble.boards.board import load_board
 from thimble.emulate import Emulator
 from thimble.link.client import LinkClient

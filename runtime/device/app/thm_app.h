@@ -1,9 +1,9 @@
 /* The watch's application: answer one prompt with the active model.
  *
- * What a "run prompt" request carries and what comes back (the plain UART
- * path and the semihosting batch job; the link's RUN carries the same
- * fields split its way, see thm_app_link.c; all integers little-endian; the
- * host side is runtime/thimble/device_prompt.py):
+ * What a "run prompt" request carries and what comes back (staged whole by
+ * the serial link's REQ frames, the answer read back by RUN and OUT: see
+ * thm_app_link.c; all integers little-endian; the host side is
+ * runtime/thimble/device_prompt.py):
  *
  *   request  magic "THRQ", u16 version 1, u16 max_new_tokens (2 .. THM_APP_MAX_NEW),
  *            u32 query_len, u32 tools_json_len, u32 tools_wire_len,
@@ -103,19 +103,13 @@ size_t thm_app_pack_answer(const thm_app_answer *ans, uint8_t *out, size_t cap);
 /* ans := an error answer with this status and message. */
 void thm_app_fail(thm_app_answer *ans, int32_t status, const char *msg);
 
-/* The whole handler for a transport (the link's RUN hook, the UART, the
- * batch job): request bytes in, answer bytes out (out: cap >=
- * THM_APP_MAX_ANSWER), with the model thm_app_boot bound. Returns the answer's
- * length; every failure is an answer with a status and a message. */
-size_t thm_app_handle(const uint8_t *req, size_t len, uint8_t *out, size_t cap);
-/* (Re)bind the installed model from the flash into the board's arena; 0 or a THM_APP_E_*. */
-int thm_app_boot(void);
-/* Bind the image at base (size bytes), e.g. the link's active slot; 0 or a THM_APP_E_*. */
+/* Bind the image at base (size bytes), the link's active slot, into the
+ * board's arena; 0 or a THM_APP_E_*. */
 int thm_app_bind(const uint8_t *base, uint64_t size);
-/* Answer a parsed request with the bound model (or its binding error); the answer stays valid until the next call. */
+/* Answer a parsed request with the bound model (or, with none bound, the
+ * binding's error: "no model installed" before the first bind); the answer
+ * stays valid until the next call. */
 const thm_app_answer *thm_app_run(const thm_app_request *r);
-/* Why the last thm_app_boot or thm_app_bind failed ("" after success). */
-const char *thm_app_boot_message(void);
 
 /* The decoder's vocabulary over the image's tokenizer (bytes a token adds to an answer). */
 int32_t thm_app_piece(const void *tok, int32_t id, const uint8_t **bytes);

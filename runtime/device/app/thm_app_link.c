@@ -3,10 +3,10 @@
  * flash, and the RUN handler.
  *
  * RUN executes the request staged by REQ frames: the app's own request
- * (thm_app.h, "THRQ"), parsed and bounded by thm_app_parse_request exactly as
- * on the plain UART path. The output is the app's whole answer, per-step
- * counts included: the link's staging buffers are the app's limits (asserted
- * below), so nothing is trimmed. The model is bound again whenever the
+ * (thm_app.h, "THRQ"), parsed and bounded by thm_app_parse_request. The
+ * output is the app's whole answer, per-step counts included: the link's
+ * staging buffers are the app's limits (asserted below), so nothing is
+ * trimmed. The model is bound again whenever the
  * active slot or its hash changes. */
 #include <string.h>
 
