@@ -23,6 +23,19 @@ void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_
     }
 }
 
+/* The fast attention's P.V rows (thm_impl.h), portable: the conformance
+ * firmware's answer where a board has no vector form. */
+void thm_pv_rows_portable(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
+                          int32_t mult, int32_t shift, int8_t *out, size_t out_stride)
+{
+    for (int32_t r = 0; r < bq; r++)
+        for (int32_t d = 0; d < D; d++) {
+            int32_t acc = 0;
+            for (int32_t j = 0; j < Tk; j++) acc += (int32_t)p[(size_t)r * Tk + j] * vt[(size_t)d * Tk + j];
+            out[(size_t)r * out_stride + d] = thm_sat8(thm_requantize(acc, mult, shift));
+        }
+}
+
 static size_t thm_align4(size_t n) { return (n + 3u) & ~(size_t)3u; }
 
 size_t thm_attention_s8_scratch_size(int32_t Tk)

@@ -11,6 +11,9 @@ thm_matmul_s8_fn thm_impl_matmul_s8 = thm_matmul_s8_portable;
 thm_matmul_s32_fn thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
 thm_dot_s8_fn thm_impl_dot_s8 = thm_dot_s8_portable;          /* attention: no x86 path yet */
 thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;
+thm_softmax_row_fn thm_impl_softmax_row = 0;                   /* the model has its own AVX-512 rows */
+thm_rmsnorm_row_fn thm_impl_rmsnorm_row = 0;
+thm_pv_rows_fn thm_impl_pv_rows = 0;
 static int32_t thm_isa_current = -1;
 
 int thm_isa_available(int32_t isa)
@@ -71,6 +74,19 @@ thm_matmul_s8_fn thm_impl_matmul_s8 = THM_BEST(thm_matmul_s8);
 thm_matmul_s32_fn thm_impl_matmul_s8_s32 = THM_BEST(thm_matmul_s8_s32);
 thm_dot_s8_fn thm_impl_dot_s8 = THM_BEST(thm_dot_s8);
 thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;   /* no ARM P.V path yet */
+#if defined(THM_HAVE_ARM_NEON_DOT)                            /* the A55 */
+thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_neon;
+thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_neon;
+thm_pv_rows_fn thm_impl_pv_rows = 0;
+#elif defined(THM_HAVE_ARM_MVE)                               /* Helium rows (the M55) */
+thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_mve;
+thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_mve;
+thm_pv_rows_fn thm_impl_pv_rows = thm_pv_rows_mve;
+#else
+thm_softmax_row_fn thm_impl_softmax_row = 0;
+thm_rmsnorm_row_fn thm_impl_rmsnorm_row = 0;
+thm_pv_rows_fn thm_impl_pv_rows = 0;
+#endif
 static int32_t thm_isa_current = THM_ISA_BEST;
 
 int thm_isa_available(int32_t isa)
@@ -99,6 +115,9 @@ int thm_isa_set(int32_t isa)
         thm_impl_matmul_s8 = thm_matmul_s8_dsp;
         thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_dsp;
         thm_impl_dot_s8 = thm_dot_s8_dsp;
+        thm_impl_softmax_row = 0;
+        thm_impl_rmsnorm_row = 0;
+        thm_impl_pv_rows = 0;
         break;
 #endif
 #if defined(THM_HAVE_ARM_MVE)
@@ -106,6 +125,9 @@ int thm_isa_set(int32_t isa)
         thm_impl_matmul_s8 = thm_matmul_s8_mve;
         thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_mve;
         thm_impl_dot_s8 = thm_dot_s8_mve;
+        thm_impl_softmax_row = thm_softmax_row_q15_mve;
+        thm_impl_rmsnorm_row = thm_rmsnorm_row_mve;
+        thm_impl_pv_rows = thm_pv_rows_mve;
         break;
 #endif
 #if defined(THM_HAVE_ARM_NEON_DOT)
@@ -113,12 +135,18 @@ int thm_isa_set(int32_t isa)
         thm_impl_matmul_s8 = thm_matmul_s8_neon;
         thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_neon;
         thm_impl_dot_s8 = thm_dot_s8_neon;
+        thm_impl_softmax_row = thm_softmax_row_q15_neon;
+        thm_impl_rmsnorm_row = thm_rmsnorm_row_neon;
+        thm_impl_pv_rows = 0;
         break;
 #endif
     default:
         thm_impl_matmul_s8 = thm_matmul_s8_portable;
         thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
         thm_impl_dot_s8 = thm_dot_s8_portable;
+        thm_impl_softmax_row = 0;
+        thm_impl_rmsnorm_row = 0;
+        thm_impl_pv_rows = 0;
         break;
     }
     thm_isa_current = isa;

@@ -20,6 +20,11 @@ int thm_rmsnorm_s16(const int16_t *x, const int32_t *gain_mult, const int32_t *g
                     int64_t eps_q16, int8_t *y, int32_t rows, int32_t D)
 {
     if (!thm_rmsnorm_args_ok(x, gain_mult, gain_shift, eps_q16, y, rows, D)) return THM_E_ARG;
+    if (thm_impl_rmsnorm_row) {   /* a board's vector row (thm_impl.h) */
+        for (int32_t r = 0; r < rows; r++)
+            thm_impl_rmsnorm_row(x + (size_t)r * D, 1, gain_mult, gain_shift, eps_q16, y + (size_t)r * D, D);
+        return THM_OK;
+    }
     for (int32_t r = 0; r < rows; r++) {
         const int16_t *xr = x + (size_t)r * D;
         int64_t ss = 0;
@@ -35,6 +40,11 @@ int thm_rmsnorm_s8(const int8_t *x, const int32_t *gain_mult, const int32_t *gai
                    int64_t eps_q16, int8_t *y, int32_t rows, int32_t D)
 {
     if (!thm_rmsnorm_args_ok(x, gain_mult, gain_shift, eps_q16, y, rows, D)) return THM_E_ARG;
+    if (thm_impl_rmsnorm_row) {
+        for (int32_t r = 0; r < rows; r++)
+            thm_impl_rmsnorm_row(x + (size_t)r * D, 0, gain_mult, gain_shift, eps_q16, y + (size_t)r * D, D);
+        return THM_OK;
+    }
     for (int32_t r = 0; r < rows; r++) {
         const int8_t *xr = x + (size_t)r * D;
         int32_t ss = 0;   /* D * 2^14 < 2^31 */

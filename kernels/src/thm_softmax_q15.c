@@ -16,6 +16,10 @@ int thm_softmax_q15(const int32_t *scores, const uint8_t *mask, int16_t *p, int3
     if (n == 0) return THM_OK;
     if (!scores || !p || !scratch) return THM_E_ARG;
     uint32_t *e = (uint32_t *)scratch;   /* [n] exp terms, Q15 */
+    if (!mask && n <= THM_SOFTMAX_ROW_MAX_N && thm_impl_softmax_row) {   /* a board's vector row (thm_impl.h) */
+        thm_impl_softmax_row(scores, p, n, mult, shift, diff_max, e);
+        return THM_OK;
+    }
 
     int any = 0;
     int32_t top = INT32_MIN;

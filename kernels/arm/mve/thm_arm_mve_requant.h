@@ -11,6 +11,17 @@
 #include <arm_mve.h>
 #include <stdint.h>
 
+/* sat8(thm_requantize(s, mult, shift)) in each lane, as int32. */
+static inline int32x4_t thm_mve_requant_sat8(int32x4_t s, int32x4_t mult, int32x4_t sh)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
+    const int32x4_t v = vqrdmulhq_s32(vshlq_s32(s, left), mult);
+    const int32x4_t fix = vshrq_n_s32(vandq_s32(v, right), 31);
+    const int32x4_t r = vrshlq_s32(vqaddq_s32(v, fix), right);
+    return vminq_s32(vmaxq_s32(r, vdupq_n_s32(-128)), vdupq_n_s32(127));
+}
+
 /* Columns n0 .. n0 + nv - 1 (1 <= nv <= 4) of one output row from the raw
  * sums acc[0 .. nv - 1]; nothing past nv is read or written. */
 static inline void thm_mve_store(const int32_t *acc, int32_t nv, int32_t n0, const int32_t *bias,
@@ -24,14 +35,7 @@ static inline void thm_mve_store(const int32_t *acc, int32_t nv, int32_t n0, con
         vstrwq_p_s32(y32 + n0, s, p);
         return;
     }
-    const int32x4_t sh = vldrwq_z_s32(shift + n0, p);
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
-    const int32x4_t v = vqrdmulhq_s32(vshlq_s32(s, left), vldrwq_z_s32(mult + n0, p));
-    const int32x4_t fix = vshrq_n_s32(vandq_s32(v, right), 31);
-    int32x4_t r = vrshlq_s32(vqaddq_s32(v, fix), right);
-    r = vminq_s32(vmaxq_s32(r, vdupq_n_s32(-128)), vdupq_n_s32(127));
-    vstrbq_p_s32(y8 + n0, r, p);
+    vstrbq_p_s32(y8 + n0, thm_mve_requant_sat8(s, vldrwq_z_s32(mult + n0, p), vldrwq_z_s32(shift + n0, p)), p);
 }
 
 #endif /* THM_ARM_MVE_REQUANT_H */

@@ -42,6 +42,8 @@ enum {
     THM_K_EMBED_S16 = 10,       /* bufs tokens table mult shift out; p T V D */
     THM_K_REQUANTIZE_S32 = 11,  /* bufs in mult shift out;       p n */
     THM_K_MATMUL_S8_PACKED = 12, /* bufs x wp bias mult shift y;  p M K N layout */
+    THM_K_PV_ROWS = 13,         /* bufs p vt out;                p bq Tk D mult shift (thm_impl.h;
+                                   status -1: arguments out of the kernel's range) */
     THM_K_COUNT
 };
 

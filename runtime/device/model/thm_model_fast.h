@@ -1,8 +1,10 @@
 /* The row kernels and the one-row matmul as the model runtime calls them: on
  * the x86 host build (THM_HOST_X86, the Python extension) with AVX-512 VNNI
  * selected, the AVX-512 forms (kernels/x86/thm_rows_avx512.c and
- * thm_gemv_avx512.c, bit-exact with the portable kernels); everywhere else,
- * boards included, the portable kernels. Following thm_isa_get() lets the
+ * thm_gemv_avx512.c, bit-exact with the portable kernels); everywhere else
+ * the kernels (with a board's vector rows where thm_impl.h has them) or the
+ * scalar forms of thm_model_softmax.h / thm_model_norm.h and the residual
+ * table below, bit-exact too. Following thm_isa_get() lets the
  * tests run both paths on one machine. Why: after the matmuls, per-element
  * fixed-point work (softmax, norms, requantize) was most of the prefill, and
  * the matmul's dot path streamed decode's weights at half this core's DRAM
@@ -13,6 +15,8 @@
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
 #include "thm_image_format.h"   /* THM_LAYOUT_* of the image's weights */
+#include "thm_model_softmax.h"
+#include "thm_model_norm.h"
 #if defined(__x86_64__) && defined(THM_HOST_X86)
 #include "thm_x86_rows.h"
 #include "thm_x86_gemv.h"
@@ -31,7 +35,8 @@ static inline int thm_mf_softmax_rows(const int32_t *s, int16_t *p, int32_t rows
         return thm_softmax_q15_rows_avx512(s, p, rows, n, mult, shift, diff_max, (uint32_t *)scratch);
 #endif
     for (int32_t r = 0; r < rows; r++) {
-        const int err = thm_softmax_q15(s + (size_t)r * n, 0, p + (size_t)r * n, n, mult, shift, diff_max, scratch);
+        const int err = thm_ms_softmax_row(s + (size_t)r * n, p + (size_t)r * n, n, mult, shift, diff_max,
+                                           (uint32_t *)scratch);
         if (err) return err;
     }
     return THM_OK;
@@ -108,7 +113,7 @@ static inline int thm_mf_rmsnorm_s8(const int8_t *x, const int32_t *gm, const in
 #if defined(__x86_64__) && defined(THM_HOST_X86)
     if (THM_MF_AVX512()) return thm_rmsnorm_s8_avx512(x, gm, gs, eps, y, rows, D);
 #endif
-    return thm_rmsnorm_s8(x, gm, gs, eps, y, rows, D);
+    return thm_mn_rmsnorm_s8(x, gm, gs, eps, y, rows, D);
 }
 
 static inline int thm_mf_rmsnorm_s16(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps,
@@ -117,7 +122,7 @@ static inline int thm_mf_rmsnorm_s16(const int16_t *x, const int32_t *gm, const 
 #if defined(__x86_64__) && defined(THM_HOST_X86)
     if (THM_MF_AVX512()) return thm_rmsnorm_s16_avx512(x, gm, gs, eps, y, rows, D);
 #endif
-    return thm_rmsnorm_s16(x, gm, gs, eps, y, rows, D);
+    return thm_mn_rmsnorm_s16(x, gm, gs, eps, y, rows, D);
 }
 
 static inline int thm_mf_residual(int16_t *r, const int8_t *y, int32_t n, int32_t mult, int32_t shift)
@@ -125,7 +130,17 @@ static inline int thm_mf_residual(int16_t *r, const int8_t *y, int32_t n, int32_
 #if defined(__x86_64__) && defined(THM_HOST_X86)
     if (THM_MF_AVX512()) return thm_residual_gated_s16_avx512(r, y, n, mult, shift);
 #endif
-    return thm_residual_gated_s16(r, y, n, mult, shift);
+    /* g depends on the int8 y alone: a 256-entry table of the kernel's clamped
+     * g replaces a requantize per element once rows are long enough to pay
+     * for it (watch_m55: 54 instructions an element before, 15 after) */
+    if (n < 512 || !r || !y || shift < -31 || shift > 30) return thm_residual_gated_s16(r, y, n, mult, shift);
+    int32_t g[256];
+    for (int32_t v = -128; v < 128; v++) {
+        const int32_t q = thm_requantize(v, mult, shift);
+        g[v + 128] = q < -65536 ? -65536 : (q > 65536 ? 65536 : q);
+    }
+    for (int32_t i = 0; i < n; i++) r[i] = thm_sat16((int32_t)r[i] + g[y[i] + 128]);
+    return THM_OK;
 }
 
 #endif /* THM_MODEL_FAST_H */

@@ -6,17 +6,47 @@
 #include "thimble_kernels.h"
 #include "thm_model_attention.h"
 #include "thm_model_fast.h"
+#include "thm_model_prof.h"
 
 #define CHECK(call) do { if ((call) != THM_OK) return THM_MODEL_E_KERNEL; } while (0)
 
 enum { WQ = 0, WK = 1, WV = 2, WO = 3 };
+
+#if defined(THM_MODEL_PROFILE) && THM_MODEL_PROFILE
+uint64_t thm_prof_ticks[THM_PROF_N];
+
+static const char *const thm_prof_names[THM_PROF_N] = {"embed", "proj", "norm", "rope", "layout", "qk",
+                                                       "softmax", "pv", "self", "resid", "head"};
+
+void thm_prof_print(const char *phase)
+{
+    char line[THM_PROF_N * 32 + 32], *o = line;
+    for (const char *s = "THMPROF "; *s;) *o++ = *s++;
+    while (*phase) *o++ = *phase++;
+    for (int i = 0; i < THM_PROF_N; i++) {
+        *o++ = ' ';
+        for (const char *s = thm_prof_names[i]; *s;) *o++ = *s++;
+        *o++ = '=';
+        char dig[21];
+        int n = 0;
+        uint64_t v = thm_prof_ticks[i];
+        do { dig[n++] = (char)('0' + v % 10u); v /= 10u; } while (v);
+        while (n) *o++ = dig[--n];
+        thm_prof_ticks[i] = 0;
+    }
+    *o++ = '\n';
+    *o = 0;
+    thm_semi_write0(line);
+}
+#endif
 
 /* y [T, rows] = projection `which` of x [T, d] (o: of x [T, Q]), no bias. */
 static int proj(const thm_model *m, const thm_model_block *b, int which, const int8_t *x, int8_t *y, int32_t T)
 {
     const int32_t K = which == WO ? m->Q : m->d;
     const int32_t N = which == WQ ? m->Q : which == WO ? m->d : m->KV;
-    return thm_mf_proj(b->w[which], m->weight_layout, x, b->w_mult[which], b->w_shift[which], y, T, K, N);
+    return THM_PROF(THM_PROF_PROJ, thm_mf_proj(b->w[which], m->weight_layout, x, b->w_mult[which],
+                                               b->w_shift[which], y, T, K, N));
 }
 
 /* y [T, n_heads * hd] = rope?(qk_norm(x [T, d] . W^T)); pos0 < 0: no RoPE.
@@ -26,11 +56,11 @@ static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T
 {
     CHECK(proj(m, b, which, x, m->mix, T));     /* n_heads * hd rows: Q or KV */
     if (which == WQ)
-        CHECK(thm_mf_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd));
+        CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd)));
     else
-        CHECK(thm_mf_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd));
+        CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd)));
     if (pos0 >= 0)
-        CHECK(thm_mf_rope(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos));
+        CHECK(THM_PROF(THM_PROF_ROPE, thm_mf_rope(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos)));
     return THM_MODEL_OK;
 }
 
@@ -45,15 +75,15 @@ static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t 
     if (head_major)
         CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws));
     else
-        CHECK(thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch));
+        CHECK(THM_PROF(THM_PROF_SELF, thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch)));
     CHECK(proj(m, b, WO, m->mix, m->h, T));
-    CHECK(thm_mf_residual(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift));
+    CHECK(THM_PROF(THM_PROF_RESID, thm_mf_residual(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift)));
     return THM_MODEL_OK;
 }
 
 static int pre_norm(thm_model *m, const thm_model_block *b, int32_t T)
 {
-    CHECK(thm_mf_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d));
+    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d)));
     return THM_MODEL_OK;
 }
 
@@ -73,7 +103,8 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
     m->n_enc = 0;                 /* no valid prompt until this completes */
     m->enc_out_valid = 0;
     int err;
-    CHECK(thm_embed_s16(tokens, n, m->embed, m->enc_embed_mult, m->enc_embed_shift, m->V, m->d, m->x));
+    CHECK(THM_PROF(THM_PROF_EMBED, thm_embed_s16(tokens, n, m->embed, m->enc_embed_mult, m->enc_embed_shift, m->V, m->d,
+                                                 m->x)));
     for (int32_t i = 0; i < m->L_enc; i++) {
         const thm_model_block *b = &m->enc[i];
         if ((err = pre_norm(m, b, n))) return err;
@@ -81,21 +112,23 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
         if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->k, 0))) return err;
         CHECK(proj(m, b, WV, m->h, m->v, n));
         /* layer 0's cross slots are free until the encoder is done */
-        thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
-        thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd);
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
+                      thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd));
         if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
     }
     int8_t *enc_out = m->q;       /* [n, d] */
-    CHECK(thm_mf_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps, enc_out, n, m->d));
+    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps,
+                                                     enc_out, n, m->d)));
     /* start_decoder: cross K/V of every decoder layer, once per prompt */
     size_t stride = (size_t)m->max_enc * (size_t)m->KV;
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->cross[i];
         if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->k, -1))) return err;
         CHECK(proj(m, b, WV, enc_out, m->v, n));
-        thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
-        thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd);
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
+                      thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd));
     }
+    thm_prof_print("prefill");
     m->n_enc = n;
     m->length = 0;
     m->crc = 0;
@@ -117,7 +150,8 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
     m->enc_out_valid = 0;         /* q is reused from here on */
     int err;
     size_t cstride = (size_t)m->max_enc * (size_t)m->KV, sstride = (size_t)m->max_dec * (size_t)m->KV;
-    CHECK(thm_embed_s16(&token, 1, m->embed, m->dec_embed_mult, m->dec_embed_shift, m->V, m->d, m->x));
+    CHECK(THM_PROF(THM_PROF_EMBED, thm_embed_s16(&token, 1, m->embed, m->dec_embed_mult, m->dec_embed_shift, m->V, m->d,
+                                                 m->x)));
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->self_attn[i];
         int8_t *sk = m->self_k + i * sstride, *sv = m->self_v + i * sstride;
@@ -133,11 +167,12 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
             return err;
     }
     m->length = pos + 1;
-    CHECK(thm_mf_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps, m->h, 1, m->d));
+    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps,
+                                                     m->h, 1, m->d)));
     m->crc = thm_crc32(m->crc, m->h, (size_t)m->d);
     /* tied head: comparable logits = requantize(hf . embed^T, logits.mult, logits.shift) */
-    CHECK(thm_mf_matmul_s32(m->h, m->embed, m->logits, 1, m->d, m->V));
-    CHECK(thm_mf_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V));
+    CHECK(THM_PROF(THM_PROF_HEAD, thm_mf_matmul_s32(m->h, m->embed, m->logits, 1, m->d, m->V)));
+    CHECK(THM_PROF(THM_PROF_HEAD, thm_mf_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V)));
     if (argmax_out) {
         int32_t best = 0;
         for (int32_t j = 1; j < m->V; j++)
@@ -145,6 +180,7 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
         *argmax_out = best;
     }
     if (logits_out) memcpy(logits_out, m->logits, (size_t)m->V * sizeof(int32_t));
+    thm_prof_print("decode");
     return THM_MODEL_OK;
 }
 

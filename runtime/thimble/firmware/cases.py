@@ -9,6 +9,7 @@ from . import job as J
 
 I8 = np.int8
 MATMUL_S8_PACKED = 12      # THM_K_MATMUL_S8_PACKED (runtime/device/conformance/thm_conformance.h)
+PV_ROWS = 13               # THM_K_PV_ROWS
 
 
 def _i8(rng, shape, edge=False):
@@ -93,6 +94,52 @@ def softmax_q15(rng, n, masked=False, spread=4000):
                   ref.softmax_q15(scores, mult, shift, diff_max, mask))
 
 
+def softmax_q15_rows(rng):
+    """Unmasked rows at odd lengths and at the edges of what the kernel accepts
+    (the boards' vector rows take these: thm_impl_softmax_row): shift -31 and
+    30, mult 0 and 2^31 - 1, diff_max 0 and the largest a left shift allows,
+    scores at INT32_MIN / INT32_MAX, ties, and rows the exp table cuts off."""
+    i32 = np.iinfo(np.int32)
+    big = lambda n: rng.choice(np.array([i32.min, i32.max, 0, -1, 1], np.int64), size=n)  # noqa: E731
+    rows = [  # (label, scores, mult, shift, diff_max)
+        ("n=1", np.array([7]), *ref.quantize_multiplier(0.3), 16000),
+        ("n=2 tie", np.array([5, 5]), *ref.quantize_multiplier(0.3), 16000),
+        ("n=5", rng.integers(-900, 900, 5), *ref.quantize_multiplier(0.7), 4000),
+        ("n=7 shift -31", rng.integers(-(1 << 30), 1 << 30, 7), i32.max, -31, i32.max),
+        ("n=17 shift 30", rng.integers(-1, 2, 17), (1 << 30) + 12345, 30, 1),
+        ("n=33 mult 0", rng.integers(-99, 99, 33), 0, 0, i32.max),
+        ("n=19 diff_max 0", rng.integers(-3, 3, 19), *ref.quantize_multiplier(2.0), 0),
+        ("n=23 int32 extremes", big(23), i32.max, -20, i32.max),
+        ("n=255 cut off", rng.integers(-40000, 40000, 255), *ref.quantize_multiplier(4.0), 1 << 20),
+        ("n=1001", rng.integers(-3000, 3000, 1001), *ref.quantize_multiplier(256.0 / 1000), 16000),
+    ]
+    out = []
+    for label, scores, mult, shift, diff_max in rows:
+        scores = np.asarray(scores).astype(np.int32)
+        out.append(J.Case(f"softmax_q15 row {label}", J.SOFTMAX_Q15, [len(scores), int(mult), int(shift), int(diff_max)],
+                          [scores, None], np.int16, (len(scores),),
+                          ref.softmax_q15(scores, int(mult), int(shift), int(diff_max), None)))
+    return out
+
+
+def pv_rows(rng, bq, Tk, D, one_hot=False, edge=False):
+    """The fast attention's P.V rows (thm_impl_pv_rows): sat8(requantize(p . vt^T))
+    for Q15 probabilities p [bq, Tk] and one head's V^T [D, Tk]."""
+    if one_hot:                                 # p = 32767 on one key: the largest products
+        p = np.zeros((bq, Tk), np.int64)
+        p[np.arange(bq), rng.integers(0, Tk, bq)] = 32767
+    else:
+        p = rng.integers(0, 32768, size=(bq, Tk)) // Tk
+        p[:, :1] = 32767 if edge else p[:, :1]
+    vt = _i8(rng, (D, Tk), edge=edge)
+    mult, shift = ref.quantize_multiplier(1.0 / (1 << 15) * (2.0 if edge else 1.0))
+    acc = p.astype(np.int64) @ vt.astype(np.int64).T
+    want = np.clip(ref.requantize(acc, np.int64(mult), np.int64(shift)), -128, 127).astype(np.int8)
+    return J.Case(f"pv_rows bq={bq} Tk={Tk} D={D}{' one-hot' if one_hot else ''}{' edge' if edge else ''}",
+                  PV_ROWS, [bq, Tk, D, int(mult), int(shift)], [p.astype(np.int16), vt], np.int8, (bq, D), want,
+                  macs=bq * Tk * D)
+
+
 def attention_s8(rng, Tq, Tk, heads, kv_heads, D, causal=False, q_pos0=0, masked=False):
     q, k, v = _i8(rng, (Tq, heads * D)), _i8(rng, (Tk, kv_heads * D)), _i8(rng, (Tk, kv_heads * D))
     kv_mask = (rng.random(Tk) > 0.25).astype(np.uint8) if masked else None
@@ -116,6 +163,32 @@ def rmsnorm(rng, rows, D, s16=True):
     return J.Case(f"rmsnorm_{'s16' if s16 else 's8'} {rows}x{D}", J.RMSNORM_S16 if s16 else J.RMSNORM_S8,
                   [rows, D, eps & 0xFFFFFFFF, eps >> 32], [x, gm, gs], np.int8, (rows, D),
                   ref.rmsnorm_s8(x, gm, gs, eps))
+
+
+def rmsnorm_rows(rng):
+    """Rows where a vector RMSNorm (thm_impl_rmsnorm_row: Helium on the M55)
+    could go wrong: odd D, int16 at +-32767 / -32768, rows so small (or eps
+    so large) that 2^46 / rms passes 2^31 (the scalar fallback), gains with
+    shifts from -31 to 30 and multipliers up to 2^31 - 1."""
+    i32 = np.iinfo(np.int32)
+    out = []
+    for label, s16, rows, D, lo, hi, eps in [
+            ("odd D", True, 3, 33, -20000, 20000, 5), ("extremes", True, 2, 17, -32768, 32768, 0),
+            ("tiny rows", True, 3, 9, -1, 2, 0), ("eps 2^40", True, 1, 63, -300, 300, 1 << 40),
+            ("D=1", False, 4, 1, -128, 128, 0), ("odd D", False, 3, 21, -128, 128, 7),
+            ("tiny rows", False, 2, 64, -1, 2, 1)]:
+        x = rng.integers(lo, hi, size=(rows, D)).astype(np.int16 if s16 else np.int8)
+        if label == "extremes":
+            x[0, ::2], x[1, 1::3] = -32768, 32767
+        if label == "tiny rows":                # rms < 0.5, and one all-zero row
+            x[:] = 0
+            x[1:, 0], x[-1, -1] = 1, -1
+        gm, gs = _mults(rng, D, -9, -7)
+        gs[::5], gs[1::7], gm[2::4] = -31, 30, i32.max
+        out.append(J.Case(f"rmsnorm_{'s16' if s16 else 's8'} {label} {rows}x{D}", J.RMSNORM_S16 if s16 else J.RMSNORM_S8,
+                          [rows, D, eps & 0xFFFFFFFF, eps >> 32], [x, gm, gs], np.int8, (rows, D),
+                          ref.rmsnorm_s8(x, gm, gs, eps)))
+    return out
 
 
 def rope_s8(rng, T, heads, D, pos0, n_pos):
