@@ -15,7 +15,7 @@ import serial
 
 from thimble.bench.link import random_image
 from thimble.link import format as F
-from thimble.link.client import LinkClient, LinkError
+from thimble.link.client import RTO_MIN_S, LinkClient, LinkError
 from thimble.link.host_server import HostServer
 from thimble.link.proxy import Fault, LinkProxy
 
@@ -88,9 +88,9 @@ def finish(link, image):
 
 
 # Faults the client recovers from within one deploy. Each names what it proves
-# (a case id); random ones are restricted to DATA and its ACK so that no run
-# waits out the client's long COMMIT timeout. A function gets the image's
-# number of DATA frames (for the last one).
+# (a case id); random ones are restricted to DATA and its ACK (the lost
+# COMMIT and its reply have their own tests below). A function gets the
+# image's number of DATA frames (for the last one).
 RECOVERED = {
     "corrupt-data": [Fault("corrupt", cmd="DATA", nth=5)],
     "corrupt-first-data-header": [Fault("corrupt", cmd="DATA", nth=1, byte=4)],
@@ -227,3 +227,98 @@ def test_a_wrong_image_hash_is_refused_and_never_resumed(images, flash_with_a, t
         res = finish(link, b)
         assert res.resumed_from == 0, "the device resumed onto bytes that failed their hash"
 
+
+
+# Waits that run out: the client records each in `expired` as (command, seconds
+# it waited). A lost COMMIT or reply costs one `timeout`, not the device's hash
+# budget (COMMIT_WAIT_S), and a stalled window the timeout measured from its ACKs.
+def deploy_through(flash_with_a, tmp_path, faults, image, **kw):
+    """Deploy `image` over A through a proxy with `faults`. -> (DeployResult or
+    LinkError, the proxy, the client, state() on a new connection afterwards)."""
+    flash = tmp_path / "flash.bin"
+    shutil.copy(flash_with_a, flash)
+    with HostServer(flash) as url:
+        with LinkProxy(url, faults=faults) as px, line(px.url) as link:
+            try:
+                res = link.deploy(image, **kw)
+            except LinkError as e:
+                res = e
+        assert px.log, "the fault never fired"
+        assert px.errors == []
+        with line(url) as check:
+            return res, px, link, state(check)
+
+
+def test_lost_commits_are_resent_after_the_normal_timeout(images, flash_with_a, tmp_path):
+    a, b = images
+    res, px, link, served = deploy_through(flash_with_a, tmp_path, [Fault("drop", cmd="COMMIT", count=3)], b)
+    assert res.status == "deployed" and served == (sha(b), sha(b))
+    assert px.frames["h2d"]["COMMIT"] == 4                   # three lost, the fourth answered
+    assert list(link.expired) == [("COMMIT", TIMEOUT)] * 3
+
+
+def test_a_lost_commit_reply_is_settled_by_hello(images, flash_with_a, tmp_path):
+    a, b = images
+    res, px, link, served = deploy_through(flash_with_a, tmp_path, [Fault("drop", direction="d2h", cmd="COMMIT")], b)
+    assert res.status == "deployed" and served == (sha(b), sha(b))
+    assert px.frames["h2d"]["COMMIT"] == 2 and px.frames["d2h"]["ERROR_R"] == 1    # the duplicate got E_STATE
+    assert list(link.expired) == [("COMMIT", TIMEOUT)]
+
+
+def test_a_lost_hash_failure_is_still_reported_as_one(images, flash_with_a, tmp_path):
+    a, b = images
+    bad = bytearray(b)
+    bad[len(b) // 2] ^= 0x01
+    res, px, link, served = deploy_through(flash_with_a, tmp_path, [Fault("drop", direction="d2h", cmd="COMMIT")],
+                                           bytes(bad), check=False)
+    assert isinstance(res, LinkError) and res.status == "E_HASH"    # HELLO shows the slot reset, not a commit
+    assert served == (sha(a), sha(a)) and list(link.expired) == [("COMMIT", TIMEOUT)]
+
+
+@pytest.mark.parametrize("fault, sent", [(Fault("corrupt", cmd="ROLLBACK"), 2),
+                                         (Fault("drop", cmd="ROLLBACK"), 2),
+                                         (Fault("drop", direction="d2h", cmd="ROLLBACK"), 1)],
+                         ids=["garbled", "lost", "reply-lost"])
+def test_rollback_is_sent_again_only_when_hello_shows_it_did_not_happen(fault, sent, images, flash_with_a, tmp_path):
+    a, b = images
+    flash = tmp_path / "flash.bin"
+    shutil.copy(flash_with_a, flash)
+    with HostServer(flash) as url:
+        with line(url) as link:
+            link.deploy(b)
+        with LinkProxy(url, faults=[fault]) as px, line(px.url) as link:
+            slot = link.rollback()
+        assert px.log and px.errors == []
+        assert px.frames["h2d"]["ROLLBACK"] == sent        # never twice when the first one happened
+        with line(url) as link:
+            assert link.hello()["active"] == slot
+            assert_serving(link, {sha(a)})
+
+
+@pytest.mark.parametrize("direction", ["h2d", "d2h"], ids=["last-data", "last-ack"])
+def test_a_stall_at_the_end_waits_the_measured_timeout_not_the_configured_one(direction, images, flash_with_a,
+                                                                            tmp_path):
+    a, b = images
+    last = -(-len(b) // F.DATA_CHUNK)
+    fault = Fault("drop", direction=direction, cmd="DATA", nth=last)
+    res, px, link, served = deploy_through(flash_with_a, tmp_path, [fault], b)
+    assert res.status == "deployed" and served == (sha(b), sha(b)) and res.retransmits >= 1
+    (cmd, waited), = link.expired
+    assert cmd == "DATA" and RTO_MIN_S <= waited < TIMEOUT
+
+
+def test_a_lost_frame_costs_the_frames_in_flight_on_a_paced_line(images, flash_with_a, tmp_path):
+    """At 921600 baud one DATA frame's round trip is about its own time on the
+    wire, so the client keeps 3 or 4 in flight, and a loss resends those
+    instead of the device's whole window of 16. (Up to 8 are allowed: the
+    window is sized from measured round trips, which a loaded machine
+    stretches; 16 would mean no sizing at all.)"""
+    a, b = images
+    flash = tmp_path / "flash.bin"
+    shutil.copy(flash_with_a, flash)
+    with HostServer(flash) as url:
+        with LinkProxy(url, baud=921600, faults=[Fault("drop", cmd="DATA", nth=40)]) as px, line(px.url) as link:
+            res = link.deploy(b)
+        assert px.injected("drop") and px.errors == []
+    assert res.status == "deployed" and 2 <= res.window <= 8
+    assert 1 <= res.retransmits <= res.window

@@ -2,7 +2,8 @@
 (ASan): handshake, deploy with the hash verified from flash, the no-op
 redeploy, A/B slots and rollback, resume after a disconnect (RAM) and after a
 power cut mid-write (flash journal), a wrong hash, staged RUN requests at
-the app's limits, and a line that is dead or closes."""
+the app's limits, and a line that is dead or closes. Also the client's
+window and resend timeout on model lines (no socket: exact arithmetic)."""
 import socket
 import threading
 
@@ -10,7 +11,7 @@ import pytest
 import serial
 
 from thimble.link import format as F
-from thimble.link.client import LinkClient, LinkError
+from thimble.link.client import RTO_MIN_S, LineEstimate, LinkClient, LinkError
 
 SECTOR = 4096
 
@@ -170,3 +171,47 @@ def test_a_line_that_closes_says_so(server, connect):
     with pytest.raises(LinkError) as e:
         link.hello()
     assert e.value.status == "CLOSED"
+
+
+def stream(pace, latency, frames=300, cap=16, timeout=2.0):
+    """Stream `frames` through a LineEstimate on a model line: the device takes
+    `pace` s per frame, one after another, and a frame's ACK arrives `latency`
+    s after the frame's end. -> (the estimate, when the last ACK arrived)."""
+    line = LineEstimate(cap, timeout)
+    sent_at, ends, now, acked = [], [], 0.0, 0
+    while acked < frames:
+        while len(ends) < frames and len(ends) - acked < line.window:
+            sent_at.append(now)
+            ends.append(max(now, ends[-1] if ends else 0.0) + pace)
+        now = ends[acked] + latency
+        acked += 1
+        line.acked(now, acked, now - sent_at[acked - 1])
+    return line, now
+
+
+@pytest.mark.parametrize("pace, latency, window", [
+    (1046 * 10 / 921600, 0.0005, (3, 4)),       # a serial line: a frame's round trip is about its own time
+    (1046 * 10 / 115200, 0.003, (3, 4)),
+    (0.01, 0.08, (10, 12)),                     # a slow answer (QEMU's UART, a radio): 9 frames in flight
+    (0.01, 0.5, (16, 16)),                      # more than the device takes: its window
+])
+def test_the_window_is_what_the_line_holds_and_keeps_it_busy(pace, latency, window):
+    assert LineEstimate(16, 2.0).window == 4                    # it starts small: a loss early costs little
+    line, done = stream(pace, latency)
+    assert window[0] <= line.window <= window[1]
+    if line.window < 16:                                        # (a full device window is what it is)
+        ramp = 0 if latency < pace else 4 * (pace + latency)    # doubling from 2 takes a few round trips
+        assert done <= 300 * pace + latency + ramp + 1e-9, "the line stood idle"
+
+
+def test_the_resend_timeout_follows_the_round_trips_between_a_floor_and_the_configured_timeout():
+    assert LineEstimate(16, 2.0).rto == 2.0                     # nothing measured yet
+    assert stream(0.0001, 0.0001)[0].rto == RTO_MIN_S           # a fast line: the floor
+    line, _ = stream(0.01, 0.3)
+    assert RTO_MIN_S < line.rto < 2.0 and line.rto >= line.srtt >= line.rtt_min
+    assert stream(0.5, 2.0, frames=20)[0].rto == 2.0            # a slow one: never past the configured timeout
+    fast, _ = stream(0.0001, 0.0001)
+    fast.spurious(0.3)                                          # a stall that was no loss: wait longer
+    assert fast.rto == 0.6
+    fast.spurious(5.0)
+    assert fast.rto == 2.0

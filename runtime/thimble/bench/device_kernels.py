@@ -21,7 +21,6 @@ is also checked against the numpy reference: a figure for a wrong answer is
 reported as such.
 """
 import datetime
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from ..firmware import job as J
 from ..kernels import layouts
 from ..kernels.layouts import board_layouts
 from .kernels import parse_shapes, shape_name
+from .results import write_json
 
 BOARD_SHAPES = [(m, 512, n) for m in (1, 64) for n in (512, 256, 8192)]
 QUICK_SHAPES = [(1, 512, 512), (1, 512, 256), (64, 512, 256)]
@@ -162,9 +162,7 @@ def run(args):
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "calibration": cal, "target_instructions_per_mac": target, "rows": rows, "notes": notes}
     path = _default_json(args, board.name)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(result, path)
     print(_table(rows))
     for n in notes:
         print(f"note: {n}")

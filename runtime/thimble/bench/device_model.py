@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from .results import save
+
 REPO = pathlib.Path(__file__).resolve().parents[3]
 WATCH_TINY = REPO / "models" / "watch-tiny"
 QUERY = ("set a timer for ten minutes and then remind me to call my sister about the weekend trip "
@@ -44,6 +46,9 @@ def add_arguments(p):
                    help="--board: the model's shape (tiny: a d_model-32 smoke-test model; default %(default)s)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                    help="--board: seconds QEMU may take for the RUN (default %(default)g)")
+    p.add_argument("--profile", action="store_true",
+                   help="--board: run a firmware built with -DTHM_MODEL_PROFILE=1 and print where the "
+                        "instructions go, per part of the model (runtime/device/model/thm_model_prof.h)")
 
 
 def json_path(args):
@@ -145,12 +150,53 @@ def refusals(image_bytes, arena_needed, b):
     return out
 
 
-def run_on_board(board, image_path, query, tools, gen_tokens, timeout):
+PROFILE_PARTS = ("embed", "proj", "norm", "rope", "layout", "qk", "softmax", "pv", "self", "resid", "head")
+
+
+def profile_firmware(board):
+    """The link firmware with per-part counters (THM_MODEL_PROFILE), in its own
+    build folder: the counter reads and prints cost instructions, so the
+    default build never has them."""
+    import subprocess
+    from ..firmware.build import build_firmware
+    bd = os.path.join(REPO, "build", "profile", board.name)
+    if not os.path.exists(os.path.join(bd, "CMakeCache.txt")):
+        subprocess.run(["cmake", "-S", str(REPO), "-B", bd, f"-DTHM_BOARD={board.name}",
+                        f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'cmake' / f'toolchain-{board.toolchain}.cmake'}",
+                        f"-DPython3_EXECUTABLE={sys.executable}", "-DCMAKE_C_FLAGS=-DTHM_MODEL_PROFILE=1"],
+                       check=True, capture_output=True)
+    return build_firmware(board.name, bd, target="thm_app_link")
+
+
+def parse_profile(log_text, board, counters):
+    """THMPROF lines -> {"prefill": {part: instructions}, "decode_per_token": {...}};
+    "other" is what the app's own counters hold beyond the parts (the
+    tokenizer is outside prefill; the grammar and the pick are in decode)."""
+    sums = {"prefill": dict.fromkeys(PROFILE_PARTS, 0), "decode": dict.fromkeys(PROFILE_PARTS, 0)}
+    for line in log_text.splitlines():
+        f = line.split()
+        if len(f) < 2 or f[0] != "THMPROF" or f[1] not in sums:
+            continue
+        for kv in f[2:]:
+            k, _, v = kv.partition("=")
+            if k in sums[f[1]]:
+                sums[f[1]][k] += int(v)
+    ipt, steps = board.instructions_per_tick, max(1, counters["gen_tokens"])
+    out = {}
+    for key, phase, n, total in (("prefill", "prefill", 1, counters["prefill_insns"]),
+                                 ("decode_per_token", "decode", steps, counters["insns_per_token"])):
+        t = {k: round(v * ipt / n) for k, v in sums[phase].items()}
+        t["other"] = total - sum(t.values())
+        out[key] = t
+    return out
+
+
+def run_on_board(board, image_path, query, tools, gen_tokens, timeout, elf=None, log=None):
     """Factory-place the image, one RUN over the link -> (counters, answer, wall seconds)."""
     from ..emulate import Emulator
     from ..link.client import LinkClient
     t0 = time.perf_counter()
-    with Emulator(board.name, image=image_path, firmware="link") as emu:
+    with Emulator(board.name, image=image_path, firmware="link", elf=elf, log=log) as emu:
         with emu.connect(read_timeout=timeout) as ser:
             link = LinkClient(ser, run_timeout=timeout)
             info = link.hello()
@@ -193,7 +239,12 @@ def bench_board(args, log):
         res["host_seconds"] = time.perf_counter() - t0
         log(f"{board.name}: {len(image) / 2**20:.1f} MiB image ({layout}), {prompt}-token prompt, "
             f"up to {gen} tokens: QEMU ...")
-        counters, ans, wall = run_on_board(board, path, QUERY, tools, gen, args.timeout)
+        prof_log = os.path.join(tmp, "qemu.log") if args.profile else None
+        elf = profile_firmware(board) if args.profile else None
+        counters, ans, wall = run_on_board(board, path, QUERY, tools, gen, args.timeout, elf=elf, log=prof_log)
+        if args.profile:
+            with open(prof_log, errors="replace") as f:
+                res["profile"] = parse_profile(f.read(), board, counters)
     if not ans.ok:
         raise RuntimeError(f"{board.name}: the device refused the prompt: {ans.text}")
     c = {k: counters[k] for k in ("prompt_tokens", "gen_tokens", "prefill_insns", "insns_per_token")}
@@ -229,15 +280,13 @@ def print_report(res, out=None):
           f"({e['prefill_tok_s']:.0f} tok/s), decode {e['decode_tok_s']:.1f} tok/s", file=out)
     print(f"bit-exact with the host simulator (c): {'yes' if r['bit_exact'] else 'NO'}; "
           f"QEMU wall {r['qemu_wall_s']:.0f} s", file=out)
-
-
-def write_json(res, path):
-    import json
-    if os.path.dirname(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
-    print(f"\nwrote {path} ({res['elapsed_s']:.1f} s)")
+    if "profile" in r:
+        pre, dec = r["profile"]["prefill"], r["profile"]["decode_per_token"]
+        tp, td = sum(pre.values()) or 1, sum(dec.values()) or 1
+        print(f"\n{'part':8s} {'prefill':>15s} {'share':>6s} {'per decode token':>17s} {'share':>6s}  "
+              "(a profiling build: counts include its counter reads)", file=out)
+        for k in sorted(pre, key=lambda k: -pre[k]):
+            print(f"{k:8s} {pre[k]:>15,} {100 * pre[k] / tp:5.1f}% {dec[k]:>17,} {100 * dec[k] / td:5.1f}%", file=out)
 
 
 def run(args):
@@ -257,5 +306,5 @@ def run(args):
     res["result"] = bench_board(args, log)
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
-    write_json(res, json_path(args))
+    save(res, json_path(args))
     return 0 if res["result"].get("bit_exact", True) else 1

@@ -29,7 +29,6 @@ within one run rather than figures across runs.
 """
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -41,6 +40,7 @@ import numpy as np
 
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels.reference import quantize_multiplier, requantize
+from .results import save
 
 DEFAULT_SHAPES = [(m, 512, n) for m in (1, 64, 256) for n in (512, 256, 8192)]
 DEFAULT_BACKENDS = ["c:portable", "c:avx2", "c:avx512vnni", "numba"]
@@ -557,13 +557,7 @@ def run(args):
     result["elapsed_s"] = time.perf_counter() - t0
 
     print_report(result)
-    if args.json:
-        d = os.path.dirname(args.json)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-        print(f"\nwrote {args.json} ({result['elapsed_s']:.1f} s)")
+    save(result, args.json)
     return 0
 
 

@@ -18,16 +18,18 @@ timed from HELLO to the COMMIT reply (the device's SHA-256 check included).
 The framing alone caps it at DATA_CHUNK / (DATA_CHUNK + frame overhead):
 1024/1044 = 98.1%. Besides the share, each run reports retransmitted frames,
 the frames the proxy dropped, the round trip of a HELLO and of one DATA
-frame on that line, and whether the window covers the bandwidth-delay
-product (a window smaller than one DATA round trip cannot fill the line).
+frame on that line, whether the device's window covers the bandwidth-delay
+product (a window smaller than one DATA round trip cannot fill the line),
+and the window and resend timeout the client settled on for the line.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+
+from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "link-host.json")
 TARGETS = {"share_0_loss": 0.90, "share_1pct_loss": 0.80}           # issue 5
@@ -134,7 +136,8 @@ def bench_host(image, baud, loss, seed, timeout):
                                                              for d in ("h2d", "d2h")},
             "frames_seen": px.frames, "rtt_hello_s": rtt_hello, "rtt_data_s": rtt_data,
             "window": F.WINDOW, "window_s": F.WINDOW * frame / rate,
-            "window_covers_rtt": F.WINDOW * frame / rate >= rtt_data}
+            "window_covers_rtt": F.WINDOW * frame / rate >= rtt_data,
+            "client_window": res.window, "client_rto_s": res.rto_s}
 
 
 def bench_board(image, board, timeout):
@@ -147,7 +150,7 @@ def bench_board(image, board, timeout):
                 res = LinkClient(ser, timeout=timeout).deploy(image)
     return {"board": board, "status": res.status, "image_bytes": res.image_bytes, "seconds": res.seconds,
             "bytes_per_s": res.image_bytes / res.seconds, "share_of_115200": res.image_bytes / res.seconds / 11520,
-            "retransmits": res.retransmits}
+            "retransmits": res.retransmits, "client_window": res.window, "client_rto_s": res.rto_s}
 
 
 def summarize(runs):
@@ -168,13 +171,13 @@ def print_report(res, out=None):
     print(f"thimble bench link: {s['image']} ({s['image_bytes']:,} bytes), host C server behind a paced proxy, "
           f"window {res['runs'][0]['window'] if res['runs'] else '?'}", file=out)
     print(f"{'baud':>8}{'loss':>6}{'seed':>6}{'seconds':>9}{'share':>8}{'retx':>6}{'dropped':>9}"
-          f"{'RTT hello':>11}{'RTT data':>10}{'window':>9}", file=out)
+          f"{'RTT hello':>11}{'RTT data':>10}{'window':>9}{'client':>8}{'RTO':>7}", file=out)
     for r in res["runs"]:
         d = r["frames_dropped"]
         print(f"{r['baud']:>8}{100 * r['loss']:>5.1f}%{r['seed'] if r['seed'] is not None else '-':>6}"
               f"{r['seconds']:>9.2f}{100 * r['share_of_line_rate']:>7.1f}%{r['retransmits']:>6}"
               f"{d['h2d']:>5}+{d['d2h']:<3}{1e3 * r['rtt_hello_s']:>9.1f}ms{1e3 * r['rtt_data_s']:>8.1f}ms"
-              f"{1e3 * r['window_s']:>7.0f}ms", file=out)
+              f"{1e3 * r['window_s']:>7.0f}ms{r['client_window']:>8}{1e3 * r['client_rto_s']:>5.0f}ms", file=out)
     print("summary (worst over seeds against the issue's targets):", file=out)
     for m in res["summary"]:
         verdict = "" if m["target"] is None else f"  target {100 * m['target']:.0f}%: " + \
@@ -186,7 +189,8 @@ def print_report(res, out=None):
     if res.get("board"):
         b = res["board"]
         print(f"{b['board']} through QEMU's UART (not paced): {b['seconds']:.2f} s, {b['bytes_per_s'] / 1000:.1f} "
-              f"kB/s ({100 * b['share_of_115200']:.0f}% of 115200 baud), {b['retransmits']} retransmits", file=out)
+              f"kB/s ({100 * b['share_of_115200']:.0f}% of 115200 baud), {b['retransmits']} retransmits, "
+              f"window {b['client_window']}", file=out)
 
 
 def run(args):
@@ -218,13 +222,7 @@ def run(args):
         res["board"] = bench_board(image, args.board, args.timeout)
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
-    if args.json:
-        d = os.path.dirname(args.json)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"\nwrote {args.json} ({res['elapsed_s']:.1f} s)")
+    save(res, args.json)
     return 0
 
 

@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from .results import save
+
 DEFAULT_JSON = os.path.join("bench-results", "model-host.json")
 TARGETS = {"prefill_tok_s": 6000, "decode_tok_s": 1200}     # issue 4, one core of this host
 ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -175,13 +177,7 @@ def run(args):
         res["float"] = _rates(_float_in_child(args), args)
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
-    if args.json:
-        d = os.path.dirname(args.json)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"\nwrote {args.json} ({res['elapsed_s']:.1f} s)")
+    save(res, args.json)
     return 0
 
 

@@ -18,7 +18,6 @@ algorithm with other widths, and the emulation of the chosen softmax is
 checked bit for bit against the backend (the JSON says so).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels import reference as ref
 from ..kernels import tables
+from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "numerics.json")
 
@@ -489,13 +489,7 @@ def run(args):
     }
     result["elapsed_s"] = time.perf_counter() - t0
     print_report(result)
-    if args.json:
-        d = os.path.dirname(args.json)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-        print(f"\nwrote {args.json} ({result['elapsed_s']:.1f} s)")
+    save(result, args.json)
     return 0 if exact else 1
 
 

@@ -9,9 +9,30 @@ fault-injecting handler.
 
 Every request carries a sequence number that its reply echoes; replies to
 anything else are stale and skipped. Idempotent requests are resent on a
-timeout or when the device reports a garbled frame (ERROR with seq 0);
-ROLLBACK, which is not idempotent, is confirmed by HELLO instead of resent.
+timeout or when the device reports a garbled frame (ERROR with seq 0).
+COMMIT is resent the same way while the device may still be hashing, and a
+duplicate's E_STATE is settled by HELLO. ROLLBACK, which is not idempotent,
+is settled by HELLO instead, and sent again only when HELLO shows that it
+did not happen.
+
+DATA runs go-back-N (the device drops frames out of order, so there is no
+selective resend) with a window sized to the line while it streams. A frame
+lost on the way costs every frame in flight behind it, so the client keeps
+what the line holds and no more: the bandwidth-delay product, that is the
+fastest round trip of a frame sent once (one that met no queue) over the
+pace (the shortest time per acknowledged frame across SPAN frames), plus
+MARGIN frames for the host's own jitter, between 2 and the device's window.
+It starts at START frames and doubles each round trip until a round trip
+comes back QUEUED times the fastest (a queue: the line is full). A serial
+line settles on 3 or 4 frames, QEMU's UART, whose round trip holds the
+guest's UART and flash work, on 4 to 7. A stall (a lost last frame or
+ACK, lost E_GAPs) resends from the base after srtt + 4 rttvar of those
+round trips (RFC 6298), at least RTO_MIN_S and at most `timeout`, doubled
+for each further stall in a row; the transfer is given up after stalls
+as long as `retries + 1` timeouts.
 """
+import collections
+import math
 import time
 import zlib
 from dataclasses import dataclass
@@ -22,7 +43,13 @@ from . import format as F
 STATUS_NAMES = {v: k for k, v in F.STATUS.items()}
 SLOT_NAMES = {v: k for k, v in F.SLOT_STATES.items()}
 REPLY_ERROR = F.COMMANDS["ERROR"] | F.REPLY
-POLL_S = 0.05             # the port's read timeout while waiting: how often a deadline is checked
+POLL_S = 0.02             # the port's read timeout while waiting: how often a deadline is checked
+SPAN = 4                  # ACKed frames one pace sample spans: a burst of ACKs read at once must not look fast
+MARGIN = 2                # frames beyond the bandwidth-delay product: the host's scheduling jitter
+START = 4                 # frames in flight before anything is measured: a serial line's round trip + MARGIN
+QUEUED = 1.5              # a round trip this many times the fastest one waited in a queue: the line is full
+RTO_MIN_S = 0.2           # the shortest DATA resend timeout: a host hiccup must not pass for a loss
+COMMIT_WAIT_S = 30.0      # how long COMMIT may take at least: the device hashes the whole slot first
 
 
 class LinkError(RuntimeError):
@@ -47,6 +74,8 @@ class DeployResult:
     retransmits: int          # DATA frames sent again (lost, corrupted or unacknowledged)
     wire_bytes: int           # every byte written to the line, frames and retransmits included
     sha256: str               # hex
+    window: int = 0           # DATA frames the client kept in flight at the end (sized to the line)
+    rto_s: float = 0.0        # its DATA resend timeout at the end, seconds
 
 
 def check_image(image_bytes):
@@ -61,11 +90,66 @@ def check_image(image_bytes):
     return bytes(image_bytes[32:64])
 
 
+class LineEstimate:
+    """What a DATA stream has measured of its line: the window to keep in
+    flight and the resend timeout (the module's docstring says why).
+
+    cap: the device's window (frames); timeout: the configured one (s)."""
+
+    def __init__(self, cap, timeout):
+        self.cap, self.timeout = cap, timeout
+        self.window = min(cap, START)
+        self.growing = True           # doubling each round trip until a queue shows
+        self.rtt_min = None           # s: the fastest round trip of a frame sent once
+        self.srtt = self.rttvar = None
+        self.pace = None              # s per frame: the fastest the ACKs ever moved over SPAN frames
+        self.acks = collections.deque(maxlen=SPAN + 1)   # (time, frames acknowledged)
+        self.frames = 0
+        self.floor = min(RTO_MIN_S, timeout)   # the resend timeout's least; raised by a stall that was no loss
+
+    def acked(self, now, frames, rtt=None):
+        """The base moved: `frames` acknowledged in all at `now`. rtt: the
+        round trip of the frame that moved it, when it was sent once (Karn:
+        the ACK of a resent frame could answer either copy)."""
+        if rtt is not None:
+            self.rtt_min = rtt if self.rtt_min is None else min(self.rtt_min, rtt)
+            if self.srtt is None:
+                self.srtt, self.rttvar = rtt, rtt / 2
+            else:
+                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+                self.srtt = 0.875 * self.srtt + 0.125 * rtt
+            if rtt > QUEUED * self.rtt_min:
+                self.growing = False
+        self.acks.append((now, frames))
+        t0, f0 = self.acks[0]
+        if frames - f0 >= SPAN and now > t0:
+            per = (now - t0) / (frames - f0)
+            self.pace = per if self.pace is None else min(self.pace, per)
+        more, self.frames = max(0, frames - self.frames), frames
+        if self.growing:
+            self.window = min(self.cap, self.window + more)
+        elif self.pace is not None:
+            self.window = min(self.cap, max(2, math.ceil(self.rtt_min / self.pace) + MARGIN))
+
+    def spurious(self, waited):
+        """A stall of `waited` s was no loss: an ACK to a frame sent before it
+        came after it (a device or host busy for a while). Wait twice that."""
+        self.floor = min(self.timeout, max(self.floor, 2 * waited))
+
+    @property
+    def rto(self):
+        if self.srtt is None:
+            return self.timeout
+        return min(self.timeout, max(self.floor, self.srtt + 4 * self.rttvar))
+
+
 class LinkClient:
-    """timeout: seconds to wait for a reply (or for a stalled window to move)
-    before resending; retries: resends before giving up; run_timeout: seconds
-    a RUN may take on the device (the model runs under QEMU -icount).
-    Sets the port's read timeout to a short poll interval."""
+    """timeout: seconds to wait for a reply before resending (and the most a
+    stalled DATA window waits: its own timeout comes from the measured round
+    trips); retries: resends before giving up; run_timeout: seconds a RUN
+    may take on the device (the model runs under QEMU -icount). `expired`
+    records every wait that ran out. Sets the port's read timeout to a short
+    poll interval."""
 
     def __init__(self, ser, timeout=2.0, retries=5, run_timeout=300.0):
         self.ser = ser
@@ -77,6 +161,7 @@ class LinkClient:
         self.sent = 0             # frames sent; the wire seq is 1..65535 (0 marks device framing errors)
         self.wire_bytes = 0
         self.info = None          # the last hello()
+        self.expired = collections.deque(maxlen=100)   # (command, seconds) of each wait for a reply that ran out
         ser.timeout = POLL_S
 
     # -- frames ---------------------------------------------------------------------------------
@@ -104,8 +189,6 @@ class LinkClient:
     def _recv(self, deadline):
         """The next frame (cmd, seq, payload), or None once the deadline passes."""
         while not self.pending:
-            if time.monotonic() >= deadline:
-                return None
             try:
                 data = self.ser.read(1)
                 while data:
@@ -117,6 +200,8 @@ class LinkClient:
                 raise LinkError(f"the line closed: {e}", "CLOSED") from None
             if data:
                 self.pending += self.dec.feed(data)
+            elif time.monotonic() >= deadline:     # checked after a read: a late wake-up reads what came
+                return None
         return self.pending.pop(0)
 
     def request(self, cmd, payload=b"", *, timeout=None, retries=None):
@@ -132,6 +217,7 @@ class LinkClient:
             while True:
                 fr = self._recv(deadline)
                 if fr is None:
+                    self.expired.append((cmd, timeout))
                     break
                 rcmd, rseq, body = fr
                 if rcmd == REPLY_ERROR and rseq == 0:
@@ -218,35 +304,43 @@ class LinkClient:
                                 self.wire_bytes - wire0, sha.hex())
         if progress:
             progress(resume, len(image))
-        retransmits = self._stream(image, sha, resume, min(info["window"], 256), progress)
+        line = LineEstimate(min(info["window"], 256), self.timeout)
+        retransmits = self._stream(image, sha, resume, line, progress)
         slot = self.commit(len(image), sha)
         return DeployResult("deployed", slot, len(image), len(image) - resume, resume, time.monotonic() - t0,
-                            retransmits, self.wire_bytes - wire0, sha.hex())
+                            retransmits, self.wire_bytes - wire0, sha.hex(), line.window, line.rto)
 
-    def _stream(self, image, sha, start, window, progress):
-        """Go-back-N over DATA frames: up to `window` unacknowledged, cumulative
-        ACKs move the base; an E_GAP to a frame sent after the last rewind, a
-        garbled frame with everything sent, or a stall of `timeout` rewinds to
-        the base. Returns the number of frames sent again."""
+    def _stream(self, image, sha, start, line, progress):
+        """Go-back-N over DATA frames: up to `line.window` unacknowledged,
+        cumulative ACKs move the base; an E_GAP to a frame sent after the last
+        rewind, a garbled frame with everything sent, or a stall of
+        `line.rto` rewinds to the base. Returns the number of frames sent again."""
         size, chunk = len(image), F.DATA_CHUNK
         base = nxt = high = start
         rewound_at = self.sent + 1           # E_GAPs to frames sent before this are old news
-        stalls, rebegins, retransmits = 0, 0, 0
-        last_move = time.monotonic()
+        once = {}                            # offset -> when a frame sent once went (its ACK times the line)
+        stalls, stalled, rebegins, retransmits = 0, 0, 0, 0      # stalled: the last stall's wait, until progress
+        last_move = progress_at = time.monotonic()
         while base < size:
-            while nxt < size and nxt - base < window * chunk:
+            while nxt < size and nxt - base < line.window * chunk:
                 part = image[nxt:nxt + chunk]
                 self._send("DATA", codec.pack("DATA", nxt, bytes(4), tail=part))
                 if nxt < high:
                     retransmits += 1
+                    once.pop(nxt, None)
+                else:
+                    once[nxt] = time.monotonic()
                 nxt += len(part)
                 high = max(high, nxt)
-            fr = self._recv(last_move + self.timeout)
+            wait = min(line.rto * 2 ** stalls, self.timeout)     # back off while a stall lasts
+            fr = self._recv(last_move + wait)
             if fr is None:
-                stalls += 1
-                if stalls > self.retries:
-                    raise LinkError(f"DATA: no acknowledgement for {stalls} x {self.timeout:g} s at byte "
-                                    f"{base:,} of {size:,}: the line or the device is dead", "TIMEOUT")
+                self.expired.append(("DATA", wait))
+                stalls, stalled = stalls + 1, wait
+                if time.monotonic() - progress_at >= (self.retries + 1) * self.timeout:
+                    raise LinkError(f"DATA: no acknowledgement for {time.monotonic() - progress_at:.1f} s "
+                                    f"({stalls} resends) at byte {base:,} of {size:,}: the line or the device "
+                                    f"is dead", "TIMEOUT")
                 nxt, rewound_at, last_move = base, self.sent + 1, time.monotonic()
                 continue
             rcmd, rseq, body = fr
@@ -255,7 +349,13 @@ class LinkClient:
                 if ack["next"] > size:
                     raise LinkError(f"the device acknowledged byte {ack['next']:,} of {size:,}", "E_REPLY")
                 if ack["next"] > base:
-                    base, stalls, last_move = ack["next"], 0, time.monotonic()
+                    now = time.monotonic()
+                    if stalled and self._unwrap(rseq) < rewound_at:
+                        line.spurious(stalled)      # the frames sent before the stall got there after all
+                    stalled = 0
+                    sent = once.get(ack["next"] - chunk if ack["next"] < size else (size - 1) // chunk * chunk)
+                    line.acked(now, -(-(ack["next"] - start) // chunk), None if sent is None else now - sent)
+                    base, stalls, last_move, progress_at = ack["next"], 0, now, now
                     nxt = max(nxt, base)
                     if progress:
                         progress(base, size)
@@ -277,49 +377,66 @@ class LinkClient:
 
     def commit(self, size, sha):
         """Verify the written slot on the device and make it active; -> slot.
-        A lost reply is settled by HELLO: is this image active now?"""
-        wait = max(10 * self.timeout, 30.0)          # the device hashes the whole slot first
+        The device hashes the whole slot first, so COMMIT is resent every
+        `timeout` for at least COMMIT_WAIT_S: the first reply answers, and a
+        duplicate that finds the transfer done gets E_STATE. That, or no
+        reply at all, is settled by HELLO: is this image active now?"""
+        tries = max(self.retries, math.ceil(max(10 * self.timeout, COMMIT_WAIT_S) / self.timeout) - 1)
         try:
-            r, _ = self._unpack("STATUS_R", self.request("COMMIT", timeout=wait, retries=1))
+            r, _ = self._unpack("STATUS_R", self.request("COMMIT", retries=tries))
         except LinkError as e:
             if e.status not in ("TIMEOUT", "E_STATE"):
                 raise
             info = self.hello()
             if info["active"] is not None and info["slots"][info["active"]]["sha256"] == sha.hex():
                 return info["active"]
+            if any((s["state"], s["sha256"], s["image_size"], s["written"]) == ("PARTIAL", sha.hex(), size, 0)
+                   for s in info["slots"]):
+                raise self._hash_differs() from None     # the device reset the slot: its E_HASH reply was lost
             raise
         st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
         if st == "E_HASH":
-            raise LinkError("the device's SHA-256 of the written slot differs from the image's: "
-                            "nothing committed, the previous model stays active", st)
+            raise self._hash_differs()
         if st != "OK":
             raise LinkError(f"COMMIT failed on the device: {st}", st)
         return r["slot"]
 
+    @staticmethod
+    def _hash_differs():
+        return LinkError("the device's SHA-256 of the written slot differs from the image's: "
+                         "nothing committed, the previous model stays active", "E_HASH")
+
     def rollback(self):
-        """Make the other valid slot active again; -> the slot now active."""
+        """Make the other valid slot active again; -> the slot now active.
+        ROLLBACK is not idempotent: when its reply is lost or the device
+        reports a garbled frame, HELLO tells whether it happened (the device
+        answers in order), and it is sent again only when it did not."""
         before = self.hello()["active"]
-        seq = self._send("ROLLBACK")
-        deadline = time.monotonic() + max(self.timeout, 5.0)
-        while True:
-            fr = self._recv(deadline)
-            if fr is None or (fr[0] == REPLY_ERROR and fr[1] == 0):
-                break                                # unknown outcome: ask the device
-            if fr[1] != seq:
-                continue
-            if fr[0] == REPLY_ERROR:
-                raise self._refused("ROLLBACK", fr[2])
-            r, _ = self._unpack("STATUS_R", fr[2])
-            st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
-            if st == "E_STATE":
-                raise LinkError("ROLLBACK: the device holds no other valid model", st)
-            if st != "OK":
-                raise LinkError(f"ROLLBACK failed on the device: {st}", st)
-            return r["slot"]
-        after = self.hello()["active"]
-        if after is not None and after != before:
-            return after
-        raise LinkError("ROLLBACK: no reply, and the active slot did not change", "TIMEOUT")
+        for _ in range(self.retries + 1):
+            seq = self._send("ROLLBACK")
+            deadline = time.monotonic() + self.timeout
+            while True:
+                fr = self._recv(deadline)
+                if fr is None:
+                    self.expired.append(("ROLLBACK", self.timeout))
+                if fr is None or (fr[0] == REPLY_ERROR and fr[1] == 0):
+                    break                            # unknown outcome: ask the device
+                if fr[1] != seq:
+                    continue
+                if fr[0] == REPLY_ERROR:
+                    raise self._refused("ROLLBACK", fr[2])
+                r, _ = self._unpack("STATUS_R", fr[2])
+                st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
+                if st == "E_STATE":
+                    raise LinkError("ROLLBACK: the device holds no other valid model", st)
+                if st != "OK":
+                    raise LinkError(f"ROLLBACK failed on the device: {st}", st)
+                return r["slot"]
+            after = self.hello()["active"]
+            if after is not None and after != before:
+                return after
+        raise LinkError(f"ROLLBACK: no reply after {self.retries + 1} tries, and the active slot did not change",
+                        "TIMEOUT")
 
     def abort(self):
         """Drop the device's RAM transfer state (the flash journal keeps what is written)."""

@@ -343,10 +343,12 @@ class LinkProxy:
                     data, pieces = None, split.flush_stale()
                 for _kind, raw, frame in pieces:
                     out, fired = self._apply(d, raw, frame)
-                    for chunk in out:
-                        self._forward(conn, d, line, dst, chunk)
-                    for fault, entry in fired:
-                        self._record(conn, d, fault, entry)
+                    try:
+                        for chunk in out:
+                            self._forward(conn, d, line, dst, chunk)
+                    finally:                # a fault acted even when the peer hung up on its second copy
+                        for fault, entry in fired:
+                            self._record(conn, d, fault, entry)
                     if any(f.kind == "cut" for f, _ in fired):
                         raise _Cut()
                 if data == b"":
