@@ -18,25 +18,16 @@ from thimble.kernels import reference as ref
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 THM_OK, THM_E_ARG = 0, -1
 
-CDEF = """
-int thm_softmax_q15_avx512(const int32_t *scores, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                           int32_t diff_max, uint32_t *e);
-int thm_softmax_q15_rows_avx512(const int32_t *scores, int16_t *probs, int32_t rows, int32_t n, int32_t mult,
-                                int32_t shift, int32_t diff_max, uint32_t *e);
-int thm_rmsnorm_s8_avx512(const int8_t *x, const int32_t *gain_mult, const int32_t *gain_shift,
-                          int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-int thm_rmsnorm_s16_avx512(const int16_t *x, const int32_t *gain_mult, const int32_t *gain_shift,
-                           int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-int thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, int32_t mult, int32_t shift);
-int thm_attn_combine_avx512(const int32_t *s0, const int32_t *s1, const int32_t *s2, int32_t n,
-                            int32_t mult, int32_t shift, int8_t *out);
-int thm_requantize_s32_avx512(const int32_t *in, const int32_t *mult, const int32_t *shift, int32_t *out,
-                              int32_t n);
-int thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14, int8_t *y, int32_t T,
-                       int32_t n_heads, int32_t D, int32_t pos0, int32_t n_pos);
-int thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, const int32_t *mult, const int32_t *shift,
-                       int8_t *y8, int32_t *y32, int32_t K, int32_t N);
-"""
+
+def _prototypes(*headers):
+    """The headers' declarations as cffi's cdef takes them: the preprocessor
+    lines dropped (cffi strips the comments itself), so the test declares
+    exactly what the C side declares."""
+    text = "\n".join((ROOT / "kernels" / "x86" / h).read_text() for h in headers)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+CDEF = _prototypes("thm_x86_rows.h", "thm_x86_gemv.h")
 
 
 def _has_avx512vnni():
