@@ -62,6 +62,10 @@ int32_t thm_dot_s8_dsp(const int8_t *a, const int8_t *b, int32_t K);
 void thm_matmul_s8_packed_dsp(const int8_t *x, const void *wp, const int32_t *bias,
                               const int32_t *mult, const int32_t *shift, int8_t *y,
                               int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S16_R4K16 */
+void thm_softmax_row_q15_dsp(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
+                             int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_row_dsp(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                         int8_t *y, int32_t D);
 #endif
 #if defined(__ARM_FEATURE_MVE) && !defined(__aarch64__)
 #define THM_HAVE_ARM_MVE 1

@@ -82,6 +82,10 @@ thm_pv_rows_fn thm_impl_pv_rows = 0;
 thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_mve;
 thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_mve;
 thm_pv_rows_fn thm_impl_pv_rows = thm_pv_rows_mve;
+#elif defined(THM_HAVE_ARM_DSP)                               /* DSP rows (the M4) */
+thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_dsp;
+thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_dsp;
+thm_pv_rows_fn thm_impl_pv_rows = 0;
 #else
 thm_softmax_row_fn thm_impl_softmax_row = 0;
 thm_rmsnorm_row_fn thm_impl_rmsnorm_row = 0;
@@ -115,8 +119,8 @@ int thm_isa_set(int32_t isa)
         thm_impl_matmul_s8 = thm_matmul_s8_dsp;
         thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_dsp;
         thm_impl_dot_s8 = thm_dot_s8_dsp;
-        thm_impl_softmax_row = 0;
-        thm_impl_rmsnorm_row = 0;
+        thm_impl_softmax_row = thm_softmax_row_q15_dsp;
+        thm_impl_rmsnorm_row = thm_rmsnorm_row_dsp;
         thm_impl_pv_rows = 0;
         break;
 #endif
