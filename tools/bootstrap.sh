@@ -8,10 +8,15 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
     gcc make cmake python3-venv python3-dev
-    gcc-arm-none-eabi libnewlib-arm-none-eabi   # watch boards (Cortex-M4, Cortex-M55)
+    # The firmware is built freestanding (-nostdinc, -nostdlib): the cross
+    # compilers' own headers and libgcc only, so no newlib and no
+    # libc6-dev-arm64-cross (tests/boards/test_headers.py checks it).
+    gcc-arm-none-eabi                           # watch boards (Cortex-M4, Cortex-M55)
     gcc-aarch64-linux-gnu                       # glasses board (AArch64)
-    qemu-system-arm                             # emulates all three boards (includes aarch64)
-    qemu-user
+    qemu-system-arm                             # emulates all three boards (includes aarch64);
+                                                # no ipxe-qemu: QEMU runs with -nic none
+    qemu-user libc6-dev-arm64-cross             # tests only: the C tokenizer as an AArch64 Linux program
+                                                # under qemu-user (tests/tokenizer); no firmware uses them
 )
 
 missing=()

@@ -5,6 +5,10 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
+from .errors import ThimbleError, report
+from .lifecycle import EXIT_SIGTERM, Terminated, sigterm_raises
+
 # (name, module, one-line help)
 COMMANDS = [
     ("demo", "thimble.demo", "the main job: an emulated watch receives a model over serial and answers a prompt"),
@@ -26,6 +30,7 @@ def build_parser():
         prog="thimble",
         description="thimble: int8 inference of Needle-class tool-calling models on ARM "
                     "watches and glasses (host tools, simulator, boards under QEMU).")
+    parser.add_argument("--version", action="version", version=f"thimble {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(module)
@@ -42,7 +47,19 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        return args._run(args) or 0
+        # SIGTERM as an exception: the commands' `with`/`finally` blocks then stop QEMU and
+        # remove temp folders, which the default SIGTERM (exit at once) never lets them do
+        with sigterm_raises():
+            return args._run(args) or 0
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_SIGTERM
+    except ThimbleError as e:
+        return report(e, e.exit_code)
+    except OSError as e:
+        # the last line of defence: a file or socket the command did not check itself
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return report(f"{where}{e.strerror or e}", 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

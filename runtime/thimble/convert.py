@@ -11,6 +11,9 @@ import time
 
 import numpy as np
 
+from .args import input_file, output_file
+from .errors import UsageError
+
 
 def add_parser(p):
     p.add_argument("checkpoint", nargs="?", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
@@ -59,12 +62,16 @@ def _calib_prompts(args, tokenizer, max_len):
                 tools = [t if isinstance(t, dict) else by_name[t] for t in row.get("tools", [])]
                 ids, _ = build_encoder_input(tokenizer, row["query"], tools, max_len)
             except KeyError as e:
-                raise SystemExit(f"{args.calib}:{n}: unknown tool or missing field {e} (pass --tools?)")
-            except (ValueError, PromptError) as e:
-                raise SystemExit(f"{args.calib}:{n}: {e}")
+                what = (f"names the tool {e} that --tools does not define" if args.tools else
+                        f"names the tool {e}: pass --tools FILE with the tools' definitions")
+                if not isinstance(row, dict) or "query" not in row:
+                    what = f"has no field {e}"
+                raise UsageError(f"{args.calib}:{n}: {what}") from None
+            except (ValueError, PromptError, TypeError, AttributeError) as e:
+                raise UsageError(f"{args.calib}:{n}: {e}") from None
             prompts.append(ids)
     if not prompts:
-        raise SystemExit(f"{args.calib}: no prompts")
+        raise UsageError(f"{args.calib}: no prompts")
     return prompts
 
 
@@ -77,37 +84,39 @@ def run(args):
     from .tokenizer.payload import build_payload
 
     layout = _layout(args)
-    if layout is None:
-        return 1
+    output_file(args.output)
     if args.repack:
+        if args.checkpoint:
+            raise UsageError("give a CHECKPOINT or --repack IMAGE, not both")
         return _repack(args, layout)
     if not args.checkpoint:
-        print("error: give a CHECKPOINT to convert (or --repack IMAGE)", file=sys.stderr)
-        return 1
+        raise UsageError("give a CHECKPOINT to convert (or --repack IMAGE)")
+    input_file(args.checkpoint, "folder or file")
+    for opt in ("tokenizer", "calib", "tools"):
+        if getattr(args, opt):
+            input_file(getattr(args, opt), f"--{opt} file")
+    if args.calib and not args.tokenizer:
+        raise UsageError("--calib needs --tokenizer to turn queries into tokens")
     t0 = time.perf_counter()
     try:
         model = load_checkpoint(args.checkpoint)
     except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise UsageError(e) from None
     c = model.config
     max_len = args.max_len or c.max_seq_len
     blob, tok = None, None
     if args.tokenizer:
         try:
             spm = load_model(args.tokenizer)
-        except (OSError, TokenizerModelError) as e:
-            print(f"error: {args.tokenizer}: {e}", file=sys.stderr)
-            return 1
+        except OSError as e:
+            raise UsageError(f"{args.tokenizer}: {e.strerror or e}") from None
+        except TokenizerModelError as e:
+            raise UsageError(f"{args.tokenizer}: {e}") from None
         if len(spm.pieces) != c.vocab_size:
-            print(f"error: tokenizer has {len(spm.pieces)} pieces but the model's vocabulary is "
-                  f"{c.vocab_size}", file=sys.stderr)
-            return 1
+            raise UsageError(f"{args.tokenizer} has {len(spm.pieces)} pieces but the model's vocabulary is "
+                             f"{c.vocab_size}")
         blob, tok = build_payload(spm), Tokenizer(spm)
     if args.calib:
-        if tok is None:
-            print("error: --calib needs --tokenizer to turn queries into tokens", file=sys.stderr)
-            return 1
         prompts = _calib_prompts(args, tok, max_len)
         source = args.calib
     else:
@@ -165,29 +174,26 @@ def add_layout_args(p):
 
 
 def _layout(args):
-    """The layout name from --board or --layout (row_major when neither); None after an error."""
+    """The layout name from --board or --layout (row_major when neither)."""
     if args.board and args.layout:
-        print("error: give --board or --layout, not both", file=sys.stderr)
-        return None
+        raise UsageError("give --board or --layout, not both")
     if not args.board:
         return args.layout or "row_major"
-    from .boards.board import BoardError, load_board
+    from .boards.board import load_board
     from .quant.image import board_layout
-    try:
-        return board_layout(load_board(args.board))
-    except BoardError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return None
+    return board_layout(load_board(args.board))       # an unknown board: BoardError, a usage error
 
 
 def _repack(args, layout):
     from .image import ImageError
     from .quant.image import repack
+    input_file(args.repack, "image")
     try:
         data = repack(args.repack, layout)
-    except (OSError, ImageError, ValueError) as e:
-        print(f"error: {args.repack}: {e}", file=sys.stderr)
-        return 1
+    except OSError as e:
+        raise UsageError(f"{args.repack}: {e.strerror or e}") from None
+    except (ImageError, ValueError) as e:
+        raise UsageError(f"{args.repack}: {e}") from None
     _write(args.output, data)
     print(f"wrote {args.output}: {len(data)} bytes, projections {layout}, sha256 {data[32:64].hex()[:16]}...")
     return 0

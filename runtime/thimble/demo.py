@@ -6,7 +6,8 @@ with a tool call; the host simulator answers the same prompt through the
 same integer pipeline and the two are compared bit for bit.
 
     1. convert models/watch-tiny (thimble's own trained Needle) to a .thm image
-    2. build the board's link firmware (CMake, cross gcc; cached in build/)
+    2. build the board's link firmware (CMake, cross gcc; cached in build/,
+       or the per-user cache when installed: thimble.resources)
     3. boot it in QEMU under -icount, its UART on a local TCP port
     4. deploy the image over the serial link (windowed frames, SHA-256
        checked on the device, atomic commit to a flash slot)
@@ -17,14 +18,15 @@ Exit status 0 only when the device answered a complete tool call whose
 tokens and hidden-state checksum equal the host simulator's.
 """
 import json
-import os
 import pathlib
 import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-MODEL = REPO / "models" / "watch-tiny"
+from . import resources
+from .errors import CommandError, UsageError
+
+MODEL = resources.data_path("models", "watch-tiny")
 DEFAULT_QUERY = "set a timer for ten minutes"
 
 
@@ -34,6 +36,8 @@ def add_parser(p):
     p.add_argument("--board", default="watch_m55", help=f"board to emulate ({', '.join(board_names())}; default watch_m55)")
     p.add_argument("--tools", default=str(MODEL / "tools.json"), help="tools JSON (default: watch-tiny's 9 tools)")
     p.add_argument("--image", default=None, help="deploy this .thm image instead of converting watch-tiny")
+    p.add_argument("--truncate", action="store_true",
+                   help="cut a prompt over the model's token limit as Needle does, instead of refusing it")
     p.add_argument("--flash", default=None,
                    help="keep the board's flash in this file: a second run finds the model installed "
                         "and sends nothing (default: a fresh, erased flash)")
@@ -54,7 +58,7 @@ def _convert(out):
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         rc = main(args)
     if rc != 0:
-        raise SystemExit(f"error: converting watch-tiny failed:\n{buf.getvalue()}")
+        raise CommandError(f"converting watch-tiny failed:\n{buf.getvalue()}")
 
 
 def _progress_printer():
@@ -70,20 +74,19 @@ def _progress_printer():
 
 
 def run(args):
-    from .boards.board import BoardError, load_board
-    from .emulate import Emulator, EmulatorError
+    from .boards.board import load_board
+    from .device_prompt import build_request
+    from .emulate import Emulator, EmulatorError, check_emulator_args
     from .firmware.build import BuildError
     from .firmware.qemu import QemuError
     from .link.client import LinkClient, LinkError
     from .prompt import PromptError, load_tools
     from .sim.session import Session
 
-    try:
-        board = load_board(args.board)
-        tools = load_tools(args.tools)
-    except (BoardError, PromptError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    check_emulator_args(args)                    # unknown board, missing --image: usage errors
+    board = load_board(args.board)
+    tools = load_tools(args.tools)               # PromptError: a usage error
+    build_request(args.query, tools, truncate=args.truncate)   # the board's request limits, before any work
     print(f"thimble demo: an emulated {board.name} receives a model over serial and answers a prompt")
     with tempfile.TemporaryDirectory(prefix="thimble_demo_") as tmp:
         t0 = time.perf_counter()
@@ -97,9 +100,12 @@ def run(args):
         try:
             image = image_path.read_bytes()
             host = Session(str(image_path), "c")
-        except (OSError, ValueError) as e:
-            print(f"error: {image_path}: {e}", file=sys.stderr)
-            return 1
+        except OSError as e:
+            raise UsageError(f"{image_path}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise UsageError(f"{image_path}: {e}") from None
+        # the model's token limit, the same on the board: refused here, before the board boots
+        host.encoder_input(args.query, tools, args.truncate)
         _step(1, f"model: {what}: {len(image):,} bytes, sha256 {image[32:64].hex()[:16]}... "
                  f"({time.perf_counter() - t0:.1f} s)")
 
@@ -111,7 +117,7 @@ def run(args):
         except (EmulatorError, BuildError, QemuError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        print(f"      {os.path.relpath(emu.elf, REPO)} ({time.perf_counter() - t0:.1f} s)")
+        print(f"      {resources.shown(emu.elf)} ({time.perf_counter() - t0:.1f} s)")
         try:
             with emu:
                 _step(3, f"board: {' '.join(emu.argv()[:3])} ... -icount shift=0, UART on {emu.url}")
@@ -131,11 +137,11 @@ def run(args):
                                  f"QEMU's UART{resumed}), {res.retransmits} retransmitted frames; "
                                  f"SHA-256 verified on the device, slot {res.slot} active")
                     _step(5, f"ask: {args.query!r} with {len(tools)} tools")
-                    counters, ans = link.run(args.query, tools)
+                    counters, ans = link.run(args.query, tools, truncate=args.truncate)
         except (EmulatorError, LinkError, PromptError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        want = host.ask(args.query, tools)
+        want = host.ask(args.query, tools, truncate=args.truncate)
     if not ans.ok:
         print(f"error: the device says: {ans.text}", file=sys.stderr)
         return 1

@@ -86,6 +86,7 @@ def run(args):
 
     from .link import format as F
     from .link.client import LinkClient, LinkError, check_image
+    from .link.port import open_port
     if args.rollback == bool(args.image):
         print("error: give an IMAGE to deploy, or --rollback without one", file=sys.stderr)
         return 2
@@ -101,7 +102,7 @@ def run(args):
             print(f"error: {args.image}: {e}", file=sys.stderr)
             return 2
     try:
-        with serial.serial_for_url(args.port, baudrate=args.baud) as ser:
+        with open_port(args.port, baudrate=args.baud) as ser:
             rate, rate_words = line_rate(args.port, ser)
             # a slow line needs longer than a full window's time on the wire before calling a frame lost
             wait = max(args.timeout, 2 * F.WINDOW * (F.DATA_CHUNK + F.FRAME_OVERHEAD + 8) / rate) if rate else args.timeout

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 
 from .prompt import PromptError, normalize_tools, parse_tools, restore_tool_names
 
-REQ_MAGIC, ANS_MAGIC, VERSION = b"THRQ", b"THRA", 1
-REQ_HEADER, ANS_HEADER = 20, 52
+REQ_MAGIC, ANS_MAGIC = b"THRQ", b"THRA"
+REQ_VERSION, ANS_VERSION = 2, 1          # request 2: the flags word
+REQ_HEADER, ANS_HEADER = 24, 52
+REQ_TRUNCATE = 1                         # cut a prompt over the model's limit as Needle does
 MAX_QUERY, MAX_TOOLS_JSON, MAX_NEW, MAX_TEXT = 1024, 8192, 96, 1024
 MAX_WIRE, MAX_TOOLS, MAX_KEYS, MAX_KEYS_TOTAL = 4096, 32, 32, 256
 MAX_ANSWER = ANS_HEADER + 12 * MAX_NEW + MAX_TEXT
 STATUS = {0: "ok", -1: "bad request", -2: "no model", -3: "arena too small", -4: "tokenizer error",
-          -5: "model error", -6: "decoding error"}
+          -5: "model error", -6: "decoding error", -7: "prompt too long"}
+E_PROMPT = -7
 
 
 class DeviceAnswerError(ValueError):
@@ -52,8 +55,9 @@ def tools_wire(tools_json):
     return wire
 
 
-def build_request(query, tools, max_new_tokens=MAX_NEW):
-    """(request bytes, name_map). tools: a parsed list or JSON text."""
+def build_request(query, tools, max_new_tokens=MAX_NEW, truncate=False):
+    """(request bytes, name_map). tools: a parsed list or JSON text. The
+    device refuses a prompt over its model's token limit unless truncate."""
     if isinstance(tools, (str, bytes)):
         tools = parse_tools(tools)
     if not isinstance(query, str) or not query:
@@ -67,7 +71,8 @@ def build_request(query, tools, max_new_tokens=MAX_NEW):
     if not 2 <= max_new_tokens <= MAX_NEW:
         raise PromptError(f"max_new_tokens must be 2..{MAX_NEW}")
     w = tools_wire(tools_json)
-    head = REQ_MAGIC + struct.pack("<HHIII", VERSION, max_new_tokens, len(q), len(tj), len(w))
+    head = REQ_MAGIC + struct.pack("<HHIIII", REQ_VERSION, max_new_tokens, len(q), len(tj), len(w),
+                                   REQ_TRUNCATE if truncate else 0)
     return head + q + tj + w, name_map
 
 
@@ -109,7 +114,7 @@ def answer_length(head):
         raise DeviceAnswerError("answer: bad magic or truncated header")
     version, n_steps = struct.unpack_from("<HH", head, 4)
     n_tokens, text_len = struct.unpack_from("<I", head, 16)[0], struct.unpack_from("<I", head, 32)[0]
-    if version != VERSION or n_steps > MAX_NEW or n_tokens > MAX_NEW or text_len > MAX_TEXT:
+    if version != ANS_VERSION or n_steps > MAX_NEW or n_tokens > MAX_NEW or text_len > MAX_TEXT:
         raise DeviceAnswerError("answer: version or counts out of bounds")
     return ANS_HEADER + 4 * n_tokens + 8 * n_steps + text_len
 

@@ -11,15 +11,16 @@ and generated tokens, instructions for the prefill and per decoded token
 import json
 import sys
 
-from .device_prompt import STATUS, DeviceAnswerError, build_request
+from .device_prompt import E_PROMPT, STATUS, DeviceAnswerError, build_request
 from .link.client import LinkClient, LinkError
+from .link.port import open_port
 from .prompt import PromptError, load_tools
 
 
-def ask(ser, query, tools, *, max_new_tokens=96, timeout=120.0):
+def ask(ser, query, tools, *, max_new_tokens=96, timeout=120.0, truncate=False):
     """(DeviceAnswer, name_map, RUN_R counters) for one prompt over an open pyserial port."""
-    _, name_map = build_request(query, tools, max_new_tokens)        # refuse bad input before sending
-    counters, ans = LinkClient(ser, run_timeout=timeout).run(query, tools, max_new_tokens)
+    _, name_map = build_request(query, tools, max_new_tokens, truncate)   # refuse bad input before sending
+    counters, ans = LinkClient(ser, run_timeout=timeout).run(query, tools, max_new_tokens, truncate)
     return ans, name_map, counters
 
 
@@ -30,19 +31,23 @@ def add_parser(p):
     p.add_argument("--max-new-tokens", type=int, default=96, help="generated tokens, <tool_call> included (2..96)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the answer")
     p.add_argument("--json", action="store_true", help="print one JSON object (calls, text, counters)")
+    p.add_argument("--truncate", action="store_true",
+                   help="let the device cut a prompt over its model's token limit as Needle does "
+                        "(default: it refuses the prompt)")
 
 
 def run(args):
     import serial
     try:
         tools = load_tools(args.tools)
-        build_request(args.query, tools, args.max_new_tokens)       # refuse bad input before connecting
+        build_request(args.query, tools, args.max_new_tokens, args.truncate)   # refuse bad input before connecting
     except PromptError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        with serial.serial_for_url(args.port, timeout=min(args.timeout, 5.0)) as ser:
-            ans, name_map, _ = ask(ser, args.query, tools, max_new_tokens=args.max_new_tokens, timeout=args.timeout)
+        with open_port(args.port, timeout=min(args.timeout, 5.0)) as ser:
+            ans, name_map, _ = ask(ser, args.query, tools, max_new_tokens=args.max_new_tokens, timeout=args.timeout,
+                                   truncate=args.truncate)
     except (DeviceAnswerError, PromptError, LinkError) as e:      # before ValueError: some are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -50,7 +55,8 @@ def run(args):
         print(f"error: {args.port}: {e}", file=sys.stderr)
         return 1
     if not ans.ok:
-        print(f"error: the device says: {STATUS.get(ans.status, ans.status)}: {ans.text}", file=sys.stderr)
+        hint = " (pass --truncate to cut it as Needle does)" if ans.status == E_PROMPT else ""
+        print(f"error: the device says: {STATUS.get(ans.status, ans.status)}: {ans.text}{hint}", file=sys.stderr)
         return 1
     calls = ans.calls(name_map)
     c = ans.counters()

@@ -24,13 +24,15 @@ import sys
 import tempfile
 import time
 
+from .args import input_file, output_file
 from .boards.board import BoardError, board_names, load_board
+from .errors import CommandError, UsageError
 from .device_batch import LINK_TARGET, build_firmware_target, flash_bytes
 from .firmware.build import BuildError
-from .firmware.qemu import QemuError, qemu_command
+from .firmware.qemu import QemuError, qemu_command, qemu_exit_message, start_qemu
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(CommandError, RuntimeError):
     """QEMU could not start, or the flash file or image is unusable."""
 
 
@@ -71,9 +73,21 @@ class Emulator:
     flash: the flash file (kept; created erased if missing); None: a fresh
     one in a temporary folder. image: factory-programmed before boot,
     committed in slot 0 of the journaled slots (a deploy of it then says
-    "same"). firmware: "link", the only one (kept for callers that name it)."""
+    "same"). firmware: "link", the only one (kept for callers that name it).
+
+    The Emulator owns its QEMU and its temporary folder (the fresh flash,
+    the log): leaving the `with` block, or close(), stops QEMU and removes
+    the folder whatever ended the block, and QEMU dies with this process if
+    it is killed outright. An error leaving the block while QEMU has died
+    on its own becomes EmulatorError("QEMU exited (rc N): <its output>"),
+    since the socket error its death caused says nothing useful."""
 
     def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="link"):
+        # set first, so close() works whatever point __init__ reached
+        self._tmp = None
+        self._log = None
+        self._killed = False
+        self.proc = None
         if firmware != "link":
             raise EmulatorError(f"firmware must be 'link' (the serial link server), not {firmware!r}")
         try:
@@ -83,15 +97,20 @@ class Emulator:
         self.port = port or free_port()
         self.url = f"socket://127.0.0.1:{self.port}"
         self._tmp = tempfile.mkdtemp(prefix="thm_emu_")
-        self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
-        if "," in self.flash:
-            raise EmulatorError(f"flash path may not contain ',' (QEMU option syntax): {self.flash}")
-        prepare_flash(self.flash, self.board, image)
-        # the firmware opens thm_flash.bin in QEMU's working folder
-        os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
-        self.elf = elf or build_firmware_target(self.board.name, LINK_TARGET)
-        self.log_path = log or os.path.join(self._tmp, "qemu.log")
-        self.proc = None
+        try:
+            self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
+            if "," in self.flash:
+                raise EmulatorError(f"flash path may not contain ',' (QEMU option syntax): {self.flash}")
+            prepare_flash(self.flash, self.board, image)
+            # the firmware opens thm_flash.bin in QEMU's working folder
+            os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
+            self.elf = elf or build_firmware_target(self.board.name, LINK_TARGET)
+            self.log_path = log or os.path.join(self._tmp, "qemu.log")
+        except BaseException:
+            # no `with` block owns the folder yet: a failed build or a bad image would leak it
+            # (a fresh flash is the board's full size, up to 64 MiB)
+            self.close()
+            raise
 
     def argv(self):
         serial = f"tcp:127.0.0.1:{self.port},server=on,wait=on"
@@ -101,10 +120,15 @@ class Emulator:
     def start(self):
         if shutil.which(self.board.qemu_binary) is None:
             raise EmulatorError(f"{self.board.qemu_binary} not found (tools/bootstrap.sh installs it)")
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv(), cwd=self._tmp, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_listening()
+        self._killed = False
+        try:
+            self._log = open(self.log_path, "ab")
+            self.proc = start_qemu(self.argv(), cwd=self._tmp, stdin=subprocess.DEVNULL,
+                                   stdout=self._log, stderr=subprocess.STDOUT)
+            self._wait_listening()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_listening(self, timeout=20.0):
@@ -112,9 +136,8 @@ class Emulator:
         deadline = time.monotonic() + timeout
         while "waiting for connection" not in self.log():
             if self.proc.poll() is not None:
-                raise EmulatorError(f"QEMU exited ({self.proc.returncode}): {self.log()[-2000:]}")
+                raise EmulatorError(qemu_exit_message(self.proc.returncode, self.log()))
             if time.monotonic() > deadline:
-                self.stop()
                 raise EmulatorError(f"QEMU did not open 127.0.0.1:{self.port} within {timeout:g} s")
             time.sleep(0.02)
 
@@ -124,13 +147,25 @@ class Emulator:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                raise EmulatorError(f"QEMU exited ({self.proc.returncode}): {self.log()[-2000:]}")
+                raise EmulatorError(qemu_exit_message(self.proc.returncode, self.log()))
             try:
                 return serial.serial_for_url(self.url, timeout=read_timeout)
             except serial.SerialException:
                 if time.monotonic() > deadline:
                     raise EmulatorError(f"no UART at {self.url} after {timeout:g} s") from None
                 time.sleep(0.05)
+
+    def exited(self, wait=0.0):
+        """EmulatorError("QEMU exited (rc N): ...") if QEMU ended by itself (not by
+        kill() or stop()), else None. wait: seconds to give a QEMU that is
+        still dying (its socket closes before its process ends)."""
+        if self.proc is None or self._killed:
+            return None
+        try:
+            rc = self.proc.wait(wait) if wait else self.proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
+        return None if rc is None else EmulatorError(qemu_exit_message(rc, self.log()))
 
     def log(self):
         try:
@@ -141,30 +176,57 @@ class Emulator:
 
     def kill(self):
         """Power cut: SIGKILL, no chance to finish a write."""
+        self._killed = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if getattr(self, "_log", None):
-            self._log.close()
-            self._log = None
+    def stop(self, timeout=5.0):
+        """Stop QEMU (SIGTERM, SIGKILL after `timeout` s) and close the log; the
+        folder stays, so start() can boot the same flash again."""
+        proc = self.proc
+        try:
+            if proc is not None and proc.poll() is None:
+                self._killed = True
+                proc.terminate()
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            # also reached when a second Ctrl-C interrupts the wait above
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if self._log is not None:
+                self._log.close()
+                self._log = None
 
     def close(self):
-        self.stop()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        """stop(), then remove the temporary folder (the flash too, unless it is a --flash file)."""
+        try:
+            self.stop()
+        finally:
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()            # __exit__ does not run when __enter__ fails
+            raise
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        died = None
+        try:
+            if isinstance(exc, Exception) and not isinstance(exc, EmulatorError):
+                died = self.exited(wait=1.0)
+        finally:
+            self.close()
+        if died is not None:
+            raise died from exc
 
 
 def add_parser(p):
@@ -178,24 +240,46 @@ def add_parser(p):
 
 
 def run(args):
-    if args.port is not None and not 1 <= args.port <= 65535:
-        print(f"error: --port must be 1..65535, not {args.port}", file=sys.stderr)
-        return 2
+    check_emulator_args(args)
     try:
         emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image)
-        emu.start()
     except (EmulatorError, BuildError, QemuError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    try:
+        return _serve(emu)
+    except (EmulatorError, QemuError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        emu.close()         # on any exit: an error, Ctrl-C, or SIGTERM (thimble.cli raises Terminated)
+
+
+def check_emulator_args(args):
+    """Usage errors (exit 2) of the options emulate and demo share, before anything starts."""
+    load_board(args.board)                                # BoardError: a usage error
+    if getattr(args, "port", None) is not None and not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be 1..65535, not {args.port}")
+    if args.image is not None:
+        from .link.client import LinkError, check_image
+        input_file(args.image, "image")
+        try:
+            with open(args.image, "rb") as f:
+                check_image(f.read())
+        except LinkError as e:
+            raise UsageError(f"{args.image}: {e}") from None
+    if args.flash is not None and not os.path.exists(args.flash):
+        output_file(args.flash, "--flash")
+
+
+def _serve(emu):
+    emu.start()
     print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}, the serial link (the board starts when you connect)")
     print(f"pyserial URL: {emu.url}")
     print(f"flash: {emu.flash}")
     print("Ctrl-C stops it", flush=True)
     try:
-        rc = emu.proc.wait()
-        print(f"QEMU exited {rc}: {emu.log()[-1000:]}", file=sys.stderr)
-        return 1
+        emu.proc.wait()
     except KeyboardInterrupt:
-        return 0
-    finally:
-        emu.close()
+        return 0            # Ctrl-C is how an emulator is meant to be stopped
+    raise emu.exited() or EmulatorError(qemu_exit_message(emu.proc.returncode, emu.log()))

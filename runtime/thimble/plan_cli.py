@@ -10,6 +10,8 @@ region and the shortfall when it does not, 2 on a bad image or argument.
 import json
 import sys
 
+from .args import input_file
+from .errors import UsageError
 from .plan import make_plan, shortfalls
 
 
@@ -39,11 +41,8 @@ def _layout_note(plan, board_name):
 def _budgets(args):
     arena, flash, where = None, None, "given budgets"
     if args.board:
-        from .boards import BoardError, load_board
-        try:
-            b = load_board(args.board)
-        except (BoardError, OSError) as e:
-            raise ValueError(f"board {args.board}: {e}") from e
+        from .boards import load_board
+        b = load_board(args.board)          # BoardError: a usage error
         arena, flash = b.regions["arena"].real_size, b.regions["weights"].real_size
         where = f"board {b.name}"
     if args.arena_bytes is not None:
@@ -61,14 +60,16 @@ def _kib(n):
 
 
 def run(args):
+    input_file(args.image, "image")
     try:
         with open(args.image, "rb") as f:
             data = f.read()
         arena_budget, flash_budget, where = _budgets(args)
         plan = make_plan(data, args.prompt_tokens, args.gen_tokens)
-    except (OSError, ValueError) as e:
-        print(f"thimble plan: {e}", file=sys.stderr)
-        return 2
+    except OSError as e:
+        raise UsageError(f"{args.image}: {e.strerror or e}") from None
+    except ValueError as e:          # BoardError is one: its message names the board
+        raise UsageError(e) from None
     short = shortfalls(plan, arena_budget, flash_budget)
     if args.json:
         out = dict(plan.__dict__, arena_budget=arena_budget, flash_budget=flash_budget,
@@ -92,7 +93,7 @@ def run(args):
             print(f"{r['layer']:8}{_kib(r['weights_bytes']):>14}{_kib(r['arena_bytes']):>14}  {r['arena_items']}")
     if short:
         for region, need, have in short:
-            print(f"thimble plan: does not fit {where}: the {region} region needs {need:,} bytes, "
+            print(f"error: does not fit {where}: the {region} region needs {need:,} bytes, "
                   f"has {have:,} (short by {need - have:,})", file=sys.stderr)
         return 1
     if arena_budget is not None or flash_budget is not None:

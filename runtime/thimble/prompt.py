@@ -3,9 +3,11 @@
     encode(query) + [<tools>] + encode(compact JSON of the tools)
 
 with tool names turned into snake_case (the model was trained on those) and
-mapped back in the answer; no bos; truncated to the encoder limit the way
-Needle does it (the query keeps at most max_enc_len - 2 tokens, the tools get
-what is left after the <tools> id).
+mapped back in the answer; no bos. A prompt with more tokens than the
+encoder limit is refused (PromptTooLong) unless the caller asks to truncate
+it the way Needle does (the query keeps at most max_enc_len - 2 tokens, the
+tools get what is left after the <tools> id): never silently. The device
+applies the same rule (runtime/device/app/thm_app.c).
 
 The tools file is user input: it is size-bounded, must be a JSON list of tool
 objects, and every problem is reported with the tool's index and the field.
@@ -14,6 +16,8 @@ import json
 import pathlib
 import re
 
+from .errors import UsageError
+
 TOOLS_ID = 5                  # Needle's <tools> id
 MAX_TOOLS_BYTES = 1 << 20     # a tools file larger than this is refused
 MAX_TOOLS = 256
@@ -21,8 +25,18 @@ MAX_NAME = 128                # characters in a tool or parameter name
 MAX_QUERY_CHARS = 1 << 16
 
 
-class PromptError(ValueError):
-    """The query or the tools are not usable; the message says what and where."""
+class PromptError(UsageError, ValueError):
+    """The query or the tools are not usable; the message says what and where (exit 2)."""
+
+
+class PromptTooLong(PromptError):
+    """The prompt has more tokens than the model takes (and truncation was not asked for)."""
+
+    def __init__(self, tokens, limit, query_tokens=None):
+        self.tokens, self.limit = tokens, limit
+        part = f" (the query {query_tokens}, the tools {tokens - query_tokens - 1})" if query_tokens is not None else ""
+        super().__init__(f"the prompt is {tokens} tokens{part}; the model takes at most {limit}: "
+                         f"give fewer tools or a shorter query, or pass --truncate to cut it as Needle does")
 
 
 def to_snake_case(name):
@@ -123,9 +137,10 @@ def normalize_tools(tools):
     return json.dumps(out, separators=(",", ":")), name_map
 
 
-def build_encoder_input(tokenizer, query, tools, max_enc_len, tools_id=TOOLS_ID):
+def build_encoder_input(tokenizer, query, tools, max_enc_len, tools_id=TOOLS_ID, truncate=False):
     """(encoder ids, name_map). tokenizer: anything with encode(str) -> ids;
-    tools: a parsed, or JSON text, tools list; max_enc_len >= 2."""
+    tools: a parsed, or JSON text, tools list; max_enc_len >= 2. Raises
+    PromptTooLong for a prompt over max_enc_len tokens unless truncate."""
     _check_str(query, "query")
     if len(query) > MAX_QUERY_CHARS:
         raise PromptError(f"query has {len(query)} characters (limit {MAX_QUERY_CHARS})")
@@ -134,8 +149,11 @@ def build_encoder_input(tokenizer, query, tools, max_enc_len, tools_id=TOOLS_ID)
     if isinstance(tools, (str, bytes)):
         tools = parse_tools(tools)
     tools_json, name_map = normalize_tools(tools)
-    q = list(tokenizer.encode(query))[:max_enc_len - 2]
-    t = list(tokenizer.encode(tools_json))[:max_enc_len - len(q) - 1]
+    q, t = list(tokenizer.encode(query)), list(tokenizer.encode(tools_json))
+    if len(q) + 1 + len(t) > max_enc_len and not truncate:
+        raise PromptTooLong(len(q) + 1 + len(t), max_enc_len, len(q))
+    q = q[:max_enc_len - 2]
+    t = t[:max_enc_len - len(q) - 1]
     return q + [tools_id] + t, name_map
 
 

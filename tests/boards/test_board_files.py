@@ -81,3 +81,41 @@ def test_qemu_command_from_board_data():
     assert "loader,file=job.bin,addr=0x48000000,force-raw=on" in argv
     assert argv[argv.index("-icount") + 1] == "shift=0"
     assert "enable=on,target=native" in argv
+
+
+def test_qemu_command_needs_no_network_rom():
+    # virt's default NIC needs efi-virtio.rom (ipxe-qemu, not installed by
+    # bootstrap); no board's firmware uses a network
+    for name in BOARDS:
+        argv = qemu_command(load_board(name), "fw.elf")
+        assert argv[argv.index("-nic") + 1] == "none"
+
+
+def test_uart_receive_interrupt_from_board_data():
+    m4, m55, a55 = (load_board(n) for n in BOARDS)
+    assert (m4.uart_rx_irq, m55.uart_rx_irq, a55.uart_rx_irq) == (0, 43, 33)
+    assert (a55.gic_dist_base, a55.gic_cpu_base) == (0x08000000, 0x08010000)
+    assert "gic-version=2" in a55.qemu_options          # the [gic] data describes a GICv2
+    h = board_header(a55)
+    assert "#define THM_BOARD_UART_RX_IRQ 33u" in h and "#define THM_BOARD_GIC_CPU_BASE 0x08010000u" in h
+    assert "THM_BOARD_GIC" not in board_header(m4)
+    d = _data()
+    d["uart"].pop("rx_irq")                               # no receive interrupt: the HAL polls
+    b = parse_board(d, "<test>")
+    assert b.uart_rx_irq is None and "THM_BOARD_UART_RX_IRQ" not in board_header(b)
+
+
+@pytest.mark.parametrize("name, mutate, message", [
+    ("watch_m4", lambda d: d["uart"].update(rx_irq=480), "NVIC"),
+    ("watch_m4", lambda d: d["uart"].update(rx_irq="0"), "integer"),
+    ("watch_m4", lambda d: d.update(gic={"dist_base": 0, "cpu_base": 0x1000}), "Cortex-M"),
+    ("glasses_a55", lambda d: d["uart"].update(rx_irq=27), "SPI"),
+    ("glasses_a55", lambda d: d.pop("gic"), "needs \\[gic\\]"),
+    ("glasses_a55", lambda d: d["gic"].update(cpu_base=0x08010004), "aligned"),
+    ("glasses_a55", lambda d: d["uart"].pop("rx_irq"), "only used"),
+])
+def test_bad_uart_interrupt_data_is_refused(name, mutate, message):
+    d = _data(name)
+    mutate(d)
+    with pytest.raises(BoardError, match=message):
+        parse_board(d, "<test>")

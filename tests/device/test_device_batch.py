@@ -41,15 +41,17 @@ def test_board_answers_like_the_simulator(board, link_elf, watch_image, host):
 
 def test_board_refuses_bad_requests_and_keeps_answering(board, link_elf, watch_image):
     good, _ = build_request("play hip hop", TOOLS[:3])
-    bad_version = good[:4] + struct.pack("<H", 2) + good[6:]
+    bad_version = good[:4] + struct.pack("<H", 1) + good[6:]         # version 1: no flags word
+    unknown_flags = good[:20] + struct.pack("<I", 6) + good[24:]
     too_many_tokens = good[:6] + struct.pack("<H", 500) + good[8:]
     short = good[:-1]                                 # lengths no longer add up
     empty_query = good[:8] + struct.pack("<I", 0) + good[12:]
     huge_query = good[:8] + struct.pack("<I", 1 << 30) + good[12:]   # a length far out of bounds
     bad_wire = good[:-3] + b"\x00\x00\x00"            # the last key's bytes are no longer valid
     answers = run_batch_raw(board, watch_image, [bad_version, too_many_tokens, short, empty_query, huge_query,
-                                                 bad_wire, good], elf=link_elf)
-    for a in answers[:6]:
+                                                 bad_wire, unknown_flags, good], elf=link_elf)
+    assert answers[6].text == "request: unknown flags"
+    for a in answers[:7]:
         assert a.status == -1 and a.text.startswith(("request", "tool", "name", "size")), a.text
         assert a.tokens == [] and a.step_ticks == []
     assert answers[-1].ok and answers[-1].complete

@@ -12,10 +12,11 @@ import pytest
 from device_harness import MODEL, TOOLS, tiny_image
 from thimble.cli import main as thimble
 from thimble.emulate import Emulator
-from thimble.device_prompt import parse_answer
+from thimble.device_prompt import E_PROMPT, parse_answer
 from thimble.link import codec
 from thimble.link import format as F
 from thimble.link.client import LinkClient, LinkError
+from thimble.prompt import PromptTooLong
 from thimble.sim.session import Session
 
 QUERY = "set a timer for ten minutes"
@@ -36,13 +37,19 @@ def same_answer(ans, counters, want):
 
 def test_deploy_then_run_all_tools_matches_the_simulator_and_survives_restart(board, link_elf, image, tmp_path,
                                                                               capsys):
-    want = Session(image, "c:portable").ask(QUERY, TOOLS)
+    host = Session(image, "c:portable")
+    # all 9 tools make a longer prompt than this image takes (256): refused on the host and on the
+    # board alike with the same counts, and answered alike when asked to cut it as Needle does
+    with pytest.raises(PromptTooLong) as too_long:
+        host.ask(QUERY, TOOLS)
+    assert too_long.value.limit == 256 and too_long.value.tokens > 256
+    want = host.ask(QUERY, TOOLS, truncate=True)
     flash = tmp_path / "flash.bin"
     with Emulator(board, flash=flash, elf=link_elf) as emu:
         with emu.connect() as ser:
             link = LinkClient(ser)
             assert link.hello()["board"] == board and link.hello()["active"] is None
-            _, ans = link.run(QUERY, TOOLS)
+            _, ans = link.run(QUERY, TOOLS, truncate=True)
             assert ans.status == -2 and ans.text == "no model installed"
             _, out = link.run_raw(b"THRQ" + bytes(40))             # a hostile request: the app's own checks
             assert parse_answer(out).text == "request: bad magic, version or length"
@@ -54,10 +61,17 @@ def test_deploy_then_run_all_tools_matches_the_simulator_and_survives_restart(bo
         assert rc == 0 and out["status"] == "deployed" and out["bytes_sent"] == image.stat().st_size
         assert out["line_rate"] == "line rate unknown (socket)" and out["share_of_line_rate"] is None
         with emu.connect() as ser:
-            counters, ans = LinkClient(ser).run(QUERY, TOOLS)
+            _, ans = LinkClient(ser).run(QUERY, TOOLS)
+            assert ans.status == E_PROMPT and ans.text == \
+                f"prompt: {too_long.value.tokens} tokens; the model takes at most {too_long.value.limit}"
+            counters, ans = LinkClient(ser).run(QUERY, TOOLS, truncate=True)
             same_answer(ans, counters, want)
     with Emulator(board, flash=flash, elf=link_elf) as emu:              # power off, power on
-        rc = thimble(["run", "--port", emu.url, QUERY, "--tools", str(MODEL / "tools.json"), "--json"])
+        rc = thimble(["run", "--port", emu.url, QUERY, "--tools", str(MODEL / "tools.json")])
+        err = capsys.readouterr().err
+        assert rc == 1 and "error: the device says: prompt too long: prompt: " in err and "--truncate" in err
+        rc = thimble(["run", "--port", emu.url, QUERY, "--tools", str(MODEL / "tools.json"), "--json",
+                      "--truncate"])
         out = json.loads(capsys.readouterr().out)
         assert (out["tokens"], out["crc"], out["prompt_tokens"]) == (want["tokens"], want["crc"],
                                                                      want["prompt_tokens"])

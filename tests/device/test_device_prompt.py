@@ -14,12 +14,17 @@ from thimble.prompt import PromptError
 
 def test_request_layout_and_wire_form():
     req, name_map = build_request("timer 5 minutes", [dict(TOOLS[0], name="setTimer")], max_new_tokens=40)
-    magic, version, max_new, q, tj, w = struct.unpack_from("<4sHHIII", req)
-    assert (magic, version, max_new) == (b"THRQ", 1, 40) and len(req) == 20 + q + tj + w
-    assert req[20:20 + q] == b"timer 5 minutes"
-    assert json.loads(req[20 + q:20 + q + tj])[0]["name"] == "set_timer" and name_map == {"set_timer": "setTimer"}
-    wire = req[20 + q + tj:]
+    magic, version, max_new, q, tj, w, flags = struct.unpack_from("<4sHHIIII", req)
+    assert (magic, version, max_new, flags) == (b"THRQ", 2, 40, 0) and len(req) == 24 + q + tj + w
+    assert req[24:24 + q] == b"timer 5 minutes"
+    assert json.loads(req[24 + q:24 + q + tj])[0]["name"] == "set_timer" and name_map == {"set_timer": "setTimer"}
+    wire = req[24 + q + tj:]
     assert wire == b"THTL\x01\x01" + struct.pack("<H", len(wire)) + b"\x09set_timer\x02\x07minutes\x05label"
+
+
+def test_truncation_is_asked_for_in_the_request_flags():
+    req, _ = build_request("hi", TOOLS[:1], truncate=True)
+    assert struct.unpack_from("<I", req, 20)[0] == 1        # THM_APP_REQ_TRUNCATE
 
 
 @pytest.mark.parametrize("query, tools, n, what", [

@@ -85,17 +85,22 @@ def test_thimble_emulate_factory_places_the_image_and_stops_on_ctrl_c(m4_elf, wa
         assert info["active"] == 0 and info["slots"][0]["sha256"] == watch_image.read_bytes()[32:64].hex()
     finally:
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=30)
+        try:
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:            # it hung on Ctrl-C: still leave no emulator behind
+                p.kill()
+                p.communicate()
     assert p.returncode == 0, err
 
 
 def test_thimble_emulate_and_run_refuse_bad_arguments(tmp_path, capsys):
-    assert thimble(["emulate", "--board", "no_such_board"]) == 1
+    assert thimble(["emulate", "--board", "no_such_board"]) == 2            # usage errors: exit 2
     assert "no_such_board" in capsys.readouterr().err
     assert thimble(["emulate", "--board", "watch_m4", "--port", "70000"]) == 2
     bad = tmp_path / "bad.thm"
     bad.write_bytes(b"THMB" + bytes(200))
-    assert thimble(["emulate", "--board", "watch_m4", "--image", str(bad)]) == 1
+    assert thimble(["emulate", "--board", "watch_m4", "--image", str(bad)]) == 2
     assert "not a deployable image" in capsys.readouterr().err
     for argv in (["emulate", "--board", "watch_m4", "--firmware", "app"],
                  ["run", "--port", "socket://127.0.0.1:1", "hi", "--tools", "t.json", "--protocol", "plain"]):

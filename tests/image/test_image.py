@@ -6,6 +6,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -261,7 +262,7 @@ def test_empty_file(tmp_path):
 
 
 def test_generated_header_is_current():
-    r = subprocess.run(["python3" if not shutil.which("python") else "python",
-                        str(ROOT / "tools" / "gen_image_format.py"), "--check"],
+    # the interpreter running the tests (the venv's, with numpy), not whatever python is on PATH
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_image_format.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -25,8 +25,12 @@ def start_server():
         started.append(srv)
         return srv
     yield start
-    for srv in started:
-        srv.stop()
+    try:
+        for srv in started:
+            srv.stop()
+    finally:
+        for srv in started:         # a sanitizer report from one must not leave the others running
+            srv.kill()
 
 
 @pytest.fixture

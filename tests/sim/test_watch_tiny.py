@@ -67,7 +67,7 @@ def test_sim_maps_tool_names_back(image, tmp_path, capsys):
 def test_sim_rejects_bad_tools(image, tmp_path, capsys, content, message):
     f = tmp_path / "tools.json"
     f.write_text(content)
-    assert main(["sim", str(image), "hi", "--tools", str(f)]) == 1
+    assert main(["sim", str(image), "hi", "--tools", str(f)]) == 2          # a usage error
     assert message in capsys.readouterr().err
 
 
@@ -76,7 +76,7 @@ def test_sim_rejects_a_corrupt_image(image, tmp_path, capsys):
     data = bytearray(image.read_bytes())
     data[len(data) // 2] ^= 0x40
     bad.write_bytes(bytes(data))
-    assert main(["sim", str(bad), "hi", "--tools", str(MODEL / "tools.json")]) == 1
+    assert main(["sim", str(bad), "hi", "--tools", str(MODEL / "tools.json")]) == 2        # a usage error
     assert "sha" in capsys.readouterr().err.lower()
 
 
@@ -85,7 +85,7 @@ def test_convert_rejects_a_tokenizer_of_another_size(tmp_path, capsys):
     ckpt = tmp_path / "m.pkl"
     save_needle_pickle(random_model(tiny_config(vocab_size=100)), ckpt)
     rc = main(["convert", str(ckpt), "--tokenizer", str(MODEL / "tokenizer.model"), "-o", str(tmp_path / "x.thm")])
-    assert rc == 1 and "768 pieces" in capsys.readouterr().err
+    assert rc == 2 and "768 pieces" in capsys.readouterr().err
 
 
 def test_eval_reports_fidelity(image, tmp_path, capsys):

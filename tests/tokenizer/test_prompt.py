@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tok_corpus import TOOLS
-from thimble.prompt import (PromptError, build_encoder_input, load_tools, normalize_tools, parse_tools,
+from thimble.prompt import (PromptError, PromptTooLong, build_encoder_input, load_tools, normalize_tools, parse_tools,
                             restore_tool_names, to_snake_case)
 from thimble.tokenizer import Tokenizer, load_model
 
@@ -41,13 +41,21 @@ def test_encoder_input_matches_sentencepiece(spm_models):
     q, t = sp.encode(query), sp.encode(tools_json)
     ids, name_map = build_encoder_input(tok, query, TOOLS, max_enc_len=1024)
     assert ids == q + [5] + t and name_map == {"set_timer": "set_timer", "get_weather": "get_weather"}
-    # tools get what the query leaves; the query keeps at most max_enc_len - 2
-    ids, _ = build_encoder_input(tok, query, json.dumps(TOOLS), max_enc_len=len(q) + 4)
+    # asked to truncate: tools get what the query leaves; the query keeps at most max_enc_len - 2
+    ids, _ = build_encoder_input(tok, query, json.dumps(TOOLS), max_enc_len=len(q) + 4, truncate=True)
     assert ids == q + [5] + t[:3]
-    ids, _ = build_encoder_input(tok, query, TOOLS, max_enc_len=5)
+    ids, _ = build_encoder_input(tok, query, TOOLS, max_enc_len=5, truncate=True)
     assert ids == q[:3] + [5] + t[:1]
-    ids, _ = build_encoder_input(tok, "", [], max_enc_len=2)
+    ids, _ = build_encoder_input(tok, "", [], max_enc_len=2, truncate=True)
     assert ids == [5] + sp.encode("[]")[:1]
+    # not asked: a prompt over the limit is refused with its counts, never cut silently
+    ids, _ = build_encoder_input(tok, query, TOOLS, max_enc_len=len(q) + 1 + len(t))
+    assert ids == q + [5] + t
+    with pytest.raises(PromptTooLong) as e:
+        build_encoder_input(tok, query, TOOLS, max_enc_len=len(q) + len(t))
+    assert (e.value.tokens, e.value.limit) == (len(q) + 1 + len(t), len(q) + len(t))
+    assert f"the prompt is {len(q) + 1 + len(t)} tokens (the query {len(q)}, the tools {len(t)})" in str(e.value)
+    assert "--truncate" in str(e.value)
 
 
 @pytest.mark.parametrize("text,message", [

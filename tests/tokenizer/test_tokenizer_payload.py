@@ -204,11 +204,16 @@ def test_device_code_needs_no_allocator(tmp_path):
     if not (cc and nm):
         pytest.skip("arm-none-eabi-gcc not installed")
     src = ROOT / "runtime" / "device" / "tokenizer"
+    # as the firmware is built: the compiler's own headers and the device's libc header only
+    gcc_include = subprocess.run([cc, "-print-file-name=include"], capture_output=True, text=True,
+                                 check=True).stdout.strip()
     undefined = set()
     for name in ("thm_tok_open", "thm_tok_encode", "thm_tok_decode"):
         obj = tmp_path / f"{name}.o"
         subprocess.run([cc, "-std=c11", "-mcpu=cortex-m4", "-mthumb", "-Os", "-Wall", "-Wextra", "-Werror",
-                        "-ffreestanding", f"-I{ROOT / 'runtime' / 'device' / 'include'}", f"-I{src}",
+                        "-ffreestanding", "-nostdinc", "-isystem", gcc_include,
+                        f"-I{ROOT / 'runtime' / 'device' / 'libc' / 'include'}",
+                        f"-I{ROOT / 'runtime' / 'device' / 'include'}", f"-I{src}",
                         "-c", str(src / f"{name}.c"), "-o", str(obj)], check=True)
         out = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout
         undefined |= {line.split()[-1] for line in out.splitlines() if line.strip()}

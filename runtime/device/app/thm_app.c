@@ -1,6 +1,8 @@
 /* The run-prompt handler: request bytes in, answer out, with the active
  * model. The same steps, in the same order, as thimble.sim.session.Session.ask:
- *   prompt = encode(query)[:max_enc-2] + [<tools>] + encode(tools_json)[:rest]
+ *   prompt = encode(query) + [<tools>] + encode(tools_json), refused when it has
+ *            more than max_enc tokens unless the request says TRUNCATE: then
+ *            encode(query)[:max_enc-2] + [<tools>] + encode(tools_json)[:rest]
  *   model encode, then constrained greedy decoding under the tools' grammar.
  * Everything lives in the board's arena region or in fixed statics: no malloc. */
 #include <string.h>
@@ -43,6 +45,28 @@ void thm_app_fail(thm_app_answer *ans, int32_t status, const char *msg)
     uint32_t n = 0;
     for (; msg && msg[n] && n < THM_APP_MAX_TEXT; n++) ans->text[n] = (uint8_t)msg[n];
     ans->text_len = n;
+}
+
+/* "prompt: N tokens; the model takes at most M" (no printf on the device). */
+static char *put_dec(char *p, uint64_t v)
+{
+    char d[20];
+    int n = 0;
+    do { d[n++] = (char)('0' + v % 10u); v /= 10u; } while (v);
+    while (n) *p++ = d[--n];
+    return p;
+}
+
+static void thm_app_fail_prompt(thm_app_answer *ans, uint64_t tokens, uint32_t limit)
+{
+    char msg[80], *p = msg;
+    static const char a[] = "prompt: ", b[] = " tokens; the model takes at most ";
+    memcpy(p, a, sizeof a - 1); p += sizeof a - 1;
+    p = put_dec(p, tokens);
+    memcpy(p, b, sizeof b - 1); p += sizeof b - 1;
+    p = put_dec(p, limit);
+    *p = 0;
+    thm_app_fail(ans, THM_APP_E_PROMPT, msg);
 }
 
 /* Layout in the arena: [model arena | tokenizer scratch] (used one after the
@@ -114,7 +138,7 @@ int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t 
 
 int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, thm_app_answer *ans)
 {
-    if (len < THM_APP_REQ_HEADER || memcmp(buf, THM_APP_REQ_MAGIC, 4) || rd16(buf + 4) != THM_APP_VERSION) {
+    if (len < THM_APP_REQ_HEADER || memcmp(buf, THM_APP_REQ_MAGIC, 4) || rd16(buf + 4) != THM_APP_REQ_VERSION) {
         thm_app_fail(ans, THM_APP_E_REQUEST, "request: bad magic, version or length");
         return THM_APP_E_REQUEST;
     }
@@ -122,6 +146,11 @@ int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, 
     req->query_len = rd32(buf + 8);
     req->tools_json_len = rd32(buf + 12);
     req->tools_wire_len = rd32(buf + 16);
+    req->flags = rd32(buf + 20);
+    if (req->flags & ~THM_APP_REQ_TRUNCATE) {
+        thm_app_fail(ans, THM_APP_E_REQUEST, "request: unknown flags");
+        return THM_APP_E_REQUEST;
+    }
     if (req->max_new_tokens < 2 || req->max_new_tokens > THM_APP_MAX_NEW) {
         thm_app_fail(ans, THM_APP_E_REQUEST, "request: max_new_tokens must be 2..96");
         return THM_APP_E_REQUEST;
@@ -197,16 +226,23 @@ int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app
     uint32_t nq = 0, nt = 0, cap = (uint32_t)am->max_enc - 2u;
     err = thm_tok_encode(&am->tok, req->query, req->query_len, scr, scr_bytes, ids, cap, &nq);
     if (!err) {
-        if (nq > cap) nq = cap;
-        ids[nq] = (int32_t)c->tools_id;
-        cap = (uint32_t)am->max_enc - nq - 1u;
-        err = thm_tok_encode(&am->tok, req->tools_json, req->tools_json_len, scr, scr_bytes, ids + nq + 1, cap, &nt);
-        if (nt > cap) nt = cap;
+        uint32_t kept = nq > cap ? cap : nq;
+        ids[kept] = (int32_t)c->tools_id;
+        cap = (uint32_t)am->max_enc - kept - 1u;
+        err = thm_tok_encode(&am->tok, req->tools_json, req->tools_json_len, scr, scr_bytes, ids + kept + 1, cap, &nt);
     }
     if (err) {
         thm_app_fail(ans, THM_APP_E_TOKENIZE, thm_tok_strerror(err));
         return THM_APP_E_TOKENIZE;
     }
+    /* nq and nt count the whole texts' tokens (only what fits was written) */
+    uint64_t whole = (uint64_t)nq + 1u + nt;
+    if (!(req->flags & THM_APP_REQ_TRUNCATE) && whole > (uint64_t)am->max_enc) {
+        thm_app_fail_prompt(ans, whole, (uint32_t)am->max_enc);
+        return THM_APP_E_PROMPT;
+    }
+    if (nq > (uint32_t)am->max_enc - 2u) nq = (uint32_t)am->max_enc - 2u;
+    if (nt > (uint32_t)am->max_enc - nq - 1u) nt = (uint32_t)am->max_enc - nq - 1u;
     uint32_t n = nq + 1u + nt;
     uint64_t b = thm_hal_counter_read();
     err = thm_model_encode(&am->model, ids, (int32_t)n);
@@ -258,7 +294,7 @@ size_t thm_app_pack_answer(const thm_app_answer *ans, uint8_t *out, size_t cap)
         return 0;
     uint8_t *p = out;
     memcpy(p, THM_APP_ANS_MAGIC, 4);
-    p = put16(p + 4, THM_APP_VERSION);
+    p = put16(p + 4, THM_APP_ANS_VERSION);
     p = put16(p, ans->n_steps);
     p = put32(p, (uint32_t)ans->status);
     p = put32(p, ans->prompt_tokens);

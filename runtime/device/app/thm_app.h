@@ -5,8 +5,9 @@
  * thm_app_link.c; all integers little-endian; the host side is
  * runtime/thimble/device_prompt.py):
  *
- *   request  magic "THRQ", u16 version 1, u16 max_new_tokens (2 .. THM_APP_MAX_NEW),
+ *   request  magic "THRQ", u16 version 2, u16 max_new_tokens (2 .. THM_APP_MAX_NEW),
  *            u32 query_len, u32 tools_json_len, u32 tools_wire_len,
+ *            u32 flags (THM_APP_REQ_TRUNCATE; other bits refused),
  *            then query (UTF-8), tools JSON (compact, snake_case names, as
  *            thimble.prompt.normalize_tools writes it) and the tools wire
  *            form (thm_grammar.h); nothing after them.
@@ -34,8 +35,13 @@
 
 #define THM_APP_REQ_MAGIC "THRQ"
 #define THM_APP_ANS_MAGIC "THRA"
-#define THM_APP_VERSION 1u
-#define THM_APP_REQ_HEADER 20u
+#define THM_APP_REQ_VERSION 2u         /* 2: the flags word */
+#define THM_APP_ANS_VERSION 1u
+#define THM_APP_REQ_HEADER 24u
+/* A prompt longer than the model's encoder limit is refused (THM_APP_E_PROMPT)
+ * unless the request asks to cut it the way Needle does: the query keeps at
+ * most max_enc - 2 tokens, the tools what is left. Never silently. */
+#define THM_APP_REQ_TRUNCATE 1u
 #define THM_APP_ANS_HEADER 52u
 #define THM_APP_MAX_QUERY 1024u          /* bytes of query text */
 #define THM_APP_MAX_TOOLS_JSON 8192u     /* bytes of tools JSON */
@@ -51,6 +57,7 @@ enum {
     THM_APP_E_TOKENIZE = -4,
     THM_APP_E_MODEL = -5,       /* encode or a decoder step failed */
     THM_APP_E_DECODE = -6,      /* constrained decoding failed */
+    THM_APP_E_PROMPT = -7,      /* the prompt has more tokens than the model takes (no TRUNCATE flag) */
 };
 
 /* A parsed request: pointers into the caller's bytes. */
@@ -62,6 +69,7 @@ typedef struct {
     uint32_t tools_json_len;
     const uint8_t *tools_wire;
     uint32_t tools_wire_len;
+    uint32_t flags;             /* THM_APP_REQ_* */
 } thm_app_request;
 
 typedef struct {

@@ -4,7 +4,10 @@
  * runtime all build on it. Which UART and which counter are compiled in comes
  * from the generated thm_board.h (THM_BOARD_UART_*, THM_BOARD_COUNTER_*).
  *
- *   UART        polled, no interrupts: CMSDK APB UART (MPS2/MPS3) or PL011 (virt).
+ *   UART        CMSDK APB UART (MPS2/MPS3) or PL011 (virt). Sending polls;
+ *               receiving sleeps in WFI until the UART's receive interrupt
+ *               (THM_BOARD_UART_RX_IRQ; polls without one). The interrupt
+ *               only wakes the core: no handler runs for it.
  *   counter     SysTick (Cortex-M, 24-bit, wraps counted by its interrupt),
  *               the PMU's INST_RETIRED event (AArch64, one tick per
  *               instruction) or CNTVCT_EL0 (AArch64, 16 instructions a tick
@@ -26,7 +29,7 @@
 
 void thm_hal_uart_init(void);
 void thm_hal_putc(int c);                 /* blocks while the TX FIFO is full */
-int thm_hal_getc(void);                   /* blocks until a byte arrives; returns 0..255 */
+int thm_hal_getc(void);                   /* blocks (asleep) until a byte arrives; returns 0..255 */
 void thm_hal_puts(const char *s);         /* no newline added */
 
 /* Instruction counter. Start once; read returns ticks since start (64-bit, never

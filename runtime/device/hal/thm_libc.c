@@ -3,6 +3,7 @@
  * the firmware links with -nostdlib, so any use of it fails to link. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>   /* the firmware's own (runtime/device/libc): checks these match it */
 
 /* Stop GCC from turning these very loops back into calls to themselves. */
 #define THM_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))

@@ -27,13 +27,14 @@ import sys
 
 import numpy as np
 
-from ..boards import BoardError, load_board
+from ..boards import load_board
+from ..errors import CommandError
 from ..firmware import BuildError, QemuError, build_firmware, run_job
 from ..firmware import cases as C
 from ..firmware import job as J
 from ..kernels import layouts
-from ..kernels.layouts import board_layouts
 from .kernels import parse_shapes, shape_name
+from ..kernels.layouts import board_layouts
 from .results import write_json
 
 BOARD_SHAPES = [(m, 512, n) for m in (1, 64) for n in (512, 256, 8192)]
@@ -124,8 +125,8 @@ def run(args):
     try:
         board = load_board(args.board)
         elf = build_firmware(board.name)
-    except (BoardError, BuildError) as e:
-        raise SystemExit(f"thimble bench kernels --board: {e}") from e
+    except BuildError as e:           # an unknown board is a BoardError: a usage error
+        raise CommandError(e) from e
     shapes = parse_shapes(args.shapes) if args.shapes else (QUICK_SHAPES if args.quick else BOARD_SHAPES)
     rng = np.random.default_rng(0)
     cases = []
@@ -144,7 +145,7 @@ def run(args):
     try:
         rows, cal = measure(board, elf, cases)
     except (QemuError, J.JobError) as e:
-        raise SystemExit(f"thimble bench kernels --board {board.name}: {e}") from e
+        raise CommandError(f"{e}") from e
     target = TARGETS.get(board.name)
     notes = ["instructions per MAC from exact instruction counts (QEMU -icount shift=0), "
              "minus an empty call; not cycles"]

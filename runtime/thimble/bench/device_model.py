@@ -22,16 +22,17 @@ exactly the encoder length the image allows.
 """
 import dataclasses
 import os
-import pathlib
 import struct
 import sys
 import tempfile
 import time
 
+from ..errors import UsageError
 from .results import save
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-WATCH_TINY = REPO / "models" / "watch-tiny"
+from .. import resources
+
+WATCH_TINY = resources.data_path("models", "watch-tiny")
 QUERY = ("set a timer for ten minutes and then remind me to call my sister about the weekend trip "
          "to the mountains, and play some quiet music while I cook dinner")
 SHAPES = ("needle-26m", "tiny")
@@ -159,10 +160,11 @@ def profile_firmware(board):
     default build never has them."""
     import subprocess
     from ..firmware.build import build_firmware
-    bd = os.path.join(REPO, "build", "profile", board.name)
+    source = resources.data_root()
+    bd = os.path.join(resources.build_root(), "profile", board.name)
     if not os.path.exists(os.path.join(bd, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", str(REPO), "-B", bd, f"-DTHM_BOARD={board.name}",
-                        f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'cmake' / f'toolchain-{board.toolchain}.cmake'}",
+        subprocess.run(["cmake", "-S", str(source), "-B", bd, f"-DTHM_BOARD={board.name}",
+                        f"-DCMAKE_TOOLCHAIN_FILE={source / 'cmake' / f'toolchain-{board.toolchain}.cmake'}",
                         f"-DPython3_EXECUTABLE={sys.executable}", "-DCMAKE_C_FLAGS=-DTHM_MODEL_PROFILE=1"],
                        check=True, capture_output=True)
     return build_firmware(board.name, bd, target="thm_app_link")
@@ -202,7 +204,7 @@ def run_on_board(board, image_path, query, tools, gen_tokens, timeout, elf=None,
             info = link.hello()
             if info["active"] != 0:
                 raise RuntimeError(f"{board.name}: the factory-placed image is not active: {info['slots']}")
-            counters, ans = link.run(query, tools, max_new_tokens=gen_tokens)
+            counters, ans = link.run(query, tools, max_new_tokens=gen_tokens, truncate=True)
     return counters, ans, time.perf_counter() - t0
 
 
@@ -235,7 +237,7 @@ def bench_board(args, log):
         with open(path, "wb") as f:
             f.write(image)
         t0 = time.perf_counter()
-        want = Session(path, "c").ask(QUERY, tools, max_new_tokens=gen)
+        want = Session(path, "c").ask(QUERY, tools, max_new_tokens=gen, truncate=True)
         res["host_seconds"] = time.perf_counter() - t0
         log(f"{board.name}: {len(image) / 2**20:.1f} MiB image ({layout}), {prompt}-token prompt, "
             f"up to {gen} tokens: QEMU ...")
@@ -294,7 +296,7 @@ def run(args):
     from .kernels import machine_info
     from ..device_prompt import MAX_NEW
     if not 2 <= args.gen_tokens <= MAX_NEW or not 2 <= args.prompt_tokens <= 4096:
-        raise SystemExit(f"thimble bench model --board: --gen-tokens must be 2..{MAX_NEW}, "
+        raise UsageError(f"--gen-tokens must be 2..{MAX_NEW}, "
                          "--prompt-tokens 2..4096")
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()

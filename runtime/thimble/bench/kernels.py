@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from ..errors import CommandError, UsageError
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels.reference import quantize_multiplier, requantize
 from .results import save
@@ -139,12 +140,16 @@ def machine_info():
         isas = {isa: c_backend.isa_available(isa) for isa in c_backend.ISAS}
     except Exception as e:                          # noqa: BLE001
         isas = {"error": str(e)}
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
+    from .. import resources
+    commit = ""
+    # only a source checkout has thimble's commit: an installed thimble may sit
+    # in a venv inside someone else's repository, whose commit would mislead
+    if resources.is_source_checkout():
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, timeout=5, cwd=resources.data_root()).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
     return {
         "cpu_model": _cpu_model(),
         "cpu_flags": [f for f in wanted if f in flags],
@@ -171,9 +176,9 @@ def parse_shapes(text):
         try:
             m, k, n = (int(v) for v in item.lower().split("x"))
         except ValueError:
-            raise SystemExit(f"--shapes: {item!r} is not MxKxN") from None
+            raise UsageError(f"--shapes: {item!r} is not MxKxN") from None
         if m < 1 or n < 1 or not 1 <= k <= 65536:
-            raise SystemExit(f"--shapes: {item!r} is out of range (M, N >= 1, 1 <= K <= 65536)")
+            raise UsageError(f"--shapes: {item!r} is out of range (M, N >= 1, 1 <= K <= 65536)")
         shapes.append((m, k, n))
     return shapes
 
@@ -519,7 +524,7 @@ def run(args):
         try:
             from . import device_kernels           # the board benchmark, only when asked
         except ImportError as e:
-            raise SystemExit(f"thimble bench kernels --board: no device benchmark here ({e})") from e
+            raise CommandError(f"no device benchmark here ({e})") from e
         return device_kernels.run(args)
 
     quick = args.quick

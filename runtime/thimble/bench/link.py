@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 
+from ..errors import UsageError
 from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "link-host.json")
@@ -47,8 +48,8 @@ def random_image(d_model=80, layers=2, seed=0):
     from ..quant import calibrate, quantize, random_prompts, to_image
     from ..tokenizer import load_model
     from ..tokenizer.payload import build_payload
-    here = os.path.dirname(os.path.abspath(__file__))
-    tok = os.path.join(here, "..", "..", "..", "models", "watch-tiny", "tokenizer.model")
+    from .. import resources
+    tok = str(resources.data_path("models", "watch-tiny", "tokenizer.model"))
     cfg = tiny_config(vocab_size=768, d_model=d_model, num_heads=2, num_kv_heads=1, num_encoder_layers=layers,
                       num_decoder_layers=layers, max_seq_len=256)
     fm = random_model(cfg, seed=seed, weight_scale=4)
@@ -76,9 +77,9 @@ def _floats(text, what, lo, hi):
     try:
         vals = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(f"thimble bench link: {what} must be comma-separated numbers, not {text!r}") from None
+        raise UsageError(f"{what} must be comma-separated numbers, not {text!r}") from None
     if not vals or any(not lo <= v <= hi for v in vals):
-        raise SystemExit(f"thimble bench link: {what} must be within {lo:g}..{hi:g}: {text!r}")
+        raise UsageError(f"{what} must be within {lo:g}..{hi:g}: {text!r}")
     return vals
 
 

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from ..errors import UsageError
 from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "model-host.json")
@@ -56,7 +57,7 @@ def _config(prompt_tokens, gen_tokens):
 
 def _check_sizes(args):
     if not 1 <= args.prompt_tokens <= 4096 or not 1 <= args.gen_tokens <= 4096 or args.repeat < 1:
-        raise SystemExit("thimble bench model: --prompt-tokens and --gen-tokens must be 1..4096, --repeat >= 1")
+        raise UsageError("--prompt-tokens and --gen-tokens must be 1..4096, --repeat >= 1")
 
 
 def _prompt(cfg, n, seed):

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from ..errors import CommandError, UsageError
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels import reference as ref
 from ..kernels import tables
@@ -445,9 +446,9 @@ def parse_lens(text):
     try:
         lens = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise SystemExit(f"--seq-lens: expected comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--seq-lens: expected comma-separated integers, got {text!r}") from None
     if not lens or any(n < 1 or n > 65536 for n in lens):
-        raise SystemExit(f"--seq-lens: each length must be in 1..65536, got {text!r}")
+        raise UsageError(f"--seq-lens: each length must be in 1..65536, got {text!r}")
     return lens
 
 
@@ -455,13 +456,13 @@ def run(args):
     quick = args.quick
     T = args.tokens if args.tokens is not None else (8 if quick else 64)
     if not 1 <= T <= 4096:
-        raise SystemExit(f"--tokens must be in 1..4096, got {T}")
+        raise UsageError(f"--tokens must be in 1..4096, got {T}")
     seq_lens = (parse_lens(args.seq_lens) if args.seq_lens
                 else list(QUICK_SEQ_LENS if quick else SEQ_LENS))
     try:
         backend = get_backend(args.backend)
     except BackendUnavailable as e:
-        raise SystemExit(f"thimble bench numerics: {e}") from e
+        raise CommandError(f"{e}") from e
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()

@@ -9,8 +9,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-BOARDS_DIR = os.path.join(REPO_ROOT, "boards")
+from .. import resources
+from ..errors import UsageError
+
+BOARDS_DIR = str(resources.data_path("boards"))
 
 FAMILIES = {"cortex-m", "aarch64"}                 # one boot folder each
 TOOLCHAINS = {"arm-none-eabi", "aarch64-linux-gnu"}
@@ -24,8 +26,8 @@ _FLAG = re.compile(r"^-m[a-z0-9=+._-]{1,60}$")     # only -m machine flags come 
 _QEMU_OPT = re.compile(r"^[A-Za-z0-9=,._:+-]{1,80}$")
 
 
-class BoardError(ValueError):
-    """A board file is missing, malformed or inconsistent."""
+class BoardError(UsageError, ValueError):
+    """A board file is missing, malformed or inconsistent (a usage error: exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Board:
     regions: dict = field(hash=False)      # name -> Region
     uart_kind: str = "cmsdk"
     uart_base: int = 0
+    uart_rx_irq: int = None    # the UART's receive interrupt (NVIC IRQ or GIC INTID); None: polled
+    gic_dist_base: int = None  # GICv2 distributor and CPU interface (aarch64 with rx_irq)
+    gic_cpu_base: int = None
     qemu_binary: str = ""
     qemu_machine: str = ""
     qemu_cpu: str = ""
@@ -116,6 +121,33 @@ def _choice(v, allowed, what, where):
     return v
 
 
+def _uart_irq(data, uart, family, path):
+    """[uart] rx_irq and, on aarch64, the [gic] (GICv2) it goes through.
+    The firmware sleeps (WFI) until this interrupt while it waits for a byte;
+    without rx_irq it polls. Returns (rx_irq or None, (dist, cpu) or (None, None))."""
+    w = f"{path} [uart]"
+    gic = data.get("gic")
+    if "rx_irq" not in uart:
+        if gic is not None:
+            raise BoardError(f"{path}: [gic] is only used for [uart] rx_irq; it has none")
+        return None, (None, None)
+    irq = _get(uart, "rx_irq", int, w)
+    if family == "cortex-m":
+        if gic is not None:
+            raise BoardError(f"{path}: [gic] on a Cortex-M board (its interrupts go through the NVIC)")
+        if not 0 <= irq < 480:                     # v7-M/v8-M NVIC: at most 480 external interrupts
+            raise BoardError(f"{w}: rx_irq {irq} is not an NVIC interrupt (0 .. 479)")
+        return irq, (None, None)
+    if not 32 <= irq < 1020:                       # GICv2 shared peripheral interrupts
+        raise BoardError(f"{w}: rx_irq {irq} is not a GIC SPI INTID (32 .. 1019)")
+    if not isinstance(gic, dict):
+        raise BoardError(f"{path}: [uart] rx_irq on {family} needs [gic] dist_base and cpu_base")
+    bases = tuple(_get(gic, k, int, f"{path} [gic]") for k in ("dist_base", "cpu_base"))
+    if any(b < 0 or b % 0x1000 or b >= 1 << 32 for b in bases):
+        raise BoardError(f"{path} [gic]: bases must be 4 KiB aligned and below 4 GiB")
+    return irq, bases
+
+
 def parse_board(data, path="<board>"):
     """Validate a decoded board file (a dict) and return a Board."""
     if not isinstance(data, dict):
@@ -159,6 +191,8 @@ def parse_board(data, path="<board>"):
         raise BoardError(f"{path}: a Cortex-M region lies above 4 GiB")
 
     uart = _get(data, "uart", dict, path)
+    uart_kind = _choice(_get(uart, "kind", str, f"{path} [uart]"), UARTS, "uart", path)
+    rx_irq, gic = _uart_irq(data, uart, family, path)
     qemu = _get(data, "qemu", dict, path)
     wq = f"{path} [qemu]"
     opts = _get(qemu, "options", list, wq)
@@ -185,8 +219,11 @@ def parse_board(data, path="<board>"):
         emulated_clock_hz=clocks[1],
         counter=_choice(_get(cpu, "counter", str, w), COUNTERS, "counter", w),
         regions=regions,
-        uart_kind=_choice(_get(uart, "kind", str, f"{path} [uart]"), UARTS, "uart", path),
+        uart_kind=uart_kind,
         uart_base=_get(uart, "base", int, f"{path} [uart]"),
+        uart_rx_irq=rx_irq,
+        gic_dist_base=gic[0],
+        gic_cpu_base=gic[1],
         qemu_binary=qemu["binary"],
         qemu_machine=qemu["machine"],
         qemu_cpu=qemu["cpu"],

@@ -1,7 +1,7 @@
 """`thimble boards`: list the boards, or show one board's facts."""
 import sys
 
-from .board import BoardError, board_names, load_board
+from .board import BOARDS_DIR, BoardError, board_names, load_board
 
 
 def add_parser(p):
@@ -14,7 +14,12 @@ def _mib(n):
 
 def run(args):
     if not args.name:
-        for name in board_names():
+        names = board_names()
+        if not names:
+            # an install without its package data: say so rather than list nothing
+            print(f"error: no board files in {BOARDS_DIR} (reinstall thimble)", file=sys.stderr)
+            return 1
+        for name in names:
             b = load_board(name)
             print(f"{b.name:14s} {b.core:12s} {','.join(b.features):10s} "
                   f"{b.qemu_machine:12s} {b.description}")

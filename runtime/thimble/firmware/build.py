@@ -4,7 +4,12 @@ import shutil
 import subprocess
 import sys
 
-from ..boards.board import REPO_ROOT, load_board
+from .. import resources
+from ..boards.board import load_board
+
+
+# the firmware executables CMakeLists.txt and runtime/device/app/app.cmake define
+FIRMWARE_TARGETS = ("thm_conformance", "thm_app_link", "thm_flash_test")
 
 
 class BuildError(RuntimeError):
@@ -12,7 +17,8 @@ class BuildError(RuntimeError):
 
 
 def default_build_dir(board_name):
-    return os.path.join(REPO_ROOT, "build", "boards", board_name)
+    """build/boards/NAME in a source checkout, else in the per-user cache (thimble.resources)."""
+    return os.path.join(resources.build_root(), "boards", board_name)
 
 
 def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=True):
@@ -22,11 +28,12 @@ def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=T
     for tool in ("cmake", f"{board.toolchain}-gcc"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not found (tools/bootstrap.sh installs it)")
-    toolchain = os.path.join(REPO_ROOT, "cmake", f"toolchain-{board.toolchain}.cmake")
+    source = str(resources.data_root())       # CMakeLists.txt: the repository or the package data
+    toolchain = os.path.join(source, "cmake", f"toolchain-{board.toolchain}.cmake")
     steps = []
     if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
         gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-        steps.append(["cmake", "-S", REPO_ROOT, "-B", build_dir, *gen, f"-DTHM_BOARD={board.name}",
+        steps.append(["cmake", "-S", source, "-B", build_dir, *gen, f"-DTHM_BOARD={board.name}",
                       f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", f"-DPython3_EXECUTABLE={sys.executable}"])
     steps.append(["cmake", "--build", build_dir, "--target", target])
     for argv in steps:

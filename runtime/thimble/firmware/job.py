@@ -4,7 +4,6 @@ Mirrors runtime/device/conformance/thm_conformance.h field by field: a
 256-byte header, 128-byte cases, then 16-byte-aligned buffers; results are a
 16-byte header and, per run, a 24-byte record followed by the output bytes.
 """
-import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ E_CASE, E_SCRATCH = -100, -101            # the firmware refused a case
 def _isa_names():
     """ISA id -> name, read from the C API's THM_ISA_* constants (so fast paths
     that add one are named without a change here)."""
-    here = os.path.dirname(__file__)
-    hdr = os.path.join(here, "..", "..", "..", "kernels", "include", "thimble_kernels.h")
+    from .. import resources
+    hdr = resources.data_path("kernels", "include", "thimble_kernels.h")
     names = {0: "portable"}
     try:
         with open(hdr) as f:

@@ -4,6 +4,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ..lifecycle import die_with_parent
+
 EXIT_FAULT = 0x7F              # THM_HAL_EXIT_FAULT: the firmware took an unexpected exception
 
 
@@ -19,6 +21,10 @@ def qemu_command(board, elf, loads=(), icount=True, serial="none"):
     if board.qemu_cpu:
         argv += ["-cpu", board.qemu_cpu]
     argv += list(board.qemu_options)
+    # No network: the firmware uses none, and QEMU's default NIC needs a boot
+    # ROM on some machines (virt: efi-virtio.rom from ipxe-qemu, which a
+    # --no-install-recommends install lacks) and a user-mode network backend.
+    argv += ["-nic", "none"]
     argv += ["-nographic", "-monitor", "none", "-serial", serial,
              "-semihosting-config", "enable=on,target=native", "-kernel", elf]
     if icount:
@@ -28,6 +34,21 @@ def qemu_command(board, elf, loads=(), icount=True, serial="none"):
             raise QemuError(f"loader paths may not contain ',': {path!r}")
         argv += ["-device", f"loader,file={path},addr=0x{addr:x},force-raw=on"]
     return argv
+
+
+def qemu_exit_message(returncode, output, lines=20):
+    """What to tell a user whose QEMU died: its exit status and the last lines
+    it printed (a missing ROM, a bad option), not the socket error its
+    death caused on our side."""
+    tail = [l for l in (output or "").strip().splitlines() if l.strip()][-lines:]
+    text = "\n".join(tail)[-2000:] or "(it printed nothing)"
+    return f"QEMU exited (rc {returncode}): {text}"
+
+
+def start_qemu(argv, **popen_kwargs):
+    """Popen for a long-running QEMU that dies with thimble even when thimble
+    is killed outright (see thimble.lifecycle); its owner still stops it."""
+    return subprocess.Popen(argv, preexec_fn=die_with_parent(), **popen_kwargs)
 
 
 @dataclass
@@ -49,7 +70,8 @@ def run_qemu(board, elf, loads=(), timeout=60.0, icount=True, cwd=None, serial="
     argv = qemu_command(board, elf, loads, icount=icount, serial=serial)
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           errors="replace", timeout=timeout, cwd=cwd)
+                           errors="replace", timeout=timeout, cwd=cwd,
+                           preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired as e:
         raise QemuError(f"{board.name}: QEMU ran past {timeout:g} s: {' '.join(argv)}") from e
     return QemuRun(argv, p.returncode, p.stdout, p.stderr)

@@ -161,6 +161,7 @@ class LinkClient:
         self.sent = 0             # frames sent; the wire seq is 1..65535 (0 marks device framing errors)
         self.wire_bytes = 0
         self.info = None          # the last hello()
+        self.replies = 0          # good replies so far: before the first, a closed line is a wrong port
         self.expired = collections.deque(maxlen=100)   # (command, seconds) of each wait for a reply that ran out
         ser.timeout = POLL_S
 
@@ -197,6 +198,10 @@ class LinkClient:
                         break
                     data += self.ser.read(n)
             except Exception as e:
+                if not self.replies:
+                    raise LinkError(f"the line closed before any reply ({e}): is this the port of a board "
+                                    f"running thimble's link firmware (`thimble emulate` prints its URL)?",
+                                    "CLOSED") from None
                 raise LinkError(f"the line closed: {e}", "CLOSED") from None
             if data:
                 self.pending += self.dec.feed(data)
@@ -224,10 +229,14 @@ class LinkClient:
                     break                               # our frame may be the garbled one: resend
                 if rseq != seq:
                     continue                            # stale: a reply to an earlier request
+                if rcmd == F.COMMANDS[cmd] and body == payload:
+                    raise LinkError(f"{cmd}: the line sends back what this host writes (a loopback or an echo, "
+                                    f"such as loop://): no thimble device answers on it", "E_ECHO")
                 if rcmd == REPLY_ERROR:
                     raise self._refused(cmd, body)
                 if rcmd != F.COMMANDS[cmd] | F.REPLY:
                     raise LinkError(f"{cmd}: the device replied with command 0x{rcmd:02x}", "E_REPLY")
+                self.replies += 1
                 return body
         raise LinkError(f"no reply to {cmd} after {retries + 1} tries of {timeout:g} s: is the device "
                         f"connected, powered and running the link firmware?", "TIMEOUT")
@@ -477,10 +486,12 @@ class LinkClient:
             out += more[:head["out_len"] - len(out)]
         return head, bytes(out)
 
-    def run(self, query, tools, max_new_tokens=96):
+    def run(self, query, tools, max_new_tokens=96, truncate=False):
         """Ask the active model. -> (RUN_R counters, DeviceAnswer). tools: a
-        parsed list or JSON text; names map back with answer.calls(name_map)."""
+        parsed list or JSON text; names map back with answer.calls(name_map).
+        truncate: let the device cut a prompt over its model's token limit
+        (else it answers E_PROMPT)."""
         from ..device_prompt import build_request, parse_answer
-        req, _ = build_request(query, tools, max_new_tokens)
+        req, _ = build_request(query, tools, max_new_tokens, truncate)
         head, out = self.run_raw(req)
         return head, parse_answer(out)

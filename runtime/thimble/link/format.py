@@ -23,7 +23,7 @@ DATA_CHUNK = 1024                  # image bytes per DATA frame
 WINDOW = 16                        # DATA frames the host may have unacknowledged
 REQ_CHUNK = 1024                   # request bytes per REQ frame
 # The app's request: THM_APP_REQ_HEADER + MAX_QUERY + MAX_TOOLS_JSON + THM_TOOLS_MAX_WIRE.
-MAX_REQUEST = 20 + 1024 + 8192 + 4096
+MAX_REQUEST = 24 + 1024 + 8192 + 4096
 # The app's answer: THM_APP_MAX_ANSWER = header + 96 ids and step counts + 1 KiB text.
 MAX_OUTPUT = 52 + 12 * 96 + 1024
 BOARD_NAME = 16                    # bytes, NUL-padded

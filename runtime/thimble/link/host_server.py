@@ -7,10 +7,12 @@ and the link benchmark without QEMU.
         link = LinkClient(serial.serial_for_url(url))
 
 Built once per source version with the system C compiler (no CMake) into
-build/link_host/; `asan=True` builds it with AddressSanitizer and UBSan, and
-stop() fails when a sanitizer reported anything. `cut_after_programs=N`
-makes the server die in the middle of its Nth flash program, leaving half
-of it written: a power cut; start another HostServer on the same file.
+link_host/ under thimble.resources.build_root() (build/ in a checkout, the
+per-user cache when installed); `asan=True` builds it with AddressSanitizer
+and UBSan, and stop() fails when a sanitizer reported anything.
+`cut_after_programs=N` makes the server die in the middle of its Nth flash
+program, leaving half of it written: a power cut; start another HostServer
+on the same file.
 """
 import hashlib
 import os
@@ -20,8 +22,11 @@ import shutil
 import subprocess
 import tempfile
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-DEVICE = ROOT / "runtime" / "device"
+from ..lifecycle import die_with_parent
+
+from .. import resources
+
+DEVICE = resources.data_path("runtime", "device")
 SOURCES = [DEVICE / "link" / n for n in ("thm_link_server.c", "thm_link_frame.c", "thm_link_journal.c",
                                          "thm_crc32.c")] + [DEVICE / "link" / "host" / "thm_link_host.c",
                                                             DEVICE / "crypto" / "thm_sha256.c"]
@@ -29,7 +34,7 @@ INCLUDES = [DEVICE / "include", DEVICE / "link", DEVICE / "crypto"]
 FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
 ASAN_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
               "-fno-sanitize-recover=undefined"]
-CACHE = ROOT / "build" / "link_host"
+CACHE = resources.build_root() / "link_host"
 
 
 class HostServerError(RuntimeError):
@@ -82,7 +87,9 @@ class HostServer:
         self._log = tempfile.TemporaryFile()
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
                    UBSAN_OPTIONS="print_stacktrace=1")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._log, env=env)
+        # dies with the test or benchmark that started it, even one killed outright
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._log, env=env,
+                                     preexec_fn=die_with_parent())
         ready, _, _ = select.select([self.proc.stdout], [], [], self.start_timeout)
         line = self.proc.stdout.readline().decode(errors="replace").split() if ready else []
         if len(line) != 2 or line[0] != "port":
@@ -121,7 +128,11 @@ class HostServer:
             raise HostServerError(f"thm_link_host: sanitizer report:\n{text[-6000:]}")
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()             # __exit__ does not run when __enter__ fails
+            raise
 
     def __exit__(self, *exc):
         self.stop()

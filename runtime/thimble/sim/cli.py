@@ -19,19 +19,37 @@ def add_parser(p):
                         "forward over that kernel backend")
     p.add_argument("--max-new-tokens", type=int, default=96, metavar="N",
                    help="give up after N generated tokens without a complete tool call (default 96)")
+    p.add_argument("--truncate", action="store_true",
+                   help="cut a prompt over the image's token limit as Needle does (the query keeps at most "
+                        "limit - 2 tokens, the tools what is left) instead of refusing it")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also print tokens, CRC and timings (as one JSON object)")
 
 
 def run(args):
+    from ..device_prompt import build_request
+    from ..errors import UsageError
     from ..image import ImageError
     from ..prompt import PromptError, load_tools
     from .session import Session
     try:
         tools = load_tools(args.tools)
+        # the board's request limits (query bytes, tools, tokens to generate): what the
+        # simulator answers, a board answers too
+        build_request(args.query, tools, args.max_new_tokens, args.truncate)
+    except PromptError as e:
+        raise UsageError(e) from None
+    try:
         session = Session(args.image, args.backend)
-        out = session.ask(args.query, tools, max_new_tokens=args.max_new_tokens)
-    except (OSError, ImageError, PromptError, ValueError) as e:
+    except OSError as e:
+        raise UsageError(f"{args.image}: {e.strerror or e}") from None
+    except (ImageError, ValueError) as e:           # an image that does not validate: not what IMAGE takes
+        raise UsageError(f"{args.image}: {e}") from None
+    try:
+        out = session.ask(args.query, tools, max_new_tokens=args.max_new_tokens, truncate=args.truncate)
+    except PromptError as e:
+        raise UsageError(e) from None
+    except (ImageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.verbose:

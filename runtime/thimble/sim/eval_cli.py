@@ -12,6 +12,10 @@ import sys
 
 import numpy as np
 
+from ..args import input_file, output_file
+from ..errors import UsageError
+from ..prompt import PromptError
+
 
 def add_parser(p):
     p.add_argument("image", help="the .thm image")
@@ -23,6 +27,8 @@ def add_parser(p):
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use the first N prompts only (0: all)")
     p.add_argument("--decode-tokens", type=int, default=16, help="teacher-forced positions per prompt")
     p.add_argument("--json", help="write the report here as JSON")
+    p.add_argument("--truncate", action="store_true",
+                   help="cut prompts over the image's token limit as Needle does instead of refusing them")
 
 
 def _rows(args):
@@ -38,11 +44,11 @@ def _rows(args):
                 row["tools"] = [t if isinstance(t, dict) else by_name[t] for t in row["tools"]]
                 row["query"]
             except (KeyError, ValueError, TypeError) as e:
-                raise SystemExit(f"{args.prompts}:{n}: bad row ({e})")
+                raise UsageError(f"{args.prompts}:{n}: bad row ({e})") from None
             rows.append(row)
     rows = rows[:args.limit] if args.limit else rows
     if not rows:
-        raise SystemExit(f"{args.prompts}: no prompts")
+        raise UsageError(f"{args.prompts}: no prompts")
     return rows
 
 
@@ -58,18 +64,30 @@ def run(args):
 
     py_backend = "c:" + __import__("thimble.kernels.c_backend", fromlist=["best_isa"]).best_isa() \
         if args.backend == "c" else args.backend
+    input_file(args.image, "image")
+    if args.json:
+        output_file(args.json, "--json")
+    input_file(args.checkpoint, "folder or file")
+    input_file(args.prompts, "--prompts file")
+    if args.tools:
+        input_file(args.tools, "--tools file")
     try:
         session = Session(args.image, args.backend)
         model = load_checkpoint(args.checkpoint)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except OSError as e:
+        raise UsageError(f"{e.filename or args.image}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise UsageError(e) from None
     if model.config.vocab_size != session.qm.config.vocab_size or \
             model.config.d_model != session.qm.config.d_model:
-        print("error: the checkpoint's shape differs from the image's", file=sys.stderr)
-        return 1
+        raise UsageError(f"{args.checkpoint}: the checkpoint's shape differs from {args.image}'s")
     rows = _rows(args)
-    prompts = [session.encoder_input(r["query"], r["tools"]) for r in rows]
+    prompts = []
+    for n, r in enumerate(rows, 1):
+        try:
+            prompts.append(session.encoder_input(r["query"], r["tools"], args.truncate))
+        except PromptError as e:
+            raise UsageError(f"{args.prompts}: prompt {n}: {e}") from None
     report = fidelity(model, session.qm, get_backend(py_backend), [p for p, _ in prompts],
                       decode_tokens=args.decode_tokens, progress=step_progress("hidden states", sys.stderr))
     tool_progress = step_progress("tool calls", sys.stderr)

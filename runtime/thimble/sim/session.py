@@ -50,13 +50,20 @@ class Session:
         self.backend = backend
         self.engine = make_engine(self.qm, backend, self.image_bytes)
 
-    def encoder_input(self, query, tools):
-        return build_encoder_input(self.tokenizer, query, tools, self.qm.rope_n_pos,
-                                   tools_id=self.special["tools_id"])
+    @property
+    def max_prompt_tokens(self):
+        """The most prompt tokens the image takes: the device's rule (thm_app.c), so
+        the host and the board refuse the same prompts."""
+        return min(self.qm.rope_n_pos, int(self.image.config.get("max_enc_len", self.qm.rope_n_pos)))
 
-    def ask(self, query, tools, *, max_new_tokens=96):
-        """-> dict: calls (original tool names), text, tokens, crc, timings."""
-        ids, name_map = self.encoder_input(query, tools)
+    def encoder_input(self, query, tools, truncate=False):
+        return build_encoder_input(self.tokenizer, query, tools, self.max_prompt_tokens,
+                                   tools_id=self.special["tools_id"], truncate=truncate)
+
+    def ask(self, query, tools, *, max_new_tokens=96, truncate=False):
+        """-> dict: calls (original tool names), text, tokens, crc, timings. A prompt
+        over max_prompt_tokens raises PromptTooLong unless truncate."""
+        ids, name_map = self.encoder_input(query, tools, truncate)
         ans = answer(self.engine, ids, self.pieces, ToolGrammar(tool_keys(tools)), special=self.special,
                      max_new_tokens=max_new_tokens)
         gen = ans.generation
