@@ -64,9 +64,9 @@ class build_py_with_data(build_py):
 
 # cffi builds the extension against the stable ABI (_kernels.abi3.so) except on
 # debug and free-threaded Pythons; tag the wheel to match, so one wheel serves
-# every CPython from requires-python's 3.10 up.
+# every CPython from requires-python's 3.11 up.
 LIMITED_API = not hasattr(sys, "gettotalrefcount") and not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 setup(cffi_modules=["kernels/cffi/build_ffi.py:ffibuilder"],
       cmdclass={"build_py": build_py_with_data},
-      options={"bdist_wheel": {"py_limited_api": "cp310"}} if LIMITED_API else {})
+      options={"bdist_wheel": {"py_limited_api": "cp311"}} if LIMITED_API else {})

@@ -67,7 +67,7 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
     sos = [n for n in names if n.endswith(".so")]
     assert len(sos) == 1, sos
     if sos[0].endswith(".abi3.so"):                 # the stable-ABI extension: the tag must say so
-        assert "-cp310-abi3-" in wheel.name, wheel.name
+        assert "-cp311-abi3-" in wheel.name, wheel.name
     for need in ("CMakeLists.txt", "boards/watch_m4.toml", "cmake/toolchain-arm-none-eabi.cmake",
                  "kernels/include/thimble_kernels.h", "runtime/device/app/app.cmake",
                  "runtime/device/boot/cortex-m/link.ld.in", "models/watch-tiny/needle.pkl"):

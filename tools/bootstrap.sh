@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     gcc make cmake python3-venv python3-dev
     # The firmware is built freestanding (-nostdinc, -nostdlib): the cross
-    # compilers' own headers and libgcc only, so no newlib and no
-    # libc6-dev-arm64-cross (tests/boards/test_headers.py checks it).
+    # compilers' own headers and libgcc only, so no newlib, and no C library
+    # headers for the boards (tests/boards/test_headers.py checks that no
+    # header comes from /usr/include or a libc's folder).
     gcc-arm-none-eabi                           # watch boards (Cortex-M4, Cortex-M55)
     gcc-aarch64-linux-gnu                       # glasses board (AArch64)
     qemu-system-arm                             # emulates all three boards (includes aarch64);

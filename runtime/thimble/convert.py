@@ -60,7 +60,9 @@ def _calib_prompts(args, tokenizer, max_len):
             try:
                 row = json.loads(line)
                 tools = [t if isinstance(t, dict) else by_name[t] for t in row.get("tools", [])]
-                ids, _ = build_encoder_input(tokenizer, row["query"], tools, max_len)
+                # calibration measures activation ranges: a long prompt is cut as Needle
+                # cuts it (what the model would see with --truncate), not refused
+                ids, _ = build_encoder_input(tokenizer, row["query"], tools, max_len, truncate=True)
             except KeyError as e:
                 what = (f"names the tool {e} that --tools does not define" if args.tools else
                         f"names the tool {e}: pass --tools FILE with the tools' definitions")

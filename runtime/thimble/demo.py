@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from . import resources
-from .errors import CommandError, UsageError
+from .errors import CommandError, ThimbleError, UsageError
 
 MODEL = resources.data_path("models", "watch-tiny")
 DEFAULT_QUERY = "set a timer for ten minutes"
@@ -49,14 +49,24 @@ def _step(n, text):
 
 def _convert(out):
     """watch-tiny -> image, as `thimble convert` does it (quietly); returns its bytes."""
-    from .cli import main
+    import argparse
     import contextlib
     import io
-    args = ["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
-            "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)]
+
+    from . import convert
+    p = argparse.ArgumentParser()
+    convert.add_parser(p)
+    args = p.parse_args([str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
+                         "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"),
+                         "-o", str(out)])
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        rc = main(args)
+    # convert.run itself, not thimble.cli.main: a Ctrl-C or SIGTERM here must reach the
+    # demo's own handling (exit 130/143), not become a failed conversion
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            rc = convert.run(args)
+    except ThimbleError as e:
+        raise CommandError(f"converting watch-tiny failed: {e}\n{buf.getvalue()}") from None
     if rc != 0:
         raise CommandError(f"converting watch-tiny failed:\n{buf.getvalue()}")
 
@@ -75,7 +85,7 @@ def _progress_printer():
 
 def run(args):
     from .boards.board import load_board
-    from .device_prompt import build_request
+    from .device_prompt import DeviceAnswerError, build_request
     from .emulate import Emulator, EmulatorError, check_emulator_args
     from .firmware.build import BuildError
     from .firmware.qemu import QemuError
@@ -117,8 +127,8 @@ def run(args):
         except (EmulatorError, BuildError, QemuError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        print(f"      {resources.shown(emu.elf)} ({time.perf_counter() - t0:.1f} s)")
         try:
+            print(f"      {resources.shown(emu.elf)} ({time.perf_counter() - t0:.1f} s)")
             with emu:
                 _step(3, f"board: {' '.join(emu.argv()[:3])} ... -icount shift=0, UART on {emu.url}")
                 with emu.connect() as ser:
@@ -138,7 +148,7 @@ def run(args):
                                  f"SHA-256 verified on the device, slot {res.slot} active")
                     _step(5, f"ask: {args.query!r} with {len(tools)} tools")
                     counters, ans = link.run(args.query, tools, truncate=args.truncate)
-        except (EmulatorError, LinkError, PromptError, OSError) as e:
+        except (EmulatorError, LinkError, PromptError, DeviceAnswerError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         want = host.ask(args.query, tools, truncate=args.truncate)

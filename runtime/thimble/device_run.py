@@ -13,6 +13,7 @@ import sys
 
 from .device_prompt import E_PROMPT, STATUS, DeviceAnswerError, build_request
 from .link.client import LinkClient, LinkError
+from .errors import EXIT_USAGE
 from .link.port import open_port
 from .prompt import PromptError, load_tools
 
@@ -57,7 +58,7 @@ def run(args):
     if not ans.ok:
         hint = " (pass --truncate to cut it as Needle does)" if ans.status == E_PROMPT else ""
         print(f"error: the device says: {STATUS.get(ans.status, ans.status)}: {ans.text}{hint}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE if ans.status == E_PROMPT else 1       # a prompt over the limit: the input's fault
     calls = ans.calls(name_map)
     c = ans.counters()
     if args.json:

@@ -257,7 +257,7 @@ def run(args):
 
 def check_emulator_args(args):
     """Usage errors (exit 2) of the options emulate and demo share, before anything starts."""
-    load_board(args.board)                                # BoardError: a usage error
+    board = load_board(args.board)                        # BoardError: a usage error
     if getattr(args, "port", None) is not None and not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be 1..65535, not {args.port}")
     if args.image is not None:
@@ -270,6 +270,12 @@ def check_emulator_args(args):
             raise UsageError(f"{args.image}: {e}") from None
     if args.flash is not None and not os.path.exists(args.flash):
         output_file(args.flash, "--flash")
+    elif args.flash is not None:
+        if not os.path.isfile(args.flash):
+            raise UsageError(f"--flash {args.flash}: not a file")
+        have, size = os.path.getsize(args.flash), flash_bytes(board)
+        if have != size and args.image is None:          # --image rewrites the whole file
+            raise UsageError(f"--flash {args.flash} is {have:,} bytes; {board.name}'s model flash is {size:,}")
 
 
 def _serve(emu):

@@ -32,10 +32,12 @@ class PromptError(UsageError, ValueError):
 class PromptTooLong(PromptError):
     """The prompt has more tokens than the model takes (and truncation was not asked for)."""
 
-    def __init__(self, tokens, limit, query_tokens=None):
+    def __init__(self, tokens, limit, query_tokens=None, query_limit=None):
         self.tokens, self.limit = tokens, limit
         part = f" (the query {query_tokens}, the tools {tokens - query_tokens - 1})" if query_tokens is not None else ""
-        super().__init__(f"the prompt is {tokens} tokens{part}; the model takes at most {limit}: "
+        what = f"the query may have at most {query_limit}" if query_limit is not None \
+            else f"the model takes at most {limit}"
+        super().__init__(f"the prompt is {tokens} tokens{part}; {what}: "
                          f"give fewer tools or a shorter query, or pass --truncate to cut it as Needle does")
 
 
@@ -150,8 +152,10 @@ def build_encoder_input(tokenizer, query, tools, max_enc_len, tools_id=TOOLS_ID,
         tools = parse_tools(tools)
     tools_json, name_map = normalize_tools(tools)
     q, t = list(tokenizer.encode(query)), list(tokenizer.encode(tools_json))
-    if len(q) + 1 + len(t) > max_enc_len and not truncate:
-        raise PromptTooLong(len(q) + 1 + len(t), max_enc_len, len(q))
+    # the query alone may take at most max_enc_len - 2 (Needle's rule): past that it would be cut
+    if (len(q) + 1 + len(t) > max_enc_len or len(q) > max_enc_len - 2) and not truncate:
+        raise PromptTooLong(len(q) + 1 + len(t), max_enc_len, len(q),
+                            None if len(q) + 1 + len(t) > max_enc_len else max_enc_len - 2)
     q = q[:max_enc_len - 2]
     t = t[:max_enc_len - len(q) - 1]
     return q + [tools_id] + t, name_map

@@ -99,7 +99,8 @@ def test_metrics_detect_error():
 
 
 def test_bad_arguments():
-    with pytest.raises(SystemExit):
+    from thimble.errors import UsageError
+    with pytest.raises(UsageError, match="--seq-lens"):
         numerics.main(["--seq-lens", "16,x", "--json", ""])
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--tokens"):
         numerics.main(["--tokens", "0", "--json", ""])

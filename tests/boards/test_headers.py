@@ -2,8 +2,10 @@
 project's own (runtime/device, kernels, the generated board header) or the
 cross compiler's own (stddef.h, stdint.h, arm_*.h from its include folder),
 never a C library's (newlib's /usr/include/newlib, glibc's /usr/include).
-So a fresh machine needs neither libnewlib-arm-none-eabi nor
-libc6-dev-arm64-cross (tools/bootstrap.sh installs neither).
+So the firmware needs neither libnewlib-arm-none-eabi nor
+libc6-dev-arm64-cross (tools/bootstrap.sh installs no newlib; the arm64 libc
+headers only for a test that runs the tokenizer as a Linux program under
+qemu-user, and this test proves the boards never read them).
 
 The headers are read from the build's dependency records: Ninja's
 (`ninja -t deps`) or the compiler's .d files (Makefile generators)."""

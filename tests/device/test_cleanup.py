@@ -132,6 +132,19 @@ def test_a_signal_leaves_no_qemu_and_no_temp_files(cli_m4, watch_image, tmp_path
     assert_clean(kids, tmp)
 
 
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_while_the_demo_converts_is_a_signal_not_a_failed_conversion(cli_m4, tmp_path, sig, status):
+    """Step 1 (watch-tiny -> image) runs in-process: a signal there must end the
+    demo as a signal does, with its temp folder removed."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    p, _, kids = start(["demo", "--board", "watch_m4"], tmp, "thimble demo: an emulated")
+    p.send_signal(sig)
+    rc, err = finish(p)
+    assert rc == status and "converting watch-tiny failed" not in err and "Traceback" not in err, err
+    assert_clean(kids, tmp)
+
+
 def test_kill_9_of_thimble_takes_qemu_with_it(cli_m4, tmp_path):
     """No Python runs after SIGKILL; QEMU must still not outlive thimble
     (PR_SET_PDEATHSIG). The temp folder cannot be removed then."""

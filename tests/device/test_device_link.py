@@ -64,12 +64,13 @@ def test_deploy_then_run_all_tools_matches_the_simulator_and_survives_restart(bo
             _, ans = LinkClient(ser).run(QUERY, TOOLS)
             assert ans.status == E_PROMPT and ans.text == \
                 f"prompt: {too_long.value.tokens} tokens; the model takes at most {too_long.value.limit}"
+            assert ans.prompt_tokens == too_long.value.tokens
             counters, ans = LinkClient(ser).run(QUERY, TOOLS, truncate=True)
             same_answer(ans, counters, want)
     with Emulator(board, flash=flash, elf=link_elf) as emu:              # power off, power on
         rc = thimble(["run", "--port", emu.url, QUERY, "--tools", str(MODEL / "tools.json")])
         err = capsys.readouterr().err
-        assert rc == 1 and "error: the device says: prompt too long: prompt: " in err and "--truncate" in err
+        assert rc == 2 and "error: the device says: prompt too long: prompt: " in err and "--truncate" in err
         rc = thimble(["run", "--port", emu.url, QUERY, "--tools", str(MODEL / "tools.json"), "--json",
                       "--truncate"])
         out = json.loads(capsys.readouterr().out)

@@ -43,7 +43,7 @@ def test_deploy_prints_a_summary_and_progress_then_same_then_rollback(server, fi
     (["deploy", "{junk}", "--port", "{url}"], 2, "not a deployable image"),
     (["deploy", "--port", "{url}"], 2, "give an IMAGE"),
     (["deploy", "--rollback", "--port", "{url}"], 1, "no other valid model"),
-    (["deploy", "{image}", "--port", "socket://127.0.0.1:1"], 1, "error: socket://127.0.0.1:1"),
+    (["deploy", "{image}", "--port", "socket://127.0.0.1:1"], 1, "error: cannot open socket://127.0.0.1:1"),
 ])
 def test_deploy_errors_are_one_line_and_nonzero(server, files, tmp_path, capsys, args, rc, what):
     junk = tmp_path / "junk.thm"

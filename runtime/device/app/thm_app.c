@@ -67,6 +67,7 @@ static void thm_app_fail_prompt(thm_app_answer *ans, uint64_t tokens, uint32_t l
     p = put_dec(p, limit);
     *p = 0;
     thm_app_fail(ans, THM_APP_E_PROMPT, msg);
+    ans->prompt_tokens = tokens > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)tokens;   /* the whole count, as the host's */
 }
 
 /* Layout in the arena: [model arena | tokenizer scratch] (used one after the
@@ -237,7 +238,8 @@ int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app
     }
     /* nq and nt count the whole texts' tokens (only what fits was written) */
     uint64_t whole = (uint64_t)nq + 1u + nt;
-    if (!(req->flags & THM_APP_REQ_TRUNCATE) && whole > (uint64_t)am->max_enc) {
+    /* the query alone may take at most max_enc - 2 (Needle's rule): past that it would be cut too */
+    if (!(req->flags & THM_APP_REQ_TRUNCATE) && (whole > (uint64_t)am->max_enc || nq > (uint32_t)am->max_enc - 2u)) {
         thm_app_fail_prompt(ans, whole, (uint32_t)am->max_enc);
         return THM_APP_E_PROMPT;
     }

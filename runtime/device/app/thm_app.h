@@ -17,7 +17,8 @@
  *            u64 tokenize_ticks, u64 prefill_ticks,
  *            then n_tokens i32 ids, n_steps u64 ticks per decoder step, and
  *            text_len bytes: the answer text, or the error message when
- *            status != 0 (then the counts are zero).
+ *            status != 0 (then the counts are zero, except prompt_tokens
+ *            of a refused prompt: its whole count).
  *
  * Counter ticks become instructions as ticks * 1e9 / counter_hz under QEMU
  * -icount shift=0 (the host does that division). */

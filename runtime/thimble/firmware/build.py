@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from .. import resources
+from ..errors import CommandError
 from ..boards.board import load_board
 
 
@@ -12,7 +13,7 @@ from ..boards.board import load_board
 FIRMWARE_TARGETS = ("thm_conformance", "thm_app_link", "thm_flash_test")
 
 
-class BuildError(RuntimeError):
+class BuildError(CommandError, RuntimeError):
     """The toolchain is missing or the build failed."""
 
 

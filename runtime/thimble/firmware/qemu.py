@@ -4,12 +4,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ..errors import CommandError
 from ..lifecycle import die_with_parent
 
 EXIT_FAULT = 0x7F              # THM_HAL_EXIT_FAULT: the firmware took an unexpected exception
 
 
-class QemuError(RuntimeError):
+class QemuError(CommandError, RuntimeError):
     """QEMU is missing, timed out, or the firmware failed."""
 
 

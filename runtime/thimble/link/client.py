@@ -37,6 +37,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
+from ..errors import CommandError
 from . import codec
 from . import format as F
 
@@ -52,7 +53,7 @@ RTO_MIN_S = 0.2           # the shortest DATA resend timeout: a host hiccup must
 COMMIT_WAIT_S = 30.0      # how long COMMIT may take at least: the device hashes the whole slot first
 
 
-class LinkError(RuntimeError):
+class LinkError(CommandError, RuntimeError):
     """A request the device refused or never answered. `status` is the
     device's status name (E_HASH, E_SIZE, E_FLASH, ...), or a host-side one:
     TIMEOUT (no reply), CLOSED (the line went away), E_IMAGE (not an image),

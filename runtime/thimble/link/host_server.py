@@ -25,6 +25,7 @@ import tempfile
 from ..lifecycle import die_with_parent
 
 from .. import resources
+from ..errors import CommandError
 
 DEVICE = resources.data_path("runtime", "device")
 SOURCES = [DEVICE / "link" / n for n in ("thm_link_server.c", "thm_link_frame.c", "thm_link_journal.c",
@@ -37,7 +38,7 @@ ASAN_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefi
 CACHE = resources.build_root() / "link_host"
 
 
-class HostServerError(RuntimeError):
+class HostServerError(CommandError, RuntimeError):
     """The server could not be built or did not start."""
 
 
