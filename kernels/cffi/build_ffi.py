@@ -62,6 +62,7 @@ def model_cdef():
     errors = re.findall(r"^\s*(THM_(?:MODEL|IMG)_\w+)\s*=", (DEVICE / "model" / "thm_model.h").read_text()
                         + (DEVICE / "image" / "thm_image.h").read_text(), flags=re.M)
     return "enum { " + ", ".join(errors) + ", ... };\n" + """
+#define THM_MODEL_ARENA_MAX ...
 typedef struct { ...; } thm_image;
 typedef struct {
     int32_t V, d, H, Hkv, hd, Q, KV, L_enc, L_dec, n_pos, max_enc_len, max_dec_len;

@@ -14,6 +14,8 @@ import numpy as np
 from .args import input_file, output_file
 from .errors import UsageError
 
+MAX_POSITIONS = 1 << 20     # RoPE positions the C runtime binds (config_ok, thm_model_bind.c)
+
 
 def add_parser(p):
     p.add_argument("checkpoint", nargs="?", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
@@ -84,6 +86,7 @@ def run(args):
     from .tokenizer import TokenizerModelError, load_model
     from .tokenizer.bpe import Tokenizer
     from .tokenizer.payload import build_payload
+    from .sim.session import check_like_device
 
     layout = _layout(args)
     output_file(args.output)
@@ -106,6 +109,12 @@ def run(args):
         raise UsageError(e) from None
     c = model.config
     max_len = args.max_len or c.max_seq_len
+    # the C runtime binds at most 2^20 RoPE positions (config_ok in thm_model_bind.c);
+    # refused here, before a 100 MB image every runtime would refuse is built
+    if not 2 <= max_len <= MAX_POSITIONS:
+        raise UsageError(f"--max-len {max_len}: an image supports 2..{MAX_POSITIONS} positions"
+                         if args.max_len else
+                         f"{args.checkpoint}: max_seq_len {max_len} is outside 2..{MAX_POSITIONS} (give --max-len)")
     blob, tok = None, None
     if args.tokenizer:
         try:
@@ -131,6 +140,7 @@ def run(args):
                         progress=step_progress("calibrating", sys.stderr))
         qm = quantize(model, cal, rope_n_pos=max_len)
         data = to_image(qm, blob, _checkpoint_id(args.checkpoint), layout=layout)
+        check_like_device(data)     # never write an image the boards' runtime refuses
     except (QuantizeError, ImageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -126,13 +126,16 @@ def load_tools(path):
 def normalize_tools(tools):
     """(compact JSON with snake_case names, {snake_name: original_name}).
     Two tools that map to the same snake_case name are refused: the answer
-    could not be mapped back."""
+    could not be mapped back, and the device's grammar (thm_grammar.c,
+    THM_GRAMMAR_E_DUP) refuses a repeated name, so the host does too."""
     validate_tools(tools)
     out, name_map = [], {}
     for tool in tools:
         snake = to_snake_case(tool["name"])
         if snake in name_map and name_map[snake] != tool["name"]:
             raise PromptError(f"tools {name_map[snake]!r} and {tool['name']!r} both become {snake!r}")
+        if snake in name_map:
+            raise PromptError(f"tools: repeated name {tool['name']!r} (the device refuses it)")
         name_map[snake] = tool["name"]
         out.append({**tool, "name": snake})
     # Needle's exact serialisation: compact separators, ASCII escapes, key order kept
@@ -144,6 +147,8 @@ def build_encoder_input(tokenizer, query, tools, max_enc_len, tools_id=TOOLS_ID,
     tools: a parsed, or JSON text, tools list; max_enc_len >= 2. Raises
     PromptTooLong for a prompt over max_enc_len tokens unless truncate."""
     _check_str(query, "query")
+    if not query:   # the device's request has 1..1024 query bytes (thm_app_parse_request)
+        raise PromptError("query must be a non-empty string")
     if len(query) > MAX_QUERY_CHARS:
         raise PromptError(f"query has {len(query)} characters (limit {MAX_QUERY_CHARS})")
     if not isinstance(max_enc_len, int) or max_enc_len < 2:

@@ -12,12 +12,13 @@ def test_bench_link_runs_and_reports(tmp_path, capsys):
     image = tmp_path / "tiny.thm"
     image.write_bytes(link.random_image(d_model=32, layers=1, seed=7))
     out = tmp_path / "link.json"
-    rc = link.main(["--image", str(image), "--bauds", "921600", "--loss", "0,0.05", "--seeds", "4",
-                    "--json", str(out)])
+    rc = link.main(["--image", str(image), "--bauds", "921600", "--loss", "0,0.05", "--byte-errors", "3e-4",
+                    "--seeds", "4", "--json", str(out)])
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["benchmark"] == "thimble bench link" and res["settings"]["image_bytes"] == image.stat().st_size
-    assert [(r["baud"], r["loss"]) for r in res["runs"]] == [(921600, 0.0), (921600, 0.05)]
+    assert [(r["baud"], r["loss"], r["byte_errors"]) for r in res["runs"]] == \
+        [(921600, 0.0, 0.0), (921600, 0.05, 0.0), (921600, 0.0, 3e-4)]
     for r in res["runs"]:
         assert r["status"] == "deployed" and r["image_bytes"] == image.stat().st_size
         assert 0 < r["share_of_line_rate"] < 1.0
@@ -26,5 +27,8 @@ def test_bench_link_runs_and_reports(tmp_path, capsys):
     lossy = res["runs"][1]
     assert sum(lossy["frames_dropped"].values()) > 0, "5% loss dropped nothing"
     assert res["runs"][0]["frames_dropped"] == {"h2d": 0, "d2h": 0} and res["runs"][0]["retransmits"] == 0
-    assert [m["target"] for m in res["summary"]] == [0.90, None]
+    noisy = res["runs"][2]
+    assert sum(noisy["bytes_damaged"][d][k] for d in ("h2d", "d2h") for k in ("drop", "flip")) > 0
+    assert noisy["frames_dropped"] == {"h2d": 0, "d2h": 0}            # byte errors only, no frame loss
+    assert [m["target"] for m in res["summary"]] == [0.90, None, None]
     assert "share" in capsys.readouterr().out

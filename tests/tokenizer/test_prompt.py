@@ -46,8 +46,10 @@ def test_encoder_input_matches_sentencepiece(spm_models):
     assert ids == q + [5] + t[:3]
     ids, _ = build_encoder_input(tok, query, TOOLS, max_enc_len=5, truncate=True)
     assert ids == q[:3] + [5] + t[:1]
-    ids, _ = build_encoder_input(tok, "", [], max_enc_len=2, truncate=True)
-    assert ids == [5] + sp.encode("[]")[:1]
+    ids, _ = build_encoder_input(tok, "a", [], max_enc_len=2, truncate=True)
+    assert ids == [5] + sp.encode("[]")[:1]          # the query gets max_enc_len - 2 = 0 tokens
+    with pytest.raises(PromptError, match="non-empty"):  # as the device's request refuses it
+        build_encoder_input(tok, "", [], max_enc_len=2, truncate=True)
     # not asked: a prompt over the limit is refused with its counts, never cut silently
     ids, _ = build_encoder_input(tok, query, TOOLS, max_enc_len=len(q) + 1 + len(t))
     assert ids == q + [5] + t

@@ -2,6 +2,7 @@
 or hostile payload is refused by the C reader with an error code (under ASan
 and UBSan, so an out-of-bounds read fails the test) and by the Python reader
 with TokenizerModelError."""
+import dataclasses
 import random
 import struct
 import subprocess
@@ -99,7 +100,7 @@ def test_bit_flips_never_crash_and_encoding_stays_in_bounds(needle_payload, tok_
             buf[pos] ^= 1 << rng.randrange(8)
         flipped.append(bytes(buf))
     out = c_open(tok_checker, tmp_path, flipped)
-    assert set(out) <= {"OK"} | {f"ERR {c}" for c in range(-14, 0)}
+    assert set(out) <= {"OK"} | {f"ERR {c}" for c in range(-15, 0)}
     assert sum(line != "OK" for line in out) > 100   # header flips must be caught
     for buf in flipped:
         with _maybe_raises():
@@ -218,3 +219,30 @@ def test_device_code_needs_no_allocator(tmp_path):
         out = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout
         undefined |= {line.split()[-1] for line in out.splitlines() if line.strip()}
     assert undefined <= {"memcmp", "memcpy", "memmove", "memset", "thm_tok_lookup"}, undefined
+
+
+def partial_utf8_model(spm):
+    """spm with three pieces turned into USER_DEFINED pieces that are single
+    bytes of multi-byte characters (0xE2 and 0x96 start U+2581, the space
+    marker; 0xEF starts U+FFFD): the payload an outside pass used to make the
+    device encoder split one input byte into three symbols, past its scratch."""
+    from thimble.tokenizer.spm_model import NORMAL, USER_DEFINED
+    pieces, types = list(spm.pieces), list(spm.types)
+    normal = [i for i, k in enumerate(types) if k == NORMAL][-3:]
+    for i, text in zip(normal, (b"\xe2", b"\x96", b"\xef")):
+        pieces[i], types[i] = text, USER_DEFINED
+    return dataclasses.replace(spm, pieces=tuple(pieces), types=tuple(types))
+
+
+def test_pieces_that_are_not_whole_utf8_characters_are_refused(spm_models, tok_checker, tmp_path):
+    bad = build_payload(partial_utf8_model(load_model(spm_models["needle"])))
+    assert c_open(tok_checker, tmp_path, [bad]) == ["ERR -15"]      # THM_TOK_E_UTF8
+    with pytest.raises(TokenizerModelError, match="not whole UTF-8 characters"):
+        parse_payload(bad)
+    # one such piece is enough; a whole multi-byte character is a fine piece
+    spm = load_model(spm_models["needle"])
+    for text, want in ((b"\xe2\x96", "ERR -15"), (b"\xed\xa0\x80", "ERR -15"), (b"\xe2\x96\x81\xe2\x96\x81", "OK")):
+        pieces = list(spm.pieces)
+        pieces[-1] = text
+        p = build_payload(dataclasses.replace(spm, pieces=tuple(pieces)))
+        assert c_open(tok_checker, tmp_path, [p]) == [want], text

@@ -11,7 +11,8 @@
 #include "thm_board.h"
 #include "thm_hal.h"
 
-#define ALIGN_UP(n) (((n) + (size_t)THM_MODEL_ARENA_ALIGN - 1) & ~((size_t)THM_MODEL_ARENA_ALIGN - 1))
+/* keeps the type of n: a mask of ~(size_t)63 would drop the high half of a uint64_t on a 32-bit board */
+#define ALIGN_UP(n) (((n) + THM_MODEL_ARENA_ALIGN - 1) / THM_MODEL_ARENA_ALIGN * THM_MODEL_ARENA_ALIGN)
 
 static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (rd16(p + 2) << 16); }
@@ -115,11 +116,14 @@ int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t 
         copy_msg(msg, msg_cap, "image supports fewer than 2 encoder or decoder positions", 0);
         return THM_APP_E_NO_MODEL;
     }
+    /* 64-bit sums: the model's plan is at most THM_MODEL_ARENA_MAX, the rest
+     * is bounded by bind (V <= 2^24, max_enc <= 2^20), so nothing wraps on a
+     * 32-bit board and the comparison with the board's arena is exact */
     size_t model_bytes = thm_model_arena_size(&am->model, max_enc, max_dec);
     size_t scratch = tok_scratch_bytes();
     size_t first = ALIGN_UP(model_bytes > scratch ? model_bytes : scratch);
-    size_t need = first + ALIGN_UP((size_t)am->model.V * 4u) + ALIGN_UP((size_t)max_enc * 4u);
-    if (!model_bytes || !scratch || need > arena_bytes) {
+    uint64_t need = (uint64_t)first + ALIGN_UP((uint64_t)am->model.V * 4u) + ALIGN_UP((uint64_t)max_enc * 4u);
+    if (!model_bytes || !scratch || need > (uint64_t)arena_bytes) {
         copy_msg(msg, msg_cap, "model needs more arena than this board has", 0);
         return THM_APP_E_ARENA;
     }
@@ -131,7 +135,7 @@ int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t 
     am->max_enc = max_enc;
     am->max_dec = max_dec;
     am->arena = arena;
-    am->arena_bytes = need;
+    am->arena_bytes = (size_t)need;
     am->model_bytes = first;
     am->ready = 1;
     return THM_APP_OK;

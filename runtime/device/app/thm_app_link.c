@@ -88,6 +88,18 @@ static int run_prompt(void *ctx, const thm_link_run_in *in, thm_link_run_out *ou
     return 0;
 }
 
+/* COMMIT's check: bind the new image as a RUN would (image, model,
+ * tokenizer, arena plan against this board). Binding replaces the bound
+ * model either way, so the next RUN binds the active slot again. */
+static int check_image(void *ctx, uint32_t image_offset, uint32_t image_size)
+{
+    (void)ctx;
+    if (image_offset > thm_flash_size() || image_size > thm_flash_size() - image_offset) return -1;
+    int rc = thm_app_bind(thm_flash_base() + image_offset, image_size);
+    bound_slot = -1;
+    return rc != THM_APP_OK;
+}
+
 int thm_app_link_serve(void)
 {
     static const thm_link_port port = {0, uart_read, uart_write};
@@ -96,6 +108,7 @@ int thm_app_link_serve(void)
         thm_hal_puts("thimble app: the model flash is unusable for the link\r\n");
         return 1;
     }
+    thm_link_server_set_check(&server, check_image, 0);
     for (;;) {
         if (thm_link_server_poll(&server, 100) < 0) return 1;
     }

@@ -170,6 +170,11 @@ static int on_commit(thm_link_server *s, uint16_t seq) {
         thm_link_journal_progress(&s->journal, t, s->x_size, 0, s->x_sha);
         return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_E_HASH, t);
     }
+    if (s->check && s->check(s->check_ctx, slot_off(s, t), s->x_size)) {
+        /* the bytes are right but unusable: the next deploy starts over, the active slot stays */
+        thm_link_journal_progress(&s->journal, t, s->x_size, 0, s->x_sha);
+        return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_E_IMAGE, t);
+    }
     if (thm_link_journal_commit(&s->journal, t, s->x_size, s->x_sha))
         return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_E_FLASH, t);
     return status_reply(s, THM_LINK_CMD_COMMIT, seq, THM_LINK_ST_OK, t);
@@ -297,6 +302,11 @@ int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const th
     for (uint32_t i = 0; board && board[i] && i < THM_LINK_BOARD_NAME; i++) s->board[i] = board[i];
     thm_link_decoder_init(&s->dec);
     return thm_link_journal_load(&s->journal, &s->flash);
+}
+
+void thm_link_server_set_check(thm_link_server *s, thm_link_check_fn check, void *ctx) {
+    s->check = check;
+    s->check_ctx = ctx;
 }
 
 void thm_link_server_abort(thm_link_server *s) { s->xfer = 0; }

@@ -32,6 +32,12 @@ typedef struct {
 /* Returns 0 on success; any other value is answered with E_RUN. */
 typedef int (*thm_link_run_fn)(void *ctx, const thm_link_run_in *in, thm_link_run_out *out);
 
+/* COMMIT's last step before the A/B switch: 0 when the application can run
+ * the image now in flash at image_offset (image_size bytes, its hash already
+ * verified); anything else is answered with E_IMAGE and nothing is committed,
+ * so a SHA-valid image the runtime refuses never replaces a working model. */
+typedef int (*thm_link_check_fn)(void *ctx, uint32_t image_offset, uint32_t image_size);
+
 typedef struct {
     thm_link_port port;
     thm_link_flash flash;
@@ -40,6 +46,8 @@ typedef struct {
     char board[THM_LINK_BOARD_NAME];
     thm_link_run_fn run;
     void *run_ctx;
+    thm_link_check_fn check;   /* NULL: every image that hashes right is committed */
+    void *check_ctx;
     uint8_t *sector_buf;       /* flash.sector bytes, supplied by the board */
     /* the transfer in progress (RAM; the journal holds what survives a reset) */
     int xfer;                  /* 1 after BEGIN until COMMIT/ABORT */
@@ -60,6 +68,8 @@ typedef struct {
 /* 0, or a THM_JOURNAL_E_* code when the flash geometry or contents are unusable. */
 int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const thm_link_flash *flash,
                          uint8_t *sector_buf, const char *board, thm_link_run_fn run, void *run_ctx);
+/* Install the COMMIT check (after init; init clears it). */
+void thm_link_server_set_check(thm_link_server *s, thm_link_check_fn check, void *ctx);
 /* Read what the port has (waiting up to timeout_ms) and answer every frame.
  * Returns 0, or < 0 when the port closed. */
 int thm_link_server_poll(thm_link_server *s, uint32_t timeout_ms);

@@ -34,6 +34,11 @@ enum {
 };
 
 #define THM_MODEL_ARENA_ALIGN 64
+/* The largest arena any runtime plans: 2 GiB, so every size in the plan fits
+ * a 32-bit size_t with room to add the app's buffers, and the 64-bit host
+ * refuses exactly the images a 32-bit board refuses (no board has a tenth of
+ * it; the rest is the board's arena budget, checked by the app). */
+#define THM_MODEL_ARENA_MAX ((uint64_t)1 << 31)
 
 /* One attention block's tensors, pointers into the image. */
 typedef struct {
@@ -90,7 +95,8 @@ int thm_model_bind(thm_model *m, const thm_image *img);
 const char *thm_model_error_name(const thm_model *m);
 const char *thm_model_strerror(int err);
 
-/* Arena bytes for prompts up to max_enc tokens and max_dec generated tokens; 0 if out of range. */
+/* Arena bytes for prompts up to max_enc tokens and max_dec generated tokens; 0 if out of range
+ * or over THM_MODEL_ARENA_MAX (the plan is computed in 64 bits on every target). */
 size_t thm_model_arena_size(const thm_model *m, int32_t max_enc, int32_t max_dec);
 /* Lay the arena out (THM_MODEL_ARENA_ALIGN aligned, >= thm_model_arena_size bytes). */
 int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_enc, int32_t max_dec);

@@ -19,35 +19,45 @@ typedef struct {
     size_t x, h, q, k, v, mix, logits, cross_k, cross_v, self_k, self_v, scratch, fast, total;
 } layout;
 
-static size_t take(size_t *at, size_t bytes)
+/* The plan runs in 64 bits: image fields multiply (layers x positions x
+ * width) past 4 GiB, which a 32-bit size_t would wrap into a small arena.
+ * take() keeps the running total at or under THM_MODEL_ARENA_MAX, so each
+ * offset fits a size_t on every target once the plan succeeds. */
+static size_t take(uint64_t *at, uint64_t bytes, int *ok)
 {
-    size_t off = *at;
-    *at += (bytes + THM_MODEL_ARENA_ALIGN - 1) / THM_MODEL_ARENA_ALIGN * THM_MODEL_ARENA_ALIGN;
-    return off;
+    uint64_t off = *at;
+    if (bytes > THM_MODEL_ARENA_MAX || off + bytes > THM_MODEL_ARENA_MAX) { *ok = 0; return 0; }
+    *at = off + (bytes + THM_MODEL_ARENA_ALIGN - 1) / THM_MODEL_ARENA_ALIGN * THM_MODEL_ARENA_ALIGN;
+    if (*at > THM_MODEL_ARENA_MAX) *ok = 0;
+    return (size_t)off;
 }
 
 static int plan(const thm_model *m, int32_t max_enc, int32_t max_dec, layout *L)
 {
     if (!m || !m->bound || max_enc < 1 || max_dec < 1 || max_enc > m->max_enc_len || max_dec > m->max_dec_len)
         return 0;
-    size_t te = (size_t)max_enc, td = (size_t)max_dec, Ld = (size_t)m->L_dec;
-    size_t d = (size_t)m->d, Q = (size_t)m->Q, KV = (size_t)m->KV;
-    size_t at = 0;
-    L->x = take(&at, te * d * sizeof(int16_t));
-    L->h = take(&at, te * d);
-    L->q = take(&at, te * (Q > d ? Q : d));   /* also the encoder output [T, d] */
-    L->k = take(&at, te * KV);
-    L->v = take(&at, te * KV);
-    L->mix = take(&at, te * Q);               /* Q >= KV: kv heads divide heads */
-    L->logits = take(&at, (size_t)m->V * sizeof(int32_t));
-    L->cross_k = take(&at, Ld * te * KV);
-    L->cross_v = take(&at, Ld * te * KV);
-    L->self_k = take(&at, Ld * td * KV);
-    L->self_v = take(&at, Ld * td * KV);
-    L->scratch = take(&at, thm_attention_s8_scratch_size(max_dec));   /* decoder self-attention */
-    L->fast = take(&at, thm_fast_attn_workspace_size(max_enc, m->hd));  /* encoder and cross attention */
-    L->total = at;
-    return 1;
+    /* each factor is bounded by bind (positions <= 2^20, widths <= 4096,
+     * layers <= 32, V <= 2^24): a product of three stays under 2^64 */
+    uint64_t te = (uint64_t)max_enc, td = (uint64_t)max_dec, Ld = (uint64_t)m->L_dec;
+    uint64_t d = (uint64_t)m->d, Q = (uint64_t)m->Q, KV = (uint64_t)m->KV;
+    uint64_t at = 0;
+    int ok = 1;
+    L->x = take(&at, te * d * sizeof(int16_t), &ok);
+    L->h = take(&at, te * d, &ok);
+    L->q = take(&at, te * (Q > d ? Q : d), &ok);   /* also the encoder output [T, d] */
+    L->k = take(&at, te * KV, &ok);
+    L->v = take(&at, te * KV, &ok);
+    L->mix = take(&at, te * Q, &ok);               /* Q >= KV: kv heads divide heads */
+    L->logits = take(&at, (uint64_t)m->V * sizeof(int32_t), &ok);
+    L->cross_k = take(&at, Ld * te * KV, &ok);
+    L->cross_v = take(&at, Ld * te * KV, &ok);
+    L->self_k = take(&at, Ld * td * KV, &ok);
+    L->self_v = take(&at, Ld * td * KV, &ok);
+    if (!ok) return 0;   /* before the kernels' own size functions see these lengths */
+    L->scratch = take(&at, thm_attention_s8_scratch_size(max_dec), &ok);   /* decoder self-attention */
+    L->fast = take(&at, thm_fast_attn_workspace_size(max_enc, m->hd), &ok);  /* encoder and cross attention */
+    L->total = (size_t)at;
+    return ok;
 }
 
 size_t thm_model_arena_size(const thm_model *m, int32_t max_enc, int32_t max_dec)

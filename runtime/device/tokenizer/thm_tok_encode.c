@@ -4,7 +4,13 @@
  *   norm   uint8  x (3 * len + 3)   normalised text (a byte becomes at most 3)
  *   sym    thm_sym x (len + 1)      one symbol per character, plus the dummy prefix
  *   frozen uint8  x (len + 1)       user-defined symbols are never merged
- *   heap   thm_pair x 3 * (len + 1) every merge queues at most 2 new pairs */
+ *   heap   thm_pair x 3 * (len + 1) every merge queues at most 2 new pairs
+ * One symbol per input byte at most: each raw byte becomes at most one
+ * character (U+2581 for a space, U+FFFD for a malformed byte) and
+ * thm_tok_open refuses pieces that are not whole characters, so a
+ * user-defined piece never splits one. The split and the heap still check
+ * their bounds: a payload that breaks the rule fails, it never writes past
+ * the scratch. */
 #include <string.h>
 #include "thm_tok_internal.h"
 
@@ -84,8 +90,9 @@ static int before(const thm_pair *a, const thm_pair *b)
     return a->rank > b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void heap_push(thm_pair *h, uint32_t *n, thm_pair x)
+static int heap_push(thm_pair *h, uint32_t *n, uint32_t cap, thm_pair x)
 {
+    if (*n >= cap) return 0;
     uint32_t i = (*n)++;
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
@@ -94,6 +101,7 @@ static void heap_push(thm_pair *h, uint32_t *n, thm_pair x)
         i = parent;
     }
     h[i] = x;
+    return 1;
 }
 
 static thm_pair heap_pop(thm_pair *h, uint32_t *n)
@@ -122,15 +130,16 @@ static int32_t mergeable(const thm_tokenizer *t, const uint8_t *s, uint32_t len)
     return type == THM_TOK_PIECE_NORMAL || type == THM_TOK_PIECE_USER_DEFINED ? id : -1;
 }
 
-static void try_pair(const thm_tokenizer *t, const uint8_t *norm, const thm_sym *sym, const uint8_t *frozen,
-                     thm_pair *heap, uint32_t *n_heap, int32_t left, int32_t right)
+/* 0 when the heap is full (a payload that breaks thm_tok_open's rules). */
+static int try_pair(const thm_tokenizer *t, const uint8_t *norm, const thm_sym *sym, const uint8_t *frozen,
+                    thm_pair *heap, uint32_t *n_heap, uint32_t heap_cap, int32_t left, int32_t right)
 {
-    if (left < 0 || right < 0 || frozen[left] || frozen[right]) return;
+    if (left < 0 || right < 0 || frozen[left] || frozen[right]) return 1;
     uint32_t size = sym[left].len + sym[right].len;
     int32_t id = mergeable(t, norm + sym[left].start, size);
-    if (id < 0) return;
+    if (id < 0) return 1;
     thm_pair p = {thm_tok_get(t, (uint32_t)id).rank, left, size};
-    heap_push(heap, n_heap, p);
+    return heap_push(heap, n_heap, heap_cap, p);
 }
 
 static void emit(int32_t *ids, uint32_t cap, uint32_t *n, int32_t id)
@@ -160,6 +169,7 @@ int thm_tok_encode(const thm_tokenizer *t, const uint8_t *text, uint32_t text_le
     /* split: a user-defined symbol, or one character as its lead byte announces */
     uint32_t count = 0;
     for (uint32_t pos = 0; pos < n_norm; count++) {
+        if (count >= cap) return THM_TOK_E_SCRATCH;
         uint32_t m = user_match(t, norm + pos, n_norm - pos);
         frozen[count] = m > 0;
         if (!m) {
@@ -176,9 +186,10 @@ int thm_tok_encode(const thm_tokenizer *t, const uint8_t *text, uint32_t text_le
     if (count == 0) return THM_TOK_OK;
     sym[count - 1].next = -1;
 
-    uint32_t n_heap = 0;
+    uint32_t n_heap = 0, heap_cap = (uint32_t)(3 * cap);
     for (uint32_t k = 1; k < count; k++)
-        try_pair(t, norm, sym, frozen, heap, &n_heap, (int32_t)k - 1, (int32_t)k);
+        if (!try_pair(t, norm, sym, frozen, heap, &n_heap, heap_cap, (int32_t)k - 1, (int32_t)k))
+            return THM_TOK_E_SCRATCH;
     while (n_heap) {
         thm_pair top = heap_pop(heap, &n_heap);
         int32_t l = top.left, r = sym[l].next;
@@ -188,8 +199,9 @@ int thm_tok_encode(const thm_tokenizer *t, const uint8_t *text, uint32_t text_le
         sym[r].len = 0;
         sym[l].next = sym[r].next;
         if (sym[r].next >= 0) sym[sym[r].next].prev = l;
-        try_pair(t, norm, sym, frozen, heap, &n_heap, sym[l].prev, l);
-        try_pair(t, norm, sym, frozen, heap, &n_heap, l, sym[l].next);
+        if (!try_pair(t, norm, sym, frozen, heap, &n_heap, heap_cap, sym[l].prev, l) ||
+            !try_pair(t, norm, sym, frozen, heap, &n_heap, heap_cap, l, sym[l].next))
+            return THM_TOK_E_SCRATCH;
     }
 
     int fallback = (t->flags & THM_TOK_FLAG_BYTE_FALLBACK) != 0, prev_unk = 0;

@@ -24,6 +24,21 @@ int32_t thm_tok_lookup(const thm_tokenizer *t, const uint8_t *text, uint32_t len
     return -1;
 }
 
+/* Whole, valid UTF-8 characters only. The encoder splits text into
+ * characters and matches user-defined pieces at character starts; a piece
+ * that ends inside a character (a lone 0xE2, say) would split one input byte
+ * into several symbols, past what its scratch is sized for. Sentencepiece's
+ * pieces are protobuf strings, so a real tokenizer always passes. */
+static int utf8_whole(const uint8_t *s, uint32_t n)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t m = thm_tok_utf8_len(s + i, n - i);
+        if (!m) return 0;
+        i += m;
+    }
+    return 1;
+}
+
 static int hexdigit(uint32_t v) { return v < 10 ? '0' + (int)v : 'A' + (int)v - 10; }
 
 int thm_tok_open(thm_tokenizer *t, const uint8_t *base, uint64_t size)
@@ -78,6 +93,7 @@ int thm_tok_open(thm_tokenizer *t, const uint8_t *base, uint64_t size)
         const uint8_t *e = base + t->pieces_off + (size_t)i * THM_TOK_PIECE_SIZE;
         uint32_t off = thm_tok_rd32(e), len = thm_tok_rd16(e + 4), type = e[6];
         if (len < 1 || len > THM_TOK_MAX_PIECE_BYTES || (uint64_t)off + len > t->strings_size) goto bad_piece;
+        if (!utf8_whole(base + t->strings_off + off, len)) goto bad_utf8;
         switch (type) {
         case THM_TOK_PIECE_NORMAL: case THM_TOK_PIECE_CONTROL: break;
         case THM_TOK_PIECE_UNKNOWN: n_unknown++; if (i != t->unk_id) goto bad_piece; break;
@@ -115,6 +131,7 @@ int thm_tok_open(thm_tokenizer *t, const uint8_t *base, uint64_t size)
     return THM_TOK_OK;
 bad_header: memset(t, 0, sizeof *t); return THM_TOK_E_HEADER;
 bad_piece:  memset(t, 0, sizeof *t); return THM_TOK_E_PIECE;
+bad_utf8:   memset(t, 0, sizeof *t); return THM_TOK_E_UTF8;
 bad_hash:   memset(t, 0, sizeof *t); return THM_TOK_E_HASH;
 bad_bytes:  memset(t, 0, sizeof *t); return THM_TOK_E_BYTES;
 bad_user:   memset(t, 0, sizeof *t); return THM_TOK_E_USER;
@@ -131,6 +148,7 @@ const char *thm_tok_strerror(int err)
     case THM_TOK_E_HEADER: return "tokenizer header out of range";
     case THM_TOK_E_TABLE: return "tokenizer table outside the payload";
     case THM_TOK_E_PIECE: return "tokenizer piece entry inconsistent";
+    case THM_TOK_E_UTF8: return "tokenizer piece is not whole UTF-8 characters";
     case THM_TOK_E_HASH: return "tokenizer hash table inconsistent";
     case THM_TOK_E_BYTES: return "tokenizer byte-fallback table inconsistent";
     case THM_TOK_E_USER: return "tokenizer user-defined list inconsistent";

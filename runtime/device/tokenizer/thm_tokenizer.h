@@ -29,6 +29,7 @@ enum {
     THM_TOK_E_ID = -12,       /* a token id outside 0 .. piece_count-1 */
     THM_TOK_E_SPACE = -13,    /* decode output buffer too small (out_len says how big) */
     THM_TOK_E_TOO_LONG = -14, /* text longer than THM_TOK_MAX_TEXT */
+    THM_TOK_E_UTF8 = -15,     /* a piece's text is not whole UTF-8 characters */
 };
 
 #define THM_TOK_MAX_TEXT (1u << 20)   /* bytes of text per encode call */

@@ -49,6 +49,9 @@ SPAN = 4                  # ACKed frames one pace sample spans: a burst of ACKs 
 MARGIN = 2                # frames beyond the bandwidth-delay product: the host's scheduling jitter
 START = 4                 # frames in flight before anything is measured: a serial line's round trip + MARGIN
 QUEUED = 1.5              # a round trip this many times the fastest one waited in a queue: the line is full
+FREE_RESENDS_PER_TRY = 4  # resends on garbled-frame reports a request may make per try it has
+QUIET_TRIES = 10          # DATA gives up after this many (retries + 1) x timeout without progress
+                          # even while the device keeps talking (it hears, but nothing gets through)
 RTO_MIN_S = 0.2           # the shortest DATA resend timeout: a host hiccup must not pass for a loss
 COMMIT_WAIT_S = 30.0      # how long COMMIT may take at least: the device hashes the whole slot first
 
@@ -81,11 +84,18 @@ class DeployResult:
 
 def check_image(image_bytes):
     """The image's SHA-256 field, after checking magic, version, size and hash
-    with thimble's own reader: refuse to send what is not a whole image."""
+    with thimble's own reader, and what the device's runtime checks before it
+    commits (bind, arena plan, tokenizer payload): refuse to send what is not
+    a whole image, or one the board would refuse with E_IMAGE at the end."""
     from ..image.reader import parse_image
     from ..image.writer import ImageError
+    from ..sim.session import check_like_device
+    from ..tokenizer.payload import parse_payload
     try:
-        parse_image(image_bytes, verify_hash=True)
+        img = parse_image(image_bytes, verify_hash=True)
+        check_like_device(image_bytes)
+        if img.tokenizer is not None:
+            parse_payload(img.tokenizer)
     except (ImageError, ValueError) as e:
         raise LinkError(f"not a deployable image: {e}", "E_IMAGE") from None
     return bytes(image_bytes[32:64])
@@ -163,6 +173,8 @@ class LinkClient:
         self.wire_bytes = 0
         self.info = None          # the last hello()
         self.replies = 0          # good replies so far: before the first, a closed line is a wrong port
+        self.unsequenced = 0      # garbled-frame reports (ERROR, seq 0) received
+        self.stale = 0            # replies to an earlier request, ignored
         self.expired = collections.deque(maxlen=100)   # (command, seconds) of each wait for a reply that ran out
         ser.timeout = POLL_S
 
@@ -213,10 +225,19 @@ class LinkClient:
     def request(self, cmd, payload=b"", *, timeout=None, retries=None):
         """Send an idempotent request and return its reply's payload. A timeout
         or a garbled-frame report resends it under the same seq (a late reply
-        to the first copy then answers too). ERROR replies raise LinkError."""
+        to the first copy then answers too). ERROR replies raise LinkError.
+
+        Only a timeout spends one of the `retries`: a garbled-frame report
+        (ERROR with seq 0: the device could not read the frame's header, so it
+        names none) may be about any earlier frame, such as a DATA frame of a
+        finished stream, so it resends at once without spending a try, and a
+        reply with another seq is a stale one, counted and ignored. On a noisy
+        line such reports arrive in bursts; spending tries on them gave up on
+        devices that held every byte."""
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
         seq = None
+        free = FREE_RESENDS_PER_TRY * (retries + 1)     # resends on seq-0 reports, bounded all the same
         for _ in range(retries + 1):
             seq = self._send(cmd, payload, seq)
             deadline = time.monotonic() + timeout
@@ -227,8 +248,14 @@ class LinkClient:
                     break
                 rcmd, rseq, body = fr
                 if rcmd == REPLY_ERROR and rseq == 0:
-                    break                               # our frame may be the garbled one: resend
+                    self.unsequenced += 1
+                    if free > 0:                        # our frame may be the garbled one: resend now
+                        free -= 1
+                        seq = self._send(cmd, payload, seq)
+                        deadline = time.monotonic() + timeout
+                    continue
                 if rseq != seq:
+                    self.stale += 1
                     continue                            # stale: a reply to an earlier request
                 if rcmd == F.COMMANDS[cmd] and body == payload:
                     raise LinkError(f"{cmd}: the line sends back what this host writes (a loopback or an echo, "
@@ -330,7 +357,7 @@ class LinkClient:
         rewound_at = self.sent + 1           # E_GAPs to frames sent before this are old news
         once = {}                            # offset -> when a frame sent once went (its ACK times the line)
         stalls, stalled, rebegins, retransmits = 0, 0, 0, 0      # stalled: the last stall's wait, until progress
-        last_move = progress_at = time.monotonic()
+        last_move = progress_at = heard_at = time.monotonic()
         while base < size:
             while nxt < size and nxt - base < line.window * chunk:
                 part = image[nxt:nxt + chunk]
@@ -347,13 +374,20 @@ class LinkClient:
             if fr is None:
                 self.expired.append(("DATA", wait))
                 stalls, stalled = stalls + 1, wait
-                if time.monotonic() - progress_at >= (self.retries + 1) * self.timeout:
-                    raise LinkError(f"DATA: no acknowledgement for {time.monotonic() - progress_at:.1f} s "
+                # dead: nothing at all heard for twice the request budget (a noisy line
+                # loses a 1 KB frame several times running: 40% of them at 5e-4 bad bytes,
+                # and a device in resync stays quiet); a device that keeps answering (ACKs
+                # of other frames, garbled-frame reports) gets QUIET_TRIES times as long
+                now = time.monotonic()
+                if now - heard_at >= 2 * (self.retries + 1) * self.timeout or \
+                        now - progress_at >= QUIET_TRIES * (self.retries + 1) * self.timeout:
+                    raise LinkError(f"DATA: no acknowledgement for {now - progress_at:.1f} s "
                                     f"({stalls} resends) at byte {base:,} of {size:,}: the line or the device "
                                     f"is dead", "TIMEOUT")
                 nxt, rewound_at, last_move = base, self.sent + 1, time.monotonic()
                 continue
             rcmd, rseq, body = fr
+            heard_at = time.monotonic()
             if rcmd == F.COMMANDS["DATA"] | F.REPLY:
                 ack, _ = self._unpack("ACK", body)
                 if ack["next"] > size:
@@ -407,6 +441,10 @@ class LinkClient:
         st = STATUS_NAMES.get(r["status"], "E_UNKNOWN")
         if st == "E_HASH":
             raise self._hash_differs()
+        if st == "E_IMAGE":
+            raise LinkError("the device refused the image: it hashes right, but its runtime cannot run it "
+                            "(model, tokenizer or arena; `thimble sim` on the host names the reason): "
+                            "nothing committed, the previous model stays active", st)
         if st != "OK":
             raise LinkError(f"COMMIT failed on the device: {st}", st)
         return r["slot"]

@@ -66,6 +66,8 @@ STATUS = {
     "E_PROMPT": 9,      # REQ total over MAX_REQUEST, or empty
     "E_RUN": 10,        # the application handler failed
     "E_GAP": 11,        # DATA ahead of the next expected offset (go-back-N NAK)
+    "E_IMAGE": 12,      # COMMIT: the image hashes right but the device cannot run it (model, tokenizer
+                        # or arena refused); nothing committed, the previous model stays active
 }
 
 SLOT_STATES = {"EMPTY": 0, "PARTIAL": 1, "VALID": 2, "ACTIVE": 3}

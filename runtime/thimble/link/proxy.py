@@ -17,8 +17,14 @@ Faults act on whole frames. The stream is cut into frames (MAGIC, header,
 payload, CRC checked by thimble.link.codec) and other bytes, which pass
 untouched; a frame is held until it is complete, or forwarded as other bytes
 when it stalls (STALE_S). Every fault that fires is logged; a test asserts
-on the log, so a fault that did not fire fails the test."""
+on the log, so a fault that did not fire fails the test.
+
+Byte noise (ByteNoise) is the other kind of line: independent errors on
+single bytes, in both directions and whatever the bytes are (frames, their
+gaps, resync bytes), as a UART with a marginal clock or a noisy cable shows
+them. Its counts are in `noise_count`."""
 import dataclasses
+import math
 import random
 import select
 import socket
@@ -50,6 +56,54 @@ def frame_label(cmd):
     """'DATA' for a DATA request, 'DATA_R' for its reply (the ACK)."""
     name = NAMES.get(cmd & ~F.REPLY & 0xFF, f"0x{cmd & ~F.REPLY & 0xFF:02x}")
     return name + ("_R" if cmd & F.REPLY else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class ByteNoise:
+    """Each byte on the line is lost with probability `drop`, or arrives with
+    one random bit flipped with probability `flip` (a rate of 5e-4 is one
+    byte in 2,000)."""
+    drop: float = 0.0
+    flip: float = 0.0
+
+    def __post_init__(self):
+        if not (0 <= self.drop < 1 and 0 <= self.flip < 1 and self.drop + self.flip < 1):
+            raise ValueError(f"byte error rates must be in [0, 1), got drop {self.drop}, flip {self.flip}")
+
+    @property
+    def rate(self):
+        return self.drop + self.flip
+
+
+class _Noise:
+    """ByteNoise on one direction: the gap to the next bad byte is drawn from
+    the geometric distribution, so a clean stretch costs no per-byte work."""
+
+    def __init__(self, noise, rng):
+        self.noise, self.rng = noise, rng
+        self.count = {"drop": 0, "flip": 0}
+        self.gap = self._draw()
+
+    def _draw(self):
+        u = self.rng.random()
+        return int(math.log1p(-u) / math.log1p(-self.noise.rate)) if self.noise.rate else math.inf
+
+    def apply(self, data):
+        out, i = bytearray(), 0
+        while i + self.gap < len(data):
+            out += data[i:i + self.gap]
+            i += self.gap
+            if self.rng.random() * self.noise.rate < self.noise.drop:
+                self.count["drop"] += 1
+            else:
+                out.append(data[i] ^ (1 << self.rng.randrange(8)))
+                self.count["flip"] += 1
+            i += 1
+            self.gap = self._draw()
+        if self.gap != math.inf:
+            self.gap -= len(data) - i
+        out += data[i:]
+        return bytes(out)
 
 
 @dataclasses.dataclass
@@ -244,17 +298,20 @@ def _parse_upstream(upstream):
 class LinkProxy:
     """Listens on 127.0.0.1 (`url`); each client connection gets its own
     upstream connection. baud: None for no pacing, a number for both
-    directions, or a (h2d, d2h) pair. seed: the fault RNGs' seed.
+    directions, or a (h2d, d2h) pair. seed: the fault RNGs' seed. noise: a ByteNoise on every
+    byte each way (seeded from `seed` too), or None.
 
     After use: `log` (every fault that fired, in order, as dicts),
     `frames` (frames seen per direction and label), `bytes` (bytes
-    forwarded per direction), `connections` (accepted so far)."""
+    forwarded per direction), `connections` (accepted so far), `noise_count`
+    (bytes dropped and flipped per direction)."""
 
-    def __init__(self, upstream, *, baud=None, faults=(), seed=0):
+    def __init__(self, upstream, *, baud=None, faults=(), seed=0, noise=None):
         self.upstream = _parse_upstream(upstream)
         bauds = baud if isinstance(baud, tuple) else (baud, baud)
         self.rates = {d: line_rate(b) if b else 0 for d, b in zip(DIRECTIONS, bauds)}
         self.rules = [_Rule(f, seed, i) for i, f in enumerate(faults)]
+        self._noise = {d: _Noise(noise, random.Random(f"{seed}:noise:{d}")) for d in DIRECTIONS} if noise else {}
         self.log, self.frames = [], {d: {} for d in DIRECTIONS}
         self.bytes = {d: 0 for d in DIRECTIONS}
         self.connections = 0
@@ -376,8 +433,14 @@ class LinkProxy:
                 self._count_bytes(d, left)
                 self._record(conn, d, f, {"kind": "cut", "after_bytes": f.after_bytes})
                 raise _Cut()
-        line.send(dst, data)
         self._count_bytes(d, len(data))
+        if d in self._noise:
+            data = self._noise[d].apply(data)
+        line.send(dst, data)
+
+    @property
+    def noise_count(self):
+        return {d: dict(n.count) for d, n in self._noise.items()}
 
     def _count_bytes(self, d, n):
         with self._lock:

@@ -87,7 +87,12 @@ class CModel:
         if not (1 <= max_enc <= self.max_enc_len and 1 <= max_dec <= self.max_dec_len):
             raise CModelError(f"max_enc must be 1..{self.max_enc_len} and max_dec 1..{self.max_dec_len}, "
                               f"got {max_enc}, {max_dec}", lib.THM_MODEL_E_ARG)
-        return int(lib.thm_model_arena_size(self._m, max_enc, max_dec))
+        size = int(lib.thm_model_arena_size(self._m, max_enc, max_dec))
+        if not size:    # the C plan refuses what a 32-bit board could not even address
+            raise CModelError(f"image refused: its arena for {max_enc} prompt and {max_dec} generated tokens "
+                              f"exceeds {lib.THM_MODEL_ARENA_MAX >> 30} GiB, the most any runtime plans",
+                              lib.THM_MODEL_E_ARENA)
+        return size
 
     @property
     def arena_bytes(self):

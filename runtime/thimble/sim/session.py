@@ -33,11 +33,25 @@ def tool_keys(tools):
     return {t["name"]: list(t.get("parameters", {})) for t in json.loads(normalize_tools(tools)[0])}
 
 
+def check_like_device(image_bytes):
+    """The board's own checks of an image, in its C (thm_app_load): image,
+    bind, and the arena plan for the app's limits (every prompt the image
+    takes, up to 96 generated tokens), computed in 64 bits and capped as on a
+    32-bit board. Whatever the backend, the host refuses what a board refuses
+    (the board's arena budget aside: `thimble plan --board` checks that).
+    Raises CModelError (a ValueError) naming what was wrong."""
+    from ..device_prompt import MAX_NEW
+    from .c_model import CModel
+    probe = CModel(image_bytes, with_arena=False)
+    probe.arena_size(probe.max_enc_len, min(probe.max_dec_len, MAX_NEW))
+
+
 class Session:
     def __init__(self, image_path, backend="c"):
         with open(image_path, "rb") as f:
             self.image_bytes = f.read()
         self.qm, self.image = from_image(self.image_bytes)
+        check_like_device(self.image_bytes)
         if self.image.tokenizer is None:
             raise ValueError(f"{image_path}: the image carries no tokenizer (convert it with --tokenizer)")
         self.spm = parse_payload(self.image.tokenizer)

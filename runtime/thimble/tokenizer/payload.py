@@ -107,6 +107,12 @@ def parse_payload(buf):
             raise TokenizerModelError(f"tokenizer payload: piece {i} text out of bounds")
         if kind not in fmt.PIECE_TYPES.values():
             raise TokenizerModelError(f"tokenizer payload: piece {i} has type {kind}")
+        try:
+            # whole characters only, as thm_tok_open: a piece ending inside a
+            # character would split one input byte into several symbols
+            strings[t_off:t_off + t_len].decode("utf-8")
+        except UnicodeDecodeError:
+            raise TokenizerModelError(f"tokenizer payload: piece {i} is not whole UTF-8 characters") from None
         texts.append(strings[t_off:t_off + t_len])
         types.append(kind)
         ranks.append(rank)

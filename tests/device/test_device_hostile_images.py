@@ -1,0 +1,68 @@
+"""SHA-valid images the runtime cannot run, deployed to a board that already
+serves a model: COMMIT answers E_IMAGE, nothing is committed, and the board
+keeps answering with the model it had, bit for bit; never a fault or a hang.
+The outside pass's tokenizer image (USER_DEFINED pieces that are single bytes
+of multi-byte characters) HardFaulted watch_m4 on "set a timer for ten
+minutes" and hung RUN when it was the active model. The host refuses the same
+image (the same rule in the Python payload reader)."""
+import dataclasses
+
+import pytest
+
+from device_harness import MODEL, TOOLS, tiny_image
+from thimble.emulate import Emulator
+from thimble.link.client import LinkClient, LinkError
+from thimble.sim.session import Session
+from thimble.tokenizer import TokenizerModelError, load_model
+from thimble.tokenizer.payload import build_payload
+from thimble.tokenizer.spm_model import NORMAL, USER_DEFINED
+
+QUERY = "set a timer for ten minutes"
+
+
+def partial_utf8_tokenizer():
+    spm = load_model(str(MODEL / "tokenizer.model"))
+    pieces, types = list(spm.pieces), list(spm.types)
+    for i, text in zip([i for i, k in enumerate(types) if k == NORMAL][-3:], (b"\xe2", b"\x96", b"\xef")):
+        pieces[i], types[i] = text, USER_DEFINED
+    return build_payload(dataclasses.replace(spm, pieces=tuple(pieces), types=tuple(types)))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile")
+    good = tiny_image(d / "good.thm")
+    from thimble.image import parse_image
+    from thimble.quant import from_image, to_image
+    qm, _ = from_image(good.read_bytes())
+    bad = d / "tok_partial_utf8_user_piece.thm"
+    bad.write_bytes(to_image(qm, partial_utf8_tokenizer()))
+    assert parse_image(bad.read_bytes()).tokenizer     # SHA-valid, tokenizer carried
+    return good, bad
+
+
+def test_the_host_refuses_the_image(images):
+    with pytest.raises(TokenizerModelError, match="not whole UTF-8"):
+        Session(images[1])
+
+
+def test_a_board_refuses_it_and_keeps_serving(board, link_elf, images, tmp_path):
+    good, bad = images
+    want = Session(good, "c:portable").ask(QUERY, TOOLS[:3])
+    with Emulator(board, flash=tmp_path / "flash.bin", elf=link_elf) as emu, emu.connect() as ser:
+        link = LinkClient(ser)
+        link.deploy(good.read_bytes())
+        active = link.hello()["active"]
+        _, ans = link.run(QUERY, TOOLS[:3])
+        assert (ans.tokens, ans.crc) == (want["tokens"], want["crc"])
+        with pytest.raises(LinkError) as e:
+            link.deploy(bad.read_bytes())       # the host refuses it first
+        assert e.value.status == "E_IMAGE" and "not whole UTF-8" in str(e.value)
+        with pytest.raises(LinkError) as e:
+            link.deploy(bad.read_bytes(), check=False)
+        assert e.value.status == "E_IMAGE" and "previous model stays active" in str(e.value)
+        info = link.hello()
+        assert info["active"] == active and info["slots"][active]["sha256"] == good.read_bytes()[32:64].hex()
+        _, ans = link.run(QUERY, TOOLS[:3])                # still the good model, bit for bit
+        assert ans.ok and (ans.tokens, ans.crc) == (want["tokens"], want["crc"])
+
