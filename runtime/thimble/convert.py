@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from .args import input_file, output_file
-from .errors import UsageError
+from .errors import CommandError, UsageError
 
 MAX_POSITIONS = 1 << 20     # RoPE positions the C runtime binds (config_ok, thm_model_bind.c)
 
@@ -105,8 +105,8 @@ def run(args):
     t0 = time.perf_counter()
     try:
         model = load_checkpoint(args.checkpoint)
-    except CheckpointError as e:
-        raise UsageError(e) from None
+    except CheckpointError as e:    # the file is there but its content is refused: exit 1
+        raise CommandError(e) from None
     c = model.config
     max_len = args.max_len or c.max_seq_len
     # the C runtime binds at most 2^20 RoPE positions (config_ok in thm_model_bind.c);

@@ -29,6 +29,17 @@ def load_checkpoint(path, *, strict=False):
     a file starting with the pickle protocol byte is Needle's pickle, a
     .safetensors file is safetensors. Never executes anything from the file."""
     path = os.fspath(path)
+    try:
+        return _load(path, strict)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as e:
+        # each loader bounds its work and names what it refuses; a hostile file that gets
+        # past them still gets one line, never a traceback
+        raise CheckpointError(f"{path}: not a loadable checkpoint: {type(e).__name__}: {e}") from None
+
+
+def _load(path, strict):
     if os.path.isdir(path):
         return load_cactus_folder(path, strict=strict)
     try:

@@ -132,6 +132,11 @@ def _coerce(name, v):
     raise AssertionError(name)
 
 
+UPPER_BOUNDS = {"vocab_size": 1 << 24, "d_model": 4096, "num_heads": 2048, "num_kv_heads": 2048,
+                "num_encoder_layers": 32, "num_decoder_layers": 32, "d_ff": 1 << 16, "max_seq_len": 1 << 20,
+                "contrastive_dim": 1 << 16, "num_memory_slots": 1 << 16}
+
+
 def _validate(c):
     for name, want in _field_types().items():
         v = getattr(c, name)
@@ -144,6 +149,13 @@ def _validate(c):
                  "num_decoder_layers", "d_ff", "max_seq_len", "contrastive_dim"):
         if getattr(c, name) < 1:
             raise ConfigError(f"config {name} = {getattr(c, name)}: must be at least 1")
+    # upper bounds before anything is allocated from these (RoPE tables, the
+    # quantizer's and the float model's buffers): the C runtime's own limits
+    # (config_ok in thm_model_bind.c, THM_MODEL_MAX_LAYERS) or, where the
+    # runtime has none, far beyond any Needle (the released one is 8192 x 512)
+    for name, hi in UPPER_BOUNDS.items():
+        if getattr(c, name) > hi:
+            raise ConfigError(f"config {name} = {getattr(c, name)}: at most {hi} (what the runtime takes)")
     if c.num_memory_slots < 0:
         raise ConfigError(f"config num_memory_slots = {c.num_memory_slots}: must not be negative")
     if c.d_model % c.num_heads:

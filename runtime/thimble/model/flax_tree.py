@@ -70,12 +70,18 @@ def _tree_shape(spec_shape, layers, transpose):
 def flatten(tree, *, sep="/"):
     """Nested dicts with string keys and array leaves -> {path: leaf}.
     Refuses other containers, non-string keys, keys holding the separator,
-    and trees deeper than MAX_DEPTH."""
-    out = {}
+    trees deeper than MAX_DEPTH, and a dict reached twice: a pickle can make
+    every level share its children (a DAG, not a tree), and 15 levels of 64
+    shared keys are 64^15 paths from 7.7 KB. Each dict is walked once, so the
+    work is bounded by the objects the file really holds."""
+    out, seen = {}, set()
 
     def walk(node, path, depth):
         if depth > MAX_DEPTH:
             raise CheckpointError(f"param tree deeper than {MAX_DEPTH} levels at {path!r}")
+        if id(node) in seen:
+            raise CheckpointError(f"param tree reaches one dict twice (at {path!r}): a tree's nodes are not shared")
+        seen.add(id(node))
         for k, v in node.items():
             if not isinstance(k, str) or not k or sep in k:
                 raise CheckpointError(f"param tree key {k!r} under {path or '(root)'!r} is not a plain name")

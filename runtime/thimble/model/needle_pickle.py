@@ -73,6 +73,11 @@ def _check_shape(shape):
     if not isinstance(shape, tuple) or len(shape) > 8 or not all(
             type(s) is int and 0 <= s < 1 << 40 for s in shape):
         raise CheckpointError(f"pickle: bad array shape {shape!r}")
+    n = 1
+    for s in shape:             # numpy refuses a shape whose non-zero dims overflow, even when empty
+        n *= s or 1
+    if n >= 1 << 40:
+        raise CheckpointError(f"pickle: array shape {shape!r} is larger than any array can be")
 
 
 def _array_from(raw, dtype_spec, shape, fortran):
@@ -184,7 +189,15 @@ def _prescan(data, source):
     length prefixes that overrun the file, and names a forbidden GLOBAL (the
     protocol 0-3 form) before anything is built."""
     try:
-        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+        for n_ops, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
+            # The C unpickler grows its memo array to the index a PUT names: one
+            # LONG_BINPUT of 2^32 - 1 in a 9-byte file asks for 32 GiB. A writer
+            # numbers memo entries 0, 1, 2, ...: an index past the opcodes so far
+            # is no writer's.
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and \
+                    not 0 <= int(arg) <= n_ops:
+                raise CheckpointError(f"{source}: pickle memo index {arg} at opcode {n_ops}: "
+                                      f"not one a pickle writer makes")
             if op.name in ("GLOBAL", "INST"):
                 module, _, name = str(arg).partition(" ")
                 if (module, name) not in ALLOWED_GLOBALS:

@@ -12,11 +12,13 @@ against its shape and dtype, and refuses overlaps before reading a byte of
 tensor data.
 """
 import json
+import math
 import os
 import struct
 
 import numpy as np
 
+from . import bounded_json
 from .config import ConfigError, NeedleConfig
 from .flax_tree import tensors_to_tree, tree_to_tensors
 from .params import CheckpointError, NeedleModel
@@ -24,6 +26,7 @@ from .params import CheckpointError, NeedleModel
 MAX_HEADER_BYTES = 100 << 20      # the reference implementation's own limit
 MAX_FILE_BYTES = 4 << 30
 MAX_DIMS = 8
+MAX_ELEMENTS = 1 << 40        # product of the non-zero dims: far past any file this reader takes
 # safetensors dtype -> numpy dtype (BF16 is decoded by hand: numpy has none)
 DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "BF16": np.dtype("<u2")}
 METADATA_CONFIG_KEY = "config"
@@ -45,7 +48,7 @@ def parse_header(head, data_len):
     """JSON header bytes -> ({name: (dtype, shape, begin, end)}, metadata).
     Every entry is checked against data_len (the bytes after the header)."""
     try:
-        obj = json.loads(head.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        obj = bounded_json.loads(head.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as e:
         if isinstance(e, CheckpointError):
             raise
@@ -68,6 +71,8 @@ def parse_header(head, data_len):
             raise CheckpointError(f"tensor {name!r}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(_is_int(s) and s >= 0 for s in shape):
             raise CheckpointError(f"tensor {name!r}: bad shape {shape!r}")
+        if math.prod(s for s in shape if s) > MAX_ELEMENTS:     # numpy refuses such a shape even when empty
+            raise CheckpointError(f"tensor {name!r}: shape {shape} is larger than any array can be")
         if not (isinstance(offs, list) and len(offs) == 2 and all(_is_int(o) for o in offs)):
             raise CheckpointError(f"tensor {name!r}: bad data_offsets {offs!r}")
         begin, end = offs
@@ -154,7 +159,7 @@ def load_safetensors(path, *, strict=False):
         raise CheckpointError(f"{source}: no {METADATA_CONFIG_KEY!r} entry in the metadata: "
                               f"the Needle config cannot be known")
     try:
-        cfg_dict = json.loads(meta[METADATA_CONFIG_KEY])
+        cfg_dict = bounded_json.loads(meta[METADATA_CONFIG_KEY])
         config, ignored = NeedleConfig.from_dict(cfg_dict)
     except ValueError as e:  # JSONDecodeError and ConfigError
         raise CheckpointError(f"{source}: metadata config: {e}") from None
