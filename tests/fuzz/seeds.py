@@ -1,0 +1,117 @@
+"""Makes the fuzz harnesses' committed inputs (run from the repository root;
+the files are committed, this script says how they were made):
+
+  image/corpus/tiny.thm        a random model (d_model 16, one layer each)
+                               carrying watch-tiny's tokenizer: ~60 KB
+  image/request.thrq           the request harness (a) asks every image:
+                               "set a timer for ten minutes", 3 tools, 4 tokens
+  request/tokenizer.bin        watch-tiny's tokenizer payload (harness (b)'s vocabulary)
+  request/corpus/*.thrq        requests with 1, 3 and 9 watch-tiny tools
+  image/regressions/*.thm      the outside pass's findings, crafted the same way: replayed in CI
+  link/corpus/*.bin            link scripts (tests/fuzz/link/harness.c): a whole
+                               deploy, and one cut by a power failure then resumed
+
+    .venv/bin/python tests/fuzz/seeds.py
+"""
+import json
+import pathlib
+import random
+import struct
+import sys
+
+FUZZ = pathlib.Path(__file__).resolve().parent
+ROOT = FUZZ.parents[1]
+MODEL = ROOT / "models" / "watch-tiny"
+
+
+def tiny_image():
+    from thimble.model.synth import random_model, tiny_config
+    from thimble.quant import calibrate, quantize, random_prompts, to_image
+    from thimble.tokenizer import load_model
+    from thimble.tokenizer.payload import build_payload
+    cfg = tiny_config(vocab_size=768, d_model=16, num_heads=2, num_kv_heads=1, num_encoder_layers=1,
+                      num_decoder_layers=1, d_ff=16, max_seq_len=96)
+    fm = random_model(cfg, seed=3, weight_scale=4)
+    qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=2, length=16, seed=3), decode_tokens=4))
+    return to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model"))))
+
+
+def partial_utf8_image():
+    """tiny.thm with three USER_DEFINED pieces that are single bytes of multi-byte
+    characters (E2, 96, EF): the tokenizer that overflowed the device encoder."""
+    import dataclasses
+    from thimble.quant import from_image, to_image
+    from thimble.tokenizer import load_model
+    from thimble.tokenizer.payload import build_payload
+    from thimble.tokenizer.spm_model import NORMAL, USER_DEFINED
+    spm = load_model(str(MODEL / "tokenizer.model"))
+    pieces, types = list(spm.pieces), list(spm.types)
+    for i, text in zip([i for i, k in enumerate(types) if k == NORMAL][-3:], (b"\xe2", b"\x96", b"\xef")):
+        pieces[i], types[i] = text, USER_DEFINED
+    qm, _ = from_image(tiny_image())
+    return to_image(qm, build_payload(dataclasses.replace(spm, pieces=tuple(pieces), types=tuple(types))))
+
+
+def link_script(image, cut_at=None):
+    """Chunks for the link harness: HELLO, BEGIN, DATA..., COMMIT; with cut_at, a
+    power cut armed before the frames and a second session that resumes."""
+    from thimble.link import codec
+    from thimble.link import format as F
+    C = F.COMMANDS
+    frames = [codec.encode(C["HELLO"], 1), codec.encode(C["BEGIN"], 2, codec.pack("BEGIN", len(image), image[32:64]))]
+    seq = 3
+    for off in range(0, len(image), 1024):
+        frames.append(codec.encode(C["DATA"], seq, codec.pack("DATA", off, bytes(4), tail=image[off:off + 1024])))
+        seq += 1
+    frames.append(codec.encode(C["COMMIT"], seq))
+    out = bytearray()
+    if cut_at is not None:
+        out.append(0xC0 | cut_at)
+    for k, f in enumerate(frames):
+        if k % 2:                    # as the harness's own frames (cmd, seq, length, payload; CRC made there)
+            cmd, _, seq, n = struct.unpack_from(F.HEADER_FMT, f, len(F.MAGIC))
+            out += bytes([0x80, cmd]) + struct.pack("<HH", seq, n) + f[len(F.MAGIC) + struct.calcsize(F.HEADER_FMT):-4]
+        else:                        # as raw bytes on the line, in pieces
+            for i in range(0, len(f), 120):
+                out.append(len(f[i:i + 120]))
+                out += f[i:i + 120]
+    if cut_at is not None:           # after the cut: the host starts again
+        out += link_script(image)
+    return bytes(out)
+
+
+def link_image():
+    import hashlib
+    rng = random.Random(5)
+    img = bytearray(rng.randbytes(2500))
+    img[32:64] = bytes(32)
+    img[32:64] = hashlib.sha256(img).digest()
+    return bytes(img)
+
+
+def main():
+    sys.path.insert(0, str(ROOT / "runtime"))
+    from thimble.device_prompt import build_request
+    from thimble.tokenizer import load_model
+    from thimble.tokenizer.payload import build_payload
+    tools = json.loads((MODEL / "tools.json").read_text())
+    files = {
+        "image/corpus/tiny.thm": tiny_image(),
+        "image/regressions/tok_partial_utf8_user_piece.thm": partial_utf8_image(),
+        "image/request.thrq": build_request("set a timer for ten minutes", tools[:3], 4, truncate=True)[0],
+        "request/tokenizer.bin": build_payload(load_model(str(MODEL / "tokenizer.model"))),
+        "request/corpus/one_tool.thrq": build_request("set a timer for ten minutes", tools[:1], 8)[0],
+        "request/corpus/three_tools.thrq": build_request("text mom that I am late", tools[:3], 24)[0],
+        "request/corpus/all_tools.thrq": build_request("what is the weather in Paris", tools, 96, truncate=True)[0],
+        "link/corpus/deploy.bin": link_script(link_image()),
+        "link/corpus/deploy_cut.bin": link_script(link_image(), cut_at=2),
+    }
+    for name, data in files.items():
+        path = FUZZ / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        print(f"{path.relative_to(ROOT)}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()
