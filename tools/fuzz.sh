@@ -10,7 +10,7 @@
 # with `tools/fuzz.sh HARNESS --replay FILE`. Exit status 1 when a harness found something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }   # the header comment
 [ $# -ge 1 ] || { usage; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
 name=$1; shift

@@ -52,17 +52,26 @@ def sources():
 # through, for the host simulator's "c" backend. Structs are opaque to Python
 # (`...`): cffi takes their sizes from the compiler.
 DEVICE = ROOT / "runtime" / "device"
+# The board's own checks of what it is sent, so the host refuses what a board
+# refuses with the same code: the tokenizer payload reader, the request
+# parser (app/thm_app_request.c: no board, no HAL) and the tools' wire form.
 DEVICE_SOURCES = ["image/thm_image.c", "crypto/thm_sha256.c", "model/thm_model_bind.c",
                   "model/thm_model_arena.c", "model/thm_model_forward.c", "model/thm_model_attention.c",
-                  "model/thm_crc32.c"]
-DEVICE_INCLUDES = [DEVICE / "include", DEVICE / "image", DEVICE / "crypto", DEVICE / "model"]
+                  "model/thm_crc32.c", "tokenizer/thm_tok_open.c", "decode/thm_grammar.c",
+                  "app/thm_app_request.c", "app/thm_app_image.c", "tokenizer/thm_tok_encode.c"]
+DEVICE_INCLUDES = [DEVICE / "include", DEVICE / "image", DEVICE / "crypto", DEVICE / "model",
+                   DEVICE / "tokenizer", DEVICE / "decode", DEVICE / "app"]
 
 
 def model_cdef():
-    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG)_\w+)\s*=", (DEVICE / "model" / "thm_model.h").read_text()
-                        + (DEVICE / "image" / "thm_image.h").read_text(), flags=re.M)
+    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG|TOK|GRAMMAR|APP)_\w+)\s*=",
+                        "".join((DEVICE / h).read_text() for h in ("model/thm_model.h", "image/thm_image.h",
+                                                                   "tokenizer/thm_tokenizer.h",
+                                                                   "decode/thm_grammar.h", "app/thm_app.h")),
+                        flags=re.M)
     return "enum { " + ", ".join(errors) + ", ... };\n" + """
 #define THM_MODEL_ARENA_MAX ...
+#define THM_MODEL_MAX_POSITIONS ...
 typedef struct { ...; } thm_image;
 typedef struct {
     int32_t V, d, H, Hkv, hd, Q, KV, L_enc, L_dec, n_pos, max_enc_len, max_dec_len;
@@ -83,6 +92,17 @@ const int8_t *thm_model_encoder_out(const thm_model *m);
 int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int32_t *argmax_out);
 uint32_t thm_model_hidden_crc(const thm_model *m);
 int32_t thm_model_length(const thm_model *m);
+
+typedef struct { uint32_t piece_count; ...; } thm_tokenizer;
+typedef struct { ...; } thm_tools;
+typedef struct { uint32_t max_new_tokens; ...; } thm_app_request;
+int thm_tok_open(thm_tokenizer *t, const uint8_t *base, uint64_t size);
+const char *thm_tok_strerror(int err);
+int thm_grammar_tools_init(thm_tools *tools, const uint8_t *wire, size_t wire_len);
+const char *thm_grammar_strerror(int err);
+int thm_app_request_parse(const uint8_t *buf, size_t len, thm_app_request *req, const char **why);
+typedef struct { int32_t max_enc, max_dec; uint64_t need; ...; } thm_app_model;
+int thm_app_check(thm_app_model *am, const uint8_t *base, uint64_t size, char *msg, size_t msg_cap);
 """
 
 
@@ -93,7 +113,7 @@ _srcs, _macros = sources()
 _srcs += [str((DEVICE / s).relative_to(ROOT)) for s in DEVICE_SOURCES]
 ffibuilder.set_source(
     "thimble._kernels",
-    '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n',
+    '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n#include "thm_app.h"\n',
     sources=_srcs,
     include_dirs=[str(p.relative_to(ROOT)) for p in [INCLUDE, ROOT / "kernels" / "x86"] + DEVICE_INCLUDES],
     define_macros=_macros,

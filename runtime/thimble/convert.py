@@ -14,7 +14,12 @@ import numpy as np
 from .args import input_file, output_file
 from .errors import CommandError, UsageError
 
-MAX_POSITIONS = 1 << 20     # RoPE positions the C runtime binds (config_ok, thm_model_bind.c)
+
+def max_positions():
+    """RoPE positions the C runtime binds (THM_MODEL_MAX_POSITIONS, config_ok in
+    thm_model_bind.c), read from the runtime itself so the two never differ."""
+    from ._kernels import lib
+    return int(lib.THM_MODEL_MAX_POSITIONS)
 
 
 def add_parser(p):
@@ -86,7 +91,7 @@ def run(args):
     from .tokenizer import TokenizerModelError, load_model
     from .tokenizer.bpe import Tokenizer
     from .tokenizer.payload import build_payload
-    from .sim.session import check_like_device
+    from .sim.device_checks import check_image as check_like_device
 
     layout = _layout(args)
     output_file(args.output)
@@ -111,10 +116,11 @@ def run(args):
     max_len = args.max_len or c.max_seq_len
     # the C runtime binds at most 2^20 RoPE positions (config_ok in thm_model_bind.c);
     # refused here, before a 100 MB image every runtime would refuse is built
-    if not 2 <= max_len <= MAX_POSITIONS:
-        raise UsageError(f"--max-len {max_len}: an image supports 2..{MAX_POSITIONS} positions"
+    top = max_positions()
+    if not 2 <= max_len <= top:
+        raise UsageError(f"--max-len {max_len}: an image supports 2..{top} positions"
                          if args.max_len else
-                         f"{args.checkpoint}: max_seq_len {max_len} is outside 2..{MAX_POSITIONS} (give --max-len)")
+                         f"{args.checkpoint}: max_seq_len {max_len} is outside 2..{top} (give --max-len)")
     blob, tok = None, None
     if args.tokenizer:
         try:

@@ -21,6 +21,7 @@ def test_bench_link_runs_and_reports(tmp_path, capsys):
         [(921600, 0.0, 0.0), (921600, 0.05, 0.0), (921600, 0.0, 3e-4)]
     for r in res["runs"]:
         assert r["status"] == "deployed" and r["image_bytes"] == image.stat().st_size
+        assert isinstance(r["resumes"], int) and r["resumes"] >= 0      # a deploy the line failed, taken up again
         assert 0 < r["share_of_line_rate"] < 1.0
         assert r["rtt_hello_s"] > 0
         assert r["rtt_data_s"] >= (1044 - SLACK_S * line_rate(921600)) / line_rate(921600)   # one paced DATA frame

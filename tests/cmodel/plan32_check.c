@@ -7,11 +7,15 @@
  *
  * stdin: an image. stdout: "open R", "verify R", "bind R", "arena N"
  * (N for the app's limits: min(rope positions, max_enc_len) prompt tokens and
- * at most 96 generated, 0 when the plan is refused). Exit status 0. */
+ * at most 96 generated, 0 when the plan is refused), then the app's own
+ * check of the same bytes (thm_app_check, what a board runs before COMMIT and
+ * RUN): "app R" and, when it passes, "need N" (the app's whole arena layout).
+ * Exit status 0. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "thm_app.h"
 #include "thm_image.h"
 #include "thm_model.h"
 
@@ -31,6 +35,7 @@ static long sys3(long n, long a, long b, long c)
 static uint8_t image[16u << 20] __attribute__((aligned(64)));
 static thm_image img;
 static thm_model model;
+static thm_app_model app;
 
 static void put(const char *key, uint64_t v, int neg)
 {
@@ -64,6 +69,9 @@ void _start(void)
         int32_t enc = model.max_enc_len, dec = model.max_dec_len < 96 ? model.max_dec_len : 96;
         put("arena", thm_model_arena_size(&model, enc, dec), 0);
     }
+    rc = thm_app_check(&app, image, n, 0, 0);
+    put_rc("app", rc);
+    if (!rc) put("need", app.need, 0);
     sys3(SYS_EXIT, 0, 0, 0);
     for (;;) {}
 }

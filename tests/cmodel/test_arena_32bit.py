@@ -14,8 +14,8 @@ import pytest
 from thimble.cli import main as thimble
 from thimble.model.synth import random_model, tiny_config
 from thimble.quant import calibrate, quantize, random_prompts, to_image
-from thimble.sim.c_model import CModel, CModelError
-from thimble.sim.session import check_like_device
+from thimble.sim.c_model import CModel, CModelError, app_check
+from thimble.sim.device_checks import check_image as check_like_device
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEV = ROOT / "runtime" / "device"
@@ -24,13 +24,20 @@ MAX_NEW = 96
 
 
 def wrapping_image():
-    """7.1 MB: d_model 128 in 64 heads of 2, 32 KV heads, 1 + 26 layers, 2^20
-    RoPE positions. Arena for the app's limits: 2^20 x 4,544 bytes + ~1 MB."""
-    cfg = tiny_config(vocab_size=64, d_model=128, num_heads=64, num_kv_heads=32, num_encoder_layers=1,
+    """7.2 MB: d_model 128 in 64 heads of 2, 32 KV heads, 1 + 26 layers, 2^20
+    RoPE positions. Arena for the app's limits: 2^20 x 4,544 bytes + ~1 MB.
+    It carries watch-tiny's tokenizer (768 pieces, the model's vocabulary), so
+    the app's check gets as far as the plan. It cannot be much smaller: the
+    RoPE table takes 4 bytes a position, and a plan over 4 GiB needs ~2^20 of
+    them (so no copy under tests/fuzz/image/regressions)."""
+    from thimble.tokenizer import load_model
+    from thimble.tokenizer.payload import build_payload
+    cfg = tiny_config(vocab_size=768, d_model=128, num_heads=64, num_kv_heads=32, num_encoder_layers=1,
                       num_decoder_layers=26, d_ff=8, max_seq_len=64)
     fm = random_model(cfg, seed=1)
     return to_image(quantize(fm, calibrate(fm, random_prompts(cfg, n=1, length=8, seed=1), decode_tokens=2),
-                             rope_n_pos=1 << 20))
+                             rope_n_pos=1 << 20),
+                    build_payload(load_model(str(ROOT / "models" / "watch-tiny" / "tokenizer.model"))))
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +49,14 @@ def plan32(tmp_path_factory):
     srcs = [ROOT / "tests" / "cmodel" / "plan32_check.c", DEV / "image" / "thm_image.c",
             DEV / "crypto" / "thm_sha256.c", DEV / "model" / "thm_model_bind.c", DEV / "model" / "thm_model_arena.c",
             DEV / "model" / "thm_model_attention.c", DEV / "hal" / "thm_libc.c", DEV / "app" / "thm_app_strlen.c",
-            *sorted((ROOT / "kernels" / "src").glob("*.c"))]
+            DEV / "tokenizer" / "thm_tok_open.c", DEV / "tokenizer" / "thm_tok_encode.c",
+            DEV / "app" / "thm_app_image.c", *sorted((ROOT / "kernels" / "src").glob("*.c"))]
     # as the watch firmware is built: freestanding, the project's string.h, the compiler's own headers
     cmd = [CC, "-mcpu=cortex-m4", "-mthumb", "-O2", "-std=c11", "-Wall", "-Werror", "-ffreestanding", "-nostdlib",
            "-static", "-nostdinc", "-isystem", str(DEV / "libc" / "include"), "-isystem", inc,
            "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections",
-           *[f"-I{d}" for d in (DEV / "image", DEV / "model", DEV / "include", DEV / "crypto", ROOT / "kernels" / "include")],
+           *[f"-I{d}" for d in (DEV / "image", DEV / "model", DEV / "include", DEV / "crypto", DEV / "tokenizer",
+                                DEV / "decode", DEV / "app", ROOT / "kernels" / "include")],
            *map(str, srcs), "-lgcc", "-o", str(out)]
     subprocess.run(cmd, check=True)
     return out
@@ -71,8 +80,12 @@ def host_arena(image):
 def test_a_plan_over_4_gib_is_refused_on_the_32_bit_core_and_on_the_host(plan32):
     img = wrapping_image()
     got = run32(plan32, img)
-    assert got == {"open": "0", "verify": "0", "bind": "0", "arena": "0"}   # before: "arena 80012736"
+    # before: "arena 80012736"; the app's check refuses it as a plan over the cap (THM_APP_E_ARENA)
+    assert got == {"open": "0", "verify": "0", "bind": "0", "arena": "0", "app": "-3"}
     assert host_arena(img) == "0"
+    with pytest.raises(CModelError, match="^model refused: its arena plan exceeds 2 GiB") as e:
+        app_check(img)
+    assert e.value.code == -3
     with pytest.raises(CModelError, match="exceeds 2 GiB"):
         check_like_device(img)
 
@@ -93,6 +106,30 @@ def test_hostile_images_fail_the_same_check_on_32_bit_and_host(plan32, gqa_image
         with pytest.raises(CModelError) as e:
             CModel(img, with_arena=False)
         assert int(got.get("verify", got["open"])) == e.value.code != 0
+
+
+def host_app(image):
+    try:
+        return {"app": "0", "need": str(app_check(image)["need"])}
+    except CModelError as e:
+        return {"app": str(e.code)}
+
+
+FUZZ_IMAGE = ROOT / "tests" / "fuzz" / "image"
+
+
+def test_the_app_check_gives_the_same_code_and_need_on_32_bit_and_host(plan32, gqa_image):
+    """thm_app_check (image, bind, tokenizer, vocabulary, positions, the app's
+    whole arena layout) on the Cortex-M4 and through cffi: one answer."""
+    cases = {"tiny": (FUZZ_IMAGE / "corpus" / "tiny.thm").read_bytes(),        # loads: need > 0
+             "no tokenizer": gqa_image,                                           # -2
+             "partial UTF-8 piece": (FUZZ_IMAGE / "regressions" / "tok_partial_utf8_user_piece.thm").read_bytes()}
+    want = {"tiny": "0", "no tokenizer": "-2", "partial UTF-8 piece": "-2"}
+    for name, img in cases.items():
+        got = run32(plan32, img)
+        host = host_app(img)
+        assert {k: got.get(k) for k in host} == host and host["app"] == want[name], name
+    assert int(host_app(cases["tiny"])["need"]) > 0
 
 
 def test_thimble_sim_refuses_the_image(tmp_path, capsys):

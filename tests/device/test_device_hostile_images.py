@@ -55,9 +55,42 @@ def test_the_host_refuses_requests_the_device_refuses(images):
         host.ask(QUERY, dup)
 
 
+def dup_request():
+    """A request whose tools' wire form names one tool twice (made by hand:
+    thimble's own request builder refuses to make it)."""
+    import json
+    import struct
+    from thimble.device_prompt import REQ_MAGIC, REQ_VERSION, tools_wire
+    tools = json.dumps([{"name": "set_timer", "parameters": {"minutes": {}}},
+                        {"name": "set_timer", "parameters": {"seconds": {}}}], separators=(",", ":"))
+    q, tj = QUERY.encode(), tools.encode()
+    w = tools_wire(tools)
+    return REQ_MAGIC + struct.pack("<HHIIII", REQ_VERSION, 8, len(q), len(tj), len(w), 0) + q + tj + w
+
+
+def test_host_and_board_refuse_a_request_with_one_message(board, link_elf, images, tmp_path):
+    from thimble.prompt import PromptError
+    from thimble.sim.device_checks import check_request
+    with pytest.raises(PromptError) as host:
+        check_request(dup_request())
+    with Emulator(board, flash=tmp_path / "flash.bin", elf=link_elf) as emu, emu.connect() as ser:
+        link = LinkClient(ser)
+        link.deploy(images[0].read_bytes())
+        from thimble.device_prompt import parse_answer
+        _, out = link.run_raw(dup_request())
+        ans = parse_answer(out)
+    assert ans.status == -1 and ans.text == str(host.value) == "tools: repeated name, or repeated key in one tool"
+
+
 def test_the_host_refuses_the_image(images):
+    from thimble.sim.device_checks import CModelError
+    from thimble.tokenizer.payload import parse_payload
+    from thimble.image import parse_image
+    with pytest.raises(CModelError, match="tokenizer refused: tokenizer piece is not whole UTF-8") as e:
+        Session(images[1])                  # the board's own check (thm_app_check), through cffi
+    assert e.value.code == -2               # THM_APP_E_NO_MODEL, as the board answers
     with pytest.raises(TokenizerModelError, match="not whole UTF-8"):
-        Session(images[1])
+        parse_payload(parse_image(images[1].read_bytes()).tokenizer)     # and the Python reader agrees
 
 
 def test_a_board_refuses_it_and_keeps_serving(board, link_elf, images, tmp_path):
@@ -81,34 +114,3 @@ def test_a_board_refuses_it_and_keeps_serving(board, link_elf, images, tmp_path)
         assert ans.ok and (ans.tokens, ans.crc) == (want["tokens"], want["crc"])
 
 
-
-def test_an_arena_over_4_gib_is_refused_on_the_board_never_run(board, link_elf, tmp_path):
-    """The outside pass's other image: 2^20 positions, 26 decoder layers, heads of width 2, a real
-    tokenizer. Its true arena is over 4 GiB; a 32-bit plan used to wrap (tests/cmodel/
-    test_arena_32bit.py runs the plan itself on the Cortex-M4). Factory-placed as the active model
-    (7 MB: too slow to send over QEMU's UART), the board answers RUN with the arena refusal; the
-    host's factory tool refuses to place it at all."""
-    from thimble.boards.board import load_board
-    from thimble.device_batch import run_batch
-    from thimble.link.factory import board_geometry, journal_sector, slot_layout
-    from thimble.model.synth import random_model, tiny_config
-    from thimble.quant import calibrate, quantize, random_prompts, to_image
-    b = load_board(board)
-    cfg = tiny_config(vocab_size=768, d_model=128, num_heads=64, num_kv_heads=32, num_encoder_layers=1,
-                      num_decoder_layers=26, d_ff=8, max_seq_len=64)
-    fm = random_model(cfg, seed=1)
-    qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=1, length=8, seed=1), decode_tokens=2), rope_n_pos=1 << 20)
-    data = to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model"))))
-    flash_size, sector = board_geometry(b)
-    base, slot_size = slot_layout(flash_size, sector)
-    if len(data) > slot_size:
-        pytest.skip(f"{board}: a {len(data):,}-byte image is larger than a model slot ({slot_size:,} bytes)")
-    # placed by hand: the factory tool (link/factory.py) now refuses it on the host, as deploy does
-    head = journal_sector(len(data), data[32:64], sector) + b"\xff" * sector
-    (tmp_path / "flash.bin").write_bytes(head + b"\xff" * (base - len(head)) + data
-                                         + b"\xff" * (flash_size - base - len(data)))
-    (a, _), = run_batch(board, None, [(QUERY, TOOLS[:3])], elf=link_elf, flash=tmp_path / "flash.bin")
-    assert a.status == -3 and a.text == "model needs more arena than this board has", a.text
-    from thimble.link.factory import FactoryError, write_board_flash
-    with pytest.raises(FactoryError, match="exceeds 2 GiB"):
-        write_board_flash(tmp_path / "refused.bin", data, b)

@@ -30,6 +30,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* libFuzzer's hook for structure-aware mutation: a harness that defines it
+ * mutates its own inputs (and may call LLVMFuzzerMutate, below, for plain
+ * byte edits), as under clang -fsanitize=fuzzer. */
+__attribute__((weak)) size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 void __sanitizer_set_death_callback(void (*callback)(void));
 
 #define MAP_SIZE (1u << 16)
@@ -43,7 +47,10 @@ static int tracing;
 void __sanitizer_cov_trace_pc(void)
 {
     if (!tracing) return;
-    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    /* relative to this function, which is linked into the same executable:
+     * the map index must not depend on where ASLR loaded the program, or the
+     * same seed would grow a different corpus on every run */
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0) - (uintptr_t)&__sanitizer_cov_trace_pc;
     cov[(pc ^ (pc >> 15)) & (MAP_SIZE - 1)] = 1;
 }
 
@@ -153,8 +160,8 @@ static void load(const char *path)
 static const uint32_t interesting[] = {0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000,
                                        0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu, 0xFFFFFFFEu, 1u << 20, 1u << 24};
 
-/* 1 to 4 edits of a corpus input into buf; returns the new size */
-static size_t mutate(uint8_t *buf, size_t n)
+/* 1 to 4 edits of a corpus input into buf (max bytes at most); returns the new size */
+static size_t mutate(uint8_t *buf, size_t n, size_t max)
 {
     int edits = 1 + (int)below(4);
     for (int e = 0; e < edits; e++) {
@@ -166,7 +173,7 @@ static size_t mutate(uint8_t *buf, size_t n)
                     size_t at = below(n - 3), w = below(3) == 0 ? 2 : 4;
                     for (size_t k = 0; k < w && at + k < n; k++) buf[at + k] = (uint8_t)(v >> (8 * k));
                 } break;
-        case 3: if (n < FUZZ_MAX_INPUT) {                  /* insert a byte */
+        case 3: if (n < max) {                        /* insert a byte */
                     size_t at = below(n + 1);
                     memmove(buf + at + 1, buf + at, n - at);
                     buf[at] = (uint8_t)rnd();
@@ -186,13 +193,21 @@ static size_t mutate(uint8_t *buf, size_t n)
         case 6: if (n_corpus > 1) {                   /* splice: the tail of another input */
                     const input *o = &corpus[below(n_corpus)];
                     size_t at = below(n + 1), from = below(o->size + 1), len = o->size - from;
-                    if (at + len > FUZZ_MAX_INPUT) len = FUZZ_MAX_INPUT - at;
+                    if (at > max) at = max;
+                    if (at + len > max) len = max - at;
                     memcpy(buf + at, o->data + from, len);
                     n = at + len;
                 } break;
         }
     }
     return n;
+}
+
+/* libFuzzer's byte mutator, for custom mutators */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size)
+{
+    if (max_size > FUZZ_MAX_INPUT) max_size = FUZZ_MAX_INPUT;
+    return mutate(data, size < max_size ? size : max_size, max_size);
 }
 
 static int run_one(const uint8_t *d, size_t n, unsigned timeout)
@@ -255,7 +270,9 @@ int main(int argc, char **argv)
     while (runs ? done < runs : elapsed < seconds) {
         const input *base = &corpus[below(n_corpus)];
         memcpy(buf, base->data, base->size);
-        size_t n = mutate(buf, base->size);
+        size_t n = LLVMFuzzerCustomMutator ? LLVMFuzzerCustomMutator(buf, base->size, FUZZ_MAX_INPUT, (unsigned)rnd())
+                                           : mutate(buf, base->size, FUZZ_MAX_INPUT);
+        if (n > FUZZ_MAX_INPUT) n = FUZZ_MAX_INPUT;
         if (run_one(buf, n, timeout)) {
             add(buf, n);
             if (keep_dir) save("keep", buf, n);

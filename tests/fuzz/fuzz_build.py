@@ -19,7 +19,8 @@ HARNESSES = ("image", "request", "link")
 
 _MODEL = [DEV / "image" / "thm_image.c", DEV / "crypto" / "thm_sha256.c",
           *sorted((DEV / "model").glob("*.c")), *sorted((DEV / "tokenizer").glob("*.c")),
-          *sorted((DEV / "decode").glob("*.c")), DEV / "app" / "thm_app.c", DEV / "app" / "thm_app_vocab.c",
+          *sorted((DEV / "decode").glob("*.c")), DEV / "app" / "thm_app.c", DEV / "app" / "thm_app_request.c",
+          DEV / "app" / "thm_app_image.c", DEV / "app" / "thm_app_vocab.c",
           *sorted((ROOT / "kernels" / "src").glob("*.c")), FUZZ / "hal_stub.c"]
 SOURCES = {
     "image": _MODEL,

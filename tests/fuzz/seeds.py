@@ -6,10 +6,14 @@ the files are committed, this script says how they were made):
   image/request.thrq           the request harness (a) asks every image:
                                "set a timer for ten minutes", 3 tools, 4 tokens
   request/tokenizer.bin        watch-tiny's tokenizer payload (harness (b)'s vocabulary)
-  request/corpus/*.thrq        requests with 1, 3 and 9 watch-tiny tools
+  request/corpus/*.thrq        requests with 1, 3 and 9 watch-tiny tools; *_tape.thrq
+                               with a choice tape after the request (harness (b)
+                               draws each step's logits from one of its bytes)
   image/regressions/*.thm      the outside pass's findings, crafted the same way: replayed in CI
   link/corpus/*.bin            link scripts (tests/fuzz/link/harness.c): a whole
-                               deploy, and one cut by a power failure then resumed
+                               deploy, one cut by a power failure then resumed,
+                               one cut in a journal compaction, a RUN with its
+                               REQ and OUT frames, a COMMIT the check refuses
 
     .venv/bin/python tests/fuzz/seeds.py
 """
@@ -80,6 +84,64 @@ def link_script(image, cut_at=None):
     return bytes(out)
 
 
+def link_compaction_script(image, begins=61):
+    """A whole deploy (a committed model: GEN, PROGRESS, PROGRESS, COMMIT in
+    the log), then BEGINs of two other images in turn, each journaling a
+    PROGRESS record for the other slot, until the 63-record log sector is
+    full and the last BEGIN compacts it into the other sector; the power is
+    cut at the compaction's third flash operation (after the erase and one
+    program: its second record, or the GEN record of a journal that writes
+    it first). Then the deploy again. Mutation alone seldom writes 60
+    records in one input (nor moves the cut byte of a 7.8 KB input), and a
+    cut in compaction is where a journal that writes its GEN record before
+    the live records loses the committed model."""
+    import hashlib
+    from thimble.link import codec
+    from thimble.link import format as F
+    shas = [hashlib.sha256(bytes([k]) + image).digest() for k in range(2)]
+    out = bytearray(link_script(image))
+    for k in range(begins):
+        if k == begins - 1:
+            out.append(0xC2)
+        payload = codec.pack("BEGIN", len(image), shas[k % 2])
+        out += bytes([0x80, F.COMMANDS["BEGIN"]]) + struct.pack("<HH", 0x100 + k, len(payload)) + payload
+    return bytes(out) + link_script(image)
+
+
+def harness_frame(name, seq, payload, lead=0x80):
+    """One of the link harness's own frames (it makes the CRC); lead 0x81 asks
+    it to fix a RUN frame's length and CRC up to the staged request."""
+    from thimble.link import format as F
+    return bytes([lead, F.COMMANDS[name]]) + struct.pack("<HH", seq, len(payload)) + payload
+
+
+def link_run_script(image):
+    """A deploy, then a request staged in two REQ parts, RUN (its CRC made by
+    the harness, lead 0x81) and OUT for the rest: the fake handler answers
+    le16(request[0:2]) % (MAX_OUTPUT + 64) bytes, here 2100 (RUN's first part,
+    then two OUT pages)."""
+    from thimble.link import codec
+    request = struct.pack("<H", 2100) + bytes(range(256)) * 5
+    out = bytearray(link_script(image))
+    for seq, off in enumerate(range(0, len(request), 1024)):
+        out += harness_frame("REQ", 0x200 + seq, codec.pack("REQ", off, len(request), tail=request[off:off + 1024]))
+    out += harness_frame("RUN", 0x210, codec.pack("RUN", 0, 0), lead=0x81)
+    for seq, off in enumerate((1008, 2040, 2100)):
+        out += harness_frame("OUT", 0x220 + seq, codec.pack("OUT", off))
+    return bytes(out)
+
+
+def link_refused_script(image):
+    """A deploy, then one of an image COMMIT's check refuses (byte 64 is 0xEE,
+    tests/fuzz/link/harness.c): E_IMAGE, the first stays active."""
+    import hashlib
+    refused = bytearray(image)
+    refused[64] = 0xEE
+    refused[32:64] = bytes(32)
+    refused[32:64] = hashlib.sha256(refused).digest()
+    return link_script(image) + link_script(bytes(refused))
+
+
 def link_image():
     import hashlib
     rng = random.Random(5)
@@ -103,8 +165,13 @@ def main():
         "request/corpus/one_tool.thrq": build_request("set a timer for ten minutes", tools[:1], 8)[0],
         "request/corpus/three_tools.thrq": build_request("text mom that I am late", tools[:3], 24)[0],
         "request/corpus/all_tools.thrq": build_request("what is the weather in Paris", tools, 96, truncate=True)[0],
+        "request/corpus/three_tools_tape.thrq": build_request("text mom that I am late", tools[:3], 48)[0]
+        + bytes(random.Random(7).randbytes(48)),
         "link/corpus/deploy.bin": link_script(link_image()),
         "link/corpus/deploy_cut.bin": link_script(link_image(), cut_at=2),
+        "link/corpus/compaction_cut.bin": link_compaction_script(link_image()),
+        "link/corpus/run.bin": link_run_script(link_image()),
+        "link/corpus/refused_commit.bin": link_refused_script(link_image()),
     }
     for name, data in files.items():
         path = FUZZ / name

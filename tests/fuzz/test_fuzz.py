@@ -47,33 +47,81 @@ def test_fuzz_for_a_bounded_seeded_time(name, tmp_path):
     assert runs > 0
 
 
-def test_a_planted_bug_is_found(tmp_path):
-    """The driver reports what ASan finds and saves the input: a harness
-    build of the link harness with a one-byte overflow planted in the
-    journal's reader must fail on its own corpus."""
+# Defects planted in a copy of the device sources (file, the text the plant
+# follows, the plant, what the report must say), each where only a harness
+# that gets deep enough can reach it: a one-byte stack overflow in the
+# journal's reader (link), the grammar's frame stack (request: reached only
+# once a request parses and decoding starts) and the decoder step (image:
+# only once an image opens, verifies, binds, plans and its prompt is
+# tokenized and encoded); a journal that writes its GEN record before the
+# live records, which loses the committed model when the power fails in a
+# compaction (link-journal: the compaction_cut seed); a COMMIT that skips the
+# application's check (link-check: the refused_commit seed). "link-fuzzed" is off
+# the corpus's path (a DATA frame whose offset is not a chunk multiple): only
+# the mutation loop can find it, within a fixed number of runs from a fixed seed.
+OVERFLOW = "    {{ volatile char planted[4]; planted[4 + ({})] = 1; }}\n"
+SANITIZER = ("AddressSanitizer", "out of bounds")
+PLANTS = {
+    "link": ("link/thm_link_journal.c",
+             "int thm_link_journal_load(thm_link_journal *j, const thm_link_flash *f) {\n",
+             OVERFLOW.format("f->sector & 3"), SANITIZER, False),
+    "link-journal": ("link/thm_link_journal.c",
+                     "    if (f->erase(f->ctx, other * f->sector, f->sector)) return THM_JOURNAL_E_FLASH;\n",
+                     "    encode(r, THM_LINK_REC_GEN, 0, j->gen + 1, 0, 0, 0);\n"
+                     "    if (write_rec(j, other, 0, r)) return THM_JOURNAL_E_FLASH;\n",
+                     ("a power cut lost the newest commit",), False),
+    "link-check": ("link/thm_link_server.c", "static int on_commit(thm_link_server *s, uint16_t seq) {\n",
+                   "    s->check = 0;\n", ("an image COMMIT's check refused is VALID",), False),
+    "request": ("decode/thm_grammar.c",
+                "static int push(thm_grammar_state *st, uint8_t kind, uint8_t phase, uint8_t a)\n{\n",
+                OVERFLOW.format("st->n & 3"), SANITIZER, False),
+    "image": ("model/thm_model_forward.c",
+              "int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int32_t *argmax_out)\n{\n",
+              OVERFLOW.format("token & 3"), SANITIZER, False),
+    "link-fuzzed": ("link/thm_link_server.c",
+                    "    uint32_t off = thm_le32(p + THM_LINK_DATA_OFFSET), n = len - THM_LINK_DATA_SIZE;\n",
+                    "    if (off % THM_LINK_DATA_CHUNK)" + OVERFLOW.format("off & 3")[3:], SANITIZER, True),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(PLANTS))
+def test_a_planted_bug_is_found(plant, tmp_path):
+    """The harness reaches the planted defect, the driver reports what the
+    sanitizers (or the harness's invariants) find and saves the input: a
+    build with the plant must fail, and so must its saved input alone."""
     import shutil
+    name = plant.split("-")[0]
+    rel, head, planted, report, fuzzed = PLANTS[plant]
+    root = FUZZ.parents[1]
     src = tmp_path / "src"
     shutil.copytree(FUZZ, src / "tests" / "fuzz", ignore=shutil.ignore_patterns("__pycache__"))
-    dev = FUZZ.parents[1] / "runtime" / "device"
-    shutil.copytree(dev, src / "runtime" / "device")
-    shutil.copytree(FUZZ.parents[1] / "kernels", src / "kernels", ignore=shutil.ignore_patterns("*.so", "build"))
-    journal = src / "runtime" / "device" / "link" / "thm_link_journal.c"
-    text = journal.read_text()
-    assert "int thm_link_journal_load(thm_link_journal *j, const thm_link_flash *f) {" in text
-    head = "int thm_link_journal_load(thm_link_journal *j, const thm_link_flash *f) {\n"
-    journal.write_text(text.replace(head, head + "    { volatile char planted[4]; planted[4 + (f->sector & 3)] = 1; }\n", 1))
-    assert "planted" in journal.read_text()
-    env = dict(os.environ)
+    shutil.copytree(root / "runtime" / "device", src / "runtime" / "device")
+    shutil.copytree(root / "kernels", src / "kernels", ignore=shutil.ignore_patterns("*.so", "build"))
+    target = src / "runtime" / "device" / rel
+    text = target.read_text()
+    assert text.count(head) == 1, f"the plant's anchor moved in {rel}: update PLANTS"
+    target.write_text(text.replace(head, head + planted, 1))
     r = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import fuzz_build; "
-                        "print(fuzz_build.build('link', sys.argv[2]))", str(src / "tests" / "fuzz"), str(tmp_path / "b")],
-                       capture_output=True, text=True, env=env, check=True)
+                        "print(fuzz_build.build(sys.argv[3], sys.argv[2]))", str(src / "tests" / "fuzz"),
+                        str(tmp_path / "b"), name], capture_output=True, text=True, check=True)
     exe = r.stdout.strip()
     out = tmp_path / "found"
     out.mkdir()
-    r = subprocess.run([exe, "--replay", "--out", str(out), str(FUZZ / "link" / "corpus")], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode != 0 and ("AddressSanitizer" in r.stderr or "runtime error: index 4 out of bounds" in r.stderr)
-    assert [p.name for p in out.iterdir() if p.name.startswith("crash-")]
+    env = dict(os.environ, **ENV[name])
+    corpus = str(FUZZ / name / "corpus")
+    if fuzzed:
+        r = subprocess.run([exe, "--replay", "--out", str(out), corpus], capture_output=True, text=True, env=env,
+                           timeout=120)
+        assert r.returncode == 0, f"the corpus must not reach the plant:\n{r.stderr[-2000:]}"
+    args = ["--runs", "30000", "--seed", "1"] if fuzzed else ["--replay"]
+    r = subprocess.run([exe, *args, "--out", str(out), corpus], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode != 0 and any(s in r.stderr for s in report), f"{plant}: rc {r.returncode}\n{r.stderr[-2000:]}"
+    crashes = [p for p in out.iterdir() if p.name.startswith("crash-")]
+    assert crashes
+    # the saved input is the reproducer: replayed alone, it fails the same way
+    r = subprocess.run([exe, "--replay", "--out", str(tmp_path), str(crashes[0])], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode != 0 and any(s in r.stderr for s in report)
 
 
 LOADERS = FUZZ / "loaders" / "harness.py"

@@ -36,7 +36,7 @@ def data(offset, n=F.DATA_CHUNK):
 
 # (name, frames sent first to set the scene, the hostile frame, the expected reply seq and status)
 CASES = [
-    ("bad CRC", [], bad_crc(9), 0, "E_CRC"),
+    ("bad CRC", [], bad_crc(9), 9, "E_CRC"),            # the header read: its seq names the frame
     ("length over MAX_PAYLOAD", [], bad_length(9), 0, "E_LENGTH"),
     ("unknown command", [], frame(0x42, 9), 9, "E_CMD"),
     ("a reply sent to the device", [], frame(CMD["HELLO"] | F.REPLY, 9), 9, "E_CMD"),
@@ -93,6 +93,19 @@ def test_a_hostile_frame_gets_an_error_reply_and_the_server_keeps_answering(link
     assert cmd == ERROR, f"{name}: reply 0x{cmd:02x}"
     assert codec.unpack("ERROR", body)[0]["status"] == ST[status]
     assert link.hello()["version"] == F.VERSION
+
+
+def test_a_garbled_frame_is_reported_under_its_own_seq_an_unreadable_header_under_none(link):
+    """A host tells a report about its outstanding request from one about an
+    old frame only by the seq: E_CRC carries the frame's seq and command,
+    E_LENGTH (the header itself is damaged) seq 0 and command 0."""
+    f = bytearray(frame("DATA", 0x1234, data(0)))
+    f[100] ^= 0x10                                           # a payload byte: the header still reads
+    assert exchange(link, bytes(f), seq=0x1234) == (ERROR, 0x1234, codec.pack("ERROR", ST["E_CRC"], CMD["DATA"],
+                                                                              bytes(2)))
+    link.hello()                                            # a good frame ends the resync: the next one reports
+    assert exchange(link, bad_length(0x1235), seq=None) == (ERROR, 0, codec.pack("ERROR", ST["E_LENGTH"], 0,
+                                                                               bytes(2)))
 
 
 def test_data_ahead_of_the_next_offset_is_answered_with_a_gap(link):

@@ -160,7 +160,7 @@ def test_lengths_that_overrun_the_file_are_refused_before_allocation(tmp_path):
     ([1, 2, 3], "not a dict"),
     ({"config": {}}, "'params'"),
     ({"params": {}, "config": "d_model=512"}, "'config'"),
-    ({"params": {1: np.zeros(2)}, "config": {}}, "not a plain name"),
+    ({"params": {1: np.zeros(2)}, "config": {}}, "keyed by strings"),     # refused before it is hashed
     ({"params": {"embedding": {"embedding": [1.0, 2.0]}}, "config": {}}, "not an array"),
     ({"params": {}, "config": {"d_model": 100, "num_heads": 8}}, "divisible"),
     ({"params": {}, "config": {}}, "'embedding/embedding' is missing"),

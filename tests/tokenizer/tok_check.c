@@ -3,6 +3,8 @@
  * read one byte past the payload, the text or the scratch is caught.
  *   tok_check --open FILE...        one line per payload: OK or ERR <code>
  *   tok_check --image IMAGE RECORDS as below, with the payload of a .thm image
+ *   tok_check --hostile-user PAYLOAD RECORDS  as below, after breaking the
+ *     user-defined pieces into lone bytes (see main)
  *   tok_check PAYLOAD RECORDS       RECORDS: records of a kind byte, a uint32
  *     little-endian length, then the data: 'T' = text (bytes), 'I' = ids
  *     (int32 each). For 'T' prints "E <ids...>" then "D <hex of decoded ids>";
@@ -57,12 +59,14 @@ int main(int argc, char **argv)
         return 0;
     }
     int image = argc == 4 && strcmp(argv[1], "--image") == 0;
-    if (argc != 3 + image) {
-        fprintf(stderr, "usage: tok_check --open FILE... | [--image] PAYLOAD RECORDS\n");
+    int hostile = argc == 4 && strcmp(argv[1], "--hostile-user") == 0;
+    int flag = image || hostile;    /* the files come after the flag */
+    if (argc != 3 + flag) {
+        fprintf(stderr, "usage: tok_check --open FILE... | [--image | --hostile-user] PAYLOAD RECORDS\n");
         return 2;
     }
     uint64_t psize = 0, rsize = 0;
-    uint8_t *payload = slurp(argv[1 + image], &psize), *rec = slurp(argv[2 + image], &rsize);
+    uint8_t *payload = slurp(argv[1 + flag], &psize), *rec = slurp(argv[2 + flag], &rsize);
     if (!payload || !rec) { fprintf(stderr, "cannot read inputs\n"); return 2; }
     const uint8_t *tok_base = payload;
     uint64_t tok_size = psize;
@@ -76,6 +80,24 @@ int main(int argc, char **argv)
     thm_tokenizer t;
     int rc = thm_tok_open(&t, tok_base, tok_size);
     if (rc != THM_TOK_OK) { printf("OPEN %d %s\n", rc, thm_tok_strerror(rc)); return 0; }
+    if (hostile) {
+        /* After open: every USER_DEFINED piece becomes one lead or middle byte
+         * of a multi-byte character (E2, 96, EF in turn), what thm_tok_open
+         * refuses. The encoder's own bounds must hold without that check: it
+         * may refuse (E_SCRATCH) or answer, but never write past the scratch
+         * (ASan) or loop forever (the caller's timeout). */
+        static const uint8_t lone[3] = {0xE2, 0x96, 0xEF};
+        uint8_t *base = payload;
+        for (uint32_t k = 0; k < t.user_count; k++) {
+            uint32_t id = (uint32_t)base[t.user_off + 4u * k] | (uint32_t)base[t.user_off + 4u * k + 1] << 8 |
+                          (uint32_t)base[t.user_off + 4u * k + 2] << 16 | (uint32_t)base[t.user_off + 4u * k + 3] << 24;
+            uint8_t *e = base + t.pieces_off + (size_t)id * THM_TOK_PIECE_SIZE;
+            uint32_t off = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24;
+            e[4] = 1;
+            e[5] = 0;
+            base[t.strings_off + off] = lone[k % 3];
+        }
+    }
     for (uint64_t pos = 0; pos + 5 <= rsize;) {
         char kind = (char)rec[pos];
         uint32_t len = (uint32_t)rec[pos + 1] | (uint32_t)rec[pos + 2] << 8 |

@@ -9,7 +9,8 @@ set(THM_LINK_SOURCES ${THM_DEVICE}/link/thm_link_server.c ${THM_DEVICE}/link/thm
 # parameter types): the link's copy is renamed so both link cleanly.
 set_source_files_properties(${THM_LINK_SOURCES} PROPERTIES COMPILE_DEFINITIONS thm_crc32=thm_link_crc32)
 thm_firmware(thm_app_link
-    ${THM_APP_DIR}/main.c ${THM_APP_DIR}/thm_app.c ${THM_APP_DIR}/thm_app_vocab.c
+    ${THM_APP_DIR}/main.c ${THM_APP_DIR}/thm_app.c ${THM_APP_DIR}/thm_app_request.c ${THM_APP_DIR}/thm_app_image.c
+    ${THM_APP_DIR}/thm_app_vocab.c
     ${THM_APP_DIR}/thm_app_strlen.c ${THM_APP_DIR}/thm_app_handle.c ${THM_APP_DIR}/thm_app_link.c
     ${THM_DEVICE}/flash/thm_flash.c
     ${THM_DEVICE}/image/thm_image.c ${THM_DEVICE}/crypto/thm_sha256.c

@@ -14,8 +14,6 @@
 /* keeps the type of n: a mask of ~(size_t)63 would drop the high half of a uint64_t on a 32-bit board */
 #define ALIGN_UP(n) (((n) + THM_MODEL_ARENA_ALIGN - 1) / THM_MODEL_ARENA_ALIGN * THM_MODEL_ARENA_ALIGN)
 
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | (rd16(p + 2) << 16); }
 
 /* Counter ticks per second of emulated time. Under -icount shift=0 one
  * instruction takes one virtual ns, so a counter of retired instructions
@@ -27,15 +25,6 @@ static uint32_t counter_hz(void)
 #else
     return thm_hal_counter_hz();
 #endif
-}
-
-static void copy_msg(char *msg, size_t cap, const char *a, const char *b)
-{
-    size_t n = 0;
-    if (!msg || !cap) return;
-    for (; a && *a && n + 1 < cap; a++) msg[n++] = *a;
-    for (; b && *b && n + 1 < cap; b++) msg[n++] = *b;
-    msg[n] = 0;
 }
 
 void thm_app_fail(thm_app_answer *ans, int32_t status, const char *msg)
@@ -73,114 +62,38 @@ static void thm_app_fail_prompt(thm_app_answer *ans, uint64_t tokens, uint32_t l
 
 /* Layout in the arena: [model arena | tokenizer scratch] (used one after the
  * other: tokenizing ends before the model runs), then logits [V], then the
- * prompt ids [max_enc]. */
-static size_t tok_scratch_bytes(void)
+ * prompt ids [max_enc]; thm_app_check (thm_app_image.c) sizes it. */
+int thm_app_start(thm_app_model *am, uint8_t *arena, size_t arena_bytes, char *msg, size_t msg_cap)
 {
-    uint32_t longest = THM_APP_MAX_QUERY > THM_APP_MAX_TOOLS_JSON ? THM_APP_MAX_QUERY : THM_APP_MAX_TOOLS_JSON;
-    return thm_tok_encode_scratch_size(longest);
+    am->ready = 0;
+    if (!am->model_bytes || am->need > (uint64_t)arena_bytes) {
+        thm_app_msg(msg, msg_cap, "model needs more arena than this board has", 0);
+        return THM_APP_E_ARENA;
+    }
+    int err = thm_model_init(&am->model, arena, am->model_bytes, am->max_enc, am->max_dec);
+    if (err) {
+        thm_app_msg(msg, msg_cap, "model init failed: ", thm_model_strerror(err));
+        return THM_APP_E_ARENA;
+    }
+    am->arena = arena;
+    am->arena_bytes = (size_t)am->need;    /* <= arena_bytes, a size_t */
+    am->ready = 1;
+    return THM_APP_OK;
 }
 
 int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t *arena, size_t arena_bytes,
                  char *msg, size_t msg_cap)
 {
-    memset(am, 0, sizeof(*am));
-    int err = thm_image_open(&am->img, base, size);
-    if (!err) err = thm_image_verify(&am->img);
-    if (err) {
-        copy_msg(msg, msg_cap, "image refused: ", thm_image_strerror(err));
-        return THM_APP_E_NO_MODEL;
-    }
-    err = thm_model_bind(&am->model, &am->img);
-    if (err) {
-        copy_msg(msg, msg_cap, "model refused: ", thm_model_strerror(err));
-        return THM_APP_E_NO_MODEL;
-    }
-    if (!am->img.tokenizer) {
-        copy_msg(msg, msg_cap, "image carries no tokenizer (convert it with --tokenizer)", 0);
-        return THM_APP_E_NO_MODEL;
-    }
-    err = thm_tok_open(&am->tok, am->img.tokenizer, am->img.tokenizer_size);
-    if (err) {
-        copy_msg(msg, msg_cap, "tokenizer refused: ", thm_tok_strerror(err));
-        return THM_APP_E_NO_MODEL;
-    }
-    if (am->tok.piece_count != (uint32_t)am->model.V) {
-        copy_msg(msg, msg_cap, "tokenizer and model disagree on the vocabulary size", 0);
-        return THM_APP_E_NO_MODEL;
-    }
-    /* the prompt limit is the simulator's: rope positions, within what the image encodes */
-    const thm_fmt_config *c = &am->img.config;
-    int32_t max_enc = (int32_t)c->rope_n_pos < am->model.max_enc_len ? (int32_t)c->rope_n_pos : am->model.max_enc_len;
-    int32_t max_dec = am->model.max_dec_len < (int32_t)THM_APP_MAX_NEW ? am->model.max_dec_len : (int32_t)THM_APP_MAX_NEW;
-    if (max_enc < 2 || max_dec < 2) {
-        copy_msg(msg, msg_cap, "image supports fewer than 2 encoder or decoder positions", 0);
-        return THM_APP_E_NO_MODEL;
-    }
-    /* 64-bit sums: the model's plan is at most THM_MODEL_ARENA_MAX, the rest
-     * is bounded by bind (V <= 2^24, max_enc <= 2^20), so nothing wraps on a
-     * 32-bit board and the comparison with the board's arena is exact */
-    size_t model_bytes = thm_model_arena_size(&am->model, max_enc, max_dec);
-    size_t scratch = tok_scratch_bytes();
-    size_t first = ALIGN_UP(model_bytes > scratch ? model_bytes : scratch);
-    uint64_t need = (uint64_t)first + ALIGN_UP((uint64_t)am->model.V * 4u) + ALIGN_UP((uint64_t)max_enc * 4u);
-    if (!model_bytes || !scratch || need > (uint64_t)arena_bytes) {
-        copy_msg(msg, msg_cap, "model needs more arena than this board has", 0);
-        return THM_APP_E_ARENA;
-    }
-    err = thm_model_init(&am->model, arena, model_bytes, max_enc, max_dec);
-    if (err) {
-        copy_msg(msg, msg_cap, "model init failed: ", thm_model_strerror(err));
-        return THM_APP_E_ARENA;
-    }
-    am->max_enc = max_enc;
-    am->max_dec = max_dec;
-    am->arena = arena;
-    am->arena_bytes = (size_t)need;
-    am->model_bytes = first;
-    am->ready = 1;
-    return THM_APP_OK;
+    int err = thm_app_check(am, base, size, msg, msg_cap);
+    return err ? err : thm_app_start(am, arena, arena_bytes, msg, msg_cap);
 }
 
 int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, thm_app_answer *ans)
 {
-    if (len < THM_APP_REQ_HEADER || memcmp(buf, THM_APP_REQ_MAGIC, 4) || rd16(buf + 4) != THM_APP_REQ_VERSION) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: bad magic, version or length");
-        return THM_APP_E_REQUEST;
-    }
-    req->max_new_tokens = rd16(buf + 6);
-    req->query_len = rd32(buf + 8);
-    req->tools_json_len = rd32(buf + 12);
-    req->tools_wire_len = rd32(buf + 16);
-    req->flags = rd32(buf + 20);
-    if (req->flags & ~THM_APP_REQ_TRUNCATE) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: unknown flags");
-        return THM_APP_E_REQUEST;
-    }
-    if (req->max_new_tokens < 2 || req->max_new_tokens > THM_APP_MAX_NEW) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: max_new_tokens must be 2..96");
-        return THM_APP_E_REQUEST;
-    }
-    if (req->query_len < 1 || req->query_len > THM_APP_MAX_QUERY) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: query must be 1..1024 bytes");
-        return THM_APP_E_REQUEST;
-    }
-    if (req->tools_json_len < 2 || req->tools_json_len > THM_APP_MAX_TOOLS_JSON) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: tools JSON must be 2..8192 bytes");
-        return THM_APP_E_REQUEST;
-    }
-    if (req->tools_wire_len < THM_TOOLS_HEADER || req->tools_wire_len > THM_TOOLS_MAX_WIRE) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: tools wire form must be 8..4096 bytes");
-        return THM_APP_E_REQUEST;
-    }
-    /* each length is bounded above, so the sum cannot wrap */
-    if ((size_t)THM_APP_REQ_HEADER + req->query_len + req->tools_json_len + req->tools_wire_len != len) {
-        thm_app_fail(ans, THM_APP_E_REQUEST, "request: lengths do not add up to the request size");
-        return THM_APP_E_REQUEST;
-    }
-    req->query = buf + THM_APP_REQ_HEADER;
-    req->tools_json = req->query + req->query_len;
-    req->tools_wire = req->tools_json + req->tools_json_len;
-    return THM_APP_OK;
+    const char *why;
+    int rc = thm_app_request_parse(buf, len, req, &why);
+    if (rc != THM_APP_OK) thm_app_fail(ans, rc, why);
+    return rc;
 }
 
 /* The decoder's model step, timed: each entry closes the previous step's count. */
@@ -225,7 +138,7 @@ int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app
     int32_t *logits = (int32_t *)(void *)(am->arena + am->model_bytes);
     int32_t *ids = (int32_t *)(void *)(am->arena + am->model_bytes + ALIGN_UP((size_t)am->model.V * 4u));
     void *scr = am->arena;
-    size_t scr_bytes = tok_scratch_bytes();
+    size_t scr_bytes = thm_app_tok_scratch_bytes();
 
     uint64_t a = thm_hal_counter_read();
     uint32_t nq = 0, nt = 0, cap = (uint32_t)am->max_enc - 2u;

@@ -92,16 +92,33 @@ typedef struct {
     uint8_t *arena;             /* the board's arena region */
     size_t arena_bytes;
     size_t model_bytes;         /* model arena, then tokenizer scratch, then logits */
+    uint64_t need;              /* arena bytes the whole layout takes (thm_app_check, in 64 bits) */
     int ready;
 } thm_app_model;
 
 /* Open, verify (SHA-256), bind and plan the image at base (size bytes) into
- * the arena; on failure writes a message into msg (msg_cap bytes, NUL-ended). */
+ * the arena; on failure writes a message into msg (msg_cap bytes, NUL-ended).
+ * thm_app_check, then thm_app_start. */
 int thm_app_load(thm_app_model *am, const uint8_t *base, uint64_t size, uint8_t *arena, size_t arena_bytes,
                  char *msg, size_t msg_cap);
+/* Every check of the image a board makes before running it, no arena touched
+ * (thm_app_image.c, built on the host too): open, verify, bind, tokenizer
+ * payload, vocabulary, positions, and the whole arena layout in 64 bits
+ * (am->need, am->max_enc, am->max_dec). THM_APP_OK; THM_APP_E_NO_MODEL, or
+ * THM_APP_E_ARENA for a plan over THM_MODEL_ARENA_MAX, with a message. */
+int thm_app_check(thm_app_model *am, const uint8_t *base, uint64_t size, char *msg, size_t msg_cap);
+/* Lay a checked model out in the arena: THM_APP_E_ARENA when am->need > arena_bytes. */
+int thm_app_start(thm_app_model *am, uint8_t *arena, size_t arena_bytes, char *msg, size_t msg_cap);
+/* Tokenizer scratch for the longest text a request carries. */
+size_t thm_app_tok_scratch_bytes(void);
+/* msg := a then b, cut to cap bytes with the NUL. */
+void thm_app_msg(char *msg, size_t cap, const char *a, const char *b);
 
 /* Validate and split a request (len bytes); message into ans on failure. */
 int thm_app_parse_request(const uint8_t *buf, size_t len, thm_app_request *req, thm_app_answer *ans);
+/* The same checks without an answer (thm_app_request.c, built on the host too):
+ * THM_APP_OK, or THM_APP_E_REQUEST with *why naming the field. */
+int thm_app_request_parse(const uint8_t *buf, size_t len, thm_app_request *req, const char **why);
 
 /* Answer one request with a loaded model (am->ready), filling ans. */
 int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app_answer *ans);

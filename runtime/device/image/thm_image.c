@@ -167,8 +167,15 @@ int thm_image_verify(const thm_image *img)
     thm_sha256_init(&c);
     thm_sha256_update(&c, img->base, THM_IMAGE_SHA256_OFFSET);
     thm_sha256_update(&c, zeros, 32);
-    thm_sha256_update(&c, img->base + THM_IMAGE_SHA256_OFFSET + 32,
-                      (size_t)(img->size - THM_IMAGE_SHA256_OFFSET - 32));
+    /* in pieces that fit any size_t: a cast of the 64-bit length would drop its
+     * high half on a 32-bit board and hash less than the whole image */
+    const uint8_t *p = img->base + THM_IMAGE_SHA256_OFFSET + 32;
+    for (uint64_t left = img->size - THM_IMAGE_SHA256_OFFSET - 32; left;) {
+        const size_t n = left > (1u << 30) ? (size_t)1 << 30 : (size_t)left;
+        thm_sha256_update(&c, p, n);
+        p += n;
+        left -= n;
+    }
     thm_sha256_final(&c, digest);
     return memcmp(digest, img->base + THM_IMAGE_SHA256_OFFSET, 32) == 0 ? THM_IMG_OK : THM_IMG_E_HASH;
 }

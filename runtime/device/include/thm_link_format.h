@@ -4,7 +4,7 @@
 #ifndef THM_LINK_FORMAT_H
 #define THM_LINK_FORMAT_H
 
-#define THM_LINK_VERSION 2
+#define THM_LINK_VERSION 3
 #define THM_LINK_MAGIC0 0xA5
 #define THM_LINK_MAGIC1 0x5A
 #define THM_LINK_MAX_PAYLOAD 1040
@@ -137,7 +137,7 @@
 #define THM_LINK_OUT_R_SIZE 8
 
 #define THM_LINK_ERROR_STATUS 0  /* 1 B: STATUS */
-#define THM_LINK_ERROR_CMD 1  /* 1 B: the refused command */
+#define THM_LINK_ERROR_CMD 1  /* 1 B: the refused command (E_CRC: as the header read; 0 with seq 0) */
 #define THM_LINK_ERROR_PAD 2  /* 2 B: 0 */
 #define THM_LINK_ERROR_SIZE 4
 

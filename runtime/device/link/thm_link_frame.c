@@ -41,11 +41,23 @@ int thm_link_decode(thm_link_decoder *d, const uint8_t *data, uint32_t n, uint32
         if (d->fill < 2 + THM_LINK_HDR_SIZE) return THM_FRAME_NONE;
         const uint8_t *h = d->buf + 2;
         uint32_t len = thm_le16(h + THM_LINK_HDR_LENGTH);
-        if (len > THM_LINK_MAX_PAYLOAD) { rescan(d, 1); return THM_FRAME_E_LENGTH; }
+        if (len > THM_LINK_MAX_PAYLOAD) {
+            d->cmd = 0;       /* an impossible length: the header is the damaged part and names no frame */
+            d->seq = 0;
+            rescan(d, 1);
+            return THM_FRAME_E_LENGTH;
+        }
         uint32_t total = 2 + THM_LINK_HDR_SIZE + len + THM_LINK_CRC_SIZE;
         if (d->fill < total) return THM_FRAME_NONE;
         uint32_t crc = thm_crc32(0, h, THM_LINK_HDR_SIZE + len);
-        if (crc != thm_le32(h + THM_LINK_HDR_SIZE + len)) { rescan(d, 1); return THM_FRAME_E_CRC; }
+        if (crc != thm_le32(h + THM_LINK_HDR_SIZE + len)) {
+            /* the header read as one: name its frame, so the host tells its own request from an old one
+             * (read before rescan moves the buffer) */
+            d->cmd = h[THM_LINK_HDR_CMD];
+            d->seq = thm_le16(h + THM_LINK_HDR_SEQ);
+            rescan(d, 1);
+            return THM_FRAME_E_CRC;
+        }
         d->cmd = h[THM_LINK_HDR_CMD];
         d->flags = h[THM_LINK_HDR_FLAGS];
         d->seq = thm_le16(h + THM_LINK_HDR_SEQ);

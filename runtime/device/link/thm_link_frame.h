@@ -12,8 +12,8 @@
 enum {
     THM_FRAME_NONE = 0,       /* need more bytes */
     THM_FRAME_OK = 1,         /* a frame is in dec->frame */
-    THM_FRAME_E_LENGTH = -1,  /* a header announced more than MAX_PAYLOAD: resyncing */
-    THM_FRAME_E_CRC = -2,     /* a complete candidate failed its CRC: resyncing */
+    THM_FRAME_E_LENGTH = -1,  /* a header announced more than MAX_PAYLOAD: resyncing; cmd, seq 0 */
+    THM_FRAME_E_CRC = -2,     /* a complete candidate failed its CRC: resyncing; cmd, seq as its header gave */
 };
 
 typedef struct {

@@ -327,7 +327,9 @@ int thm_link_server_poll(thm_link_server *s, uint32_t timeout_ms) {
             s->resyncing = 0;
             if (dispatch(s) < 0) return -1;
         } else if (r < 0) {
-            if (!s->resyncing && error(s, 0, 0, r == THM_FRAME_E_LENGTH ? THM_LINK_ST_E_LENGTH : THM_LINK_ST_E_CRC) < 0)
+            /* E_CRC names the frame its header gave, E_LENGTH none (seq 0): the decoder set both */
+            if (!s->resyncing &&
+                error(s, s->dec.seq, s->dec.cmd, r == THM_FRAME_E_LENGTH ? THM_LINK_ST_E_LENGTH : THM_LINK_ST_E_CRC) < 0)
                 return -1;
             s->resyncing = 1;
         } else if (off >= (uint32_t)n) {

@@ -17,6 +17,9 @@
 #include "thm_image.h"
 
 #define THM_MODEL_MAX_LAYERS 32     /* per stack: bounds the struct and the names */
+/* RoPE positions an image may have: bounds every per-position size in the
+ * plan (and `thimble convert --max-len`, which reads it through cffi). */
+#define THM_MODEL_MAX_POSITIONS (1u << 20)
 
 enum {
     THM_MODEL_OK = 0,

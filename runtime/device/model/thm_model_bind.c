@@ -204,7 +204,7 @@ static int config_ok(const thm_fmt_config *k)
     if (k->head_dim != k->d_model / k->n_heads || k->head_dim % 2 || k->head_dim > 256) return 0;
     if (k->n_enc_layers < 1 || k->n_enc_layers > THM_MODEL_MAX_LAYERS) return 0;
     if (k->n_dec_layers < 1 || k->n_dec_layers > THM_MODEL_MAX_LAYERS) return 0;
-    if (k->rope_n_pos < 1 || k->rope_n_pos > (1u << 20)) return 0;
+    if (k->rope_n_pos < 1 || k->rope_n_pos > THM_MODEL_MAX_POSITIONS) return 0;
     if (k->max_enc_len < 1 || k->max_dec_len < 1) return 0;
     return 1;
 }

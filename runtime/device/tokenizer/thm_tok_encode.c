@@ -8,7 +8,7 @@
  * One symbol per input byte at most: each raw byte becomes at most one
  * character (U+2581 for a space, U+FFFD for a malformed byte) and
  * thm_tok_open refuses pieces that are not whole characters, so a
- * user-defined piece never splits one. The split and the heap still check
+ * user-defined piece never splits one. The normaliser, the split and the heap still check
  * their bounds: a payload that breaks the rule fails, it never writes past
  * the scratch. */
 #include <string.h>
@@ -51,7 +51,12 @@ static uint32_t norm_prefix(const thm_tokenizer *t, const uint8_t *s, uint32_t n
     return m;
 }
 
-static uint32_t normalize(const thm_tokenizer *t, const uint8_t *s, uint32_t n, uint8_t *out)
+/* Writes at most out_cap bytes; *fit = 0 (and the text is cut) when the
+ * normalised text would not fit. By the scratch's layout it always fits (a
+ * unit comes from the input, and an input byte becomes at most 3 bytes), but
+ * the bound is checked here rather than trusted to that argument. */
+static uint32_t normalize(const thm_tokenizer *t, const uint8_t *s, uint32_t n, uint8_t *out, size_t out_cap,
+                          int *fit)
 {
     int rew = (t->flags & THM_TOK_FLAG_REMOVE_EXTRA_WHITESPACES) != 0;
     uint32_t pos = 0, o = 0;
@@ -64,7 +69,9 @@ static uint32_t normalize(const thm_tokenizer *t, const uint8_t *s, uint32_t n, 
             pos += c;
         }
     }
+    *fit = 1;
     if (pos == n) return 0;
+    if (out_cap < 3) { *fit = 0; return 0; }
     if (t->flags & THM_TOK_FLAG_ADD_DUMMY_PREFIX) { memcpy(out, WS, 3); o = 3; }
     int prev_space = rew;
     while (pos < n) {
@@ -72,6 +79,7 @@ static uint32_t normalize(const thm_tokenizer *t, const uint8_t *s, uint32_t n, 
         if (prev_space) while (ulen && unit[0] == ' ') { unit++; ulen--; }
         if (ulen) {
             for (uint32_t k = 0; k < ulen; k++) {
+                if (out_cap - o < (unit[k] == ' ' ? 3u : 1u)) { *fit = 0; return o; }
                 if (unit[k] == ' ') { memcpy(out + o, WS, 3); o += 3; }
                 else out[o++] = unit[k];
             }
@@ -165,7 +173,9 @@ int thm_tok_encode(const thm_tokenizer *t, const uint8_t *text, uint32_t text_le
     thm_pair *heap = (thm_pair *)p;
     if (text_len == 0) return THM_TOK_OK;
 
-    uint32_t n_norm = normalize(t, text, text_len, norm);
+    int fit = 1;
+    uint32_t n_norm = normalize(t, text, text_len, norm, 3 * cap, &fit);
+    if (!fit) return THM_TOK_E_SCRATCH;
     /* split: a user-defined symbol, or one character as its lead byte announces */
     uint32_t count = 0;
     for (uint32_t pos = 0; pos < n_norm; count++) {

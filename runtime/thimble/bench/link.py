@@ -149,7 +149,7 @@ def bench_host(image, baud, loss, seed, timeout, byte_errors=0.0):
             "frames_seen": px.frames, "rtt_hello_s": rtt_hello, "rtt_data_s": rtt_data,
             "window": F.WINDOW, "window_s": F.WINDOW * frame / rate,
             "window_covers_rtt": F.WINDOW * frame / rate >= rtt_data,
-            "client_window": res.window, "client_rto_s": res.rto_s}
+            "client_window": res.window, "client_rto_s": res.rto_s, "resumes": res.resumes}
 
 
 def bench_board(image, board, timeout):

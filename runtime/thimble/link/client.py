@@ -8,8 +8,11 @@ fault-injecting handler.
     counters, answer = link.run("set a timer", tools)
 
 Every request carries a sequence number that its reply echoes; replies to
-anything else are stale and skipped. Idempotent requests are resent on a
-timeout or when the device reports a garbled frame (ERROR with seq 0).
+anything else are stale and skipped, and only a timeout of the outstanding
+request spends a try. Idempotent requests are resent on a timeout or when
+the device reports that very frame garbled (E_CRC with its seq). A deploy
+that the line still fails (a stream or COMMIT that times out) is taken up
+again with HELLO and BEGIN, which resumes from what the device holds.
 COMMIT is resent the same way while the device may still be hashing, and a
 duplicate's E_STATE is settled by HELLO. ROLLBACK, which is not idempotent,
 is settled by HELLO instead, and sent again only when HELLO shows that it
@@ -54,6 +57,7 @@ QUIET_TRIES = 10          # DATA gives up after this many (retries + 1) x timeou
                           # even while the device keeps talking (it hears, but nothing gets through)
 RTO_MIN_S = 0.2           # the shortest DATA resend timeout: a host hiccup must not pass for a loss
 COMMIT_WAIT_S = 30.0      # how long COMMIT may take at least: the device hashes the whole slot first
+RESUMES = 2               # times a deploy the line failed is taken up again (HELLO, BEGIN resume)
 
 
 class LinkError(CommandError, RuntimeError):
@@ -80,6 +84,7 @@ class DeployResult:
     sha256: str               # hex
     window: int = 0           # DATA frames the client kept in flight at the end (sized to the line)
     rto_s: float = 0.0        # its DATA resend timeout at the end, seconds
+    resumes: int = 0          # times the line failed the deploy and BEGIN took it up again
 
 
 def check_image(image_bytes):
@@ -89,7 +94,7 @@ def check_image(image_bytes):
     a whole image, or one the board would refuse with E_IMAGE at the end."""
     from ..image.reader import parse_image
     from ..image.writer import ImageError
-    from ..sim.session import check_like_device
+    from ..sim.device_checks import check_image as check_like_device
     from ..tokenizer.payload import parse_payload
     try:
         img = parse_image(image_bytes, verify_hash=True)
@@ -173,8 +178,10 @@ class LinkClient:
         self.wire_bytes = 0
         self.info = None          # the last hello()
         self.replies = 0          # good replies so far: before the first, a closed line is a wrong port
-        self.unsequenced = 0      # garbled-frame reports (ERROR, seq 0) received
+        self.unsequenced = 0      # ERROR replies with seq 0 (a frame whose header was unreadable), ignored
         self.stale = 0            # replies to an earlier request, ignored
+        self.garbled = 0          # E_CRC reports naming the outstanding request (its frame arrived damaged)
+        self.resumes = 0          # deploys taken up again with BEGIN after the line failed them
         self.expired = collections.deque(maxlen=100)   # (command, seconds) of each wait for a reply that ran out
         ser.timeout = POLL_S
 
@@ -224,20 +231,20 @@ class LinkClient:
 
     def request(self, cmd, payload=b"", *, timeout=None, retries=None):
         """Send an idempotent request and return its reply's payload. A timeout
-        or a garbled-frame report resends it under the same seq (a late reply
-        to the first copy then answers too). ERROR replies raise LinkError.
+        or an E_CRC naming this request resends it under the same seq (a late
+        reply to the first copy then answers too). ERROR replies raise LinkError.
 
-        Only a timeout spends one of the `retries`: a garbled-frame report
-        (ERROR with seq 0: the device could not read the frame's header, so it
-        names none) may be about any earlier frame, such as a DATA frame of a
-        finished stream, so it resends at once without spending a try, and a
-        reply with another seq is a stale one, counted and ignored. On a noisy
-        line such reports arrive in bursts; spending tries on them gave up on
-        devices that held every byte."""
+        Only a timeout of this request spends one of the `retries`. A reply
+        that does not answer it is counted and ignored: another seq is stale
+        (on a noisy line, E_CRC reports for DATA frames of a finished stream
+        arrive long after it), and seq 0 names no frame (the device could not
+        read the header). Spending tries on either gave up on devices that
+        held every byte. An E_CRC with this request's seq (its frame arrived
+        garbled) resends at once, at most FREE_RESENDS_PER_TRY times a try."""
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
         seq = None
-        free = FREE_RESENDS_PER_TRY * (retries + 1)     # resends on seq-0 reports, bounded all the same
+        free = FREE_RESENDS_PER_TRY * (retries + 1)     # resends on E_CRC reports, bounded all the same
         for _ in range(retries + 1):
             seq = self._send(cmd, payload, seq)
             deadline = time.monotonic() + timeout
@@ -247,16 +254,19 @@ class LinkClient:
                     self.expired.append((cmd, timeout))
                     break
                 rcmd, rseq, body = fr
-                if rcmd == REPLY_ERROR and rseq == 0:
-                    self.unsequenced += 1
-                    if free > 0:                        # our frame may be the garbled one: resend now
+                if rseq != seq:
+                    if rseq == 0:
+                        self.unsequenced += 1
+                    else:
+                        self.stale += 1                 # a reply to an earlier request
+                    continue
+                if rcmd == REPLY_ERROR and self._garbled(body):
+                    self.garbled += 1
+                    if free > 0:                        # this copy arrived damaged: the next may not
                         free -= 1
                         seq = self._send(cmd, payload, seq)
                         deadline = time.monotonic() + timeout
                     continue
-                if rseq != seq:
-                    self.stale += 1
-                    continue                            # stale: a reply to an earlier request
                 if rcmd == F.COMMANDS[cmd] and body == payload:
                     raise LinkError(f"{cmd}: the line sends back what this host writes (a loopback or an echo, "
                                     f"such as loop://): no thimble device answers on it", "E_ECHO")
@@ -268,6 +278,15 @@ class LinkClient:
                 return body
         raise LinkError(f"no reply to {cmd} after {retries + 1} tries of {timeout:g} s: is the device "
                         f"connected, powered and running the link firmware?", "TIMEOUT")
+
+    @staticmethod
+    def _garbled(body):
+        """Whether an ERROR reply says the device read a frame's header but the
+        frame failed its CRC (not a refusal: the frame never arrived whole)."""
+        try:
+            return codec.unpack("ERROR", body)[0]["status"] == F.STATUS["E_CRC"]
+        except ValueError:
+            return False
 
     @staticmethod
     def _refused(cmd, body):
@@ -339,13 +358,28 @@ class LinkClient:
         if status == "SAME":
             return DeployResult("same", slot, len(image), 0, len(image), time.monotonic() - t0, 0,
                                 self.wire_bytes - wire0, sha.hex())
-        if progress:
-            progress(resume, len(image))
-        line = LineEstimate(min(info["window"], 256), self.timeout)
-        retransmits = self._stream(image, sha, resume, line, progress)
-        slot = self.commit(len(image), sha)
-        return DeployResult("deployed", slot, len(image), len(image) - resume, resume, time.monotonic() - t0,
-                            retransmits, self.wire_bytes - wire0, sha.hex(), line.window, line.rto)
+        first, retransmits, resumes0 = resume, 0, self.resumes
+        for attempt in range(RESUMES + 1):
+            line = LineEstimate(min(info["window"], 256), self.timeout)
+            try:
+                if progress:
+                    progress(resume, len(image))
+                retransmits += self._stream(image, sha, resume, line, progress)
+                slot = self.commit(len(image), sha)
+                break
+            except LinkError as e:
+                # the device keeps what it acknowledged (RAM, then the journal): a line that
+                # failed the stream or COMMIT costs a resume, not the bytes already sent
+                if e.status not in ("TIMEOUT", "E_STATE") or attempt == RESUMES:
+                    raise
+            self.resumes += 1
+            info = self.hello()
+            status, slot, resume = self.begin(len(image), sha)
+            if status == "SAME":            # the COMMIT went through; only its reply was lost
+                break
+        return DeployResult("deployed", slot, len(image), len(image) - first, first, time.monotonic() - t0,
+                            retransmits, self.wire_bytes - wire0, sha.hex(), line.window, line.rto,
+                            self.resumes - resumes0)
 
     def _stream(self, image, sha, start, line, progress):
         """Go-back-N over DATA frames: up to `line.window` unacknowledged,
@@ -408,8 +442,13 @@ class LinkClient:
             elif rcmd == REPLY_ERROR:
                 err = self._refused("DATA", body)
                 if rseq == 0:
-                    if nxt >= size:                 # no later frame will report the gap
+                    self.unsequenced += 1           # names no frame: the resend timeout covers a loss
+                elif err.status == "E_CRC":
+                    if self._unwrap(rseq) >= rewound_at:
+                        self.garbled += 1           # a frame sent since the last rewind is lost: go back now
                         nxt, rewound_at = base, self.sent + 1
+                    else:
+                        self.stale += 1             # a loss the last rewind already resent
                 elif err.status == "E_STATE" and rebegins < self.retries:
                     rebegins += 1                   # the device forgot the transfer (a reset): resume it
                     _, _, resume = self.begin(size, sha)
@@ -467,10 +506,12 @@ class LinkClient:
                 fr = self._recv(deadline)
                 if fr is None:
                     self.expired.append(("ROLLBACK", self.timeout))
-                if fr is None or (fr[0] == REPLY_ERROR and fr[1] == 0):
+                if fr is not None and fr[1] != seq:
+                    self.unsequenced += fr[1] == 0
+                    self.stale += fr[1] != 0
+                    continue                         # answers nothing outstanding
+                if fr is None or (fr[0] == REPLY_ERROR and self._garbled(fr[2])):
                     break                            # unknown outcome: ask the device
-                if fr[1] != seq:
-                    continue
                 if fr[0] == REPLY_ERROR:
                     raise self._refused("ROLLBACK", fr[2])
                 r, _ = self._unpack("STATUS_R", fr[2])

@@ -16,7 +16,8 @@ own limits (runtime/device/app/thm_app.h), asserted in thm_app_link.c.
 docs/protocol.md describes the exchanges."""
 import struct
 
-VERSION = 2                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output
+VERSION = 3                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output;
+                                   # 3: E_CRC names the garbled frame's seq (a v2 host took it for a refusal)
 MAGIC = b"\xA5\x5A"                # rare in ASCII logs, never 0x00/0xFF runs
 MAX_PAYLOAD = 1040                 # DATA: 8-byte offset/flags + 1024 data bytes + slack
 DATA_CHUNK = 1024                  # image bytes per DATA frame
@@ -56,8 +57,8 @@ REPLY = 0x80
 STATUS = {
     "OK": 0,            # done
     "SAME": 1,          # BEGIN: the image is already active: nothing to send
-    "E_LENGTH": 2,      # payload length wrong for the command, or over MAX_PAYLOAD
-    "E_CRC": 3,         # a frame failed its CRC (reported with seq 0)
+    "E_LENGTH": 2,      # payload length wrong for the command, or over MAX_PAYLOAD (then seq 0: header unreadable)
+    "E_CRC": 3,         # a frame failed its CRC (reported with the seq and cmd its header gave)
     "E_CMD": 4,         # unknown command
     "E_STATE": 5,       # no transfer (DATA, COMMIT), one valid slot (ROLLBACK), stale stage (REQ, RUN), no output
     "E_SIZE": 6,        # image larger than a slot, or empty
@@ -66,8 +67,8 @@ STATUS = {
     "E_PROMPT": 9,      # REQ total over MAX_REQUEST, or empty
     "E_RUN": 10,        # the application handler failed
     "E_GAP": 11,        # DATA ahead of the next expected offset (go-back-N NAK)
-    "E_IMAGE": 12,      # COMMIT: the image hashes right but the device cannot run it (model, tokenizer
-                        # or arena refused); nothing committed, the previous model stays active
+    # (one line: tools/gen_link_format.py copies it into docs/protocol.md's table)
+    "E_IMAGE": 12,      # COMMIT: hashes right, but the app refuses it (image, tokenizer, arena); nothing committed
 }
 
 SLOT_STATES = {"EMPTY": 0, "PARTIAL": 1, "VALID": 2, "ACTIVE": 3}
@@ -150,7 +151,7 @@ MESSAGES = {
     ],                                  # followed by min(OUT_PART, out_len - offset) bytes
     "ERROR": [
         ("status", "B", "STATUS"),
-        ("cmd", "B", "the refused command"),
+        ("cmd", "B", "the refused command (E_CRC: as the header read; 0 with seq 0)"),
         ("pad", "2s", "0"),
     ],
 }

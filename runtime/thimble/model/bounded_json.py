@@ -14,8 +14,10 @@ class JSONTooDeep(ValueError):
     pass
 
 
-def depth(text):
-    """The deepest [ / { nesting of JSON text (brackets inside strings do not count)."""
+def depth(text, stop=None):
+    """The deepest [ / { nesting of JSON text (brackets inside strings do not
+    count); the scan ends as soon as it passes `stop`, so a refusal costs no
+    more than the first stop + 1 opening brackets."""
     deepest = level = 0
     in_string = escaped = False
     for ch in text:
@@ -30,7 +32,10 @@ def depth(text):
             in_string = True
         elif ch in "[{":
             level += 1
-            deepest = max(deepest, level)
+            if level > deepest:
+                deepest = level
+                if stop is not None and deepest > stop:
+                    break
         elif ch in "]}":
             level -= 1
     return deepest
@@ -41,7 +46,16 @@ def loads(text, *, max_depth=MAX_DEPTH, **kwargs):
     with JSONTooDeep (a ValueError, as json's own errors are)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8")
-    d = depth(text)
+    # An empty {} or [] is 2-3 bytes of JSON and ~80 bytes of Python objects: a
+    # header of 2 million of them took 26x its size. Every other JSON value costs at
+    # most ~12x (a 2-letter string), so capping containers at one per 8 bytes keeps
+    # the parse within ~12x the text. A safetensors entry is 3 per >= 50 bytes.
+    # (Brackets inside strings count too: that only errs towards refusing.)
+    containers = text.count("{") + text.count("[")
+    if containers * 8 > len(text) + 512:
+        raise JSONTooDeep(f"JSON of {len(text)} bytes holds {containers} objects and arrays "
+                          f"(at most one per 8 bytes)")
+    d = depth(text, stop=max_depth)
     if d > max_depth:
-        raise JSONTooDeep(f"JSON nested {d} levels deep (at most {max_depth})")
+        raise JSONTooDeep(f"JSON nested more than {max_depth} levels deep")
     return json.loads(text, **kwargs)

@@ -208,7 +208,10 @@ def _decode(blob):
         scales = scales.reshape(n // INTERLEAVE, ng, INTERLEAVE).transpose(0, 2, 1).reshape(n, ng)
     q = q.reshape(n, k)[:rows]
     scales = scales.reshape(n, ng)[:rows]
-    vals = (q.reshape(rows, ng, gs).astype(np.float32) * scales[:, :, None]).reshape(rows, k)
+    # an inf or NaN fp16 scale gives inf/NaN values, which NeedleModel.build refuses by
+    # name; numpy's RuntimeWarning about them would be extra lines on convert's stderr
+    with np.errstate(invalid="ignore", over="ignore"):
+        vals = (q.reshape(rows, ng, gs).astype(np.float32) * scales[:, :, None]).reshape(rows, k)
     if len(shape) == 1:
         vals, q = vals[0], q[0]
     return WeightsFile(prec, flags, shape, gs, vals, q, scales)

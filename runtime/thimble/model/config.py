@@ -13,6 +13,7 @@ Derived sizes (the original derives them the same way):
 """
 import dataclasses
 import math
+import reprlib
 
 NORM_EPS = 1e-6            # ZCRMSNorm epsilon: a constant of the architecture, not a config field
 DTYPES = ("float32", "bfloat16", "float16")      # the original's DTYPE_MAP keys
@@ -106,32 +107,53 @@ def _field_types():
     return {f.name: f.type for f in dataclasses.fields(NeedleConfig)}
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 3
+
+
+def _shown(v):
+    """v for an error line: a hostile config's value may be a megabyte string,
+    a list nested thousands deep, or an int whose decimal digits Python refuses
+    to write (ValueError past 4300), none of which belongs in the message."""
+    if isinstance(v, int) and v.bit_length() > 64:
+        return f"an integer of {v.bit_length()} bits"
+    try:
+        return _REPR.repr(v)
+    except (ValueError, RecursionError):
+        return f"a {type(v).__name__}"
+
+
 def _coerce(name, v):
     """Accept the value types a pickle or JSON may hold (numpy scalars
     included); refuse anything else with the field's name."""
     want = _field_types()[name]
     if want in (int, "int"):
         if isinstance(v, bool) or not hasattr(v, "__index__"):
-            raise ConfigError(f"config {name}: expected an integer, got {v!r}")
-        return int(v.__index__())
+            raise ConfigError(f"config {name}: expected an integer, got {_shown(v)}")
+        v = int(v.__index__())
+        if v.bit_length() > 63:     # refused before any message or range check formats it
+            raise ConfigError(f"config {name}: {_shown(v)} is out of range")
+        return v
     if want in (float, "float"):
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
-            raise ConfigError(f"config {name}: expected a number, got {v!r}")
+            raise ConfigError(f"config {name}: expected a number, got {_shown(v)}")
         try:
             return float(v)
         except (TypeError, ValueError, OverflowError) as e:
-            raise ConfigError(f"config {name}: expected a number, got {v!r}") from e
+            raise ConfigError(f"config {name}: expected a number, got {_shown(v)}") from e
     if want in (bool, "bool"):
         if type(v).__name__ not in ("bool", "bool_"):
-            raise ConfigError(f"config {name}: expected true or false, got {v!r}")
+            raise ConfigError(f"config {name}: expected true or false, got {_shown(v)}")
         return bool(v)
     if want in (str, "str"):
         if not isinstance(v, str):
-            raise ConfigError(f"config {name}: expected a string, got {v!r}")
+            raise ConfigError(f"config {name}: expected a string, got {_shown(v)}")
         return v
     raise AssertionError(name)
 
 
+MAX_HEAD_DIM = 256
 UPPER_BOUNDS = {"vocab_size": 1 << 24, "d_model": 4096, "num_heads": 2048, "num_kv_heads": 2048,
                 "num_encoder_layers": 32, "num_decoder_layers": 32, "d_ff": 1 << 16, "max_seq_len": 1 << 20,
                 "contrastive_dim": 1 << 16, "num_memory_slots": 1 << 16}
@@ -144,7 +166,7 @@ def _validate(c):
               "float": isinstance(v, (int, float)) and not isinstance(v, bool),
               "bool": isinstance(v, bool), "str": isinstance(v, str)}[getattr(want, "__name__", want)]
         if not ok:
-            raise ConfigError(f"config {name}: {v!r} is not of type {getattr(want, '__name__', want)}")
+            raise ConfigError(f"config {name}: {_shown(v)} is not of type {getattr(want, '__name__', want)}")
     for name in ("vocab_size", "d_model", "num_heads", "num_kv_heads", "num_encoder_layers",
                  "num_decoder_layers", "d_ff", "max_seq_len", "contrastive_dim"):
         if getattr(c, name) < 1:
@@ -166,17 +188,20 @@ def _validate(c):
     if c.head_dim % 2:
         raise ConfigError(f"config head_dim = d_model / num_heads = {c.head_dim} is odd: "
                           f"RoPE rotates the two halves of each head")
+    if c.head_dim > MAX_HEAD_DIM:       # config_ok in thm_model_bind.c
+        raise ConfigError(f"config head_dim = d_model / num_heads = {c.head_dim}: at most {MAX_HEAD_DIM} "
+                          f"(what the runtime takes)")
     if not 0 <= c.pad_token_id < c.vocab_size:
         raise ConfigError(f"config pad_token_id = {c.pad_token_id} is outside the vocabulary "
                           f"(vocab_size = {c.vocab_size})")
     if not (math.isfinite(c.rope_theta) and c.rope_theta > 0.0):
         raise ConfigError(f"config rope_theta = {c.rope_theta}: must be finite and positive")
     if c.dtype not in DTYPES:
-        raise ConfigError(f"config dtype = {c.dtype!r}: must be one of {', '.join(DTYPES)}")
+        raise ConfigError(f"config dtype = {_shown(c.dtype)}: must be one of {', '.join(DTYPES)}")
     # The original runs any other activation name as drelu; a typo is more
     # likely than intent, so we refuse it.
     if c.activation not in ACTIVATIONS:
-        raise ConfigError(f"config activation = {c.activation!r}: must be one of {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"config activation = {_shown(c.activation)}: must be one of {', '.join(ACTIVATIONS)}")
     if not (math.isfinite(c.dropout_rate) and 0.0 <= c.dropout_rate < 1.0):
         raise ConfigError(f"config dropout_rate = {c.dropout_rate}: must be in [0, 1)")
 

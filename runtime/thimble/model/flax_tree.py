@@ -23,6 +23,12 @@ from .params import CheckpointError, tensor_specs
 _PROJ = (("q_proj", "q"), ("k_proj", "k"), ("v_proj", "v"), ("out_proj", "o"))
 _FFN = (("gate_proj", "gate"), ("up_proj", "up"), ("down_proj", "down"))
 MAX_DEPTH = 16
+# A Needle tree has ~50 leaves (layers are stacked on one axis) under names of
+# at most ~20 characters. Both are bounded because every leaf's path is built
+# as a string: a 1 MiB key above 20,000 leaves that share one array made
+# 20 GiB of paths from a 1.2 MB pickle. 4096 is the image format's tensor cap.
+MAX_KEY_CHARS = 128
+MAX_LEAVES = 4096
 
 
 def _attn(tree_prefix, canon_prefix):
@@ -83,12 +89,16 @@ def flatten(tree, *, sep="/"):
             raise CheckpointError(f"param tree reaches one dict twice (at {path!r}): a tree's nodes are not shared")
         seen.add(id(node))
         for k, v in node.items():
-            if not isinstance(k, str) or not k or sep in k:
-                raise CheckpointError(f"param tree key {k!r} under {path or '(root)'!r} is not a plain name")
+            if not isinstance(k, str) or not k or sep in k or len(k) > MAX_KEY_CHARS:
+                raise CheckpointError(f"param tree key {k[:40] if isinstance(k, str) else k!r:.60} under "
+                                      f"{path or '(root)'!r} is not a plain name of 1 to {MAX_KEY_CHARS} "
+                                      f"characters")
             p = f"{path}{sep}{k}" if path else k
             if isinstance(v, dict):
                 walk(v, p, depth + 1)
             elif isinstance(v, np.ndarray):
+                if len(out) >= MAX_LEAVES:
+                    raise CheckpointError(f"param tree has more than {MAX_LEAVES} arrays")
                 out[p] = v
             else:
                 raise CheckpointError(f"param tree leaf {p!r} is a {type(v).__name__}, not an array")

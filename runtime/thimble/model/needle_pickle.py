@@ -12,6 +12,7 @@ The released checkpoints hold float16 params (pretrain.py / train.py cast
 with np.array(x).astype(np.float16)); float32, float64 and bfloat16 (the
 ml_dtypes type numpy arrays of jax bfloat16 carry) load too.
 """
+import contextvars
 import io
 import os
 import pickle
@@ -27,6 +28,32 @@ MAX_FILE_BYTES = 2 << 30     # the released fp16 model is ~53 MB; fp32 of the sa
 MAX_NESTING = 64
 # numpy dtype codes an array or scalar in a checkpoint may have.
 _DTYPE_CODES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
+# Opcodes no Needle checkpoint holds (sets, buffers, extension codes, persistent
+# ids). The set ones matter for memory: EMPTY_SET is one byte that makes a
+# 216-byte object, the cheapest amplification an unpickler offers.
+_REFUSED_OPS = {"PERSID", "BINPERSID", "NEXT_BUFFER", "READONLY_BUFFER", "EXT1", "EXT2", "EXT4",
+                "EMPTY_SET", "ADDITEMS", "FROZENSET"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+
+# What the allowed constructors may still build in the current load, in bytes:
+# read_pickle sets it to twice the file's size. Without it one shared byte
+# string (put in the memo once) handed to _frombuffer 2,000 times turns a
+# 1 MiB file into 2 GiB of arrays, each call ~15 bytes of opcodes. A writer
+# puts each array's data, and each dict a dict type copies, in the file once;
+# protocol 2 spends an array's bytes twice (_codecs.encode makes them, the
+# array takes them), hence twice the file.
+_BUDGET = contextvars.ContextVar("needle_pickle_budget", default=None)
+
+
+def _spend(n, what):
+    budget = _BUDGET.get()
+    if budget is None:          # a constructor called outside read_pickle (tests)
+        return
+    if n > budget[0]:
+        raise CheckpointError(f"pickle: {what} would build more than twice the file's {budget[1]} bytes "
+                              f"(one piece of data used over and over; no writer does that)")
+    budget[0] -= n
 
 
 class _BFloat16Type:
@@ -87,6 +114,7 @@ def _array_from(raw, dtype_spec, shape, fortran):
         raise CheckpointError("pickle: array data is not a byte string")
     _check_shape(shape)
     dt = dtype_spec.resolve()
+    _spend(len(raw), f"an array of {len(raw)} bytes")
     if len(raw) != _nbytes(shape, dt):
         raise CheckpointError(f"pickle: array of shape {shape} and dtype {dt} needs "
                               f"{_nbytes(shape, dt)} bytes, the file holds {len(raw)}")
@@ -146,12 +174,19 @@ def _scalar(dtype_spec, raw):
 def _codecs_encode(s, encoding):
     if not isinstance(s, str) or encoding not in ("latin1", "latin-1"):
         raise CheckpointError("pickle: unexpected arguments to _codecs.encode")
+    _spend(len(s), f"a byte string of {len(s)} bytes")
     return s.encode("latin1")
 
 
 def _plain_dict(*args):
     if len(args) > 1 or args and not isinstance(args[0], (dict, list)):
         raise CheckpointError("pickle: unexpected arguments to a dict type")
+    # each entry a writer puts in the file takes at least two bytes (key, value)
+    _spend(2 * len(args[0]) if args else 0, "copying a dict")
+    # string keys only, as _check_keys requires of the file's own dicts (collisions)
+    if args and isinstance(args[0], list) and not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in args[0]):
+        raise CheckpointError("pickle: a dict type built from pairs whose keys are not all strings")
     return dict(*args)
 
 
@@ -188,27 +223,89 @@ def _prescan(data, source):
     """Walk every opcode without executing any: catches truncation and
     length prefixes that overrun the file, and names a forbidden GLOBAL (the
     protocol 0-3 form) before anything is built."""
+    puts = 0
     try:
         for n_ops, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
-            # The C unpickler grows its memo array to the index a PUT names: one
-            # LONG_BINPUT of 2^32 - 1 in a 9-byte file asks for 32 GiB. A writer
-            # numbers memo entries 0, 1, 2, ...: an index past the opcodes so far
-            # is no writer's.
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and \
-                    not 0 <= int(arg) <= n_ops:
-                raise CheckpointError(f"{source}: pickle memo index {arg} at opcode {n_ops}: "
-                                      f"not one a pickle writer makes")
+            # The C unpickler grows its memo array to twice the index a PUT names:
+            # one LONG_BINPUT of 2^28 in a 9-byte file makes it zero 4.3 GB. A
+            # writer numbers memo entries 0, 1, 2, ... in the order it puts them
+            # (MEMOIZE takes the next number), so an index past the entries put
+            # so far is no writer's; with it refused the memo holds at most 16
+            # bytes per opcode of the file.
+            if op.name in _PUT_OPS or op.name in _GET_OPS:
+                limit = puts if op.name in _PUT_OPS else puts - 1
+                if not 0 <= int(arg) <= limit:
+                    raise CheckpointError(f"{source}: pickle memo index {arg} at opcode {n_ops}, after "
+                                          f"{puts} memo entries: not one a pickle writer makes")
+            if op.name in _PUT_OPS or op.name == "MEMOIZE":
+                puts += 1
             if op.name in ("GLOBAL", "INST"):
                 module, _, name = str(arg).partition(" ")
                 if (module, name) not in ALLOWED_GLOBALS:
                     raise CheckpointError(f"{source}: pickle references the global {module}.{name}, which a "
                                           f"checkpoint may not use; refused without running anything")
-            elif op.name in ("PERSID", "BINPERSID", "NEXT_BUFFER", "READONLY_BUFFER", "EXT1", "EXT2", "EXT4"):
+            elif op.name in _REFUSED_OPS:
                 raise CheckpointError(f"{source}: pickle uses the {op.name} opcode, which a checkpoint may not use")
     except CheckpointError:
         raise
     except Exception as e:  # ValueError for truncation and bad opcodes
         raise CheckpointError(f"{source}: not a valid pickle: {e}") from None
+
+
+# A Needle pickle is a few dozen arrays in a few dicts, ~25 opcodes a tensor
+# (watch-tiny: ~1,100). The opcode walks below run in Python (~1 us an opcode)
+# and each opcode builds at most one object: the cap bounds both, far past any
+# Needle tree.
+MAX_OPCODES = 1 << 20
+# Only strings may key a dict: their hashes are salted per process. Ints,
+# floats and tuples hash alike in every process, so 40,000 int keys that all
+# collide (multiples of 2^61 - 1) in 560 KB made building one dict take 40 s.
+_STR_OPS = {"UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+            "STRING", "BINSTRING", "SHORT_BINSTRING"}       # the last three load as str (ASCII)
+_MARK = object()
+
+
+def _check_keys(data, source):
+    """Replay the opcodes' stack effects on type tags (nothing is built) and
+    refuse a dict key that is not a string, before the C unpickler hashes it."""
+    stack, memo = [], {}
+
+    def bad(why):
+        return CheckpointError(f"{source}: {why}")
+    try:
+        for n, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
+            if n >= MAX_OPCODES:
+                raise bad(f"pickle of more than {MAX_OPCODES} opcodes: no Needle checkpoint has that many")
+            name = op.name
+            if name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[arg] = stack[-1]
+                continue
+            if name == "MEMOIZE":
+                memo[len(memo)] = stack[-1]
+                continue
+            if name == "DUP":
+                stack.append(stack[-1])
+                continue
+            if name == "SETITEM" and stack[-2] != "str":
+                raise bad(f"pickle dict key of type {stack[-2]}: a checkpoint's dicts are keyed by strings")
+            before = op.stack_before
+            if pickletools.markobject in before:
+                at = len(stack) - 1 - stack[::-1].index(_MARK)
+                items, stack = stack[at + 1:], stack[:at]
+                if name in ("SETITEMS", "DICT") and (len(items) % 2 or any(k != "str" for k in items[::2])):
+                    raise bad("pickle dict keys that are not strings: a checkpoint's dicts are keyed by strings")
+                del stack[len(stack) - before.index(pickletools.markobject):]
+            elif before:
+                if len(stack) < len(before):
+                    raise IndexError("stack underflow")
+                del stack[len(stack) - len(before):]
+            for s in op.stack_after:
+                stack.append(_MARK if s is pickletools.markobject else "str" if name in _STR_OPS
+                             else memo.get(arg, "any") if name in ("GET", "BINGET", "LONG_BINGET") else s.name)
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - underflow, a missing mark: what the unpickler refuses too
+        raise bad(f"not a valid pickle: {type(e).__name__}: {e}") from None
 
 
 def _finalize(obj, depth=0, memo=None):
@@ -248,10 +345,15 @@ def read_pickle(path):
             raise CheckpointError(f"{source}: {size} bytes is larger than a Needle checkpoint can be "
                                   f"({MAX_FILE_BYTES} bytes)")
         with open(source, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            # read(n) allocates n bytes up front: n = the cap would ask for 2 GiB
+            # of address space for every pickle, which a process under a memory
+            # limit (ulimit -v, no overcommit) cannot have
+            data = f.read(size + 1)
     except OSError as e:
         raise CheckpointError(f"{source}: cannot read: {e}") from None
     _prescan(data, source)
+    _check_keys(data, source)
+    token = _BUDGET.set([2 * len(data), len(data)])
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data)).load()
         return _finalize(obj)
@@ -259,6 +361,8 @@ def read_pickle(path):
         raise CheckpointError(f"{source}: {e}") from None
     except Exception as e:  # anything a malformed stream provokes, MemoryError included
         raise CheckpointError(f"{source}: not a valid Needle pickle: {type(e).__name__}: {e}") from None
+    finally:
+        _BUDGET.reset(token)
 
 
 def load_needle_pickle(path, *, strict=False):

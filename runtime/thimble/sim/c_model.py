@@ -148,3 +148,20 @@ class CModel:
     @property
     def length(self):
         return int(lib.thm_model_length(self._m))
+
+
+def app_check(image):
+    """The board app's whole check of an image, its own C (thm_app_check: open,
+    verify, bind, tokenizer payload, vocabulary, positions, the arena layout in
+    64 bits, capped as on a 32-bit board), everything but the board's arena
+    budget. -> {"max_enc", "max_dec", "need"} (need: the app's arena bytes);
+    raises CModelError with the board's message and code (THM_APP_E_*)."""
+    data = pathlib.Path(image).read_bytes() if isinstance(image, (str, pathlib.Path)) else bytes(image)
+    buf = _aligned(len(data))          # a board reads its slot in place, 64-byte aligned
+    buf[:] = np.frombuffer(data, np.uint8)
+    am = ffi.new("thm_app_model *")
+    msg = ffi.new("char[]", 160)
+    err = lib.thm_app_check(am, ffi.cast("const uint8_t *", buf.ctypes.data), len(data), msg, 160)
+    if err:
+        raise CModelError(ffi.string(msg).decode("utf-8", "replace"), err)
+    return {"max_enc": int(am.max_enc), "max_dec": int(am.max_dec), "need": int(am.need)}

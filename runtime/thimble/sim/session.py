@@ -7,6 +7,7 @@ from ..quant import from_image
 from ..tokenizer.bpe import Tokenizer
 from ..tokenizer.payload import parse_payload
 from ..tokenizer.spm_model import BYTE, NORMAL
+from .device_checks import check_image, check_request
 from .engine import answer, make_engine
 from .grammar import ToolGrammar
 
@@ -33,25 +34,12 @@ def tool_keys(tools):
     return {t["name"]: list(t.get("parameters", {})) for t in json.loads(normalize_tools(tools)[0])}
 
 
-def check_like_device(image_bytes):
-    """The board's own checks of an image, in its C (thm_app_load): image,
-    bind, and the arena plan for the app's limits (every prompt the image
-    takes, up to 96 generated tokens), computed in 64 bits and capped as on a
-    32-bit board. Whatever the backend, the host refuses what a board refuses
-    (the board's arena budget aside: `thimble plan --board` checks that).
-    Raises CModelError (a ValueError) naming what was wrong."""
-    from ..device_prompt import MAX_NEW
-    from .c_model import CModel
-    probe = CModel(image_bytes, with_arena=False)
-    probe.arena_size(probe.max_enc_len, min(probe.max_dec_len, MAX_NEW))
-
-
 class Session:
     def __init__(self, image_path, backend="c"):
         with open(image_path, "rb") as f:
             self.image_bytes = f.read()
         self.qm, self.image = from_image(self.image_bytes)
-        check_like_device(self.image_bytes)
+        check_image(self.image_bytes)         # the board's checks, in its own C
         if self.image.tokenizer is None:
             raise ValueError(f"{image_path}: the image carries no tokenizer (convert it with --tokenizer)")
         self.spm = parse_payload(self.image.tokenizer)
@@ -77,6 +65,11 @@ class Session:
     def ask(self, query, tools, *, max_new_tokens=96, truncate=False):
         """-> dict: calls (original tool names), text, tokens, crc, timings. A prompt
         over max_prompt_tokens raises PromptTooLong unless truncate."""
+        from ..device_prompt import build_request
+        # the request a board would get, checked by the board's own C parser and
+        # grammar: whatever a board refuses (an empty query, a repeated tool name,
+        # a limit), the simulator refuses with the same message
+        check_request(build_request(query, tools, max_new_tokens, truncate)[0])
         ids, name_map = self.encoder_input(query, tools, truncate)
         ans = answer(self.engine, ids, self.pieces, ToolGrammar(tool_keys(tools)), special=self.special,
                      max_new_tokens=max_new_tokens)

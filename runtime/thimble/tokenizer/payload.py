@@ -136,7 +136,53 @@ def parse_payload(buf):
     if byte_texts != want or types.count(BYTE) != len(want):
         raise TokenizerModelError("tokenizer payload: byte pieces are not exactly <0x00> .. <0xFF> "
                                   "with byte fallback (or none without)")
+    _check_device_tables(buf, h, texts, types)
     return model
+
+
+def _check_device_tables(buf, h, texts, types):
+    """What thm_tok_open checks beyond the pieces: the header's ranges and the
+    tables only the device reads (hash, byte fallback, user-defined list).
+    The host rebuilds them from the pieces, but a payload the board refuses
+    must not run in the simulator: same rules, in the same order of ideas."""
+    n, slots, probe = h["piece_count"], h["hash_slots"], h["max_probe"]
+    fallback = bool(h["flags"] & fmt.FLAGS["BYTE_FALLBACK"])
+    if len(buf) > 0xFFFFFFFF:
+        raise TokenizerModelError("tokenizer payload: over 4 GiB")
+    if not fmt.HEADER_SIZE <= h["header_size"] <= len(buf):
+        raise TokenizerModelError(f"tokenizer payload: header_size {h['header_size']} out of range")
+    if not n < slots <= fmt.MAX_HASH_SLOTS or slots & (slots - 1) or not 1 <= probe <= fmt.MAX_PROBE:
+        raise TokenizerModelError("tokenizer payload: hash table geometry out of range")
+    if h["user_count"] > fmt.MAX_USER or (not fallback and h["bytes_offset"] != 0):
+        raise TokenizerModelError("tokenizer payload: user_count or bytes_offset out of range")
+    _region(buf, h["hash_offset"], 4 * slots, "hash table")
+    if fallback:
+        _region(buf, h["bytes_offset"], 4 * 256, "byte table")
+    _region(buf, h["user_offset"], 4 * h["user_count"], "user-defined list")
+    table = struct.unpack_from(f"<{slots}I", buf, h["hash_offset"])
+    if max(table) > n:
+        raise TokenizerModelError("tokenizer payload: hash slot outside the pieces")
+    for i, text in enumerate(texts):
+        # the device's lookup: linear probing from the home slot, at most max_probe slots,
+        # the first piece with this text wins (so a duplicate text fails here too)
+        s, found = fmt.fnv1a32(text) & (slots - 1), -1
+        for _ in range(probe):
+            v = table[s]
+            if v == 0:
+                break
+            if texts[v - 1] == text:
+                found = v - 1
+                break
+            s = (s + 1) & (slots - 1)
+        if found != i:
+            raise TokenizerModelError(f"tokenizer payload: piece {i} is not where the hash table says")
+    if fallback:
+        for b, i in enumerate(struct.unpack_from("<256I", buf, h["bytes_offset"])):
+            if i >= n or types[i] != BYTE or texts[i] != f"<0x{b:02X}>".encode():
+                raise TokenizerModelError(f"tokenizer payload: byte 0x{b:02X} maps to the wrong piece")
+    user = struct.unpack_from(f"<{h['user_count']}I", buf, h["user_offset"])
+    if list(user) != [i for i, k in enumerate(types) if k == USER_DEFINED]:
+        raise TokenizerModelError("tokenizer payload: user-defined list is not the USER_DEFINED pieces in order")
 
 
 def tokenizer_from_payload(buf):

@@ -27,6 +27,13 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 MEMORY_LIMIT = 1 << 30          # bytes of address space per load (seeds are a few KB)
+# A load may grow the child's peak RSS by at most this much plus GROWTH_PER_BYTE
+# times the input's size; more is a finding even when the load is refused in
+# the end, since a refusal that first takes 100x the file is how a larger
+# file of the same shape takes the machine (a shared byte string handed to
+# numpy 2,000 times, a long key repeated in every path).
+GROWTH_SLACK = 16 << 20
+GROWTH_PER_BYTE = 64
 KINDS = (".pkl", ".safetensors", ".weights", ".txt")
 INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 2**62, 2**64 - 1]
 
@@ -43,6 +50,14 @@ def load(path):
         load_checkpoint(path)
 
 
+def _mapped_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def run_child(path, timeout):
     """-> None when the outcome is allowed, else a one-line description of the finding."""
     from thimble.model import CheckpointError
@@ -51,9 +66,28 @@ def run_child(path, timeout):
     if pid == 0:                                    # the child: limits, load, report by exit status
         os.close(r)
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+            # on top of what is mapped already (numpy's thread pools map ~1 GB of
+            # address space they never touch), or every load fails its first allocation
+            limit = _mapped_bytes() + MEMORY_LIMIT
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             signal.alarm(int(timeout) + 1)
-            load(path)
+            # convert promises one stderr line: a warning a loader lets through (numpy's
+            # "invalid value" on an inf scale) is extra lines, so here it is an exception
+            import warnings
+            warnings.simplefilter("error")
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            try:
+                load(path)
+            except (CheckpointError, UnicodeDecodeError) as e:
+                # the loaders' catch-alls turn anything into CheckpointError; one that
+                # names MemoryError or RecursionError was refused by running out
+                if any(x in str(e) for x in ("MemoryError", "RecursionError")):
+                    os.write(w, f"refused only by running out: {e}"[:500].encode())
+                    os._exit(5)
+            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+            if grown > GROWTH_SLACK + GROWTH_PER_BYTE * path.stat().st_size:
+                os.write(w, f"peak RSS grew {grown >> 20} MiB for {path.stat().st_size} bytes".encode())
+                os._exit(4)
             os._exit(0)
         except CheckpointError:
             os._exit(0)
