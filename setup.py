@@ -1,7 +1,7 @@
 # The C kernels are built by cffi; the rest of the package's metadata is in
 # pyproject.toml. This file adds what pyproject.toml cannot say: the data an
 # installed thimble reads (copied into the wheel as thimble/_data; see
-# runtime/thimble/resources.py) and the wheel's abi3 tag.
+# runtime/thimble/core/resources.py) and the wheel's abi3 tag.
 import pathlib
 import shutil
 import sys
@@ -23,7 +23,7 @@ DATA_TREES = [
     ("kernels/src", ["*.c"]),
     ("kernels/arm", ["*.c", "*.h"]),
     ("kernels/x86", ["*.c", "*.h"]),
-    ("runtime/device", ["*.c", "*.h", "*.S", "*.cmake", "*.ld.in"]),
+    ("runtime/device", ["*.c", "*.h", "*.S", "*.cmake", "*.ld.in", "*.toml"]),
     ("models/watch-tiny", ["*.pkl", "*.model", "*.json", "*.jsonl", "*.md"]),
 ]
 

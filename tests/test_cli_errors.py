@@ -1,4 +1,4 @@
-"""One voice for every command (runtime/thimble/errors.py): a user error is
+"""One voice for every command (runtime/thimble/core/errors.py): a user error is
 one `error: ...` line on stderr, exit 2 when the command line cannot be used
 as given, 1 when the work fails, and never a traceback. Limits are checked
 before any work starts, the same on the host as on the board. Each case runs

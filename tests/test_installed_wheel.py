@@ -90,7 +90,7 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
                XDG_CACHE_HOME=str(tmp_path / "xdg"))
     exe = venv / "bin" / "thimble"
 
-    where = _run([py, "-c", "import thimble.resources as r; print(r.data_root()); print(r.is_source_checkout())"],
+    where = _run([py, "-c", "import thimble.core.resources as r; print(r.data_root()); print(r.is_source_checkout())"],
                  cwd=cwd, env=env).stdout.split()
     assert where == [str((site / "thimble" / "_data").resolve()), "False"]
     assert _run([exe, "--version"], cwd=cwd, env=env).stdout.strip() == f"thimble {thimble.__version__}"
@@ -114,7 +114,7 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
 
 def test_boards_without_board_files_is_an_error(monkeypatch, capsys):
     # an install that lost its package data must say so, not list nothing and succeed
-    from thimble.boards import cli
+    from thimble.commands import boards as cli
     monkeypatch.setattr(cli, "board_names", lambda: [])
     assert cli.run(argparse.Namespace(name=None)) == 1
     err = capsys.readouterr().err
@@ -122,7 +122,7 @@ def test_boards_without_board_files_is_an_error(monkeypatch, capsys):
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    from thimble import resources
+    from thimble.core import resources
     key = resources.cache_dir().name
     assert key.startswith(f"{thimble.__version__}-")
     monkeypatch.setenv("THIMBLE_CACHE_DIR", str(tmp_path / "t"))

@@ -10,6 +10,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "runtime"))
 from thimble.link import format as fmt  # noqa: E402
+from generated import write_or_check  # noqa: E402
 
 OUT = ROOT / "runtime" / "device" / "include" / "thm_link_format.h"
 DOC = ROOT / "docs" / "protocol.md"
@@ -99,18 +100,10 @@ def render_doc(text):
 
 
 def main(argv):
-    text = render()
-    doc = render_doc(DOC.read_text()) if DOC.exists() else None
-    if "--check" in argv:
-        stale = [p for p, want in ((OUT, text), (DOC, doc)) if want is not None and
-                 (not p.exists() or p.read_text() != want)]
-        for p in stale:
-            print(f"stale: {p.relative_to(ROOT)} (run python tools/gen_link_format.py)")
-        return 1 if stale else 0
-    OUT.write_text(text)
-    if doc is not None:
-        DOC.write_text(doc)
-    return 0
+    outputs = {OUT: render()}
+    if DOC.exists():
+        outputs[DOC] = render_doc(DOC.read_text())
+    return write_or_check(outputs, argv, __file__)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "runtime"))
 from thimble.quant import tensors  # noqa: E402
+from generated import write_or_check  # noqa: E402
 
 OUT = ROOT / "runtime" / "device" / "include" / "thm_model_consts.h"
 
@@ -32,15 +33,7 @@ def render():
 
 
 def main(argv):
-    text = render()
-    if "--check" in argv:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT.relative_to(ROOT)} is stale: run python tools/gen_model_consts.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check({OUT: render()}, argv, __file__)
 
 
 if __name__ == "__main__":

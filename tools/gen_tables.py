@@ -12,6 +12,8 @@ import math
 import pathlib
 import sys
 
+from generated import write_or_check
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # exp(-z / 256) for z in [0, 16 * 256), split z = 256 * a + b so that two small
@@ -72,19 +74,7 @@ OUTPUTS = {
 
 
 def main(argv):
-    check = "--check" in argv
-    stale = []
-    for path, render in OUTPUTS.items():
-        text = render()
-        if check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path.relative_to(ROOT)))
-        else:
-            path.write_text(text)
-    if stale:
-        print("stale generated files (run python tools/gen_tables.py): " + ", ".join(stale))
-        return 1
-    return 0
+    return write_or_check({path: render() for path, render in OUTPUTS.items()}, argv, __file__)
 
 
 if __name__ == "__main__":

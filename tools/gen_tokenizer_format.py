@@ -2,26 +2,14 @@
 table, runtime/thimble/tokenizer/payload_format.py. `--check` verifies the
 committed header."""
 import pathlib
-import struct
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "runtime"))
-sys.path.insert(0, str(ROOT / "tools"))
-from gen_image_format import c_field  # noqa: E402
 from thimble.tokenizer import payload_format as fmt  # noqa: E402
+from generated import c_struct, write_or_check  # noqa: E402
 
 OUT = ROOT / "runtime" / "device" / "include" / "thm_tokenizer_format.h"
-
-
-def c_struct(tag, fields, size):
-    lines = ["typedef struct {"] + [c_field(*f) for f in fields] + [f"}} {tag};"]
-    lines.append(f"_Static_assert(sizeof({tag}) == {size}, \"{tag} size\");")
-    offset = 0
-    for name, code, _ in fields:
-        lines.append(f"_Static_assert(offsetof({tag}, {name}) == {offset}, \"{tag}.{name}\");")
-        offset += struct.calcsize("<" + code)
-    return "\n".join(lines)
 
 
 def render():
@@ -55,14 +43,7 @@ def render():
 
 
 def main(argv):
-    text = render()
-    if "--check" in argv:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"stale: {OUT.relative_to(ROOT)} (run python tools/gen_tokenizer_format.py)")
-            return 1
-        return 0
-    OUT.write_text(text)
-    return 0
+    return write_or_check({OUT: render()}, argv, __file__)
 
 
 if __name__ == "__main__":

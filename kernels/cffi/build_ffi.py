@@ -1,10 +1,14 @@
 """cffi builder for thimble._kernels (API mode, out of line).
 
 The cdef is derived from kernels/include/thimble_kernels.h at build time, so
-the C API is written down once. Sources: every portable kernel in
-kernels/src, plus the x86 fast paths on x86-64 hosts (each compiled for its
-own instruction set through function attributes, chosen at run time by CPUID).
+the C API is written down once; the device runtime's functions Python calls
+are named here and their prototypes read from their headers. Sources: the
+[app_checks] component and what it needs (runtime/device/components.toml:
+the kernels, the model runtime, image, tokenizer, grammar and the app's
+checks), plus the x86 fast paths on x86-64 hosts (each compiled for its own
+instruction set through function attributes, chosen at run time by CPUID).
 """
+import importlib.util
 import pathlib
 import platform
 import re
@@ -39,8 +43,26 @@ def cdef_from_header(text):
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
+def _components():
+    """thimble.firmware.sources, loaded by path: thimble is not installed yet."""
+    spec = importlib.util.spec_from_file_location(
+        "thm_build_sources", ROOT / "runtime" / "thimble" / "firmware" / "sources.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.Components(ROOT)
+
+
+# The C model runtime for the host simulator's "c" backend, and the board's
+# own checks of what it is sent (the tokenizer payload reader, the request
+# parser, the tools' wire form, the app's image check), so the host refuses
+# what a board refuses with the same code.
+COMPONENT = "app_checks"
+DEVICE = ROOT / "runtime" / "device"
+
+
 def sources():
-    srcs = sorted((ROOT / "kernels" / "src").glob("*.c"))
+    comps = _components()
+    srcs = comps.sources(COMPONENT)
     macros = []
     if platform.machine().lower() in ("x86_64", "amd64"):
         srcs += sorted((ROOT / "kernels" / "x86").glob("*.c"))
@@ -48,27 +70,34 @@ def sources():
     return [str(p.relative_to(ROOT)) for p in srcs], macros
 
 
-# The C model runtime (runtime/device/model) and the image reader it binds
-# through, for the host simulator's "c" backend. Structs are opaque to Python
-# (`...`): cffi takes their sizes from the compiler.
-DEVICE = ROOT / "runtime" / "device"
-# The board's own checks of what it is sent, so the host refuses what a board
-# refuses with the same code: the tokenizer payload reader, the request
-# parser (app/thm_app_request.c: no board, no HAL) and the tools' wire form.
-DEVICE_SOURCES = ["image/thm_image.c", "crypto/thm_sha256.c", "model/thm_model_bind.c",
-                  "model/thm_model_arena.c", "model/thm_model_forward.c", "model/thm_model_attention.c",
-                  "model/thm_crc32.c", "tokenizer/thm_tok_open.c", "decode/thm_grammar.c",
-                  "app/thm_app_request.c", "app/thm_app_image.c", "tokenizer/thm_tok_encode.c"]
-DEVICE_INCLUDES = [DEVICE / "include", DEVICE / "image", DEVICE / "crypto", DEVICE / "model",
-                   DEVICE / "tokenizer", DEVICE / "decode", DEVICE / "app"]
+def includes():
+    return [str(p.relative_to(ROOT)) for p in _components().includes(COMPONENT) + [ROOT / "kernels" / "x86"]]
+
+
+# The device functions Python calls (thimble.sim.c_model, device_checks,
+# convert); their prototypes come from the headers named here.
+DEVICE_HEADERS = ("model/thm_model.h", "image/thm_image.h", "tokenizer/thm_tokenizer.h",
+                  "decode/thm_grammar.h", "app/thm_app.h", "include/thm_app_format.h")
+DEVICE_FUNCTIONS = [
+    "thm_image_open", "thm_image_verify", "thm_image_strerror",
+    "thm_model_bind", "thm_model_error_name", "thm_model_strerror", "thm_model_arena_size", "thm_model_init",
+    "thm_model_encode", "thm_model_encoder_out", "thm_model_decode_step", "thm_model_hidden_crc",
+    "thm_model_length", "thm_tok_open", "thm_tok_strerror", "thm_grammar_tools_init", "thm_grammar_strerror",
+    "thm_app_request_parse", "thm_app_check"]
+
+
+def prototype(name, text):
+    """The declaration of function `name` in header text, comments dropped, on one line."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    found = re.findall(r"^[A-Za-z_][\w \t\*]*?\b" + name + r"\s*\([^;{}]*\)\s*;", text, flags=re.M)
+    if len(found) != 1:
+        raise ValueError(f"{name}: {len(found)} declarations in the device headers")
+    return " ".join(found[0].split())
 
 
 def model_cdef():
-    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG|TOK|GRAMMAR|APP)_\w+)\s*=",
-                        "".join((DEVICE / h).read_text() for h in ("model/thm_model.h", "image/thm_image.h",
-                                                                   "tokenizer/thm_tokenizer.h",
-                                                                   "decode/thm_grammar.h", "app/thm_app.h")),
-                        flags=re.M)
+    headers = "".join((DEVICE / h).read_text() for h in DEVICE_HEADERS)
+    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG|TOK|GRAMMAR|APP)_\w+)\s*=", headers, flags=re.M)
     return "enum { " + ", ".join(errors) + ", ... };\n" + """
 #define THM_MODEL_ARENA_MAX ...
 #define THM_MODEL_MAX_POSITIONS ...
@@ -79,43 +108,22 @@ typedef struct {
     size_t arena_used;
     ...;
 } thm_model;
-int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size);
-int thm_image_verify(const thm_image *img);
-const char *thm_image_strerror(int err);
-int thm_model_bind(thm_model *m, const thm_image *img);
-const char *thm_model_error_name(const thm_model *m);
-const char *thm_model_strerror(int err);
-size_t thm_model_arena_size(const thm_model *m, int32_t max_enc, int32_t max_dec);
-int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_enc, int32_t max_dec);
-int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n);
-const int8_t *thm_model_encoder_out(const thm_model *m);
-int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int32_t *argmax_out);
-uint32_t thm_model_hidden_crc(const thm_model *m);
-int32_t thm_model_length(const thm_model *m);
-
 typedef struct { uint32_t piece_count; ...; } thm_tokenizer;
 typedef struct { ...; } thm_tools;
 typedef struct { uint32_t max_new_tokens; ...; } thm_app_request;
-int thm_tok_open(thm_tokenizer *t, const uint8_t *base, uint64_t size);
-const char *thm_tok_strerror(int err);
-int thm_grammar_tools_init(thm_tools *tools, const uint8_t *wire, size_t wire_len);
-const char *thm_grammar_strerror(int err);
-int thm_app_request_parse(const uint8_t *buf, size_t len, thm_app_request *req, const char **why);
 typedef struct { int32_t max_enc, max_dec; uint64_t need; ...; } thm_app_model;
-int thm_app_check(thm_app_model *am, const uint8_t *base, uint64_t size, char *msg, size_t msg_cap);
-"""
+""" + "\n".join(prototype(f, headers) for f in DEVICE_FUNCTIONS) + "\n"
 
 
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header(HEADER.read_text()))
 ffibuilder.cdef(model_cdef())
 _srcs, _macros = sources()
-_srcs += [str((DEVICE / s).relative_to(ROOT)) for s in DEVICE_SOURCES]
 ffibuilder.set_source(
     "thimble._kernels",
     '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n#include "thm_app.h"\n',
     sources=_srcs,
-    include_dirs=[str(p.relative_to(ROOT)) for p in [INCLUDE, ROOT / "kernels" / "x86"] + DEVICE_INCLUDES],
+    include_dirs=includes(),
     define_macros=_macros,
     extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
 )

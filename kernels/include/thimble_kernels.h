@@ -52,6 +52,16 @@ int thm_matmul_s8(const int8_t *x,       /* [M, K] */
 int thm_matmul_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias,
                       int32_t *y, int32_t M, int32_t K, int32_t N);
 
+/* The one-row forms (a decode step: x [K], y [N]): the bits of thm_matmul_s8 /
+ * _s32 with M = 1, for weights read once, streamed from memory. A fast path
+ * may read w differently then (the AVX-512 one streams it with prefetches,
+ * slower than the tiled matmul on weights already in cache); an ISA without
+ * one runs its matmul with M = 1. Arguments as the matmul's. */
+int thm_gemv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                const int32_t *shift, int8_t *y, int32_t K, int32_t N);
+int thm_gemv_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
+                    int32_t K, int32_t N);
+
 /* Converter-packed weights (runtime/thimble/kernels/layouts.py writes them;
  * docs/kernels-arm.md has the byte orders): the same y as thm_matmul_s8, with
  * w[N, K] stored in the order a board's fast path reads, zero-padded to whole
@@ -60,6 +70,14 @@ int thm_matmul_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias,
  * 4-byte aligned. */
 #define THM_LAYOUT_S8_R8K64 1   /* int8, 8 rows x 64 k blocks: NEON SDOT, Helium */
 #define THM_LAYOUT_S16_R4K16 2  /* int16, 4 rows x 16 k, SXTB16 pair order: Cortex-M DSP */
+/* Geometry: rows per tile, k per block, bytes per stored element (the same
+ * numbers as runtime/thimble/kernels/isa.py LAYOUTS; a test compares them). */
+#define THM_LAYOUT_S8_R8K64_ROWS 8
+#define THM_LAYOUT_S8_R8K64_KBLOCK 64
+#define THM_LAYOUT_S8_R8K64_ELEM_BYTES 1
+#define THM_LAYOUT_S16_R4K16_ROWS 4
+#define THM_LAYOUT_S16_R4K16_KBLOCK 16
+#define THM_LAYOUT_S16_R4K16_ELEM_BYTES 2
 /* Bytes of packed weights for [N, K] in `layout`; 0 for an unknown layout or
  * K outside 1 .. THM_MAX_K or N < 0. */
 size_t thm_matmul_s8_packed_size(int32_t layout, int32_t K, int32_t N);
@@ -85,6 +103,15 @@ int thm_softmax_q15(const int32_t *scores,   /* [n] */
                     int32_t n, int32_t mult, int32_t shift, int32_t diff_max,
                     void *scratch);
 
+/* thm_softmax_q15 of `rows` unmasked rows of n scores each, one call (the
+ * attention's blocks of query rows): p [r, :] = softmax(scores [r, :]).
+ * Parameters as thm_softmax_q15; rows >= 0, n >= 0. scratch:
+ * thm_softmax_q15_scratch_size(n) bytes (one row's), 4-byte aligned. */
+int thm_softmax_q15_rows(const int32_t *scores,  /* [rows, n] */
+                         int16_t *p,             /* [rows, n] out, Q15 */
+                         int32_t rows, int32_t n, int32_t mult, int32_t shift,
+                         int32_t diff_max, void *scratch);
+
 typedef struct {
     int32_t n_heads;        /* query heads, >= 1 */
     int32_t n_kv_heads;     /* key/value heads, divides n_heads */
@@ -108,6 +135,33 @@ int thm_attention_s8(const int8_t *q,        /* [Tq, n_heads * D] */
                      int8_t *out,            /* [Tq, n_heads * D] */
                      int32_t Tq, int32_t Tk, const thm_attn_params *prm,
                      void *scratch);
+
+/* Attention's P.V for a block of query rows of one head, the keys' values
+ * transposed: out [r * out_stride + d] = sat8(requantize(sum_{j < Tk}
+ * p [r, j] vt [d, j], mult, shift)) for r < bq, d < D, the sum wrapping in
+ * int32 (it cannot for softmax rows). p: Q15 probabilities in [0, 32767]
+ * (thm_softmax_q15_rows' output; not checked, which would cost a pass over
+ * p: other values give unspecified outputs, never an access outside the
+ * buffers). bq >= 0, 1 <= Tk <= THM_MAX_K,
+ * 1 <= D <= THM_MAX_HEAD_DIM, out_stride >= D. scratch:
+ * thm_pv_rows_s8_scratch_size(bq, Tk, D) bytes, 4-byte aligned (the
+ * portable form splits p into int8 digits and runs each through
+ * thm_matmul_s8_s32, then thm_pv_combine_s8). */
+size_t thm_pv_rows_s8_scratch_size(int32_t bq, int32_t Tk, int32_t D);
+int thm_pv_rows_s8(const int16_t *p,     /* [bq, Tk] Q15 */
+                   int32_t bq, int32_t Tk,
+                   const int8_t *vt,     /* [D, Tk] */
+                   int32_t D, int32_t mult, int32_t shift,
+                   int8_t *out,          /* [bq, out_stride], first D of each row written */
+                   int32_t out_stride, void *scratch);
+
+/* P.V recombined from the sums of p's int8 digits, in wrapping 32-bit
+ * arithmetic: acc = s2 2^14 + s1 2^7 + s0 (three digits, p = p2 2^14 +
+ * p1 2^7 + p0) or, with s2 NULL, acc = s1 2^8 + s0 (two digits);
+ * out [i] = sat8(requantize(acc, mult, shift)), i < n; n >= 0. */
+int thm_pv_combine_s8(const int32_t *s0, const int32_t *s1,
+                      const int32_t *s2,  /* [n] or NULL */
+                      int32_t n, int32_t mult, int32_t shift, int8_t *out);
 
 /* --- normalisation, positions, residual ------------------------------------ */
 
@@ -137,6 +191,10 @@ int thm_embed_s16(const int32_t *tokens, int32_t T, const int8_t *table,
 
 /* --- instruction-set selection (x86 host builds; ARM boards fix it at build) - */
 
+/* Every kernel above runs the selected ISA's fast path where it has one and
+ * the portable C otherwise, with the same bits. The ids are those of
+ * runtime/thimble/kernels/isa.py (a test compares them). */
+
 #define THM_ISA_PORTABLE 0
 #define THM_ISA_AVX2 1
 #define THM_ISA_AVX512VNNI 2
@@ -146,7 +204,7 @@ int thm_embed_s16(const int32_t *tokens, int32_t T, const int8_t *table,
 
 /* 1 if this CPU and build can run the ISA. */
 int thm_isa_available(int32_t isa);
-/* Select the paths used by thm_matmul_s8*; THM_E_ISA if unavailable. */
+/* Select the fast paths every kernel uses; THM_E_ISA if unavailable. */
 int thm_isa_set(int32_t isa);
 int32_t thm_isa_get(void);
 

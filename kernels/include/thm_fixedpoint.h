@@ -9,24 +9,34 @@
 
 /* TFLite MultiplyByQuantizedMultiplier. The left shift wraps (uint32), exactly
  * like the reference; the quantizer keeps it in range. Right shifts of
- * negative values are arithmetic on every compiler thimble supports. */
+ * negative values are arithmetic on every compiler thimble supports.
+ * The reference's nudge-and-truncate, (ab + nudge) / 2^31 toward zero with
+ * nudge = 2^30 or 1 - 2^30 by the sign of ab, equals the floor
+ * (ab + 2^30) >> 31 for either sign (for ab < 0: -floor((2^30 - 1 - ab) / 2^31)
+ * = ceil((ab + 2^30 + 1) / 2^31) - 1), so there is no select and no signed
+ * division: cheaper on every core, the same bits for every input. */
 static inline int32_t thm_requantize(int32_t acc, int32_t mult, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     const int32_t x = (int32_t)((uint32_t)acc << left);
-    int32_t high;
-    if (x == INT32_MIN && mult == INT32_MIN) {
-        high = INT32_MAX;
-    } else {
-        const int64_t ab = (int64_t)x * (int64_t)mult;
-        const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-        high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-    }
+    const int32_t high = x == INT32_MIN && mult == INT32_MIN
+                             ? INT32_MAX : (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
     const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-    const int32_t remainder = high & mask;
-    const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-    return (high >> right) + (remainder > threshold ? 1 : 0);
+    return (high >> right) + ((high & mask) > (mask >> 1) + (high < 0));
+}
+
+/* thm_requantize(diff, mult, shift) for a softmax distance: 0 <= diff,
+ * mult >= 0 and diff << max(shift, 0) < 2^31 (thm_softmax_range_ok), so the
+ * product is non-negative, its high word (ab + 2^30) >> 31 < 2^31 and the
+ * rounding right shift is round-half-up, all in 32 bits after the product.
+ * left, right and half = 2^(right-1) (0 without a right shift) from shift. */
+static inline uint32_t thm_requantize_pos(uint32_t diff, uint32_t mult, int32_t left, int32_t right,
+                                          uint32_t half)
+{
+    const uint64_t ab = (uint64_t)(diff << left) * mult;
+    const uint32_t high = (uint32_t)((ab + ((uint64_t)1 << 30)) >> 31);
+    return (high + half) >> right;
 }
 
 static inline int8_t thm_sat8(int32_t v)

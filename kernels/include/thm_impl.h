@@ -1,53 +1,183 @@
-/* Internal: the per-instruction-set implementations behind the public API.
- * thm_isa.c picks one (at run time on x86 hosts, at build time on boards);
- * arguments have already been checked by the public function. */
+/* Internal: the ops tables behind the public API (thimble_kernels.h).
+ *
+ * Every public kernel checks its arguments, then runs the entry of the
+ * selected ISA's ops table (thm_isa.c), or its portable C when that table has
+ * no entry. One table per ISA, written with designated initializers; which
+ * tables exist is the only difference between an x86 host (chosen at run time
+ * from CPUID) and a board (the ones the board's feature macros compile in).
+ * An entry has its public function's arguments, already checked, and no
+ * return code. Fast paths live in kernels/x86 and kernels/arm/<feature>. */
 #ifndef THM_IMPL_H
 #define THM_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "thimble_kernels.h"
 
-typedef void (*thm_matmul_s32_fn)(const int8_t *x, const int8_t *w, const int32_t *bias,
-                                  int32_t *y, int32_t M, int32_t K, int32_t N);
 typedef void (*thm_matmul_s8_fn)(const int8_t *x, const int8_t *w, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, int8_t *y,
                                  int32_t M, int32_t K, int32_t N);
-
-/* sum_k a[k] * b[k] over k < K (K >= 0): attention's QK^T, one score at a time. */
+typedef void (*thm_matmul_s32_fn)(const int8_t *x, const int8_t *w, const int32_t *bias,
+                                  int32_t *y, int32_t M, int32_t K, int32_t N);
+/* thm_matmul_s8_packed for one layout (the table's slot says which). */
+typedef void (*thm_matmul_packed_fn)(const int8_t *x, const void *wp, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, int8_t *y,
+                                     int32_t M, int32_t K, int32_t N);
+typedef void (*thm_requantize_fn)(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                                  int32_t *out, int32_t n);
+/* rows >= 1 unmasked rows, n >= 1 (any n: a row form limited to
+ * THM_SOFTMAX_ROW_MAX_N hands longer rows to the portable one); e [n]. */
+typedef void (*thm_softmax_rows_fn)(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
+                                    int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
+typedef void (*thm_rmsnorm_s8_fn)(const int8_t *x, const int32_t *gm, const int32_t *gs,
+                                  int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+typedef void (*thm_rmsnorm_s16_fn)(const int16_t *x, const int32_t *gm, const int32_t *gs,
+                                   int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+typedef void (*thm_rope_fn)(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
+                            int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
+typedef void (*thm_residual_fn)(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
+                                int32_t shift);
+typedef void (*thm_pv_rows_fn)(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt,
+                               int32_t D, int32_t mult, int32_t shift, int8_t *out,
+                               size_t out_stride, void *scratch);
+typedef void (*thm_pv_combine_fn)(const int32_t *s0, const int32_t *s1, const int32_t *s2,
+                                  int32_t n, int32_t mult, int32_t shift, int8_t *out);
+/* thm_attention_s8's inner products: sum_k a[k] b[k] over K >= 0 (QK^T, one
+ * score at a time), and acc[d] += sum_{j < n} p[j] v[j ldv + d], d < D (P.V
+ * of one query row and head; p in Q15, |acc| <= 2^15 * 128 * n). */
 typedef int32_t (*thm_dot_s8_fn)(const int8_t *a, const int8_t *b, int32_t K);
-/* acc[d] += sum_{j < n} p[j] * v[j * ldv + d] for d < D: attention's P.V, one
- * query row and head at a time (p in Q15, so |acc| <= 2^15 * 128 * n). */
-typedef void (*thm_pv_s16s8_fn)(const int16_t *p, const int8_t *v, size_t ldv,
-                                int32_t n, int32_t D, int32_t *acc);
-/* thm_softmax_q15 of one unmasked row of n scores into p, e [n] scratch, for
- * 1 <= n <= THM_SOFTMAX_ROW_MAX_N, mult >= 0 and thm_softmax_range_ok(shift, diff_max) (the
- * caller checks): the model's fast attention (runtime/device/model). */
-#define THM_SOFTMAX_ROW_MAX_N 65535   /* n * 2^15 fits the row's 32-bit exp sum */
-typedef void (*thm_softmax_row_fn)(const int32_t *s, int16_t *p, int32_t n, int32_t mult,
-                                   int32_t shift, int32_t diff_max, uint32_t *e);
-/* One RMSNorm row (thm_rmsnorm_s16 when x16, else _s8) of D elements into y,
- * arguments as the kernel checks them. */
-typedef void (*thm_rmsnorm_row_fn)(const void *x, int x16, const int32_t *gm, const int32_t *gs,
-                                   int64_t eps_q16, int8_t *y, int32_t D);
+typedef void (*thm_pv_s16s8_fn)(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
+                                int32_t D, int32_t *acc);
 
-/* The fast attention's P.V (runtime/device/model/thm_model_attention.c):
- * out [r * out_stride + d] = sat8(requantize(sum_{j < Tk} p[r Tk + j] vt[d Tk + j],
- * mult, shift)) for r < bq, d < D, with p [bq, Tk] Q15 (0..32767),
- * vt [D, Tk] one head's V transposed, 1 <= D <= THM_MAX_HEAD_DIM. */
-typedef void (*thm_pv_rows_fn)(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
-                               int32_t mult, int32_t shift, int8_t *out, size_t out_stride);
+#define THM_LAYOUT_SLOTS (THM_LAYOUT_S16_R4K16 + 1)   /* matmul_s8_packed[layout] */
 
-/* Portable C: always present, the fallback of every fast path. */
+typedef struct thm_ops {
+    int32_t isa;                  /* THM_ISA_* */
+    int (*available)(void);       /* NULL: whenever it is compiled in */
+    thm_matmul_s8_fn matmul_s8;
+    thm_matmul_s32_fn matmul_s8_s32;
+    thm_matmul_packed_fn matmul_s8_packed[THM_LAYOUT_SLOTS];   /* the layouts this ISA owns */
+    thm_matmul_s8_fn gemv_s8;     /* M = 1 only; NULL: this table's matmul_s8 */
+    thm_matmul_s32_fn gemv_s8_s32;
+    thm_requantize_fn requantize_s32;
+    thm_softmax_rows_fn softmax_q15_rows;
+    thm_rmsnorm_s8_fn rmsnorm_s8;
+    thm_rmsnorm_s16_fn rmsnorm_s16;
+    thm_rope_fn rope_s8;
+    thm_residual_fn residual_gated_s16;
+    thm_pv_rows_fn pv_rows_s8;
+    thm_pv_combine_fn pv_combine_s8;
+    thm_dot_s8_fn dot_s8;
+    thm_pv_s16s8_fn pv_s16s8;
+} thm_ops;
+
+/* The selected table (thm_isa.c); thm_isa_set switches it. */
+extern const thm_ops *thm_ops_now;
+
+/* The selected ISA's entry for op, else the portable one (thm_<op>_portable).
+ * Callers that run an entry per row or per key take it once, outside the loop. */
+#define THM_OP(op) (thm_ops_now->op ? thm_ops_now->op : thm_##op##_portable)
+
+/* Portable C: the fallback of every entry (kernels/src). */
 void thm_matmul_s8_portable(const int8_t *x, const int8_t *w, const int32_t *bias,
                             const int32_t *mult, const int32_t *shift, int8_t *y,
                             int32_t M, int32_t K, int32_t N);
 void thm_matmul_s8_s32_portable(const int8_t *x, const int8_t *w, const int32_t *bias,
                                 int32_t *y, int32_t M, int32_t K, int32_t N);
+void thm_requantize_s32_portable(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                                 int32_t *out, int32_t n);
+void thm_softmax_q15_rows_portable(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
+                                   int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_s8_portable(const int8_t *x, const int32_t *gm, const int32_t *gs,
+                             int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+void thm_rmsnorm_s16_portable(const int16_t *x, const int32_t *gm, const int32_t *gs,
+                              int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+void thm_rope_s8_portable(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
+                          int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
+void thm_residual_gated_s16_portable(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
+                                     int32_t shift);
+void thm_pv_rows_s8_portable(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt,
+                             int32_t D, int32_t mult, int32_t shift, int8_t *out,
+                             size_t out_stride, void *scratch);
+void thm_pv_combine_s8_portable(const int32_t *s0, const int32_t *s1, const int32_t *s2,
+                                int32_t n, int32_t mult, int32_t shift, int8_t *out);
 int32_t thm_dot_s8_portable(const int8_t *a, const int8_t *b, int32_t K);
 void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
                            int32_t D, int32_t *acc);
-void thm_pv_rows_portable(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
-                          int32_t mult, int32_t shift, int8_t *out, size_t out_stride);
+
+/* The longest row a 32-bit exp sum holds (n * 2^15 < 2^31): the scalar and
+ * vector rows' limit; longer rows take the 64-bit form. */
+#define THM_SOFTMAX_ROW_MAX_N 65535
+
+/* The ops-table entries of a board's row forms (kernels/arm/<feature>), for
+ * the file that defines the row function thm_rmsnorm_row_<sfx> (x16 picks the
+ * int16 input) or thm_softmax_row_q15_<sfx>: every row through it; softmax
+ * rows longer than the 32-bit exp sum allows take the portable form. */
+#define THM_RMSNORM_ROW_ENTRIES(sfx)                                                                  \
+    void thm_rmsnorm_s8_##sfx(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16, \
+                              int8_t *y, int32_t rows, int32_t D)                                     \
+    {                                                                                                 \
+        for (int32_t r = 0; r < rows; r++)                                                            \
+            thm_rmsnorm_row_##sfx(x + (size_t)r * D, 0, gm, gs, eps_q16, y + (size_t)r * D, D);       \
+    }                                                                                                 \
+    void thm_rmsnorm_s16_##sfx(const int16_t *x, const int32_t *gm, const int32_t *gs,                \
+                               int64_t eps_q16, int8_t *y, int32_t rows, int32_t D)                   \
+    {                                                                                                 \
+        for (int32_t r = 0; r < rows; r++)                                                            \
+            thm_rmsnorm_row_##sfx(x + (size_t)r * D, 1, gm, gs, eps_q16, y + (size_t)r * D, D);       \
+    }
+
+#define THM_SOFTMAX_ROWS_ENTRY(sfx)                                                                   \
+    void thm_softmax_q15_rows_##sfx(const int32_t *s, int16_t *p, int32_t rows, int32_t n,            \
+                                    int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e)       \
+    {                                                                                                 \
+        if (n > THM_SOFTMAX_ROW_MAX_N) {                                                              \
+            thm_softmax_q15_rows_portable(s, p, rows, n, mult, shift, diff_max, e);                   \
+            return;                                                                                   \
+        }                                                                                             \
+        for (int32_t r = 0; r < rows; r++)                                                            \
+            thm_softmax_row_q15_##sfx(s + (size_t)r * n, p + (size_t)r * n, n, mult, shift, diff_max, e); \
+    }
+
+
+/* x86 host fast paths (kernels/x86, the Python extension only). */
+#if defined(__x86_64__) && defined(THM_HOST_X86)
+#define THM_HAVE_X86 1
+int thm_x86_has_avx2(void);
+int thm_x86_has_avx512vnni(void);
+void thm_matmul_s8_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
+                        const int32_t *mult, const int32_t *shift, int8_t *y,
+                        int32_t M, int32_t K, int32_t N);
+void thm_matmul_s8_s32_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
+                            int32_t *y, int32_t M, int32_t K, int32_t N);
+void thm_matmul_s8_avx512vnni(const int8_t *x, const int8_t *w, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *y,
+                              int32_t M, int32_t K, int32_t N);
+void thm_matmul_s8_s32_avx512vnni(const int8_t *x, const int8_t *w, const int32_t *bias,
+                                  int32_t *y, int32_t M, int32_t K, int32_t N);
+/* thm_gemv_avx512.c: the one-row forms (M = 1, a decode step) through the
+ * AVX-512 streaming gemv for K <= THM_GEMV_MAX_K, the tiled VNNI matmul otherwise. */
+void thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, const int32_t *bias,
+                          const int32_t *mult, const int32_t *shift, int8_t *y,
+                          int32_t M, int32_t K, int32_t N);
+void thm_gemv_s8_s32_avx512(const int8_t *x, const int8_t *w, const int32_t *bias,
+                              int32_t *y, int32_t M, int32_t K, int32_t N);
+/* thm_rows_avx512.c */
+void thm_requantize_s32_avx512(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                               int32_t *out, int32_t n);
+void thm_softmax_q15_rows_avx512(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
+                                 int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_s8_avx512(const int8_t *x, const int32_t *gm, const int32_t *gs,
+                           int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+void thm_rmsnorm_s16_avx512(const int16_t *x, const int32_t *gm, const int32_t *gs,
+                            int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+void thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
+                        int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
+void thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
+                                   int32_t shift);
+void thm_pv_combine_s8_avx512(const int32_t *s0, const int32_t *s1, const int32_t *s2,
+                              int32_t n, int32_t mult, int32_t shift, int8_t *out);
+#endif
 
 /* ARM board fast paths (kernels/arm/<feature>/), compiled in by feature macro;
  * each file is an empty translation unit without its feature. */
@@ -62,10 +192,12 @@ int32_t thm_dot_s8_dsp(const int8_t *a, const int8_t *b, int32_t K);
 void thm_matmul_s8_packed_dsp(const int8_t *x, const void *wp, const int32_t *bias,
                               const int32_t *mult, const int32_t *shift, int8_t *y,
                               int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S16_R4K16 */
-void thm_softmax_row_q15_dsp(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                             int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_row_dsp(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t D);
+void thm_softmax_q15_rows_dsp(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
+                              int32_t shift, int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_s8_dsp(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                        int8_t *y, int32_t rows, int32_t D);
+void thm_rmsnorm_s16_dsp(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                         int8_t *y, int32_t rows, int32_t D);
 #endif
 #if defined(__ARM_FEATURE_MVE) && !defined(__aarch64__)
 #define THM_HAVE_ARM_MVE 1
@@ -78,12 +210,14 @@ int32_t thm_dot_s8_mve(const int8_t *a, const int8_t *b, int32_t K);
 void thm_matmul_s8_packed_mve(const int8_t *x, const void *wp, const int32_t *bias,
                               const int32_t *mult, const int32_t *shift, int8_t *y,
                               int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S8_R8K64 */
-void thm_softmax_row_q15_mve(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                             int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t D);
-void thm_pv_rows_mve(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D, int32_t mult,
-                     int32_t shift, int8_t *out, size_t out_stride);
+void thm_softmax_q15_rows_mve(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
+                              int32_t shift, int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_s8_mve(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                        int8_t *y, int32_t rows, int32_t D);
+void thm_rmsnorm_s16_mve(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                         int8_t *y, int32_t rows, int32_t D);
+void thm_pv_rows_s8_mve(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
+                        int32_t mult, int32_t shift, int8_t *out, size_t out_stride, void *scratch);
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -96,20 +230,13 @@ int32_t thm_dot_s8_neon(const int8_t *a, const int8_t *b, int32_t K);
 void thm_matmul_s8_packed_neon(const int8_t *x, const void *wp, const int32_t *bias,
                                const int32_t *mult, const int32_t *shift, int8_t *y,
                                int32_t M, int32_t K, int32_t N);  /* THM_LAYOUT_S8_R8K64 */
-void thm_softmax_row_q15_neon(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                              int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_row_neon(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                          int8_t *y, int32_t D);
+void thm_softmax_q15_rows_neon(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
+                               int32_t shift, int32_t diff_max, uint32_t *e);
+void thm_rmsnorm_s8_neon(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                         int8_t *y, int32_t rows, int32_t D);
+void thm_rmsnorm_s16_neon(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                          int8_t *y, int32_t rows, int32_t D);
 #endif
-
-/* The selected implementation (thm_isa.c). */
-extern thm_matmul_s8_fn thm_impl_matmul_s8;
-extern thm_matmul_s32_fn thm_impl_matmul_s8_s32;
-extern thm_dot_s8_fn thm_impl_dot_s8;
-extern thm_pv_s16s8_fn thm_impl_pv_s16s8;
-extern thm_softmax_row_fn thm_impl_softmax_row;   /* NULL: no fast path */
-extern thm_rmsnorm_row_fn thm_impl_rmsnorm_row;   /* NULL: no fast path */
-extern thm_pv_rows_fn thm_impl_pv_rows;           /* NULL: the model splits p into int8 digits */
 
 /* Shared argument checks. */
 static inline int thm_shift_ok(int32_t shift) { return shift >= -31 && shift <= 30; }

@@ -4,7 +4,7 @@
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
 
-/* The two products, portable; thm_isa.c may swap in a fast path (thm_impl.h). */
+/* The two products, portable; an ISA's ops table may have its own (thm_impl.h). */
 int32_t thm_dot_s8_portable(const int8_t *a, const int8_t *b, int32_t K)
 {
     int32_t s = 0;
@@ -21,19 +21,6 @@ void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_
         const int8_t *vj = v + (size_t)j * ldv;
         for (int32_t d = 0; d < D; d++) acc[d] += pj * (int32_t)vj[d];
     }
-}
-
-/* The fast attention's P.V rows (thm_impl.h), portable: the conformance
- * firmware's answer where a board has no vector form. */
-void thm_pv_rows_portable(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
-                          int32_t mult, int32_t shift, int8_t *out, size_t out_stride)
-{
-    for (int32_t r = 0; r < bq; r++)
-        for (int32_t d = 0; d < D; d++) {
-            int32_t acc = 0;
-            for (int32_t j = 0; j < Tk; j++) acc += (int32_t)p[(size_t)r * Tk + j] * vt[(size_t)d * Tk + j];
-            out[(size_t)r * out_stride + d] = thm_sat8(thm_requantize(acc, mult, shift));
-        }
 }
 
 static size_t thm_align4(size_t n) { return (n + 3u) & ~(size_t)3u; }
@@ -64,6 +51,8 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
     const int32_t group = H / Hkv;
     const size_t q_stride = (size_t)H * D, kv_stride = (size_t)Hkv * D;
     int32_t acc[THM_MAX_HEAD_DIM];
+    const thm_dot_s8_fn dot = THM_OP(dot_s8);       /* once: the loops call them per key */
+    const thm_pv_s16s8_fn pv = THM_OP(pv_s16s8);
 
     for (int32_t i = 0; i < Tq; i++) {
         /* causal: keys past the query's position do not exist for it */
@@ -75,11 +64,11 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
             const size_t off = (size_t)(h / group) * D;
             int8_t *oh = out + (size_t)i * q_stride + (size_t)h * D;
             for (int32_t j = 0; j < n; j++)
-                scores[j] = thm_impl_dot_s8(qh, k + (size_t)j * kv_stride + off, D);
+                scores[j] = dot(qh, k + (size_t)j * kv_stride + off, D);
             thm_softmax_q15(scores, kv_mask, p, n, prm->score_mult, prm->score_shift,
                             prm->diff_max, soft_scratch);
             for (int32_t d = 0; d < D; d++) acc[d] = 0;
-            thm_impl_pv_s16s8(p, v + off, kv_stride, n, D, acc);
+            pv(p, v + off, kv_stride, n, D, acc);
             for (int32_t d = 0; d < D; d++)
                 oh[d] = thm_sat8(thm_requantize(acc[d], prm->out_mult, prm->out_shift));
         }

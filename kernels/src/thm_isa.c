@@ -1,162 +1,123 @@
-/* Where a fast path is chosen. x86 hosts: at run time from CPUID (and
- * thm_isa_set, for tests and benchmarks). Boards: at build time from the
- * compiler's feature macros, which the board file sets. */
+/* The ops tables, one per ISA, and the switch between them (thm_impl.h).
+ *
+ * A table names only the ops its ISA has a fast path for; every other entry
+ * is NULL and runs the portable C. Which tables exist is the whole difference
+ * between builds: an x86 host compiles in AVX2 and AVX-512 VNNI and asks CPUID
+ * whether it may run them; a board compiles in the ones its feature macros
+ * (boards/<name>.toml) bring and runs any of them. The ids and the layouts each ISA
+ * owns are also in runtime/thimble/kernels/isa.py (a test compares them). */
 #include "thimble_kernels.h"
 #include "thm_impl.h"
 
-#if defined(__x86_64__) && defined(THM_HOST_X86)
-#include "thm_x86.h"
+static const thm_ops thm_ops_portable = {.isa = THM_ISA_PORTABLE};
 
-thm_matmul_s8_fn thm_impl_matmul_s8 = thm_matmul_s8_portable;
-thm_matmul_s32_fn thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
-thm_dot_s8_fn thm_impl_dot_s8 = thm_dot_s8_portable;          /* attention: no x86 path yet */
-thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;
-thm_softmax_row_fn thm_impl_softmax_row = 0;                   /* the model has its own AVX-512 rows */
-thm_rmsnorm_row_fn thm_impl_rmsnorm_row = 0;
-thm_pv_rows_fn thm_impl_pv_rows = 0;
-static int32_t thm_isa_current = -1;
+#if defined(THM_HAVE_X86)
+static const thm_ops thm_ops_avx2 = {
+    .isa = THM_ISA_AVX2,
+    .available = thm_x86_has_avx2,
+    .matmul_s8 = thm_matmul_s8_avx2,
+    .matmul_s8_s32 = thm_matmul_s8_s32_avx2,
+};
 
-int thm_isa_available(int32_t isa)
+static const thm_ops thm_ops_avx512vnni = {
+    .isa = THM_ISA_AVX512VNNI,
+    .available = thm_x86_has_avx512vnni,
+    .matmul_s8 = thm_matmul_s8_avx512vnni,
+    .matmul_s8_s32 = thm_matmul_s8_s32_avx512vnni,
+    .gemv_s8 = thm_gemv_s8_avx512,
+    .gemv_s8_s32 = thm_gemv_s8_s32_avx512,
+    .requantize_s32 = thm_requantize_s32_avx512,
+    .softmax_q15_rows = thm_softmax_q15_rows_avx512,
+    .rmsnorm_s8 = thm_rmsnorm_s8_avx512,
+    .rmsnorm_s16 = thm_rmsnorm_s16_avx512,
+    .rope_s8 = thm_rope_s8_avx512,
+    .residual_gated_s16 = thm_residual_gated_s16_avx512,
+    .pv_combine_s8 = thm_pv_combine_s8_avx512,
+};
+#endif
+
+#if defined(THM_HAVE_ARM_DSP)
+static const thm_ops thm_ops_arm_dsp = {
+    .isa = THM_ISA_ARM_DSP,
+    .matmul_s8 = thm_matmul_s8_dsp,
+    .matmul_s8_s32 = thm_matmul_s8_s32_dsp,
+    .matmul_s8_packed = {[THM_LAYOUT_S16_R4K16] = thm_matmul_s8_packed_dsp},
+    .softmax_q15_rows = thm_softmax_q15_rows_dsp,
+    .rmsnorm_s8 = thm_rmsnorm_s8_dsp,
+    .rmsnorm_s16 = thm_rmsnorm_s16_dsp,
+    .dot_s8 = thm_dot_s8_dsp,
+};
+#endif
+
+#if defined(THM_HAVE_ARM_MVE)
+static const thm_ops thm_ops_arm_mve = {
+    .isa = THM_ISA_ARM_MVE,
+    .matmul_s8 = thm_matmul_s8_mve,
+    .matmul_s8_s32 = thm_matmul_s8_s32_mve,
+    .matmul_s8_packed = {[THM_LAYOUT_S8_R8K64] = thm_matmul_s8_packed_mve},
+    .softmax_q15_rows = thm_softmax_q15_rows_mve,
+    .rmsnorm_s8 = thm_rmsnorm_s8_mve,
+    .rmsnorm_s16 = thm_rmsnorm_s16_mve,
+    .pv_rows_s8 = thm_pv_rows_s8_mve,
+    .dot_s8 = thm_dot_s8_mve,
+};
+#endif
+
+#if defined(THM_HAVE_ARM_NEON_DOT)
+static const thm_ops thm_ops_arm_neon_dot = {
+    .isa = THM_ISA_ARM_NEON_DOT,
+    .matmul_s8 = thm_matmul_s8_neon,
+    .matmul_s8_s32 = thm_matmul_s8_s32_neon,
+    .matmul_s8_packed = {[THM_LAYOUT_S8_R8K64] = thm_matmul_s8_packed_neon},
+    .softmax_q15_rows = thm_softmax_q15_rows_neon,
+    .rmsnorm_s8 = thm_rmsnorm_s8_neon,
+    .rmsnorm_s16 = thm_rmsnorm_s16_neon,
+    .dot_s8 = thm_dot_s8_neon,
+};
+#endif
+
+/* The tables this build has, slowest first: a board starts on the last one
+ * (its best), an x86 host on portable until it is told otherwise. */
+static const thm_ops *const thm_ops_all[] = {
+    &thm_ops_portable,
+#if defined(THM_HAVE_X86)
+    &thm_ops_avx2, &thm_ops_avx512vnni,
+#endif
+#if defined(THM_HAVE_ARM_DSP)
+    &thm_ops_arm_dsp,
+#endif
+#if defined(THM_HAVE_ARM_MVE)
+    &thm_ops_arm_mve,
+#endif
+#if defined(THM_HAVE_ARM_NEON_DOT)
+    &thm_ops_arm_neon_dot,
+#endif
+};
+#define THM_N_OPS ((int32_t)(sizeof(thm_ops_all) / sizeof(thm_ops_all[0])))
+
+#if defined(THM_HAVE_X86)
+const thm_ops *thm_ops_now = &thm_ops_portable;
+#else
+const thm_ops *thm_ops_now = thm_ops_all[THM_N_OPS - 1];
+#endif
+
+static const thm_ops *thm_ops_find(int32_t isa)
 {
-    switch (isa) {
-    case THM_ISA_PORTABLE: return 1;
-    case THM_ISA_AVX2: return thm_x86_has_avx2();
-    case THM_ISA_AVX512VNNI: return thm_x86_has_avx512vnni();
-    default: return 0;
+    for (int32_t i = 0; i < THM_N_OPS; i++) {
+        const thm_ops *o = thm_ops_all[i];
+        if (o->isa == isa) return !o->available || o->available() ? o : 0;
     }
+    return 0;
 }
+
+int thm_isa_available(int32_t isa) { return thm_ops_find(isa) != 0; }
 
 int thm_isa_set(int32_t isa)
 {
-    if (!thm_isa_available(isa)) return THM_E_ISA;
-    switch (isa) {
-    case THM_ISA_AVX2:
-        thm_impl_matmul_s8 = thm_matmul_s8_avx2;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_avx2;
-        break;
-    case THM_ISA_AVX512VNNI:
-        thm_impl_matmul_s8 = thm_matmul_s8_avx512vnni;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_avx512vnni;
-        break;
-    default:
-        thm_impl_matmul_s8 = thm_matmul_s8_portable;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
-        break;
-    }
-    thm_isa_current = isa;
+    const thm_ops *o = thm_ops_find(isa);
+    if (!o) return THM_E_ISA;
+    thm_ops_now = o;
     return THM_OK;
 }
 
-int32_t thm_isa_get(void)
-{
-    return thm_isa_current < 0 ? THM_ISA_PORTABLE : thm_isa_current;
-}
-
-#else /* a board, or a host without an x86 fast path: fixed at build time */
-
-/* Every path compiled in (by the board's feature macros) can be selected; the
- * default is the best one, fastest first: NEON SDOT, MVE, DSP, portable. */
-#if defined(THM_HAVE_ARM_NEON_DOT)
-#define THM_ISA_BEST THM_ISA_ARM_NEON_DOT
-#define THM_BEST(name) name##_neon
-#elif defined(THM_HAVE_ARM_MVE)
-#define THM_ISA_BEST THM_ISA_ARM_MVE
-#define THM_BEST(name) name##_mve
-#elif defined(THM_HAVE_ARM_DSP)
-#define THM_ISA_BEST THM_ISA_ARM_DSP
-#define THM_BEST(name) name##_dsp
-#else
-#define THM_ISA_BEST THM_ISA_PORTABLE
-#define THM_BEST(name) name##_portable
-#endif
-
-thm_matmul_s8_fn thm_impl_matmul_s8 = THM_BEST(thm_matmul_s8);
-thm_matmul_s32_fn thm_impl_matmul_s8_s32 = THM_BEST(thm_matmul_s8_s32);
-thm_dot_s8_fn thm_impl_dot_s8 = THM_BEST(thm_dot_s8);
-thm_pv_s16s8_fn thm_impl_pv_s16s8 = thm_pv_s16s8_portable;   /* no ARM P.V path yet */
-#if defined(THM_HAVE_ARM_NEON_DOT)                            /* the A55 */
-thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_neon;
-thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_neon;
-thm_pv_rows_fn thm_impl_pv_rows = 0;
-#elif defined(THM_HAVE_ARM_MVE)                               /* Helium rows (the M55) */
-thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_mve;
-thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_mve;
-thm_pv_rows_fn thm_impl_pv_rows = thm_pv_rows_mve;
-#elif defined(THM_HAVE_ARM_DSP)                               /* DSP rows (the M4) */
-thm_softmax_row_fn thm_impl_softmax_row = thm_softmax_row_q15_dsp;
-thm_rmsnorm_row_fn thm_impl_rmsnorm_row = thm_rmsnorm_row_dsp;
-thm_pv_rows_fn thm_impl_pv_rows = 0;
-#else
-thm_softmax_row_fn thm_impl_softmax_row = 0;
-thm_rmsnorm_row_fn thm_impl_rmsnorm_row = 0;
-thm_pv_rows_fn thm_impl_pv_rows = 0;
-#endif
-static int32_t thm_isa_current = THM_ISA_BEST;
-
-int thm_isa_available(int32_t isa)
-{
-    switch (isa) {
-    case THM_ISA_PORTABLE: return 1;
-#if defined(THM_HAVE_ARM_DSP)
-    case THM_ISA_ARM_DSP: return 1;
-#endif
-#if defined(THM_HAVE_ARM_MVE)
-    case THM_ISA_ARM_MVE: return 1;
-#endif
-#if defined(THM_HAVE_ARM_NEON_DOT)
-    case THM_ISA_ARM_NEON_DOT: return 1;
-#endif
-    default: return 0;
-    }
-}
-
-int thm_isa_set(int32_t isa)
-{
-    if (!thm_isa_available(isa)) return THM_E_ISA;
-    switch (isa) {
-#if defined(THM_HAVE_ARM_DSP)
-    case THM_ISA_ARM_DSP:
-        thm_impl_matmul_s8 = thm_matmul_s8_dsp;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_dsp;
-        thm_impl_dot_s8 = thm_dot_s8_dsp;
-        thm_impl_softmax_row = thm_softmax_row_q15_dsp;
-        thm_impl_rmsnorm_row = thm_rmsnorm_row_dsp;
-        thm_impl_pv_rows = 0;
-        break;
-#endif
-#if defined(THM_HAVE_ARM_MVE)
-    case THM_ISA_ARM_MVE:
-        thm_impl_matmul_s8 = thm_matmul_s8_mve;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_mve;
-        thm_impl_dot_s8 = thm_dot_s8_mve;
-        thm_impl_softmax_row = thm_softmax_row_q15_mve;
-        thm_impl_rmsnorm_row = thm_rmsnorm_row_mve;
-        thm_impl_pv_rows = thm_pv_rows_mve;
-        break;
-#endif
-#if defined(THM_HAVE_ARM_NEON_DOT)
-    case THM_ISA_ARM_NEON_DOT:
-        thm_impl_matmul_s8 = thm_matmul_s8_neon;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_neon;
-        thm_impl_dot_s8 = thm_dot_s8_neon;
-        thm_impl_softmax_row = thm_softmax_row_q15_neon;
-        thm_impl_rmsnorm_row = thm_rmsnorm_row_neon;
-        thm_impl_pv_rows = 0;
-        break;
-#endif
-    default:
-        thm_impl_matmul_s8 = thm_matmul_s8_portable;
-        thm_impl_matmul_s8_s32 = thm_matmul_s8_s32_portable;
-        thm_impl_dot_s8 = thm_dot_s8_portable;
-        thm_impl_softmax_row = 0;
-        thm_impl_rmsnorm_row = 0;
-        thm_impl_pv_rows = 0;
-        break;
-    }
-    thm_isa_current = isa;
-    return THM_OK;
-}
-
-int32_t thm_isa_get(void) { return thm_isa_current; }
-
-#endif
+int32_t thm_isa_get(void) { return thm_ops_now->isa; }

@@ -1,4 +1,6 @@
-/* Public matmul entry points: check arguments, then run the selected path. */
+/* Public matmul entry points: check arguments, then run the selected ISA's
+ * entry. The one-row forms (thm_gemv_*) run the table's gemv entry, else its
+ * matmul with M = 1. */
 #include "thimble_kernels.h"
 #include "thm_impl.h"
 
@@ -10,17 +12,25 @@ static int thm_matmul_args_ok(const int8_t *x, const int8_t *w, const void *y,
     return 1;
 }
 
+/* ... and the requantization's per-channel arguments of the int8 forms */
+static int thm_matmul_s8_args_ok(const int8_t *x, const int8_t *w, const int32_t *mult, const int32_t *shift,
+                                 const void *y, int32_t M, int32_t K, int32_t N)
+{
+    if (!thm_matmul_args_ok(x, w, y, M, K, N)) return 0;
+    if (N > 0 && (!mult || !shift)) return 0;
+    for (int32_t n = 0; n < N; n++) {
+        if (!thm_shift_ok(shift[n])) return 0;
+    }
+    return 1;
+}
+
 int thm_matmul_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
                   const int32_t *mult, const int32_t *shift, int8_t *y,
                   int32_t M, int32_t K, int32_t N)
 {
-    if (!thm_matmul_args_ok(x, w, y, M, K, N)) return THM_E_ARG;
-    if (N > 0 && (!mult || !shift)) return THM_E_ARG;
-    for (int32_t n = 0; n < N; n++) {
-        if (!thm_shift_ok(shift[n])) return THM_E_ARG;
-    }
+    if (!thm_matmul_s8_args_ok(x, w, mult, shift, y, M, K, N)) return THM_E_ARG;
     if (M == 0 || N == 0) return THM_OK;
-    thm_impl_matmul_s8(x, w, bias, mult, shift, y, M, K, N);
+    THM_OP(matmul_s8)(x, w, bias, mult, shift, y, M, K, N);
     return THM_OK;
 }
 
@@ -29,6 +39,25 @@ int thm_matmul_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias,
 {
     if (!thm_matmul_args_ok(x, w, y, M, K, N)) return THM_E_ARG;
     if (M == 0 || N == 0) return THM_OK;
-    thm_impl_matmul_s8_s32(x, w, bias, y, M, K, N);
+    THM_OP(matmul_s8_s32)(x, w, bias, y, M, K, N);
+    return THM_OK;
+}
+
+int thm_gemv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                const int32_t *shift, int8_t *y, int32_t K, int32_t N)
+{
+    const thm_matmul_s8_fn f = thm_ops_now->gemv_s8;
+    if (!f) return thm_matmul_s8(x, w, bias, mult, shift, y, 1, K, N);
+    if (!thm_matmul_s8_args_ok(x, w, mult, shift, y, 1, K, N)) return THM_E_ARG;
+    if (N > 0) f(x, w, bias, mult, shift, y, 1, K, N);
+    return THM_OK;
+}
+
+int thm_gemv_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y, int32_t K, int32_t N)
+{
+    const thm_matmul_s32_fn f = thm_ops_now->gemv_s8_s32;
+    if (!f) return thm_matmul_s8_s32(x, w, bias, y, 1, K, N);
+    if (!thm_matmul_args_ok(x, w, y, 1, K, N)) return THM_E_ARG;
+    if (N > 0) f(x, w, bias, y, 1, K, N);
     return THM_OK;
 }

@@ -1,6 +1,7 @@
 /* thm_matmul_s8 on converter-packed weights: argument checks, the portable C
  * that reads every layout (the fallback on any build), and the hand-off to
- * the fast path that owns a layout when that ISA is selected.
+ * the fast path that owns a layout when that ISA is selected (its ops table's
+ * matmul_s8_packed[layout] entry).
  *
  * Layouts (runtime/thimble/kernels/layouts.py is the writer; byte orders in
  * docs/kernels-arm.md). Padding rows and padding k are zero:
@@ -19,22 +20,27 @@
 
 #define THM_ROUND_UP(v, a) (((v) + (a) - 1) / (a) * (a))
 
-size_t thm_matmul_s8_packed_size(int32_t layout, int32_t K, int32_t N)
+/* (rows per tile, k per block, bytes per element) of a layout; 0 if unknown. */
+static int thm_layout_geometry(int32_t layout, int32_t *rows, int32_t *kb, int32_t *eb)
 {
-    if (K < 1 || K > THM_MAX_K || N < 0) return 0;
-    size_t rows, row_bytes;
     switch (layout) {
     case THM_LAYOUT_S8_R8K64:
-        rows = (size_t)THM_ROUND_UP((int64_t)N, 8);
-        row_bytes = (size_t)THM_ROUND_UP(K, 64);
-        break;
+        *rows = THM_LAYOUT_S8_R8K64_ROWS, *kb = THM_LAYOUT_S8_R8K64_KBLOCK, *eb = THM_LAYOUT_S8_R8K64_ELEM_BYTES;
+        return 1;
     case THM_LAYOUT_S16_R4K16:
-        rows = (size_t)THM_ROUND_UP((int64_t)N, 4);
-        row_bytes = 2 * (size_t)THM_ROUND_UP(K, 16);
-        break;
+        *rows = THM_LAYOUT_S16_R4K16_ROWS, *kb = THM_LAYOUT_S16_R4K16_KBLOCK, *eb = THM_LAYOUT_S16_R4K16_ELEM_BYTES;
+        return 1;
     default:
         return 0;
     }
+}
+
+size_t thm_matmul_s8_packed_size(int32_t layout, int32_t K, int32_t N)
+{
+    int32_t R, B, E;
+    if (K < 1 || K > THM_MAX_K || N < 0 || !thm_layout_geometry(layout, &R, &B, &E)) return 0;
+    const size_t rows = (size_t)THM_ROUND_UP((int64_t)N, R);
+    const size_t row_bytes = (size_t)E * (size_t)THM_ROUND_UP(K, B);
     if (rows > (size_t)-1 / row_bytes) return 0;   /* 32-bit targets */
     return rows * row_bytes;
 }
@@ -45,16 +51,18 @@ static int32_t thm_packed_dot(const int8_t *x, const void *wp, int32_t layout, i
 {
     int32_t acc = 0;
     if (layout == THM_LAYOUT_S8_R8K64) {
-        const int32_t kb = THM_ROUND_UP(K, 64) / 64;
-        const int8_t *row = (const int8_t *)wp + ((size_t)(n / 8) * kb * 8 + n % 8) * 64;
+        enum { R = THM_LAYOUT_S8_R8K64_ROWS, B = THM_LAYOUT_S8_R8K64_KBLOCK };
+        const int32_t kb = THM_ROUND_UP(K, B) / B;
+        const int8_t *row = (const int8_t *)wp + ((size_t)(n / R) * kb * R + n % R) * B;
         for (int32_t k = 0; k < K; k++)
-            acc += (int32_t)x[k] * row[(size_t)(k / 64) * 512 + k % 64];
+            acc += (int32_t)x[k] * row[(size_t)(k / B) * (R * B) + k % B];
     } else {    /* THM_LAYOUT_S16_R4K16 */
         static const uint8_t pos[4] = {0, 2, 1, 3};
-        const int32_t kb = THM_ROUND_UP(K, 16) / 16;
-        const int16_t *row = (const int16_t *)wp + ((size_t)(n / 4) * kb * 16 + n % 4) * 4;
+        enum { R = THM_LAYOUT_S16_R4K16_ROWS, B = THM_LAYOUT_S16_R4K16_KBLOCK };
+        const int32_t kb = THM_ROUND_UP(K, B) / B;
+        const int16_t *row = (const int16_t *)wp + ((size_t)(n / R) * kb * B + n % R) * 4;
         for (int32_t k = 0; k < K; k++)
-            acc += (int32_t)x[k] * row[(size_t)(k / 4) * 16 + pos[k % 4]];
+            acc += (int32_t)x[k] * row[(size_t)(k / 4) * (4 * R) + pos[k % 4]];
     }
     return acc;
 }
@@ -112,24 +120,11 @@ int thm_matmul_s8_packed(const int8_t *x, const void *wp, int32_t layout, const 
     if (M == 0 || N == 0) return THM_OK;
     if (!x || !wp || !y || !mult || !shift || ((uintptr_t)wp & 3u)) return THM_E_ARG;
     if (!thm_shifts_ok(shift, N)) return THM_E_ARG;
-#if defined(THM_HAVE_ARM_NEON_DOT)
-    if (layout == THM_LAYOUT_S8_R8K64 && thm_isa_get() == THM_ISA_ARM_NEON_DOT) {
-        thm_matmul_s8_packed_neon(x, wp, bias, mult, shift, y, M, K, N);
+    const thm_matmul_packed_fn fast = thm_ops_now->matmul_s8_packed[layout];   /* layout: checked above */
+    if (fast) {
+        fast(x, wp, bias, mult, shift, y, M, K, N);
         return THM_OK;
     }
-#endif
-#if defined(THM_HAVE_ARM_MVE)
-    if (layout == THM_LAYOUT_S8_R8K64 && thm_isa_get() == THM_ISA_ARM_MVE) {
-        thm_matmul_s8_packed_mve(x, wp, bias, mult, shift, y, M, K, N);
-        return THM_OK;
-    }
-#endif
-#if defined(THM_HAVE_ARM_DSP)
-    if (layout == THM_LAYOUT_S16_R4K16 && thm_isa_get() == THM_ISA_ARM_DSP) {
-        thm_matmul_s8_packed_dsp(x, wp, bias, mult, shift, y, M, K, N);
-        return THM_OK;
-    }
-#endif
     thm_matmul_s8_packed_portable(x, wp, layout, bias, mult, shift, y, M, K, N);
     return THM_OK;
 }

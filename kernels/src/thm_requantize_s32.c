@@ -3,6 +3,12 @@
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
 
+void thm_requantize_s32_portable(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                                 int32_t *out, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) out[i] = thm_requantize(in[i], mult[i], shift[i]);
+}
+
 int thm_requantize_s32(const int32_t *in, const int32_t *mult, const int32_t *shift,
                        int32_t *out, int32_t n)
 {
@@ -11,6 +17,6 @@ int thm_requantize_s32(const int32_t *in, const int32_t *mult, const int32_t *sh
     for (int32_t i = 0; i < n; i++) {
         if (!thm_shift_ok(shift[i])) return THM_E_ARG;
     }
-    for (int32_t i = 0; i < n; i++) out[i] = thm_requantize(in[i], mult[i], shift[i]);
+    if (n > 0) THM_OP(requantize_s32)(in, mult, shift, out, n);
     return THM_OK;
 }

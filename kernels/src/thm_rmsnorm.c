@@ -1,8 +1,45 @@
 /* ZCRMSNorm to int8, integer only: exact sum of squares, exact integer square
- * root, one 64-bit reciprocal per row, per-channel requantization of x / rms. */
+ * root, one 64-bit reciprocal per row, per-channel requantization of x / rms.
+ *
+ * The portable rows are the cheapest scalar form on 32-bit cores (the norms
+ * were a fifth of the boards' prefill, docs/runtime.md): when the row's
+ * reciprocal inv fits 31 bits (the usual case: rms >= 0.5) x * inv is one
+ * 32 x 32 multiply and (x inv + 2^14) >> 15 stays inside int32 for
+ * |x| <= 2^15, so the clamp cannot act. Rows whose inv is larger take the
+ * full per-element form (thm_rms_apply). */
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
+
+#define THM_RMS_ROWS(T, SS_T)                                                                        \
+    for (int32_t r = 0; r < rows; r++) {                                                             \
+        const T *xr = x + (size_t)r * D;                                                             \
+        int8_t *yr = y + (size_t)r * D;                                                              \
+        SS_T ss = 0;                                                                                 \
+        for (int32_t i = 0; i < D; i++) ss += (int32_t)xr[i] * (int32_t)xr[i];                       \
+        const int64_t inv = thm_rms_inv(ss, D, eps_q16);                                             \
+        if (inv > INT32_MAX) {                                                                       \
+            for (int32_t i = 0; i < D; i++) yr[i] = thm_rms_apply(xr[i], inv, gm[i], gs[i]);         \
+            continue;                                                                                \
+        }                                                                                            \
+        const int32_t inv32 = (int32_t)inv;                                                          \
+        for (int32_t i = 0; i < D; i++) {                                                            \
+            const int32_t n = (int32_t)(((int64_t)xr[i] * inv32 + (1 << 14)) >> 15);                 \
+            yr[i] = thm_sat8(thm_requantize(n, gm[i], gs[i]));                                       \
+        }                                                                                            \
+    }
+
+void thm_rmsnorm_s16_portable(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                              int8_t *y, int32_t rows, int32_t D)
+{
+    THM_RMS_ROWS(int16_t, int64_t)
+}
+
+void thm_rmsnorm_s8_portable(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                             int8_t *y, int32_t rows, int32_t D)
+{
+    THM_RMS_ROWS(int8_t, int32_t)   /* int8 rows: D * 2^14 < 2^31 */
+}
 
 static int thm_rmsnorm_args_ok(const void *x, const int32_t *gm, const int32_t *gs,
                                int64_t eps_q16, const int8_t *y, int32_t rows, int32_t D)
@@ -20,19 +57,7 @@ int thm_rmsnorm_s16(const int16_t *x, const int32_t *gain_mult, const int32_t *g
                     int64_t eps_q16, int8_t *y, int32_t rows, int32_t D)
 {
     if (!thm_rmsnorm_args_ok(x, gain_mult, gain_shift, eps_q16, y, rows, D)) return THM_E_ARG;
-    if (thm_impl_rmsnorm_row) {   /* a board's vector row (thm_impl.h) */
-        for (int32_t r = 0; r < rows; r++)
-            thm_impl_rmsnorm_row(x + (size_t)r * D, 1, gain_mult, gain_shift, eps_q16, y + (size_t)r * D, D);
-        return THM_OK;
-    }
-    for (int32_t r = 0; r < rows; r++) {
-        const int16_t *xr = x + (size_t)r * D;
-        int64_t ss = 0;
-        for (int32_t i = 0; i < D; i++) ss += (int32_t)xr[i] * (int32_t)xr[i];
-        const int64_t inv = thm_rms_inv(ss, D, eps_q16);
-        for (int32_t i = 0; i < D; i++)
-            y[(size_t)r * D + i] = thm_rms_apply(xr[i], inv, gain_mult[i], gain_shift[i]);
-    }
+    if (rows > 0) THM_OP(rmsnorm_s16)(x, gain_mult, gain_shift, eps_q16, y, rows, D);
     return THM_OK;
 }
 
@@ -40,18 +65,6 @@ int thm_rmsnorm_s8(const int8_t *x, const int32_t *gain_mult, const int32_t *gai
                    int64_t eps_q16, int8_t *y, int32_t rows, int32_t D)
 {
     if (!thm_rmsnorm_args_ok(x, gain_mult, gain_shift, eps_q16, y, rows, D)) return THM_E_ARG;
-    if (thm_impl_rmsnorm_row) {
-        for (int32_t r = 0; r < rows; r++)
-            thm_impl_rmsnorm_row(x + (size_t)r * D, 0, gain_mult, gain_shift, eps_q16, y + (size_t)r * D, D);
-        return THM_OK;
-    }
-    for (int32_t r = 0; r < rows; r++) {
-        const int8_t *xr = x + (size_t)r * D;
-        int32_t ss = 0;   /* D * 2^14 < 2^31 */
-        for (int32_t i = 0; i < D; i++) ss += (int32_t)xr[i] * (int32_t)xr[i];
-        const int64_t inv = thm_rms_inv(ss, D, eps_q16);
-        for (int32_t i = 0; i < D; i++)
-            y[(size_t)r * D + i] = thm_rms_apply(xr[i], inv, gain_mult[i], gain_shift[i]);
-    }
+    if (rows > 0) THM_OP(rmsnorm_s8)(x, gain_mult, gain_shift, eps_q16, y, rows, D);
     return THM_OK;
 }

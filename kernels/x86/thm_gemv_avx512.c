@@ -2,29 +2,28 @@
  * close to this core's read bandwidth: x stays in registers (K <= 1024), four
  * weight rows (contiguous, 4K bytes) per step, and a software prefetch two
  * such groups ahead that covers every line once. Bit-exact with
- * thm_matmul_s8 / thm_matmul_s8_s32 (no bias):
+ * thm_matmul_s8 / thm_matmul_s8_s32 with M = 1; thm_gemv_s8 / _s32 run it for
+ * K <= THM_GEMV_MAX_K when AVX-512 VNNI is selected (the entries below, in its ops table):
  *  - vpdpbusd multiplies unsigned by signed bytes, so the weights are flipped
  *    to w + 128 (xor 0x80) and 128 * sum(x) is subtracted afterwards;
  *    |sum (w + 128) x| <= 1024 * 255 * 128 < 2^25, so no lane wraps and the
  *    result is the exact int32 dot product;
  *  - past K, w loads as 0 (flipped: 128) against x = 0;
+ *  - the bias adds in wrapping int32 lanes, as the portable kernel's uint32 sum;
  *  - requantize is thm_avx512_rq_apply (exact), saturation is vpmovsdb (sat8). */
 #include "thimble_kernels.h"
 #include "thm_impl.h"
-#include "thm_x86_gemv.h"
 #include "thm_x86_simd.h"
 
 #define GEMV_ROWS 4
+#define THM_GEMV_MAX_K 1024   /* x [K] is held in 16 registers */
 
-THM_TARGET_AVX512VNNI int thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, const int32_t *mult,
-                                             const int32_t *shift, int8_t *y8, int32_t *y32,
-                                             int32_t K, int32_t N)
+/* x int8 [K] . w int8 [N, K]^T (+ bias): exactly one of y8 (sat8(requantize(acc,
+ * mult, shift))) or y32 (the raw int32 sums) is non-NULL; K <= THM_GEMV_MAX_K. */
+static THM_TARGET_AVX512VNNI void thm_gemv_rows_avx512(const int8_t *x, const int8_t *w, const int32_t *bias,
+                                                       const int32_t *mult, const int32_t *shift, int8_t *y8,
+                                                       int32_t *y32, int32_t K, int32_t N)
 {
-    if (K < 1 || K > THM_GEMV_MAX_K || N < 0 || !x || !w || (N > 0 && !y8 == !y32)) return THM_E_ARG;
-    if (y8 && (!mult || !shift)) return THM_E_ARG;
-    if (y8)
-        for (int32_t n = 0; n < N; n++)
-            if (!thm_shift_ok(shift[n])) return THM_E_ARG;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const int32_t nk = (K + 63) / 64;
     const __mmask64 tail = (K % 64) ? (__mmask64)(~0ULL >> (64 - K % 64)) : ~(__mmask64)0;
@@ -61,7 +60,8 @@ THM_TARGET_AVX512VNNI int thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, c
             for (int r = 0; r < rows; r++) raw[n - n0 + r] = _mm512_reduce_add_epi32(acc[r]) - corr;
         }
         const __mmask16 m = (__mmask16)((1u << nb) - 1u);
-        const __m512i acc = _mm512_maskz_loadu_epi32(m, raw);
+        __m512i acc = _mm512_maskz_loadu_epi32(m, raw);
+        if (bias) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(m, bias + n0));
         if (y32) {
             _mm512_mask_storeu_epi32(y32 + n0, m, acc);
         } else {
@@ -70,5 +70,22 @@ THM_TARGET_AVX512VNNI int thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, c
             _mm_mask_storeu_epi8(y8 + n0, m, _mm512_cvtsepi32_epi8(q));
         }
     }
-    return THM_OK;
+}
+
+void thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                        const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
+{
+    if (M == 1 && K <= THM_GEMV_MAX_K)
+        thm_gemv_rows_avx512(x, w, bias, mult, shift, y, 0, K, N);
+    else
+        thm_matmul_s8_avx512vnni(x, w, bias, mult, shift, y, M, K, N);
+}
+
+void thm_gemv_s8_s32_avx512(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y, int32_t M,
+                            int32_t K, int32_t N)
+{
+    if (M == 1 && K <= THM_GEMV_MAX_K)
+        thm_gemv_rows_avx512(x, w, bias, 0, 0, 0, y, K, N);
+    else
+        thm_matmul_s8_s32_avx512vnni(x, w, bias, y, M, K, N);
 }

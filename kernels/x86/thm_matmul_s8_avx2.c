@@ -35,7 +35,6 @@
 
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
-#include "thm_x86.h"
 #include "thm_x86_simd.h"
 
 #define THM_AVX2_MR 6           /* most rows of x per tile */

@@ -1,8 +1,9 @@
 /* AVX-512 forms of the per-row kernels the model runtime spends its non-matmul
- * time in: softmax_q15 (no mask), rmsnorm (int8 and int16 rows) and the gated
- * residual. Host build only; the model runtime calls them when the selected
- * ISA is AVX-512 VNNI (runtime/device/model/thm_model_fast.h). Each one gives
- * the same bits as its portable kernel (kernels/src) for every input:
+ * time in: softmax_q15 rows (no mask), rmsnorm (int8 and int16 rows), the
+ * gated residual, RoPE, requantize and the P.V digit recombination. Host build
+ * only: the AVX-512 VNNI ops table's entries (thm_isa.c), so the public
+ * kernels run them when that ISA is selected, arguments already checked. Each
+ * one gives the same bits as its portable kernel (kernels/src) for every input:
  *  - requantize is thm_avx512_rq_apply (thm_x86_simd.h, exact for all inputs);
  *  - softmax: the kept differences 0 <= top - s <= diff_max are formed in
  *    uint32 lanes (top - s < 2^32 because both are int32); lanes past diff_max
@@ -22,7 +23,6 @@
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
-#include "thm_x86_rows.h"
 #include "thm_x86_simd.h"
 
 #define T512 THM_TARGET_AVX512VNNI
@@ -73,18 +73,9 @@ static inline T512 __m512i exp_q15_16(__m512i z, const exp_tabs *t)
     return _mm512_maskz_mov_epi32(_mm512_cmplt_epi32_mask(z, _mm512_set1_epi32(THM_EXP_HI_LEN << THM_EXP_FRAC_BITS)), e);
 }
 
-T512 int thm_softmax_q15_avx512(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                                int32_t diff_max, uint32_t *e)
+T512 void thm_softmax_q15_rows_avx512(const int32_t *scores, int16_t *probs, int32_t rows, int32_t n, int32_t mult,
+                                      int32_t shift, int32_t diff_max, uint32_t *e)
 {
-    return thm_softmax_q15_rows_avx512(s, p, 1, n, mult, shift, diff_max, e);
-}
-
-T512 int thm_softmax_q15_rows_avx512(const int32_t *scores, int16_t *probs, int32_t rows, int32_t n, int32_t mult,
-                                     int32_t shift, int32_t diff_max, uint32_t *e)
-{
-    if (rows < 0 || n < 0 || mult < 0 || !thm_softmax_range_ok(shift, diff_max)) return THM_E_ARG;
-    if (n == 0 || rows == 0) return THM_OK;
-    if (!scores || !probs || !e) return THM_E_ARG;
     thm_avx512_rq q;
     thm_avx512_rq_prep(&q, _mm512_set1_epi32(mult), _mm512_set1_epi32(shift));
     exp_tabs tabs;
@@ -134,18 +125,6 @@ T512 int thm_softmax_q15_rows_avx512(const int32_t *scores, int16_t *probs, int3
             _mm512_mask_cvtepi32_storeu_epi16(p + j, m, pv);
         }
     }
-    return THM_OK;
-}
-
-static int rms_args_ok(const void *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                       const int8_t *y, int32_t rows, int32_t D)
-{
-    if (rows < 0 || D < 1 || D > THM_MAX_NORM_DIM) return 0;
-    if (eps_q16 < 0 || eps_q16 > ((int64_t)1 << 40)) return 0;
-    if (!gm || !gs || (rows > 0 && (!x || !y))) return 0;
-    for (int32_t i = 0; i < D; i++)
-        if (!thm_shift_ok(gs[i])) return 0;
-    return 1;
 }
 
 /* floor(sqrt(v)) like thm_isqrt_u64, from the FPU's square root and an exact
@@ -195,10 +174,9 @@ static inline T512 int64_t sum_squares(const void *x, int wide, int32_t D)
 
 #define ROW_BLOCK 32
 
-static T512 int rmsnorm_avx512(const void *x, int wide, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                               int8_t *y, int32_t rows, int32_t D)
+static T512 void rmsnorm_avx512(const void *x, int wide, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                                int8_t *y, int32_t rows, int32_t D)
 {
-    if (!rms_args_ok(x, gm, gs, eps_q16, y, rows, D)) return THM_E_ARG;
     const size_t esz = wide ? 2 : 1;
     int64_t inv[ROW_BLOCK];
     for (int32_t r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
@@ -236,25 +214,22 @@ static T512 int rmsnorm_avx512(const void *x, int wide, const int32_t *gm, const
             }
         }
     }
-    return THM_OK;
 }
 
-T512 int thm_rmsnorm_s8_avx512(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                               int8_t *y, int32_t rows, int32_t D)
-{
-    return rmsnorm_avx512(x, 0, gm, gs, eps_q16, y, rows, D);
-}
-
-T512 int thm_rmsnorm_s16_avx512(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+T512 void thm_rmsnorm_s8_avx512(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
                                 int8_t *y, int32_t rows, int32_t D)
 {
-    return rmsnorm_avx512(x, 1, gm, gs, eps_q16, y, rows, D);
+    rmsnorm_avx512(x, 0, gm, gs, eps_q16, y, rows, D);
 }
 
-T512 int thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, int32_t mult, int32_t shift)
+T512 void thm_rmsnorm_s16_avx512(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                                 int8_t *y, int32_t rows, int32_t D)
 {
-    if (n < 0 || !thm_shift_ok(shift)) return THM_E_ARG;
-    if (n > 0 && (!r || !y)) return THM_E_ARG;
+    rmsnorm_avx512(x, 1, gm, gs, eps_q16, y, rows, D);
+}
+
+T512 void thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, int32_t mult, int32_t shift)
+{
     thm_avx512_rq q;
     thm_avx512_rq_prep(&q, _mm512_set1_epi32(mult), _mm512_set1_epi32(shift));
     for (int32_t i = 0; i < n; i += 16) {
@@ -264,14 +239,11 @@ T512 int thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, i
         const __m512i sum = _mm512_add_epi32(_mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, r + i)), g);
         _mm256_mask_storeu_epi16(r + i, m, _mm512_cvtsepi32_epi16(sum));   /* sat16 */
     }
-    return THM_OK;
 }
 
-T512 int thm_attn_combine_avx512(const int32_t *s0, const int32_t *s1, const int32_t *s2, int32_t n,
-                                 int32_t mult, int32_t shift, int8_t *out)
+T512 void thm_pv_combine_s8_avx512(const int32_t *s0, const int32_t *s1, const int32_t *s2, int32_t n,
+                                   int32_t mult, int32_t shift, int8_t *out)
 {
-    if (n < 0 || !thm_shift_ok(shift)) return THM_E_ARG;
-    if (n > 0 && (!s0 || !s1 || !out)) return THM_E_ARG;
     thm_avx512_rq q;
     thm_avx512_rq_prep(&q, _mm512_set1_epi32(mult), _mm512_set1_epi32(shift));
     for (int32_t i = 0; i < n; i += 16) {
@@ -284,32 +256,22 @@ T512 int thm_attn_combine_avx512(const int32_t *s0, const int32_t *s1, const int
         const __m512i acc = _mm512_add_epi32(hi, _mm512_maskz_loadu_epi32(m, s0 + i));
         _mm_mask_storeu_epi8(out + i, m, _mm512_cvtsepi32_epi8(thm_avx512_rq_apply(acc, &q)));
     }
-    return THM_OK;
 }
 
-T512 int thm_requantize_s32_avx512(const int32_t *in, const int32_t *mult, const int32_t *shift, int32_t *out,
-                                   int32_t n)
+T512 void thm_requantize_s32_avx512(const int32_t *in, const int32_t *mult, const int32_t *shift, int32_t *out,
+                                    int32_t n)
 {
-    if (n < 0) return THM_E_ARG;
-    if (n > 0 && (!in || !mult || !shift || !out)) return THM_E_ARG;
-    for (int32_t i = 0; i < n; i++)
-        if (!thm_shift_ok(shift[i])) return THM_E_ARG;
     for (int32_t i = 0; i < n; i += 16) {
         const __mmask16 m = tail_mask(n - i);
         const __m512i r = thm_avx512_requantize(_mm512_maskz_loadu_epi32(m, in + i), _mm512_maskz_loadu_epi32(m, mult + i),
                                                 _mm512_maskz_loadu_epi32(m, shift + i));
         _mm512_mask_storeu_epi32(out + i, m, r);
     }
-    return THM_OK;
 }
 
-T512 int thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14, int8_t *y, int32_t T,
-                            int32_t n_heads, int32_t D, int32_t pos0, int32_t n_pos)
+T512 void thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14, int8_t *y, int32_t T,
+                             int32_t n_heads, int32_t D, int32_t pos0)
 {
-    if (T < 0 || n_heads < 1 || D < 2 || D % 2 || D > THM_MAX_HEAD_DIM) return THM_E_ARG;
-    if (pos0 < 0 || n_pos < 0 || (int64_t)pos0 + T > n_pos) return THM_E_ARG;
-    if (T == 0) return THM_OK;
-    if (!x || !y || !cos_q14 || !sin_q14) return THM_E_ARG;
     const int32_t half = D / 2;
     const __m512i round = _mm512_set1_epi32(1 << 13);
     for (int32_t t = 0; t < T; t++) {
@@ -334,5 +296,4 @@ T512 int thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16
             }
         }
     }
-    return THM_OK;
 }

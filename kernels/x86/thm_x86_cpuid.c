@@ -1,6 +1,6 @@
 /* CPUID and XGETBV: a feature counts only if the CPU has it and the OS saves
  * the registers it needs. */
-#include "thm_x86.h"
+#include "thm_impl.h"
 #include <cpuid.h>
 
 static uint64_t thm_xgetbv0(void)

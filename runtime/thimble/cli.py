@@ -1,27 +1,26 @@
-"""The `thimble` command. Each subcommand lives in its own module and
-registers itself through a small `add_parser(subparsers)` / `run(args)` pair,
-so this file only lists them."""
+"""The `thimble` command. Each verb is one module in thimble/commands/ with an
+`add_parser(parser)` / `run(args)` pair, so this file only lists them."""
 import argparse
 import importlib
 import sys
 
 from . import __version__
-from .errors import ThimbleError, report
-from .lifecycle import EXIT_SIGTERM, Terminated, sigterm_raises
+from .core.errors import ThimbleError, report
+from .core.lifecycle import EXIT_SIGTERM, Terminated, sigterm_raises
 
-# (name, module, one-line help)
+# (verb, one-line help): the module is thimble.commands.<verb>
 COMMANDS = [
-    ("demo", "thimble.demo", "the main job: an emulated watch receives a model over serial and answers a prompt"),
-    ("convert", "thimble.convert", "checkpoint -> calibrated int8 .thm image (with its tokenizer)"),
-    ("sim", "thimble.sim.cli", "run an image on the host, bit-exact with the boards; prints the tool calls"),
-    ("eval", "thimble.sim.eval_cli", "fidelity of an image to its float checkpoint: per-layer cosine, top-1, tool calls"),
-    ("bench", "thimble.bench.cli", "measure kernels, the model or the link; writes JSON and a table"),
-    ("plan", "thimble.plan_cli", "flash and arena an image needs on a board, per layer; refuses what does not fit"),
-    ("boards", "thimble.boards", "list the boards (boards/*.toml) or show one board's facts"),
-    ("build", "thimble.firmware", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
-    ("emulate", "thimble.emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
-    ("run", "thimble.device_run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
-    ("deploy", "thimble.deploy_cli", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
+    ("demo", "the main job: an emulated watch receives a model over serial and answers a prompt"),
+    ("convert", "checkpoint -> calibrated int8 .thm image (with its tokenizer)"),
+    ("sim", "run an image on the host, bit-exact with the boards; prints the tool calls"),
+    ("eval", "fidelity of an image to its float checkpoint: per-layer cosine, top-1, tool calls"),
+    ("bench", "measure kernels, the model or the link; writes JSON and a table"),
+    ("plan", "flash and arena an image needs on a board, per layer; refuses what does not fit"),
+    ("boards", "list the boards (boards/*.toml) or show one board's facts"),
+    ("build", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
+    ("emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
+    ("run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
+    ("deploy", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
 ]
 
 
@@ -32,8 +31,8 @@ def build_parser():
                     "watches and glasses (host tools, simulator, boards under QEMU).")
     parser.add_argument("--version", action="version", version=f"thimble {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module, help_text in COMMANDS:
-        mod = importlib.import_module(module)
+    for name, help_text in COMMANDS:
+        mod = importlib.import_module(f"thimble.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_parser(p)
         p.set_defaults(_run=mod.run)

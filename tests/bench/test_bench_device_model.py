@@ -5,22 +5,16 @@ and the device's instruction counts, written as JSON; the prompt length the
 arena allows is the longest that fits, and a board without room is refused
 with the shortfall named."""
 import json
-import shutil
 
 import pytest
 
 from thimble.bench import device_model
 from thimble.bench.model import main as bench_model
-from thimble.boards.board import load_board
+from toolchain import need_board
 
 
-def have_tools(name):
-    b = load_board(name)
-    return shutil.which(b.qemu_binary) and shutil.which(f"{b.toolchain}-gcc") and shutil.which("cmake")
-
-
-@pytest.mark.skipif(not have_tools("watch_m55"), reason="watch_m55: cross compiler, cmake or QEMU missing")
 def test_bench_model_board_runs_bit_exact_and_writes_json(tmp_path, capsys):
+    need_board("watch_m55")
     out = tmp_path / "m55.json"
     rc = bench_model(["--board", "watch_m55", "--shape", "tiny", "--prompt-tokens", "64", "--gen-tokens", "8",
                       "--json", str(out)])

@@ -99,7 +99,7 @@ def test_metrics_detect_error():
 
 
 def test_bad_arguments():
-    from thimble.errors import UsageError
+    from thimble.core.errors import UsageError
     with pytest.raises(UsageError, match="--seq-lens"):
         numerics.main(["--seq-lens", "16,x", "--json", ""])
     with pytest.raises(UsageError, match="--tokens"):

@@ -3,10 +3,8 @@ build/boards/NAME) and run it under QEMU. A missing toolchain or QEMU fails
 these tests: tools/bootstrap.sh installs them, so CI must have them."""
 import pytest
 
-from thimble.boards import board_names, load_board
+from thimble.boards import load_board
 from thimble.firmware import build_firmware
-
-
 
 
 @pytest.fixture(scope="session")

@@ -9,19 +9,19 @@ import pytest
 from thimble.firmware import cases as C
 from thimble.firmware import job as J
 from thimble.firmware import run_job, run_qemu
+from thimble.kernels import isa as I
+from thimble.boards import board_names
 
-BOARDS = ["watch_m4", "watch_m55", "glasses_a55"]
+BOARDS = board_names()         # every board file
 
 
-FEATURE_ISA = {"dsp": "arm_dsp", "mve": "arm_mve", "neon": "arm_neon_dot"}
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def expected_fast_paths(board):
-    """ISA names the board's features must bring in, once their sources exist."""
-    names = set(J.ISA_NAMES.values())
-    return [FEATURE_ISA[f] for f in board.features
-            if FEATURE_ISA[f] in names and glob.glob(os.path.join(REPO, "kernels", "arm", f, "*.c"))]
+    """ISA names the board's features must bring in (kernels/isa.py), once their sources exist."""
+    return [i.name for i in I.board_isas(board.features)
+            if i.feature and glob.glob(os.path.join(REPO, "kernels", "arm", i.feature, "*.c"))]
 
 
 def suite(board_name):
@@ -36,8 +36,9 @@ def suite(board_name):
         C.attention_s8(rng, 3, 3, 2, 2, 6),
         C.rmsnorm(rng, 3, 31), C.rmsnorm(rng, 4, 16, s16=False), C.rmsnorm(rng, 1, 512),
         C.rope_s8(rng, 3, 2, 8, 5, 16), C.rope_s8(rng, 2, 8, 64, 100, 128),
-        C.residual_s16(rng, 33), C.embed_s16(rng, 5, 11, 7), C.embed_s16(rng, 3, 11, 7, bad_token=True),
-        C.requantize_s32(rng, 29),
+        C.residual_s16(rng, 33), C.residual_s16(rng, 700, edge=True), C.embed_s16(rng, 5, 11, 7), C.embed_s16(rng, 3, 11, 7, bad_token=True),
+        C.requantize_s32(rng, 29), C.softmax_q15_rows_block(rng, 4, 37), C.pv_rows(rng, 3, 17, 5, edge=True),
+        C.pv_combine(rng, 21), C.pv_combine(rng, 9, digits=2),
         # Needle's real shapes: 8 query / 4 key-value heads of 64, d_model 512
         C.attention_s8(rng, 4, 48, 8, 4, 64, causal=True, q_pos0=44),
         C.matmul_s8(rng, 1, 512, 512), C.matmul_s8(rng, 1, 512, 256), C.matmul_s8_s32(rng, 1, 512, 512),

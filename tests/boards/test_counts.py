@@ -5,8 +5,9 @@ import pytest
 from thimble.firmware import cases as C
 from thimble.firmware import job as J
 from thimble.firmware import run_job
+from thimble.boards import board_names
 
-BOARDS = ["watch_m4", "watch_m55", "glasses_a55"]
+BOARDS = board_names()         # every board file
 
 SPIN = 200_000          # iterations of the 2-instruction calibration loop
 

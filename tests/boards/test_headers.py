@@ -16,11 +16,12 @@ import subprocess
 
 import pytest
 
-from thimble import resources
+from thimble.core import resources
 from thimble.boards import load_board
 from thimble.firmware import build_firmware
+from thimble.boards import board_names
 
-BOARDS = ["watch_m4", "watch_m55", "glasses_a55"]
+BOARDS = board_names()         # every board file
 TARGETS = ["thm_conformance", "thm_app_link", "thm_flash_test"]
 
 

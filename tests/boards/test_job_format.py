@@ -46,3 +46,15 @@ def test_results_parse_and_refuse():
         J.parse_results(good + b"\0", 1)
     with pytest.raises(J.JobError, match="records"):
         J.parse_results(struct.pack("<4I", J.RESULT_MAGIC, 1, 10**6, 0), 1)
+
+
+def test_kernel_ids_match_the_c_enum():
+    """The job's kernel ids are thm_conformance.h's enum, name for name."""
+    import pathlib
+    import re
+    hdr = (pathlib.Path(__file__).resolve().parents[2] / "runtime" / "device" / "conformance"
+           / "thm_conformance.h").read_text()
+    enum = {m.group(1): int(m.group(2)) for m in re.finditer(r"THM_K_(\w+)\s*=\s*(\d+)", hdr)}
+    assert enum, "no THM_K_* ids in the header"
+    for name, value in enum.items():
+        assert getattr(J, name) == value, name

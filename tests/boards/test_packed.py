@@ -11,6 +11,7 @@ from thimble.firmware import job as J
 from thimble.firmware import run_job
 from thimble.kernels import layouts as L
 from thimble.kernels import reference as ref
+from thimble.boards import board_names
 
 LAYOUTS = [L.S8_R8K64, L.S16_R4K16]
 NULL = ffi.NULL
@@ -139,7 +140,7 @@ def packed_suite(layout, big):
     return cs
 
 
-@pytest.mark.parametrize("board_name", ["watch_m4", "watch_m55", "glasses_a55"])
+@pytest.mark.parametrize("board_name", board_names())
 def test_packed_bit_exact_on_board(board_name, firmware):
     board, elf = firmware(board_name)
     cases = [c for lay in LAYOUTS for c in packed_suite(lay, big=board_name != "watch_m55")]

@@ -6,7 +6,6 @@ it whole. The plan now runs in 64 bits and refuses anything over
 THM_MODEL_ARENA_MAX (2 GiB) on every target: these tests run it on the
 Cortex-M4 (plan32_check.c under qemu-arm) and on the host, image by image."""
 import pathlib
-import shutil
 import subprocess
 
 import pytest
@@ -16,6 +15,7 @@ from thimble.model.synth import random_model, tiny_config
 from thimble.quant import calibrate, quantize, random_prompts, to_image
 from thimble.sim.c_model import CModel, CModelError, app_check
 from thimble.sim.device_checks import check_image as check_like_device
+from toolchain import component_args, need
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEV = ROOT / "runtime" / "device"
@@ -42,22 +42,16 @@ def wrapping_image():
 
 @pytest.fixture(scope="module")
 def plan32(tmp_path_factory):
-    if not (shutil.which(CC) and shutil.which(QEMU)):
-        pytest.skip(f"{CC} or {QEMU} missing (tools/bootstrap.sh)")
+    need(CC, QEMU)
     inc = subprocess.run([CC, "-print-file-name=include"], capture_output=True, text=True, check=True).stdout.strip()
     out = tmp_path_factory.mktemp("plan32") / "plan32"
-    srcs = [ROOT / "tests" / "cmodel" / "plan32_check.c", DEV / "image" / "thm_image.c",
-            DEV / "crypto" / "thm_sha256.c", DEV / "model" / "thm_model_bind.c", DEV / "model" / "thm_model_arena.c",
-            DEV / "model" / "thm_model_attention.c", DEV / "hal" / "thm_libc.c", DEV / "app" / "thm_app_strlen.c",
-            DEV / "tokenizer" / "thm_tok_open.c", DEV / "tokenizer" / "thm_tok_encode.c",
-            DEV / "app" / "thm_app_image.c", *sorted((ROOT / "kernels" / "src").glob("*.c"))]
+    # the app's whole image check (thm_app_check) as a watch links it, with its mem* and strlen
+    srcs = [ROOT / "tests" / "cmodel" / "plan32_check.c", DEV / "hal" / "thm_libc.c", DEV / "app" / "thm_app_strlen.c"]
     # as the watch firmware is built: freestanding, the project's string.h, the compiler's own headers
     cmd = [CC, "-mcpu=cortex-m4", "-mthumb", "-O2", "-std=c11", "-Wall", "-Werror", "-ffreestanding", "-nostdlib",
            "-static", "-nostdinc", "-isystem", str(DEV / "libc" / "include"), "-isystem", inc,
            "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections",
-           *[f"-I{d}" for d in (DEV / "image", DEV / "model", DEV / "include", DEV / "crypto", DEV / "tokenizer",
-                                DEV / "decode", DEV / "app", ROOT / "kernels" / "include")],
-           *map(str, srcs), "-lgcc", "-o", str(out)]
+           *map(str, srcs), *component_args("app_checks"), "-lgcc", "-o", str(out)]
     subprocess.run(cmd, check=True)
     return out
 

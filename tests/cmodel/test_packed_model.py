@@ -131,7 +131,7 @@ def test_convert_board_and_repack_cli(tmp_path, capsys):
         assert thimble(["convert", "--repack", str(plain), "--board", board, "-o", str(out)]) == 0
         assert out.read_bytes() == repack(plain.read_bytes(), layout)
     capsys.readouterr()
-    # usage errors: exit 2 (runtime/thimble/errors.py)
+    # usage errors: exit 2 (runtime/thimble/core/errors.py)
     assert thimble(["convert", "--repack", str(plain), "--board", "watch_m4", "--layout", "s8_r8k64",
                     "-o", str(tmp_path / "x.thm")]) == 2
     assert thimble(["convert", "--repack", str(tmp_path / "missing.thm"), "-o", str(tmp_path / "x.thm")]) == 2

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from thimble.cli import main
-from thimble.plan import make_plan
+from thimble.sim.plan import make_plan
 from thimble.sim.c_model import CModel
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

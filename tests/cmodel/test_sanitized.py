@@ -2,31 +2,24 @@
 (portable kernels, exact-size arena): the same tokens and CRC as CModel, and
 a hostile image is refused without a sanitizer report."""
 import pathlib
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
 from thimble.sim.c_model import CModel
+from toolchain import component_args, need
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def checker(tmp_path_factory):
-    cc = shutil.which("gcc")
-    if not cc:
-        pytest.skip("gcc not on PATH: cannot build the C model runtime")
+    (cc,) = need("gcc")
     out = tmp_path_factory.mktemp("modelc") / "model_check"
-    dev = ROOT / "runtime" / "device"
-    srcs = sorted((ROOT / "kernels" / "src").glob("*.c")) + [
-        dev / "image" / "thm_image.c", dev / "crypto" / "thm_sha256.c"] + sorted((dev / "model").glob("*.c"))
     cmd = [cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-           f"-I{ROOT / 'kernels' / 'include'}", f"-I{dev / 'include'}", f"-I{dev / 'image'}",
-           f"-I{dev / 'crypto'}", f"-I{dev / 'model'}",
-           str(ROOT / "tests" / "cmodel" / "model_check.c")] + [str(s) for s in srcs] + ["-o", str(out)]
+           str(ROOT / "tests" / "cmodel" / "model_check.c"), *component_args("model"), "-o", str(out)]
     subprocess.run(cmd, check=True, timeout=300)
     return out
 

@@ -1,4 +1,5 @@
 import pytest
+from toolchain import HINT
 
 from decode_harness import build_checker
 
@@ -7,5 +8,5 @@ from decode_harness import build_checker
 def decode_check(tmp_path_factory):
     exe = build_checker(tmp_path_factory.mktemp("decodec"))
     if exe is None:
-        pytest.skip("no C compiler on PATH: cannot build the C grammar")
+        pytest.fail(f"no C compiler on PATH: cannot build the C grammar; {HINT}", pytrace=False)
     return exe

@@ -6,10 +6,13 @@ import shutil
 import struct
 import subprocess
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DECODE = ROOT / "runtime" / "device" / "decode"
+from thimble.app import format as F
+from toolchain import component_args
 
-MAX_TOOLS, MAX_KEYS, MAX_KEYS_TOTAL, MAX_WIRE = 32, 32, 256, 4096
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+MAX_TOOLS, MAX_KEYS = F.TOOLS_MAX_TOOLS, F.TOOLS_MAX_KEYS
+MAX_KEYS_TOTAL, MAX_WIRE = F.TOOLS_MAX_KEYS_TOTAL, F.TOOLS_MAX_WIRE
 E = dict(OK=0, ARG=-1, MAGIC=-2, SIZE=-3, COUNT=-4, NAME=-5, DUP=-6, STATE=-7)
 
 
@@ -51,8 +54,7 @@ def build_checker(out_dir):
     out = pathlib.Path(out_dir) / "decode_check"
     cmd = [cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-           f"-I{DECODE}", str(ROOT / "tests" / "decode" / "decode_check.c"),
-           str(DECODE / "thm_grammar.c"), str(DECODE / "thm_decode.c"), "-o", str(out)]
+           str(ROOT / "tests" / "decode" / "decode_check.c"), *component_args("decode"), "-o", str(out)]
     subprocess.run(cmd, check=True)
     return out
 

@@ -9,22 +9,21 @@ import os
 
 import pytest
 
-from device_harness import BOARDS, MODEL, have_tools
-from thimble.cli import main as thimble
-from thimble.device_batch import LINK_TARGET, build_firmware_target
+from device_harness import BOARDS
+from toolchain import need_board
+from thimble.firmware import LINK_TARGET, build_firmware
 from thimble.sim.session import Session
 
 
 @pytest.fixture(scope="session", params=BOARDS)
 def board(request):
-    if not have_tools(request.param):
-        pytest.skip(f"{request.param}: cross compiler, cmake or QEMU missing (tools/bootstrap.sh)")
+    need_board(request.param)
     return request.param
 
 
 def _build(board, target=LINK_TARGET):
     root = os.environ.get("THIMBLE_DEVICE_BUILD")
-    return build_firmware_target(board, target, os.path.join(root, board) if root else None)
+    return build_firmware(board, os.path.join(root, board) if root else None, target)
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +38,8 @@ def flash_elf(board):
 
 @pytest.fixture(scope="session")
 def m4_elf():
-    if not have_tools("watch_m4"):
-        pytest.skip("watch_m4: cross compiler, cmake or QEMU missing (tools/bootstrap.sh)")
+    need_board("watch_m4")
     return _build("watch_m4")
-
-
-@pytest.fixture(scope="session")
-def watch_image(tmp_path_factory):
-    out = tmp_path_factory.mktemp("watch") / "watch.thm"
-    rc = thimble(["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
-                  "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)])
-    assert rc == 0
-    return out
 
 
 @pytest.fixture(scope="session")

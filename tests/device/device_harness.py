@@ -2,20 +2,14 @@
 whether a board's toolchain and QEMU are installed."""
 import json
 import pathlib
-import shutil
 
-from thimble.boards.board import board_names, load_board
+from thimble.boards.board import board_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "watch-tiny"
 BOARDS = board_names()
 TOOLS = json.loads((MODEL / "tools.json").read_text())
 BY_NAME = {t["name"]: t for t in TOOLS}
-
-
-def have_tools(board):
-    b = load_board(board)
-    return shutil.which(b.qemu_binary) and shutil.which(f"{b.toolchain}-gcc") and shutil.which("cmake")
 
 
 def eval_prompts(n):

@@ -16,12 +16,12 @@ import time
 import pytest
 
 from device_harness import ROOT
-from device_harness import have_tools
-from thimble import emulate
-from thimble.device_batch import build_firmware_target
+from toolchain import need_board
+from thimble.firmware import emulator as emulate
+from thimble.firmware import LINK_TARGET, build_firmware
 from thimble.cli import main as thimble
-from thimble.emulate import Emulator, EmulatorError
-from thimble.lifecycle import child_processes
+from thimble.firmware.emulator import Emulator, EmulatorError
+from thimble.core.lifecycle import child_processes
 from thimble.link.client import LinkClient
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -98,14 +98,13 @@ def assert_clean(kids, tmp):
 def cli_m4():
     """watch_m4's link firmware where the CLI looks for it (not THIMBLE_DEVICE_BUILD), built
     before the clock starts: a first build takes longer than these tests wait for a line."""
-    if not have_tools("watch_m4"):
-        pytest.skip("watch_m4: cross compiler, cmake or QEMU missing (tools/bootstrap.sh)")
-    return build_firmware_target("watch_m4")
+    need_board("watch_m4")
+    return build_firmware("watch_m4", target=LINK_TARGET)
 
 
 # (command, what to wait for before the signal): emulate once it serves, demo in the middle of the deploy
 EMULATE = (["emulate", "--board", "watch_m4"], "Ctrl-C stops it")
-DEMO = (["demo", "--board", "watch_m4"], "%  ")
+DEMO = (["demo", "--board", "watch_m4"], " bytes (")
 
 
 @pytest.mark.parametrize("what,sig,status", [

@@ -3,16 +3,14 @@ watch-tiny over the serial link, and prints the tool call, bit-exact with the
 host simulator. Run again on the same flash, it sends nothing."""
 import json
 
-import pytest
-
-from device_harness import have_tools
+from toolchain import need_board
 from thimble.cli import main as thimble
 
 BOARD = "watch_m55"
 
 
-@pytest.mark.skipif(not have_tools(BOARD), reason="cross toolchain or QEMU missing (tools/bootstrap.sh)")
 def test_demo_answers_and_a_second_run_sends_nothing(tmp_path, capsys):
+    need_board(BOARD)
     flash = tmp_path / "flash.bin"
     assert thimble(["demo", "--board", BOARD, "--flash", str(flash)]) == 0
     out = capsys.readouterr().out

@@ -1,5 +1,5 @@
 """Every board, its link firmware holding watch-tiny factory-placed in slot
-0 (thimble.device_batch: one QEMU boot, each prompt staged and RUN over the
+0 (thimble.firmware.batch: one QEMU boot, each prompt staged and RUN over the
 serial link), answers exactly as the host simulator does: the same prompt
 tokens, generated tokens, hidden-state CRC and answer text; instruction
 counts repeat under -icount (to one counter tick: a reading is quantised to
@@ -7,8 +7,8 @@ the tick). Bad requests and a corrupted image get the app's refusals."""
 import struct
 
 from thimble.boards.board import load_board
-from thimble.device_batch import run_batch, run_batch_raw
-from thimble.device_prompt import build_request
+from thimble.firmware.batch import run_batch, run_batch_raw
+from thimble.app.request import build_request
 from thimble.link.factory import write_board_flash
 
 from device_harness import TOOLS, eval_prompts

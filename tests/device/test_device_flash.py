@@ -10,13 +10,12 @@ import numpy as np
 
 from device_harness import FL_ERASE, FL_PROGRAM, FL_READ, flash_cmd, flash_reply, flash_request
 from thimble.boards.board import load_board
-from thimble.device_batch import flash_bytes
-from thimble.emulate import Emulator
+from thimble.firmware.emulator import Emulator
 
 
 def test_flash_is_nor_bounded_and_persists(board, flash_elf, tmp_path):
     sector = load_board(board).flash_sector_bytes
-    size = flash_bytes(load_board(board))
+    size = load_board(board).flash_bytes
     path = tmp_path / "flash.bin"
     pattern = bytes(np.random.default_rng(1).integers(0, 255, 4096, dtype=np.uint8))
     with Emulator(board, flash=path, elf=flash_elf) as emu:

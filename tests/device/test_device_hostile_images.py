@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from device_harness import MODEL, TOOLS, tiny_image
-from thimble.emulate import Emulator
+from thimble.firmware.emulator import Emulator
 from thimble.link.client import LinkClient, LinkError
 from thimble.sim.session import Session
 from thimble.tokenizer import TokenizerModelError, load_model
@@ -46,7 +46,7 @@ def test_the_host_refuses_requests_the_device_refuses(images):
     took arguments from the wrong one of two tools with the same name, while
     the board refuses both (thm_app_parse_request: 1..1024 query bytes;
     thm_grammar_tools_init: THM_GRAMMAR_E_DUP)."""
-    from thimble.prompt import PromptError
+    from thimble.app.prompt import PromptError
     host = Session(images[0], "c:portable")
     with pytest.raises(PromptError, match="non-empty"):
         host.ask("", TOOLS[:3])
@@ -60,7 +60,7 @@ def dup_request():
     thimble's own request builder refuses to make it)."""
     import json
     import struct
-    from thimble.device_prompt import REQ_MAGIC, REQ_VERSION, tools_wire
+    from thimble.app.request import REQ_MAGIC, REQ_VERSION, tools_wire
     tools = json.dumps([{"name": "set_timer", "parameters": {"minutes": {}}},
                         {"name": "set_timer", "parameters": {"seconds": {}}}], separators=(",", ":"))
     q, tj = QUERY.encode(), tools.encode()
@@ -69,14 +69,14 @@ def dup_request():
 
 
 def test_host_and_board_refuse_a_request_with_one_message(board, link_elf, images, tmp_path):
-    from thimble.prompt import PromptError
+    from thimble.app.prompt import PromptError
     from thimble.sim.device_checks import check_request
     with pytest.raises(PromptError) as host:
         check_request(dup_request())
     with Emulator(board, flash=tmp_path / "flash.bin", elf=link_elf) as emu, emu.connect() as ser:
         link = LinkClient(ser)
         link.deploy(images[0].read_bytes())
-        from thimble.device_prompt import parse_answer
+        from thimble.app.request import parse_answer
         _, out = link.run_raw(dup_request())
         ans = parse_answer(out)
     assert ans.status == -1 and ans.text == str(host.value) == "tools: repeated name, or repeated key in one tool"

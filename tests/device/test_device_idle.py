@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from thimble.emulate import Emulator
+from thimble.firmware.emulator import Emulator
 from thimble.link.client import LinkClient
 
 IDLE_SECONDS = 2.0

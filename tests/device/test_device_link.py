@@ -11,12 +11,12 @@ import pytest
 
 from device_harness import MODEL, TOOLS, tiny_image
 from thimble.cli import main as thimble
-from thimble.emulate import Emulator
-from thimble.device_prompt import E_PROMPT, parse_answer
+from thimble.firmware.emulator import Emulator
+from thimble.app.request import E_PROMPT, parse_answer
 from thimble.link import codec
 from thimble.link import format as F
 from thimble.link.client import LinkClient, LinkError
-from thimble.prompt import PromptTooLong
+from thimble.app.prompt import PromptTooLong
 from thimble.sim.session import Session
 
 QUERY = "set a timer for ten minutes"

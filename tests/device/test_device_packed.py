@@ -7,7 +7,7 @@ import pytest
 
 from device_harness import TOOLS, tiny_image
 from thimble.boards.board import load_board
-from thimble.emulate import Emulator
+from thimble.firmware.emulator import Emulator
 from thimble.link.client import LinkClient
 from thimble.quant.image import board_layout, repack
 from thimble.sim.session import Session

@@ -1,4 +1,4 @@
-"""The host side of the app's request and answer (thimble.device_prompt):
+"""The host side of the app's request and answer (thimble.app.request):
 what the device is sent is bounded and well formed; answers that are
 truncated, oversized or of another version are refused."""
 import json
@@ -7,9 +7,9 @@ import struct
 import pytest
 
 from device_harness import TOOLS
-from thimble.device_prompt import (ANS_HEADER, DeviceAnswerError, build_request, parse_answer,
+from thimble.app.request import (ANS_HEADER, DeviceAnswerError, build_request, parse_answer,
                                    tools_wire)
-from thimble.prompt import PromptError
+from thimble.app.prompt import PromptError
 
 
 def test_request_layout_and_wire_form():

@@ -21,13 +21,14 @@ exit 127) on the first RUN.
 import pytest
 
 from device_harness import ROOT, TOOLS, tiny_image
-from thimble.emulate import Emulator
+from thimble.firmware.emulator import Emulator
+from thimble.boards import board_names, load_board
 from thimble.link.client import LinkClient, LinkError
 from thimble.sim.c_model import CModelError, app_check
 from thimble.sim.session import Session
 
 QUERY = "set a timer for ten minutes"
-WATCHES = ("watch_m4", "watch_m55")
+WATCHES = tuple(b for b in board_names() if load_board(b).family == "cortex-m")   # the 32-bit watches
 REGRESSIONS = ROOT / "tests" / "fuzz" / "image" / "regressions"
 
 
@@ -112,8 +113,8 @@ def factory_flash(path, board, image):
 def test_watch_m55_refuses_the_plan_that_wrapped_32_bits(board, link_elf, tmp_path):
     if board != "watch_m55":
         pytest.skip(f"{board}: watch_m55 only (its slot holds the 11.6 MB image)")
-    from thimble.device_batch import run_batch_raw
-    from thimble.device_prompt import build_request
+    from thimble.firmware.batch import run_batch_raw
+    from thimble.app.request import build_request
     image = wrapping_image()
     with pytest.raises(CModelError) as host:
         app_check(image)

@@ -11,8 +11,8 @@ import pytest
 
 from device_harness import MODEL, TOOLS
 from thimble.cli import main as thimble
-from thimble.device_prompt import build_request, parse_answer
-from thimble.emulate import Emulator
+from thimble.app.request import build_request, parse_answer
+from thimble.firmware.emulator import Emulator
 from thimble.link import codec
 from thimble.link import format as F
 from thimble.link.client import LinkClient, LinkError

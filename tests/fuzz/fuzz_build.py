@@ -11,25 +11,21 @@ import shutil
 import subprocess
 import sys
 
+from thimble.firmware.sources import Components
+
 FUZZ = pathlib.Path(__file__).resolve().parent
 ROOT = FUZZ.parents[1]
 DEV = ROOT / "runtime" / "device"
 OUT = ROOT / "build" / "fuzz"
 HARNESSES = ("image", "request", "link")
 
-_MODEL = [DEV / "image" / "thm_image.c", DEV / "crypto" / "thm_sha256.c",
-          *sorted((DEV / "model").glob("*.c")), *sorted((DEV / "tokenizer").glob("*.c")),
-          *sorted((DEV / "decode").glob("*.c")), DEV / "app" / "thm_app.c", DEV / "app" / "thm_app_request.c",
-          DEV / "app" / "thm_app_image.c", DEV / "app" / "thm_app_vocab.c",
-          *sorted((ROOT / "kernels" / "src").glob("*.c")), FUZZ / "hal_stub.c"]
-SOURCES = {
-    "image": _MODEL,
-    "request": _MODEL,
-    "link": [DEV / "link" / "thm_link_server.c", DEV / "link" / "thm_link_frame.c",
-             DEV / "link" / "thm_link_journal.c", DEV / "link" / "thm_crc32.c", DEV / "crypto" / "thm_sha256.c"],
-}
-INCLUDES = [FUZZ / "include", DEV / "include", DEV / "image", DEV / "crypto", DEV / "model", DEV / "tokenizer",
-            DEV / "decode", DEV / "app", DEV / "link", DEV / "hal", ROOT / "kernels" / "include"]
+# What each harness drives: the app's run-prompt path (model, tokenizer,
+# grammar, the app's checks) or the link server and its journal.
+COMPONENTS = {"image": "app_run", "request": "app_run", "link": "link"}
+_COMPS = Components(ROOT)     # the tree being built: the planted-bug tests build from a copy
+SOURCES = {name: _COMPS.sources(c) + ([FUZZ / "hal_stub.c"] if c == "app_run" else [])
+           for name, c in COMPONENTS.items()}
+INCLUDES = [FUZZ / "include", *_COMPS.includes("app_run", "link"), DEV / "hal"]
 FLAGS = ["-O1", "-g", "-std=c11", "-D_DEFAULT_SOURCE", "-fno-omit-frame-pointer",
          "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 

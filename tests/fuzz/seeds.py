@@ -153,7 +153,7 @@ def link_image():
 
 def main():
     sys.path.insert(0, str(ROOT / "runtime"))
-    from thimble.device_prompt import build_request
+    from thimble.app.request import build_request
     from thimble.tokenizer import load_model
     from thimble.tokenizer.payload import build_payload
     tools = json.loads((MODEL / "tools.json").read_text())

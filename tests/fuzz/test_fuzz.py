@@ -58,7 +58,11 @@ def test_fuzz_for_a_bounded_seeded_time(name, tmp_path):
 # compaction (link-journal: the compaction_cut seed); a COMMIT that skips the
 # application's check (link-check: the refused_commit seed). "link-fuzzed" is off
 # the corpus's path (a DATA frame whose offset is not a chunk multiple): only
-# the mutation loop can find it, within a fixed number of runs from a fixed seed.
+# the mutation loop can find it, within a fixed number of runs from a fixed seed;
+# so is "link-req", a REQ bound that lets a part run past the request's
+# total (replacing the check): inside the server's struct, where only the
+# harness's counter checks can see it. A sixth field "replace" puts the plant
+# in the anchor's place instead of after it.
 OVERFLOW = "    {{ volatile char planted[4]; planted[4 + ({})] = 1; }}\n"
 SANITIZER = ("AddressSanitizer", "out of bounds")
 PLANTS = {
@@ -81,6 +85,10 @@ PLANTS = {
     "link-fuzzed": ("link/thm_link_server.c",
                     "    uint32_t off = thm_le32(p + THM_LINK_DATA_OFFSET), n = len - THM_LINK_DATA_SIZE;\n",
                     "    if (off % THM_LINK_DATA_CHUNK)" + OVERFLOW.format("off & 3")[3:], SANITIZER, True),
+    "link-req": ("link/thm_link_server.c",
+                 "    if (off > total || n > total - off) return error(s, seq, THM_LINK_CMD_REQ, THM_LINK_ST_E_LENGTH);\n",
+                 "    if (off > total) return error(s, seq, THM_LINK_CMD_REQ, THM_LINK_ST_E_LENGTH);\n",
+                 ("the staged request outgrew its buffer",), True, "replace"),
 }
 
 
@@ -91,7 +99,7 @@ def test_a_planted_bug_is_found(plant, tmp_path):
     build with the plant must fail, and so must its saved input alone."""
     import shutil
     name = plant.split("-")[0]
-    rel, head, planted, report, fuzzed = PLANTS[plant]
+    rel, head, planted, report, fuzzed, *how = PLANTS[plant]
     root = FUZZ.parents[1]
     src = tmp_path / "src"
     shutil.copytree(FUZZ, src / "tests" / "fuzz", ignore=shutil.ignore_patterns("__pycache__"))
@@ -100,7 +108,7 @@ def test_a_planted_bug_is_found(plant, tmp_path):
     target = src / "runtime" / "device" / rel
     text = target.read_text()
     assert text.count(head) == 1, f"the plant's anchor moved in {rel}: update PLANTS"
-    target.write_text(text.replace(head, head + planted, 1))
+    target.write_text(text.replace(head, planted if how == ["replace"] else head + planted, 1))
     r = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import fuzz_build; "
                         "print(fuzz_build.build(sys.argv[3], sys.argv[2]))", str(src / "tests" / "fuzz"),
                         str(tmp_path / "b"), name], capture_output=True, text=True, check=True)

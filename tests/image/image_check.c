@@ -9,20 +9,7 @@
 #include "thm_image.h"
 #include "thm_sha256.h"
 
-static uint8_t *slurp(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    /* an exact-size heap block, so ASan catches a read one byte past the image */
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    fclose(f);
-    *size = (uint64_t)n;
-    return buf;
-}
+#include "thm_test_slurp.h"
 
 static uint32_t fnv1a(const uint8_t *p, uint64_t n)
 {

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from toolchain import HINT, TEST_INCLUDE, component_args
 from thimble.image import ImageError, Tensor, build_image, parse_image, read_image, write_image
 from thimble.image import format as fmt
 
@@ -43,14 +44,11 @@ ERR = c_error_codes()
 def checker(tmp_path_factory):
     cc = shutil.which("gcc")
     if not cc:
-        pytest.skip("gcc not on PATH: cannot build the C image reader")
+        pytest.fail(f"gcc not on PATH: cannot build the C image reader; {HINT}", pytrace=False)
     out = tmp_path_factory.mktemp("imgc") / "image_check"
-    dev = ROOT / "runtime" / "device"
     cmd = [cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-           f"-I{dev / 'include'}", f"-I{dev / 'image'}", f"-I{dev / 'crypto'}",
-           str(ROOT / "tests" / "image" / "image_check.c"), str(dev / "image" / "thm_image.c"),
-           str(dev / "crypto" / "thm_sha256.c"), "-o", str(out)]
+           TEST_INCLUDE, str(ROOT / "tests" / "image" / "image_check.c"), *component_args("image"), "-o", str(out)]
     subprocess.run(cmd, check=True)
     return out
 

@@ -183,3 +183,51 @@ def embed(seed, T, V, D, tokens="random", table="random", rq="typical"):
         shift = rng.integers(-2, 9, V).astype(np.int32)
     return dict(tokens=tok.astype(np.int32), table=ints(rng, (V, D), np.int8, table),
                 mult=mult, shift=shift)
+
+
+def softmax_rows(seed, rows, n, scores="random", rq="typical"):
+    """scores int32 [rows, n] (no mask): random rows, plus an all-equal first
+    row (every p alike) when rows > 1; one (mult, shift, diff_max)."""
+    a = softmax(seed, rows * n, scores=scores, rq=rq)
+    s = a["scores"].reshape(rows, n)
+    if rows > 1 and n:
+        s[0] = s[0].max()
+    return dict(scores=s, mult=a["mult"], shift=a["shift"], diff_max=a["diff_max"])
+
+
+def pv_rows(seed, bq, Tk, D, p="random", v="random", rq="typical"):
+    """p int16 [bq, Tk] Q15 in [0, 32767]: random (rows summing near 2^15, as
+    a softmax leaves them), one_hot (32767 on one key: three digits), max (every
+    p 32767), zero; vt int8 [D, Tk]; one (mult, shift)."""
+    rng = np.random.default_rng(seed)
+    if p == "random":
+        pv = rng.integers(0, 32768, (bq, Tk)) // max(Tk // 2, 1)
+        pv = np.minimum(pv, 32767)
+    elif p == "one_hot":
+        pv = np.zeros((bq, Tk), np.int64)
+        if Tk:
+            pv[np.arange(bq), rng.integers(0, Tk, bq)] = 32767
+    elif p == "max":
+        pv = np.full((bq, Tk), 32767)
+    elif p == "zero":
+        pv = np.zeros((bq, Tk), np.int64)
+    elif p == "two_digit_edge":        # just below and at the two-digit limit (32640)
+        pv = rng.choice(np.array([32639, 32640, 32767, 0, 127, 128, 255, 256]), (bq, Tk))
+    else:
+        raise ValueError(f"unknown p kind {p!r}")
+    mult, shift = requant(rng, 1, rq)
+    if rq == "typical":               # sum_j p_j v_j is v in Q15: bring it back near int8
+        shift = rng.integers(-17, -12, 1)
+    return dict(p=pv.astype(np.int16), vt=ints(rng, (D, Tk), np.int8, v), mult=int(mult[0]), shift=int(shift[0]))
+
+
+def pv_combine(seed, n, digits=3, rq="extreme"):
+    """Digit sums s0, s1, s2 int32 [n] (s2 None: two digits) with int32 ends,
+    so the recombination wraps; one (mult, shift)."""
+    rng = np.random.default_rng(seed)
+    s = [ints(rng, n, np.int32, "random") for _ in range(3)]
+    s[0][::3] = I32_MAX
+    s[1][1::4] = I32_MIN
+    s[2][2::4] = I32_MIN
+    mult, shift = requant(rng, 1, rq)
+    return dict(s0=s[0], s1=s[1], s2=s[2] if digits == 3 else None, mult=int(mult[0]), shift=int(shift[0]))

@@ -41,6 +41,22 @@ def softmax(n=6, mult=1 << 30, shift=-2, diff_max=100, scores=True, p=True, scra
                                n, mult, shift, diff_max, buf("int32_t", 8) if scratch else NULL)
 
 
+def softmax_rows(rows=2, n=3, mult=1 << 30, shift=-2, diff_max=100, scores=True, scratch=True):
+    return lib.thm_softmax_q15_rows(buf("int32_t", 8) if scores else NULL, buf("int16_t", 8), rows, n, mult, shift,
+                                    diff_max, buf("int32_t", 8) if scratch else NULL)
+
+
+def pv_rows(bq=2, Tk=3, D=4, shift=-15, stride=None, p=True, scratch=True):
+    return lib.thm_pv_rows_s8(buf("int16_t", 64, 100) if p else NULL, bq, Tk, buf("int8_t", 64), D, 1 << 30, shift,
+                              buf("int8_t", 64), D if stride is None else stride,
+                              buf("int32_t", 256) if scratch else NULL)
+
+
+def pv_combine(n=4, shift=-3, s0=True, s2=True):
+    return lib.thm_pv_combine_s8(buf("int32_t", 8) if s0 else NULL, buf("int32_t", 8),
+                                 buf("int32_t", 8) if s2 else NULL, n, 1 << 30, shift, buf("int8_t", 8))
+
+
 def attention(Tq=2, Tk=3, prm=None, q=True, scratch=True):
     prm = attn_params() if prm is None else prm
     return lib.thm_attention_s8(buf("int8_t", 64) if q else NULL, buf("int8_t", 64), buf("int8_t", 64),
@@ -154,6 +170,32 @@ CASES = [
     ("residual shift 31", lambda: residual(shift=31), E_ARG),
     ("residual r NULL", lambda: residual(r=False), E_ARG),
     ("residual n=0 no buffers", lambda: lib.thm_residual_gated_s16(NULL, NULL, 0, 1 << 30, 0), OK),
+    ("softmax_rows ok", lambda: softmax_rows(), OK),
+    ("softmax_rows rows<0", lambda: softmax_rows(rows=-1), E_ARG),
+    ("softmax_rows n<0", lambda: softmax_rows(n=-1), E_ARG),
+    ("softmax_rows mult<0", lambda: softmax_rows(mult=-1), E_ARG),
+    ("softmax_rows shift 31", lambda: softmax_rows(shift=31), E_ARG),
+    ("softmax_rows diff_max wraps", lambda: softmax_rows(shift=2, diff_max=1 << 30), E_ARG),
+    ("softmax_rows scores NULL", lambda: softmax_rows(scores=False), E_ARG),
+    ("softmax_rows scratch NULL", lambda: softmax_rows(scratch=False), E_ARG),
+    ("softmax_rows rows=0 no buffers", lambda: lib.thm_softmax_q15_rows(NULL, NULL, 0, 5, 1, 0, 10, NULL), OK),
+    ("pv_rows ok", lambda: pv_rows(), OK),
+    ("pv_rows bq<0", lambda: pv_rows(bq=-1), E_ARG),
+    ("pv_rows Tk=0", lambda: pv_rows(Tk=0), E_ARG),
+    ("pv_rows Tk>THM_MAX_K", lambda: pv_rows(Tk=65537), E_ARG),
+    ("pv_rows D=0", lambda: pv_rows(D=0), E_ARG),
+    ("pv_rows D=257", lambda: pv_rows(D=257), E_ARG),
+    ("pv_rows stride<D", lambda: pv_rows(stride=3), E_ARG),
+    ("pv_rows shift -32", lambda: pv_rows(shift=-32), E_ARG),
+    ("pv_rows p NULL", lambda: pv_rows(p=False), E_ARG),
+    ("pv_rows scratch NULL", lambda: pv_rows(scratch=False), E_ARG),
+    ("pv_rows bq=0 no buffers", lambda: lib.thm_pv_rows_s8(NULL, 0, 3, NULL, 4, 1, 0, NULL, 4, NULL), OK),
+    ("pv_combine ok", lambda: pv_combine(), OK),
+    ("pv_combine two digits", lambda: pv_combine(s2=False), OK),
+    ("pv_combine n<0", lambda: pv_combine(n=-1), E_ARG),
+    ("pv_combine shift 31", lambda: pv_combine(shift=31), E_ARG),
+    ("pv_combine s0 NULL", lambda: pv_combine(s0=False), E_ARG),
+    ("pv_combine n=0 no buffers", lambda: lib.thm_pv_combine_s8(NULL, NULL, NULL, 0, 1, 0, NULL), OK),
     ("embed ok", lambda: embed(), OK),
     ("embed token -1", lambda: embed(tokens=(0, -1)), E_TOKEN),
     ("embed token V", lambda: embed(tokens=(3,)), E_TOKEN),
@@ -178,6 +220,9 @@ def test_scratch_sizes_cover_the_buffers():
     assert lib.thm_attention_s8_scratch_size(0) == 0
     # scores [Tk] int32 + softmax scratch + probabilities [Tk] int16
     assert lib.thm_attention_s8_scratch_size(1024) >= 1024 * (4 + 4 + 2)
+    # three int8 digits [bq, Tk] and three int32 sums [bq, D]
+    assert lib.thm_pv_rows_s8_scratch_size(8, 100, 64) >= 3 * 8 * 100 + 3 * 8 * 64 * 4
+    assert lib.thm_pv_rows_s8_scratch_size(2, 0, 4) == 0 and lib.thm_pv_rows_s8_scratch_size(-1, 3, 4) == 0
 
 
 def test_unknown_isa_is_refused_and_changes_nothing():

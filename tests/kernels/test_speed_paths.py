@@ -1,64 +1,34 @@
-"""The model runtime's AVX-512 speed paths (kernels/x86/thm_rows_avx512.c,
-thm_gemv_avx512.c) == the reference kernels, bit for bit: random and edge
-values (kernel_cases' int8/int16/int32 ends and parameter-range ends), odd
-sizes around the 16- and 64-lane vector widths, and the same argument errors.
-They are not in the C API (thimble_kernels.h), so this file builds them into a
-small cffi module of its own. At model level, the C runtime on every ISA this
-CPU runs (portable and AVX-512 take different paths) == IntNeedle."""
-import importlib.util
-import pathlib
-import platform
-
+"""The speed paths behind the public kernels (the AVX-512 rows and one-row
+matmul in kernels/x86, reached through the AVX-512 VNNI ops table; the
+portable rows everywhere else) == the reference kernels, bit for bit,
+through the public backends (get_backend("c:<isa>")): random and edge values
+(kernel_cases' int8/int16/int32 ends and parameter-range ends), odd sizes
+around the 16- and 64-lane vector widths, and the same argument errors from
+the C API with each ISA selected. At model level, the C runtime on every ISA
+this CPU runs (portable and AVX-512 take different paths) == IntNeedle."""
 import numpy as np
 import pytest
 
 import kernel_cases as kc
+from kernel_check import load
+from thimble.kernels import c_backend
 from thimble.kernels import reference as ref
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 THM_OK, THM_E_ARG = 0, -1
+C_BACKENDS = [f"c:{isa}" for isa in c_backend.ISAS]
 
 
-def _prototypes(*headers):
-    """The headers' declarations as cffi's cdef takes them: the preprocessor
-    lines dropped (cffi strips the comments itself), so the test declares
-    exactly what the C side declares."""
-    text = "\n".join((ROOT / "kernels" / "x86" / h).read_text() for h in headers)
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-
-
-CDEF = _prototypes("thm_x86_rows.h", "thm_x86_gemv.h")
-
-
-def _has_avx512vnni():
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    from thimble._kernels import lib
-    return bool(lib.thm_isa_available(lib.THM_ISA_AVX512VNNI))
-
-
-@pytest.fixture(scope="module")
-def fast(tmp_path_factory):
-    if not _has_avx512vnni():
-        pytest.skip("this CPU (or build) has no AVX-512 VNNI")
-    from cffi import FFI
-    ffi = FFI()
-    ffi.cdef(CDEF)
-    out = tmp_path_factory.mktemp("speed_paths")
-    ffi.set_source("_thm_speed_paths", '#include "thm_x86_rows.h"\n#include "thm_x86_gemv.h"\n',
-                   sources=[str(ROOT / "kernels/x86/thm_rows_avx512.c"), str(ROOT / "kernels/x86/thm_gemv_avx512.c")],
-                   include_dirs=[str(ROOT / "kernels/include"), str(ROOT / "kernels/x86")],
-                   define_macros=[("THM_HOST_X86", "1")],
-                   extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing"])
-    path = ffi.compile(tmpdir=str(out))
-    spec = importlib.util.spec_from_file_location("_thm_speed_paths", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture(scope="module", params=C_BACKENDS)
+def fast(request):
+    """A C backend; its ISA is selected for the C API calls made directly."""
+    k = load(request.param)
+    k.lib, k.ffi = c_backend.lib, c_backend.ffi
+    k.select = lambda: c_backend.select_isa(request.param[2:])
+    return k
 
 
 def _p(ffi, ctype, a):
-    return ffi.from_buffer(ctype + "[]", np.ascontiguousarray(a)) if a is not None else ffi.NULL
+    return ffi.from_buffer(ctype + "[]", a) if a is not None else ffi.NULL
 
 
 # --- softmax ------------------------------------------------------------------
@@ -70,74 +40,61 @@ SOFTMAX_N = [1, 2, 15, 16, 17, 63, 256, 1001]
 @pytest.mark.parametrize("scores", ["random", "equal", "extreme"])
 @pytest.mark.parametrize("n", SOFTMAX_N)
 def test_softmax_matches_reference(fast, n, scores, rq):
-    ffi, lib = fast.ffi, fast.lib
     for seed in range(4):
         a = kc.softmax(seed=seed * 1000 + n, n=n, scores=scores, rq=rq)
         want = ref.softmax_q15(a["scores"], a["mult"], a["shift"], a["diff_max"])
-        p = np.full(n, -7, np.int16)
-        e = np.zeros(n, np.uint32)
-        rc = lib.thm_softmax_q15_avx512(_p(ffi, "int32_t", a["scores"]), _p(ffi, "int16_t", p), n, a["mult"],
-                                        a["shift"], a["diff_max"], _p(ffi, "uint32_t", e))
-        assert rc == THM_OK
+        p = fast.softmax_q15(a["scores"], a["mult"], a["shift"], a["diff_max"])
         assert np.array_equal(p, want), f"seed {seed}: {np.flatnonzero(p != want)[:5]}"
 
 
 @pytest.mark.parametrize("rows,n", [(1, 5), (3, 17), (8, 256), (5, 1001)])
 def test_softmax_rows_match_reference(fast, rows, n):
     """Several rows in one call (the fast attention's 8-row blocks), each its own softmax."""
-    ffi, lib = fast.ffi, fast.lib
     for rq in ("typical", "extreme"):
         a = kc.softmax(seed=rows * n, n=rows * n, scores="random", rq=rq)
         s = a["scores"].reshape(rows, n)
         s[0] = s[0].max()                                       # an all-equal row
         want = np.stack([ref.softmax_q15(row, a["mult"], a["shift"], a["diff_max"]) for row in s])
-        p = np.full((rows, n), -7, np.int16)
-        e = np.zeros(n, np.uint32)
-        assert lib.thm_softmax_q15_rows_avx512(_p(ffi, "int32_t", s), _p(ffi, "int16_t", p), rows, n, a["mult"],
-                                               a["shift"], a["diff_max"], _p(ffi, "uint32_t", e)) == THM_OK
+        p = fast.softmax_q15_rows(s, a["mult"], a["shift"], a["diff_max"])
         assert np.array_equal(p, want), rq
 
 
 def test_softmax_every_exp_table_entry(fast):
     """Rows [0, -z] for every z in 0..4200 with requantize(diff) = diff: each
     exp table entry (and past the table) shows in the second probability."""
-    ffi, lib = fast.ffi, fast.lib
     z = np.arange(4201, dtype=np.int32)
-    s = np.stack([np.zeros_like(z), -z], axis=1)
+    s = np.ascontiguousarray(np.stack([np.zeros_like(z), -z], axis=1))
     want = np.stack([ref.softmax_q15(row, 1 << 30, 1, 5000) for row in s])
     assert len(set(want[:4096, 1].tolist())) > 1000                  # the entries are told apart
-    p = np.zeros_like(want)
-    e = np.zeros(2, np.uint32)
-    assert lib.thm_softmax_q15_rows_avx512(_p(ffi, "int32_t", s), _p(ffi, "int16_t", p), len(z), 2, 1 << 30, 1,
-                                           5000, _p(ffi, "uint32_t", e)) == THM_OK
-    assert np.array_equal(p, want)
+    assert np.array_equal(fast.softmax_q15_rows(s, 1 << 30, 1, 5000), want)
 
 
 def test_softmax_long_row_flushes_lane_sums(fast):
     """More than 16 * 2^12 terms: the 32-bit lane sums are flushed to 64 bits."""
-    ffi, lib = fast.ffi, fast.lib
-    n = 16 * 4096 * 2 + 5
+    n = 16 * 4096 * 2 + 5                     # past the 32-bit row sums (n > 65535) too
     s = np.zeros(n, np.int32)                 # every term is exp(0) = 2^15
     s[::7] = -3
     want = ref.softmax_q15(s, 1 << 30, -20, 1000)
-    p = np.zeros(n, np.int16)
-    e = np.zeros(n, np.uint32)
-    assert lib.thm_softmax_q15_avx512(_p(ffi, "int32_t", s), _p(ffi, "int16_t", p), n, 1 << 30, -20, 1000,
-                                      _p(ffi, "uint32_t", e)) == THM_OK
-    assert np.array_equal(p, want)
+    assert np.array_equal(fast.softmax_q15(s, 1 << 30, -20, 1000), want)
+    assert np.array_equal(fast.softmax_q15_rows(s.reshape(1, n), 1 << 30, -20, 1000)[0], want)
 
 
 def test_softmax_rejects_what_the_kernel_rejects(fast):
     ffi, lib = fast.ffi, fast.lib
+    fast.select()
     s, p, e = np.zeros(4, np.int32), np.zeros(4, np.int16), np.zeros(4, np.uint32)
     args = (_p(ffi, "int32_t", s), _p(ffi, "int16_t", p))
     sc = _p(ffi, "uint32_t", e)
-    assert lib.thm_softmax_q15_avx512(*args, 4, -1, 0, 10, sc) == THM_E_ARG      # mult < 0
-    assert lib.thm_softmax_q15_avx512(*args, 4, 1, 31, 10, sc) == THM_E_ARG      # shift
-    assert lib.thm_softmax_q15_avx512(*args, 4, 1, 2, 1 << 30, sc) == THM_E_ARG  # diff_max << 2 wraps
-    assert lib.thm_softmax_q15_avx512(*args, -1, 1, 0, 10, sc) == THM_E_ARG
-    assert lib.thm_softmax_q15_avx512(args[0], args[1], 4, 1, 0, 10, ffi.NULL) == THM_E_ARG
-    assert lib.thm_softmax_q15_avx512(ffi.NULL, ffi.NULL, 0, 1, 0, 10, ffi.NULL) == THM_OK
+    rows = lambda *a: lib.thm_softmax_q15_rows(args[0], args[1], 1, *a)  # noqa: E731
+    for f in (lambda *a: lib.thm_softmax_q15(args[0], ffi.NULL, args[1], *a), rows):
+        assert f(4, -1, 0, 10, sc) == THM_E_ARG      # mult < 0
+        assert f(4, 1, 31, 10, sc) == THM_E_ARG      # shift
+        assert f(4, 1, 2, 1 << 30, sc) == THM_E_ARG  # diff_max << 2 wraps
+        assert f(-1, 1, 0, 10, sc) == THM_E_ARG
+        assert f(4, 1, 0, 10, ffi.NULL) == THM_E_ARG
+    assert lib.thm_softmax_q15_rows(args[0], args[1], -1, 4, 1, 0, 10, sc) == THM_E_ARG
+    assert lib.thm_softmax_q15(ffi.NULL, ffi.NULL, ffi.NULL, 0, 1, 0, 10, ffi.NULL) == THM_OK
+    assert lib.thm_softmax_q15_rows(ffi.NULL, ffi.NULL, 0, 4, 1, 0, 10, ffi.NULL) == THM_OK
 
 
 # --- rmsnorm ------------------------------------------------------------------
@@ -147,7 +104,6 @@ def test_softmax_rejects_what_the_kernel_rejects(fast):
 @pytest.mark.parametrize("rq", ["typical", "extreme"])
 @pytest.mark.parametrize("rows,D", [(1, 1), (3, 15), (5, 16), (33, 17), (40, 64), (2, 513)])
 def test_rmsnorm_matches_reference(fast, rows, D, rq, x, dtype):
-    ffi, lib = fast.ffi, fast.lib
     for eps in ("random", "zero", "max"):
         a = kc.rmsnorm(seed=rows * 31 + D, rows=rows, D=D, dtype=dtype, x=x, rq=rq, eps=eps)
         if x == "random" and rows > 2:
@@ -155,40 +111,34 @@ def test_rmsnorm_matches_reference(fast, rows, D, rq, x, dtype):
             a["x"][1][0], a["x"][1][-1] = 1, -1
             a["x"][2] = 0
         want = ref.rmsnorm_s8(a["x"], a["gain_mult"], a["gain_shift"], a["eps_q16"])
-        y = np.full((rows, D), 99, np.int8)
-        fn = lib.thm_rmsnorm_s8_avx512 if dtype == "int8" else lib.thm_rmsnorm_s16_avx512
-        rc = fn(_p(ffi, dtype + "_t", a["x"]), _p(ffi, "int32_t", a["gain_mult"]), _p(ffi, "int32_t", a["gain_shift"]),
-                a["eps_q16"], _p(ffi, "int8_t", y), rows, D)
-        assert rc == THM_OK
+        y = fast.rmsnorm_s8(a["x"], a["gain_mult"], a["gain_shift"], a["eps_q16"])
         assert np.array_equal(y, want), f"eps {eps}: {np.argwhere(y != want)[:3].tolist()}"
 
 
 def test_rmsnorm_rejects_what_the_kernel_rejects(fast):
     ffi, lib = fast.ffi, fast.lib
+    fast.select()
     x, y = np.zeros((2, 8), np.int8), np.zeros((2, 8), np.int8)
     gm, gs = np.ones(8, np.int32), np.zeros(8, np.int32)
     px, py, pm, ps = _p(ffi, "int8_t", x), _p(ffi, "int8_t", y), _p(ffi, "int32_t", gm), _p(ffi, "int32_t", gs)
-    assert lib.thm_rmsnorm_s8_avx512(px, pm, ps, -1, py, 2, 8) == THM_E_ARG
-    assert lib.thm_rmsnorm_s8_avx512(px, pm, ps, (1 << 40) + 1, py, 2, 8) == THM_E_ARG
-    assert lib.thm_rmsnorm_s8_avx512(px, pm, ps, 0, py, 2, 0) == THM_E_ARG
-    assert lib.thm_rmsnorm_s8_avx512(px, pm, ps, 0, py, 2, 4097) == THM_E_ARG
+    assert lib.thm_rmsnorm_s8(px, pm, ps, -1, py, 2, 8) == THM_E_ARG
+    assert lib.thm_rmsnorm_s8(px, pm, ps, (1 << 40) + 1, py, 2, 8) == THM_E_ARG
+    assert lib.thm_rmsnorm_s8(px, pm, ps, 0, py, 2, 0) == THM_E_ARG
+    assert lib.thm_rmsnorm_s8(px, pm, ps, 0, py, 2, 4097) == THM_E_ARG
     gs[3] = 31
-    assert lib.thm_rmsnorm_s8_avx512(px, pm, ps, 0, py, 2, 8) == THM_E_ARG
+    assert lib.thm_rmsnorm_s8(px, pm, ps, 0, py, 2, 8) == THM_E_ARG
 
 
 # --- residual -----------------------------------------------------------------
 
 @pytest.mark.parametrize("rq", ["typical", "extreme", "wrap"])
 @pytest.mark.parametrize("r,y", [("random", "random"), ("corners", "corners"), ("max", "max"), ("min", "min")])
-@pytest.mark.parametrize("n", [1, 15, 16, 17, 257, 1000])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 257, 511, 512, 1000])
 def test_residual_matches_reference(fast, n, r, y, rq):
-    ffi, lib = fast.ffi, fast.lib
     for seed in range(3):
         a = kc.residual(seed=seed * 7 + n, shape=(n,), r=r, y=y, rq=rq)
         want = ref.residual_gated_s16(a["r"], a["y"], a["mult"], a["shift"])
-        got = a["r"].copy()
-        assert lib.thm_residual_gated_s16_avx512(_p(ffi, "int16_t", got), _p(ffi, "int8_t", a["y"]), n,
-                                                 a["mult"], a["shift"]) == THM_OK
+        got = fast.residual_gated_s16(a["r"], a["y"], a["mult"], a["shift"])
         assert np.array_equal(got, want), f"seed {seed}: {np.flatnonzero(got != want)[:5]}"
 
 
@@ -197,7 +147,7 @@ def test_residual_matches_reference(fast, n, r, y, rq):
 @pytest.mark.parametrize("digits", [2, 3])
 @pytest.mark.parametrize("rq", ["typical", "extreme", "wrap"])
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 64, 200])
-def test_attn_combine_matches_reference(fast, n, rq, digits):
+def test_pv_combine_matches_reference(fast, n, rq, digits):
     """P.V from its digit sums == the exact int32 (wrapping) sum, requantized."""
     ffi, lib = fast.ffi, fast.lib
     rng = np.random.default_rng(n * digits)
@@ -212,13 +162,13 @@ def test_attn_combine_matches_reference(fast, n, rq, digits):
         acc = (s[1].astype(np.int64) << 8) + s[0]
     acc = ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)        # int32 wrap
     want = np.clip(ref.requantize(acc, int(mult[0]), int(shift[0])), -128, 127).astype(np.int8)
-    out = np.zeros(n, np.int8)
+    out = fast.pv_combine_s8(s[0], s[1], s[2] if digits == 3 else None, int(mult[0]), int(shift[0]))
+    assert np.array_equal(out, want)
+    fast.select()
     ps = [_p(ffi, "int32_t", v) for v in s]
     if digits == 2:
         ps[2] = ffi.NULL
-    assert lib.thm_attn_combine_avx512(*ps, n, int(mult[0]), int(shift[0]), _p(ffi, "int8_t", out)) == THM_OK
-    assert np.array_equal(out, want)
-    assert lib.thm_attn_combine_avx512(*ps, n, 1, 31, _p(ffi, "int8_t", out)) == THM_E_ARG
+    assert lib.thm_pv_combine_s8(*ps, n, 1, 31, _p(ffi, "int8_t", out)) == THM_E_ARG
 
 
 # --- requantize (the logits) ---------------------------------------------------
@@ -229,12 +179,12 @@ def test_requantize_s32_matches_reference(fast, n, kind):
     ffi, lib = fast.ffi, fast.lib
     a = kc.requantize(seed=n, shape=(n,), kind=kind)
     want = ref.requantize(a["acc"], a["mult"], a["shift"]).astype(np.int32)
+    assert np.array_equal(fast.requantize(a["acc"], a["mult"], a["shift"]), want)
+    fast.select()
     out = np.zeros(n, np.int32)
     pm, ps = _p(ffi, "int32_t", a["mult"]), _p(ffi, "int32_t", a["shift"])
-    assert lib.thm_requantize_s32_avx512(_p(ffi, "int32_t", a["acc"]), pm, ps, _p(ffi, "int32_t", out), n) == THM_OK
-    assert np.array_equal(out, want)
     a["shift"][n // 2] = -32
-    assert lib.thm_requantize_s32_avx512(_p(ffi, "int32_t", a["acc"]), pm, ps, _p(ffi, "int32_t", out), n) == THM_E_ARG
+    assert lib.thm_requantize_s32(_p(ffi, "int32_t", a["acc"]), pm, ps, _p(ffi, "int32_t", out), n) == THM_E_ARG
 
 
 # --- RoPE ------------------------------------------------------------------------
@@ -247,56 +197,64 @@ def test_rope_matches_reference(fast, T, H, D, pos0, x, table):
     n_pos = pos0 + T + 3
     a = kc.rope(seed=T * D + H, T=T, H=H, D=D, n_pos=n_pos, pos0=pos0, x=x, table=table)
     want = ref.rope_s8(a["x"], H, a["cos_q14"], a["sin_q14"], pos0=pos0)
+    assert np.array_equal(fast.rope_s8(a["x"], H, a["cos_q14"], a["sin_q14"], pos0=pos0), want)
+    fast.select()
     pc, ps = _p(ffi, "int16_t", a["cos_q14"]), _p(ffi, "int16_t", a["sin_q14"])
-    y = np.zeros_like(a["x"])
-    assert lib.thm_rope_s8_avx512(_p(ffi, "int8_t", a["x"]), pc, ps, _p(ffi, "int8_t", y), T, H, D, pos0, n_pos) == THM_OK
-    assert np.array_equal(y, want)
     inplace = a["x"].copy()                                   # the model runs it in place
     px = _p(ffi, "int8_t", inplace)
-    assert lib.thm_rope_s8_avx512(px, pc, ps, px, T, H, D, pos0, n_pos) == THM_OK
+    assert lib.thm_rope_s8(px, pc, ps, px, T, H, D, pos0, n_pos) == THM_OK
     assert np.array_equal(inplace, want)
-    assert lib.thm_rope_s8_avx512(px, pc, ps, px, T, H, D, n_pos - T + 1, n_pos) == THM_E_ARG   # past the table
-    assert lib.thm_rope_s8_avx512(px, pc, ps, px, T, H, D + 1, pos0, n_pos) == THM_E_ARG         # odd D
+    assert lib.thm_rope_s8(px, pc, ps, px, T, H, D, n_pos - T + 1, n_pos) == THM_E_ARG   # past the table
+    assert lib.thm_rope_s8(px, pc, ps, px, T, H, D + 1, pos0, n_pos) == THM_E_ARG         # odd D
 
 
-# --- one-row matmul -------------------------------------------------------------
+# --- one-row matmul (a decode step: M == 1) -------------------------------------
 
 @pytest.mark.parametrize("rq", ["typical", "extreme", "wrap"])
 @pytest.mark.parametrize("vals", ["random", "corners", "min", "max"])
-@pytest.mark.parametrize("K,N", [(1, 1), (17, 3), (63, 5), (64, 16), (65, 17), (512, 100), (1024, 37)])
-def test_gemv_matches_reference(fast, K, N, vals, rq):
-    ffi, lib = fast.ffi, fast.lib
-    a = kc.matmul(seed=K * 13 + N, M=1, K=K, N=N, x=vals, w=vals, bias="none", rq=rq)
-    px, pw = _p(ffi, "int8_t", a["x"]), _p(ffi, "int8_t", a["w"])
-    y8 = np.full((1, N), 77, np.int8)
-    assert lib.thm_gemv_s8_avx512(px, pw, _p(ffi, "int32_t", a["mult"]), _p(ffi, "int32_t", a["shift"]),
-                                  _p(ffi, "int8_t", y8), ffi.NULL, K, N) == THM_OK
-    assert np.array_equal(y8, ref.matmul_s8(a["x"], a["w"], a["mult"], a["shift"]))
-    y32 = np.zeros((1, N), np.int32)
-    assert lib.thm_gemv_s8_avx512(px, pw, ffi.NULL, ffi.NULL, ffi.NULL, _p(ffi, "int32_t", y32), K, N) == THM_OK
-    assert np.array_equal(y32, ref.matmul_s8_s32(a["x"], a["w"]))
+@pytest.mark.parametrize("K,N", [(1, 1), (17, 3), (63, 5), (64, 16), (65, 17), (512, 100), (1024, 37), (1025, 9)])
+@pytest.mark.parametrize("bias", ["none", "extreme"])
+def test_gemv_matches_reference(fast, K, N, vals, rq, bias):
+    """K 1025: past the AVX-512 gemv's registers, the tiled matmul takes it.
+    The one-row forms (gemv_*) and the matmul with M = 1 (each ISA's tiled
+    path) give the reference's bits."""
+    a = kc.matmul(seed=K * 13 + N, M=1, K=K, N=N, x=vals, w=vals, bias=bias, rq=rq)
+    b = a.get("bias")
+    want8 = ref.matmul_s8(a["x"], a["w"], a["mult"], a["shift"], b)
+    want32 = ref.matmul_s8_s32(a["x"], a["w"], b)
+    assert np.array_equal(fast.matmul_s8(a["x"], a["w"], a["mult"], a["shift"], b), want8)
+    assert np.array_equal(fast.matmul_s8_s32(a["x"], a["w"], b), want32)
+    assert np.array_equal(fast.gemv_s8(a["x"][0], a["w"], a["mult"], a["shift"], b), want8[0])
+    assert np.array_equal(fast.gemv_s8_s32(a["x"][0], a["w"], b), want32[0])
 
 
 def test_gemv_rejects_bad_arguments(fast):
     ffi, lib = fast.ffi, fast.lib
+    fast.select()
     x, w = np.zeros(1025, np.int8), np.zeros(1025 * 2, np.int8)
     m, s = np.ones(2, np.int32), np.zeros(2, np.int32)
     y8, y32 = np.zeros(2, np.int8), np.zeros(2, np.int32)
     px, pw, pm, ps = _p(ffi, "int8_t", x), _p(ffi, "int8_t", w), _p(ffi, "int32_t", m), _p(ffi, "int32_t", s)
     p8, p32 = _p(ffi, "int8_t", y8), _p(ffi, "int32_t", y32)
-    assert lib.thm_gemv_s8_avx512(px, pw, pm, ps, p8, ffi.NULL, 0, 2) == THM_E_ARG
-    assert lib.thm_gemv_s8_avx512(px, pw, pm, ps, p8, ffi.NULL, 1025, 2) == THM_E_ARG     # x no longer fits
-    assert lib.thm_gemv_s8_avx512(px, pw, pm, ps, p8, p32, 8, 2) == THM_E_ARG            # both outputs
-    assert lib.thm_gemv_s8_avx512(px, pw, pm, ps, ffi.NULL, ffi.NULL, 8, 2) == THM_E_ARG  # neither
-    assert lib.thm_gemv_s8_avx512(px, pw, ffi.NULL, ps, p8, ffi.NULL, 8, 2) == THM_E_ARG
+    assert lib.thm_matmul_s8(px, pw, ffi.NULL, pm, ps, p8, 1, 0, 2) == THM_E_ARG
+    assert lib.thm_matmul_s8_s32(px, pw, ffi.NULL, p32, 1, 0, 2) == THM_E_ARG
+    assert lib.thm_matmul_s8(px, pw, ffi.NULL, pm, ps, ffi.NULL, 1, 8, 2) == THM_E_ARG      # no output
+    assert lib.thm_matmul_s8_s32(px, pw, ffi.NULL, ffi.NULL, 1, 8, 2) == THM_E_ARG
+    assert lib.thm_matmul_s8(px, pw, ffi.NULL, ffi.NULL, ps, p8, 1, 8, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8(px, pw, ffi.NULL, pm, ps, p8, 0, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8_s32(px, pw, ffi.NULL, p32, 0, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8(px, pw, ffi.NULL, pm, ps, ffi.NULL, 8, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8_s32(px, pw, ffi.NULL, ffi.NULL, 8, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8(px, pw, ffi.NULL, ffi.NULL, ps, p8, 8, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8(px, pw, ffi.NULL, pm, ps, p8, 8, 2) == THM_OK
     s[1] = -32
-    assert lib.thm_gemv_s8_avx512(px, pw, pm, ps, p8, ffi.NULL, 8, 2) == THM_E_ARG
+    assert lib.thm_matmul_s8(px, pw, ffi.NULL, pm, ps, p8, 1, 8, 2) == THM_E_ARG
+    assert lib.thm_gemv_s8(px, pw, ffi.NULL, pm, ps, p8, 8, 2) == THM_E_ARG
 
 
 # --- model level: every ISA == IntNeedle ----------------------------------------
 
 def test_model_every_isa_matches_reference(gqa_quant_speed):
-    from thimble.kernels import c_backend
     qm = gqa_quant_speed
     isas = [i for i in c_backend.ISAS if c_backend.isa_available(i)]
     assert "portable" in isas

@@ -9,10 +9,11 @@ import os
 
 import pytest
 
-from device_harness import MODEL, TOOLS, have_tools
+from device_harness import MODEL, TOOLS
+from toolchain import need_board
 from thimble.cli import main as thimble
-from thimble.device_batch import build_firmware_target, flash_bytes
-from thimble.emulate import Emulator
+from thimble.firmware import build_firmware
+from thimble.firmware.emulator import Emulator
 from thimble.link import factory
 from thimble.link.client import LinkClient
 from thimble.sim.session import Session
@@ -73,10 +74,9 @@ def test_images_that_do_not_fit_a_slot_or_are_not_images_are_refused(imgs, tmp_p
 
 @pytest.fixture(scope="module")
 def m55_link():
-    if not have_tools("watch_m55"):
-        pytest.skip("watch_m55: cross compiler, cmake or QEMU missing (tools/bootstrap.sh)")
+    need_board("watch_m55")
     root = os.environ.get("THIMBLE_DEVICE_BUILD")
-    return build_firmware_target("watch_m55", "thm_app_link", os.path.join(root, "watch_m55") if root else None)
+    return build_firmware("watch_m55", os.path.join(root, "watch_m55") if root else None, "thm_app_link")
 
 
 def test_factory_placed_watch_tiny_answers_run_on_the_board_like_the_simulator(m55_link, tmp_path):
@@ -87,7 +87,7 @@ def test_factory_placed_watch_tiny_answers_run_on_the_board_like_the_simulator(m
     want = Session(image, "c:portable").ask(QUERY, TOOLS[:3])
     flash = tmp_path / "flash.bin"
     with Emulator("watch_m55", flash=flash, image=image, elf=m55_link, firmware="link") as emu:
-        assert flash.stat().st_size == flash_bytes(emu.board)
+        assert flash.stat().st_size == emu.board.flash_bytes
         with emu.connect() as ser:
             link = LinkClient(ser)
             info = link.hello()

@@ -12,15 +12,15 @@ same C server (test_faults.py)."""
 import json
 import os
 import pathlib
-import shutil
 
 import pytest
 import serial
+from toolchain import need_board
 
 from thimble.bench.link import random_image
 from thimble.boards.board import board_names, load_board
-from thimble.device_batch import build_firmware_target
-from thimble.emulate import Emulator
+from thimble.firmware import build_firmware
+from thimble.firmware.emulator import Emulator
 from thimble.link import format as F
 from thimble.link.client import LinkClient, LinkError
 from thimble.link.proxy import Fault, LinkProxy
@@ -37,10 +37,9 @@ TIMEOUT = 2.0              # QEMU's UART is slow and the guest shares two cores 
 def board_fw(request):
     """(board name, its link firmware), built where the device tests build theirs."""
     b = load_board(request.param)
-    if not (shutil.which(b.qemu_binary) and shutil.which(f"{b.toolchain}-gcc") and shutil.which("cmake")):
-        pytest.skip(f"{b.name}: cross compiler, cmake or QEMU missing (tools/bootstrap.sh)")
+    need_board(b.name)
     root = os.environ.get("THIMBLE_DEVICE_BUILD")
-    return b.name, build_firmware_target(b.name, "thm_app_link", os.path.join(root, b.name) if root else None)
+    return b.name, build_firmware(b.name, os.path.join(root, b.name) if root else None, "thm_app_link")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from thimble.cli import main as thimble
-from thimble.deploy_cli import line_rate
+from thimble.link.port import port_line_rate as line_rate
 
 
 @pytest.fixture
@@ -30,7 +30,8 @@ def test_deploy_prints_a_summary_and_progress_then_same_then_rollback(server, fi
     assert out.startswith(f"deployed {b.stat().st_size:,} bytes in ") and "line rate unknown (socket)" in out
     assert "slot 1 active" in out and "0 frames retransmitted" in out
     lines = err.splitlines()                            # not a terminal: a plain line every 10%
-    assert lines[0].strip().startswith("0%") and lines[-1].strip().startswith("100%") and 10 <= len(lines) <= 12
+    assert lines[0].startswith("deploying 0/") and lines[0].endswith("(0%)") and lines[-1].endswith("(100%)")
+    assert 10 <= len(lines) <= 12
     assert thimble(["deploy", str(b), "--port", server.url]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"already installed (slot 1, sha {b.read_bytes()[32:40].hex()}") and "nothing sent" in out

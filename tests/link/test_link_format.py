@@ -24,3 +24,23 @@ def test_codec_round_trips_and_resyncs_past_noise():
     got += dec.feed(frames[0][5:] + frames[1])
     assert got == [(F.COMMANDS["DATA"], 7, bytes(range(256)) * 4), (F.COMMANDS["HELLO"], 8, b"")]
     assert dec.errors >= 1
+
+
+def test_a_damaged_length_does_not_hold_the_frames_behind_it():
+    """A bad byte that leaves a reply's length within bounds (ACK: 8 -> 520)
+    must not hold the replies behind it until 520 bytes came (27 ACKs: on a
+    serial line that is seconds of stalls, or every HELLO try): the first
+    whole good frame after it proves that header false."""
+    acks = [codec.encode(F.COMMANDS["DATA"] | F.REPLY, s, codec.pack("ACK", 0, bytes(3), 1024 * s))
+            for s in range(1, 6)]
+    bad = bytearray(acks[0])
+    bad[7] ^= 0x02                                  # the length's high byte
+    dec = codec.Decoder()
+    assert dec.feed(bytes(bad)) == []
+    assert [s for _, s, _ in dec.feed(acks[1])] == [2]
+    assert [s for _, s, _ in dec.feed(b"".join(acks[2:]))] == [3, 4, 5]
+    assert dec.errors == 1
+    whole = codec.encode(F.COMMANDS["HELLO"] | F.REPLY, 9, bytes(range(148)))
+    for cut in range(1, len(whole)):                # a good frame arriving piecemeal is never dropped
+        assert dec.feed(whole[:cut]) == []
+        assert dec.feed(whole[cut:]) == [(F.COMMANDS["HELLO"] | F.REPLY, 9, bytes(range(148)))]

@@ -215,3 +215,22 @@ def test_the_resend_timeout_follows_the_round_trips_between_a_floor_and_the_conf
     assert fast.rto == 0.6
     fast.spurious(5.0)
     assert fast.rto == 2.0
+
+
+def test_a_loss_ends_the_doubling():
+    """On a noisy line most frames are sent again, and the ACK of a resent
+    frame times nothing (Karn), so no round trip may come back slow enough to
+    end the doubling: the window grew to the device's 16 and each loss cost
+    15 frames. A loss ends it; the measured window takes over once a round
+    trip and the pace are known."""
+    def run(lose):
+        line = LineEstimate(16, 2.0)
+        if lose:
+            line.lost()
+        for k in range(1, 41):
+            line.acked(0.09 * k, k)                             # frames that were all resent: no round trip
+        grown = line.window
+        line.acked(0.09 * 41, 41, 0.2)                          # one sent once: a round trip of 0.2 s
+        return grown, line.window
+    assert run(lose=False) == (16, 16)                          # still doubling: nothing showed a queue
+    assert run(lose=True) == (4, 5)                             # START, then ceil(0.2 / 0.09) + MARGIN

@@ -10,6 +10,7 @@ import pytest
 from thimble.model import CheckpointError, load_checkpoint, load_safetensors, save_safetensors
 from thimble.model.flax_tree import tensors_to_tree
 from thimble.model.safetensors import read_safetensors, write_safetensors
+from toolchain import need_module
 
 
 def _assert_same(m, m2, dtype=np.float32):
@@ -26,7 +27,7 @@ def test_round_trip(tiny, tmp_path, dtype):
 
 
 def test_reads_what_the_reference_writer_writes(tiny, tmp_path):
-    st = pytest.importorskip("safetensors.numpy")
+    st = need_module("safetensors.numpy")
     p = tmp_path / "ref.safetensors"
     flat = {k: v.astype(np.float16) for k, v in tensors_to_tree(tiny).items()}
     st.save_file(flat, str(p), metadata={"config": json.dumps(tiny.config.explicit_dict())})
@@ -34,7 +35,7 @@ def test_reads_what_the_reference_writer_writes(tiny, tmp_path):
 
 
 def test_reference_reader_reads_what_we_write(tiny, tmp_path):
-    st = pytest.importorskip("safetensors.numpy")
+    st = need_module("safetensors.numpy")
     p = tmp_path / "ours.safetensors"
     save_safetensors(tiny, p)
     back = st.load_file(str(p))

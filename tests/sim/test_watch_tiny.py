@@ -20,12 +20,8 @@ def eval_rows(n):
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    out = tmp_path_factory.mktemp("watch") / "watch.thm"
-    rc = main(["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
-               "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)])
-    assert rc == 0
-    return out
+def image(watch_image):
+    return watch_image
 
 
 def test_answers_held_out_queries(image):

@@ -8,13 +8,14 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from tok_harness import DEV, VARIANTS  # noqa: E402
+from tok_harness import VARIANTS  # noqa: E402
+from toolchain import HINT, TEST_INCLUDE, component_args, need_module  # noqa: E402
 from tok_spm_train import train  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def spm_models(tmp_path_factory):
-    pytest.importorskip("sentencepiece")
+    need_module("sentencepiece")
     out = {}
     for name, overrides in VARIANTS.items():
         out[name] = train(tmp_path_factory.mktemp(f"spm_{name}"), **overrides)
@@ -25,15 +26,10 @@ def spm_models(tmp_path_factory):
 def tok_checker(tmp_path_factory):
     cc = shutil.which("gcc") or shutil.which("cc")
     if not cc:
-        pytest.skip("no C compiler on PATH: cannot build the C tokenizer")
+        pytest.fail(f"no C compiler on PATH: cannot build the C tokenizer; {HINT}", pytrace=False)
     out = tmp_path_factory.mktemp("tokc") / "tok_check"
-    src = DEV / "tokenizer"
     cmd = [cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-           f"-I{DEV / 'include'}", f"-I{src}", f"-I{DEV / 'image'}", f"-I{DEV / 'crypto'}",
-           str(pathlib.Path(__file__).parent / "tok_check.c"),
-           str(src / "thm_tok_open.c"), str(src / "thm_tok_encode.c"), str(src / "thm_tok_decode.c"),
-           str(DEV / "image" / "thm_image.c"), str(DEV / "crypto" / "thm_sha256.c"),
-           "-o", str(out)]
+           TEST_INCLUDE, str(pathlib.Path(__file__).parent / "tok_check.c"), *component_args("tokenizer"), "-o", str(out)]
     subprocess.run(cmd, check=True)
     return out

@@ -5,9 +5,10 @@ import json
 import pytest
 
 from tok_corpus import TOOLS
-from thimble.prompt import (PromptError, PromptTooLong, build_encoder_input, load_tools, normalize_tools, parse_tools,
+from thimble.app.prompt import (PromptError, PromptTooLong, build_encoder_input, load_tools, normalize_tools, parse_tools,
                             restore_tool_names, to_snake_case)
 from thimble.tokenizer import Tokenizer, load_model
+from toolchain import need_module
 
 
 @pytest.mark.parametrize("name,snake", [
@@ -33,7 +34,7 @@ def test_normalize_tools_is_needles_compact_json():
 
 
 def test_encoder_input_matches_sentencepiece(spm_models):
-    spm = pytest.importorskip("sentencepiece")
+    spm = need_module("sentencepiece")
     sp = spm.SentencePieceProcessor(model_file=str(spm_models["needle"]))
     tok = Tokenizer(load_model(spm_models["needle"]))
     query = "Set a timer for ten minutes, s'il te plaît 😀"

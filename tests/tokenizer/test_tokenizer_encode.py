@@ -1,7 +1,6 @@
 """The Python and C encoders/decoders give exactly sentencepiece's ids and
 text, on models trained with Needle's settings and on variants of them."""
 import random
-import shutil
 import subprocess
 
 import pytest
@@ -10,8 +9,9 @@ from tok_harness import DEV, VARIANTS, c_encode_decode
 from tok_corpus import PROMPTS, RAW
 from thimble.tokenizer import Tokenizer, load_model
 from thimble.tokenizer.payload import build_payload
+from toolchain import TEST_INCLUDE, component_args, need, need_module
 
-spm = pytest.importorskip("sentencepiece")
+spm = need_module("sentencepiece")
 
 
 def processors(path):
@@ -103,16 +103,11 @@ def test_round_trip_of_text(spm_models):
 def test_c_tokenizer_on_aarch64_matches(spm_models, tmp_path):
     """The same C, cross-built for the glasses' AArch64 and run under
     qemu-aarch64 (user mode), gives the same ids (char signedness, word size)."""
-    cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
-    if not (cc and qemu):
-        pytest.skip("aarch64-linux-gnu-gcc or qemu-aarch64 not installed")
+    cc, qemu = need("aarch64-linux-gnu-gcc", "qemu-aarch64")
     src, exe = DEV / "tokenizer", tmp_path / "tok_check_a64"
-    subprocess.run([cc, "-std=c11", "-O2", "-static", "-Wall", "-Wextra", "-Werror", f"-I{DEV / 'include'}",
-                    f"-I{src}", f"-I{DEV / 'image'}", f"-I{DEV / 'crypto'}",
-                    str(src.parents[2] / "tests" / "tokenizer" / "tok_check.c"),
-                    str(src / "thm_tok_open.c"), str(src / "thm_tok_encode.c"), str(src / "thm_tok_decode.c"),
-                    str(DEV / "image" / "thm_image.c"), str(DEV / "crypto" / "thm_sha256.c"), "-o", str(exe)],
-                   check=True)
+    subprocess.run([cc, "-std=c11", "-O2", "-static", "-Wall", "-Wextra", "-Werror",
+                    TEST_INCLUDE, str(src.parents[2] / "tests" / "tokenizer" / "tok_check.c"), *component_args("tokenizer"),
+                    "-o", str(exe)], check=True)
     sp, tok = processors(spm_models["needle"])
     (tmp_path / "p.bin").write_bytes(build_payload(tok.model))
     texts = [t.encode() for t in PROMPTS] + RAW

@@ -8,6 +8,7 @@ import pytest
 
 from tok_spm_train import train
 from thimble.tokenizer import TokenizerModelError, load_model, parse_model
+from toolchain import need_module
 
 
 def varint(n):
@@ -74,7 +75,7 @@ def test_refusals_say_why(data, message):
 
 
 def test_unigram_and_nfkc_models_are_refused(tmp_path):
-    pytest.importorskip("sentencepiece")
+    need_module("sentencepiece")
     with pytest.raises(TokenizerModelError, match="not BPE"):
         load_model(train(tmp_path, model_type="unigram", vocab_size=500))
     with pytest.raises(TokenizerModelError, match="only identity"):

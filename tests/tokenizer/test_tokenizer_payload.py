@@ -14,6 +14,7 @@ from tok_harness import ROOT, c_encode_decode, run_checker
 from thimble.tokenizer import Tokenizer, TokenizerModelError, load_model
 from thimble.tokenizer import payload_format as fmt
 from thimble.tokenizer.payload import build_payload, parse_payload, tokenizer_from_payload
+from toolchain import need, need_module
 
 FIELD = {name: i for i, (name, _, _) in enumerate(fmt.HEADER)}
 
@@ -181,7 +182,7 @@ def test_hostile_tables(needle_payload, tok_checker, tmp_path):
 def test_payload_inside_a_thm_image(spm_models, tok_checker, tmp_path):
     """The image's TOKENIZER section carries the payload; the C image reader
     hands it to the C tokenizer, which encodes as sentencepiece does."""
-    spm = pytest.importorskip("sentencepiece")
+    spm = need_module("sentencepiece")
     import numpy as np
     from thimble.image import Tensor, build_image, parse_image
     model = load_model(spm_models["needle"])
@@ -200,10 +201,7 @@ def test_payload_inside_a_thm_image(spm_models, tok_checker, tmp_path):
 
 def test_device_code_needs_no_allocator(tmp_path):
     """The device files build for a Cortex-M4 with no libc beyond mem*."""
-    import shutil
-    cc, nm = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-nm")
-    if not (cc and nm):
-        pytest.skip("arm-none-eabi-gcc not installed")
+    cc, nm = need("arm-none-eabi-gcc", "arm-none-eabi-nm")
     src = ROOT / "runtime" / "device" / "tokenizer"
     # as the firmware is built: the compiler's own headers and the device's libc header only
     gcc_include = subprocess.run([cc, "-print-file-name=include"], capture_output=True, text=True,

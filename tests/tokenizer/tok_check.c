@@ -15,19 +15,7 @@
 #include "thm_image.h"
 #include "thm_tokenizer.h"
 
-static uint8_t *slurp(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    fclose(f);
-    *size = (uint64_t)(n > 0 ? n : 0);
-    return buf;
-}
+#include "thm_test_slurp.h"
 
 static void print_decoded(const thm_tokenizer *t, const int32_t *ids, uint32_t n)
 {

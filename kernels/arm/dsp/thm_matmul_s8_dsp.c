@@ -152,9 +152,13 @@ static inline void thm_dsp_out(int32_t acc, int32_t n, const int32_t *bias, cons
     else y8[at] = thm_sat8(thm_requantize(acc, mult[n], shift[n]));
 }
 
-static void thm_dsp_matmul(const int8_t *x, const int8_t *w, const int32_t *bias,
-                           const int32_t *mult, const int32_t *shift, int8_t *y8, int32_t *y32,
-                           int32_t M, int32_t K, int32_t N)
+/* Inlined into each entry point: the int8 and int32 outputs get a copy each,
+ * with the output branch folded away (one shared copy made the int32 path
+ * pay for the requantize's registers). */
+static inline __attribute__((always_inline)) void thm_dsp_matmul(const int8_t *x, const int8_t *w,
+                                                                 const int32_t *bias, const int32_t *mult,
+                                                                 const int32_t *shift, int8_t *y8, int32_t *y32,
+                                                                 int32_t M, int32_t K, int32_t N)
 {
     int32_t m = 0;
     for (; m + 2 <= M; m += 2) {

@@ -83,8 +83,8 @@ __attribute__((always_inline)) static inline void thm_dsp_norm_apply(const void 
     }
 }
 
-void thm_rmsnorm_row_dsp(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t D)
+static void thm_rmsnorm_row_dsp(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                                int8_t *y, int32_t D)
 {
     const int16_t *xs = (const int16_t *)x;
     const int8_t *xb = (const int8_t *)x;
@@ -97,5 +97,7 @@ void thm_rmsnorm_row_dsp(const void *x, int x16, const int32_t *gm, const int32_
         thm_dsp_norm_apply(x, 0, inv, gm, gs, y, D);
     }
 }
+
+THM_RMSNORM_ROW_ENTRIES(dsp)
 
 #endif /* __ARM_FEATURE_DSP */

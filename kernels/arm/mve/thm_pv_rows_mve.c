@@ -1,5 +1,5 @@
-/* Cortex-M55 Helium P.V of the fast attention (runtime/device/model/
- * thm_model_attention.c): out [r, d] = sat8(requantize(sum_j p[r, j] vt[d, j]))
+/* Cortex-M55 Helium thm_pv_rows_s8 (the fast attention's P.V, runtime/device/
+ * model/thm_model_attention.c): out [r, d] = sat8(requantize(sum_j p[r, j] vt[d, j]))
  * for bq query rows of Q15 probabilities p [bq, Tk] and one head's values
  * transposed, vt [D, Tk] int8; bit-exact with the digit-split matmuls it
  * replaces (the same int32 sums: |sum| <= 128 (2^15 + Tk), nothing wraps).
@@ -68,9 +68,10 @@ static void thm_pv_store(const int32_t *acc, int32_t D, int32_t mult, int32_t sh
     }
 }
 
-void thm_pv_rows_mve(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D, int32_t mult,
-                     int32_t shift, int8_t *out, size_t out_stride)
+void thm_pv_rows_s8_mve(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D, int32_t mult,
+                        int32_t shift, int8_t *out, size_t out_stride, void *scratch)
 {
+    (void)scratch;   /* no digits to keep */
     int32_t acc[2][THM_MAX_HEAD_DIM + 2];
     for (int32_t r = 0; r < bq; r += 2) {
         const int32_t r0 = r + 2 <= bq ? r : (bq > 1 ? bq - 2 : 0);   /* odd bq: redo a row */

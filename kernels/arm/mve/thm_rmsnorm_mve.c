@@ -20,8 +20,8 @@
 #include "thm_impl.h"
 #include "thm_arm_mve_requant.h"
 
-void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t D)
+static void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                                int8_t *y, int32_t D)
 {
     const int16_t *xs = (const int16_t *)x;
     const int8_t *xb = (const int8_t *)x;
@@ -52,5 +52,7 @@ void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const int32_
         vstrbq_p_s32(y + i, thm_mve_requant_sat8(n, vldrwq_z_s32(gm + i, t), vldrwq_z_s32(gs + i, t)), t);
     }
 }
+
+THM_RMSNORM_ROW_ENTRIES(mve)
 
 #endif /* __ARM_FEATURE_MVE */

@@ -17,8 +17,8 @@
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
 
-void thm_softmax_row_q15_mve(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                             int32_t diff_max, uint32_t *e)
+static void thm_softmax_row_q15_mve(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
+                                    int32_t diff_max, uint32_t *e)
 {
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     const uint32_t half = right ? (uint32_t)1 << (right - 1) : 0;
@@ -54,5 +54,7 @@ void thm_softmax_row_q15_mve(const int32_t *s, int16_t *p, int32_t n, int32_t mu
         vstrhq_p_u32((uint16_t *)(void *)(p + j), pj, t);
     }
 }
+
+THM_SOFTMAX_ROWS_ENTRY(mve)
 
 #endif /* __ARM_FEATURE_MVE */

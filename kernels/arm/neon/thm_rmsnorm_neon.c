@@ -21,8 +21,8 @@ static inline int16x4_t thm_neon_s8x4(const int8_t *p)
     return vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w))));
 }
 
-void thm_rmsnorm_row_neon(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                          int8_t *y, int32_t D)
+static void thm_rmsnorm_row_neon(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                                 int8_t *y, int32_t D)
 {
     const int16_t *xs = (const int16_t *)x;
     const int8_t *xb = (const int8_t *)x;
@@ -51,5 +51,7 @@ void thm_rmsnorm_row_neon(const void *x, int x16, const int32_t *gm, const int32
     }
     for (; from < D; from++) y[from] = thm_rms_apply(x16 ? xs[from] : xb[from], inv, gm[from], gs[from]);
 }
+
+THM_RMSNORM_ROW_ENTRIES(neon)
 
 #endif /* __ARM_FEATURE_DOTPROD */

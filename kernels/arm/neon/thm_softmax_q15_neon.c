@@ -18,8 +18,8 @@
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
 
-void thm_softmax_row_q15_neon(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                              int32_t diff_max, uint32_t *e)
+static void thm_softmax_row_q15_neon(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
+                                     int32_t diff_max, uint32_t *e)
 {
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     const uint32_t zlim = (uint32_t)THM_EXP_HI_LEN << THM_EXP_FRAC_BITS;   /* exp is 0 from here */
@@ -80,5 +80,7 @@ void thm_softmax_row_q15_neon(const int32_t *s, int16_t *p, int32_t n, int32_t m
         p[j] = (int16_t)(pj > 32767 ? 32767 : pj);
     }
 }
+
+THM_SOFTMAX_ROWS_ENTRY(neon)
 
 #endif /* __ARM_FEATURE_DOTPROD */

@@ -211,19 +211,19 @@ size_t thm_app_pack_answer(const thm_app_answer *ans, uint8_t *out, size_t cap)
     if (cap < THM_APP_MAX_ANSWER || ans->n_tokens > THM_APP_MAX_NEW || ans->n_steps > THM_APP_MAX_NEW ||
         ans->text_len > THM_APP_MAX_TEXT)
         return 0;
-    uint8_t *p = out;
-    memcpy(p, THM_APP_ANS_MAGIC, 4);
-    p = put16(p + 4, THM_APP_ANS_VERSION);
-    p = put16(p, ans->n_steps);
-    p = put32(p, (uint32_t)ans->status);
-    p = put32(p, ans->prompt_tokens);
-    p = put32(p, ans->n_tokens);
-    p = put32(p, ans->complete);
-    p = put32(p, ans->crc);
-    p = put32(p, ans->counter_hz);
-    p = put32(p, ans->text_len);
-    p = put64(p, ans->tokenize_ticks);
-    p = put64(p, ans->prefill_ticks);
+    memcpy(out + THM_APP_ANS_F_MAGIC, THM_APP_ANS_MAGIC, 4);
+    put16(out + THM_APP_ANS_F_VERSION, THM_APP_ANS_VERSION);
+    put16(out + THM_APP_ANS_F_N_STEPS, ans->n_steps);
+    put32(out + THM_APP_ANS_F_STATUS, (uint32_t)ans->status);
+    put32(out + THM_APP_ANS_F_PROMPT_TOKENS, ans->prompt_tokens);
+    put32(out + THM_APP_ANS_F_N_TOKENS, ans->n_tokens);
+    put32(out + THM_APP_ANS_F_COMPLETE, ans->complete);
+    put32(out + THM_APP_ANS_F_CRC, ans->crc);
+    put32(out + THM_APP_ANS_F_COUNTER_HZ, ans->counter_hz);
+    put32(out + THM_APP_ANS_F_TEXT_LEN, ans->text_len);
+    put64(out + THM_APP_ANS_F_TOKENIZE_TICKS, ans->tokenize_ticks);
+    put64(out + THM_APP_ANS_F_PREFILL_TICKS, ans->prefill_ticks);
+    uint8_t *p = out + THM_APP_ANS_HEADER;
     for (uint32_t i = 0; i < ans->n_tokens; i++) p = put32(p, (uint32_t)ans->tokens[i]);
     for (uint32_t i = 0; i < ans->n_steps; i++) p = put64(p, ans->step_ticks[i]);
     memcpy(p, ans->text, ans->text_len);

@@ -2,23 +2,8 @@
  *
  * What a "run prompt" request carries and what comes back (staged whole by
  * the serial link's REQ frames, the answer read back by RUN and OUT: see
- * thm_app_link.c; all integers little-endian; the host side is
- * runtime/thimble/device_prompt.py):
- *
- *   request  magic "THRQ", u16 version 2, u16 max_new_tokens (2 .. THM_APP_MAX_NEW),
- *            u32 query_len, u32 tools_json_len, u32 tools_wire_len,
- *            u32 flags (THM_APP_REQ_TRUNCATE; other bits refused),
- *            then query (UTF-8), tools JSON (compact, snake_case names, as
- *            thimble.prompt.normalize_tools writes it) and the tools wire
- *            form (thm_grammar.h); nothing after them.
- *   answer   magic "THRA", u16 version 1, u16 n_steps, i32 status (0 ok),
- *            u32 prompt_tokens, u32 n_tokens, u32 complete, u32 crc,
- *            u32 counter_hz, u32 text_len,
- *            u64 tokenize_ticks, u64 prefill_ticks,
- *            then n_tokens i32 ids, n_steps u64 ticks per decoder step, and
- *            text_len bytes: the answer text, or the error message when
- *            status != 0 (then the counts are zero, except prompt_tokens
- *            of a refused prompt: its whole count).
+ * thm_app_link.c) is thm_app_format.h, generated from the one table in
+ * runtime/thimble/app/format.py (the host side: runtime/thimble/app/request.py).
  *
  * Counter ticks become instructions as ticks * 1e9 / counter_hz under QEMU
  * -icount shift=0 (the host does that division). */
@@ -28,38 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "thm_app_format.h"
 #include "thm_decode.h"
 #include "thm_grammar.h"
 #include "thm_image.h"
 #include "thm_model.h"
 #include "thm_tokenizer.h"
 
-#define THM_APP_REQ_MAGIC "THRQ"
-#define THM_APP_ANS_MAGIC "THRA"
-#define THM_APP_REQ_VERSION 2u         /* 2: the flags word */
-#define THM_APP_ANS_VERSION 1u
-#define THM_APP_REQ_HEADER 24u
 /* A prompt longer than the model's encoder limit is refused (THM_APP_E_PROMPT)
- * unless the request asks to cut it the way Needle does: the query keeps at
- * most max_enc - 2 tokens, the tools what is left. Never silently. */
-#define THM_APP_REQ_TRUNCATE 1u
-#define THM_APP_ANS_HEADER 52u
-#define THM_APP_MAX_QUERY 1024u          /* bytes of query text */
-#define THM_APP_MAX_TOOLS_JSON 8192u     /* bytes of tools JSON */
-#define THM_APP_MAX_NEW 96u              /* generated tokens, <tool_call> included (Session's default) */
-#define THM_APP_MAX_TEXT 1024u           /* answer or error text bytes */
-#define THM_APP_MAX_ANSWER (THM_APP_ANS_HEADER + 12u * THM_APP_MAX_NEW + THM_APP_MAX_TEXT)
-
-enum {
-    THM_APP_OK = 0,
-    THM_APP_E_REQUEST = -1,     /* malformed request (message says which field) */
-    THM_APP_E_NO_MODEL = -2,    /* no usable model installed */
-    THM_APP_E_ARENA = -3,       /* the model needs more arena than the board has */
-    THM_APP_E_TOKENIZE = -4,
-    THM_APP_E_MODEL = -5,       /* encode or a decoder step failed */
-    THM_APP_E_DECODE = -6,      /* constrained decoding failed */
-    THM_APP_E_PROMPT = -7,      /* the prompt has more tokens than the model takes (no TRUNCATE flag) */
-};
+ * unless the request asks to cut it the way Needle does (THM_APP_REQ_TRUNCATE):
+ * the query keeps at most max_enc - 2 tokens, the tools what is left. Never
+ * silently. Statuses, limits and the header offsets: thm_app_format.h. */
 
 /* A parsed request: pointers into the caller's bytes. */
 typedef struct {

@@ -18,7 +18,7 @@
 #include "thm_link_server.h"
 
 /* The link's staging buffers hold the app's largest request and answer. */
-_Static_assert(THM_LINK_MAX_REQUEST == THM_APP_REQ_HEADER + THM_APP_MAX_QUERY + THM_APP_MAX_TOOLS_JSON + THM_TOOLS_MAX_WIRE,
+_Static_assert(THM_LINK_MAX_REQUEST == THM_APP_MAX_REQUEST,
                "link MAX_REQUEST differs from the app's request limits (runtime/thimble/link/format.py)");
 _Static_assert(THM_LINK_MAX_OUTPUT == THM_APP_MAX_ANSWER,
                "link MAX_OUTPUT differs from the app's answer limit (runtime/thimble/link/format.py)");

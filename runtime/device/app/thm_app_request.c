@@ -12,15 +12,16 @@ static uint32_t rd32(const uint8_t *p) { return rd16(p) | (rd16(p + 2) << 16); }
 int thm_app_request_parse(const uint8_t *buf, size_t len, thm_app_request *req, const char **why)
 {
     *why = 0;
-    if (!buf || len < THM_APP_REQ_HEADER || memcmp(buf, THM_APP_REQ_MAGIC, 4) || rd16(buf + 4) != THM_APP_REQ_VERSION) {
+    if (!buf || len < THM_APP_REQ_HEADER || memcmp(buf + THM_APP_REQ_F_MAGIC, THM_APP_REQ_MAGIC, 4) ||
+        rd16(buf + THM_APP_REQ_F_VERSION) != THM_APP_REQ_VERSION) {
         *why = "request: bad magic, version or length";
         return THM_APP_E_REQUEST;
     }
-    req->max_new_tokens = rd16(buf + 6);
-    req->query_len = rd32(buf + 8);
-    req->tools_json_len = rd32(buf + 12);
-    req->tools_wire_len = rd32(buf + 16);
-    req->flags = rd32(buf + 20);
+    req->max_new_tokens = rd16(buf + THM_APP_REQ_F_MAX_NEW_TOKENS);
+    req->query_len = rd32(buf + THM_APP_REQ_F_QUERY_LEN);
+    req->tools_json_len = rd32(buf + THM_APP_REQ_F_TOOLS_JSON_LEN);
+    req->tools_wire_len = rd32(buf + THM_APP_REQ_F_TOOLS_WIRE_LEN);
+    req->flags = rd32(buf + THM_APP_REQ_F_FLAGS);
     if (req->flags & ~THM_APP_REQ_TRUNCATE) {
         *why = "request: unknown flags";
         return THM_APP_E_REQUEST;

@@ -5,7 +5,6 @@
 #include <stdint.h>
 
 #include "thimble_kernels.h"
-#include "thm_impl.h"
 #include "thm_board.h"
 #include "thm_conformance.h"
 #include "thm_hal.h"
@@ -71,6 +70,11 @@ static int sizes_ok(const thm_job_case *c)
                holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
+    case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
+        return c->n_bufs == 4 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 4, 0) && holds(c, 2, M, 4, 1) &&
+               holds(c, 3, M, 1, 0);
+    case THM_K_SOFTMAX_Q15_ROWS: /* rows n */
+        return c->n_bufs == 2 && holds(c, 0, M * K, 4, 0) && holds(c, 1, M * K, 2, 0);
     case THM_K_MATMUL_S8_S32:
         return c->n_bufs == 4 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * K, 1, 0) &&
                holds(c, 2, N, 4, 1) && holds(c, 3, M * N, 4, 0);
@@ -130,16 +134,22 @@ static int run_case(const thm_job_case *c, uint64_t *ticks)
         if (c->n_bufs != 4) break;
         TIMED(thm_matmul_s8_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0], p[1], p[2]));
         break;
-    case THM_K_PV_ROWS: {     /* the selected ISA's form, else the portable one */
+    case THM_K_PV_ROWS:       /* bq Tk D mult shift */
         if (c->n_bufs != 3) break;
-        if (p[0] < 0 || p[1] < 1 || p[2] < 1 || p[2] > THM_MAX_HEAD_DIM || p[4] < -31 || p[4] > 30) {
-            rc = THM_E_ARG;
-            break;
-        }
-        thm_pv_rows_fn f = thm_impl_pv_rows ? thm_impl_pv_rows : thm_pv_rows_portable;
-        TIMED((f(buf(c, 0), p[0], p[1], buf(c, 1), p[2], p[3], p[4], buf(c, 2), (size_t)p[2]), THM_OK));
+        need = (uint32_t)thm_pv_rows_s8_scratch_size(p[0], p[1], p[2]);
+        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
+        TIMED(thm_pv_rows_s8(buf(c, 0), p[0], p[1], buf(c, 1), p[2], p[3], p[4], buf(c, 2), p[2], thm_arena));
         break;
-    }
+    case THM_K_PV_COMBINE_S8: /* n mult shift */
+        if (c->n_bufs != 4) break;
+        TIMED(thm_pv_combine_s8(buf(c, 0), buf(c, 1), buf(c, 2), p[0], p[1], p[2], buf(c, 3)));
+        break;
+    case THM_K_SOFTMAX_Q15_ROWS: /* rows n mult shift diff_max */
+        if (c->n_bufs != 2 || p[1] < 0) break;
+        need = (uint32_t)thm_softmax_q15_scratch_size(p[1]);
+        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
+        TIMED(thm_softmax_q15_rows(buf(c, 0), buf(c, 1), p[0], p[1], p[2], p[3], p[4], thm_arena));
+        break;
     case THM_K_SOFTMAX_Q15:
         if (c->n_bufs != 3 || p[0] < 0) break;
         need = (uint32_t)thm_softmax_q15_scratch_size(p[0]);

@@ -42,8 +42,10 @@ enum {
     THM_K_EMBED_S16 = 10,       /* bufs tokens table mult shift out; p T V D */
     THM_K_REQUANTIZE_S32 = 11,  /* bufs in mult shift out;       p n */
     THM_K_MATMUL_S8_PACKED = 12, /* bufs x wp bias mult shift y;  p M K N layout */
-    THM_K_PV_ROWS = 13,         /* bufs p vt out;                p bq Tk D mult shift (thm_impl.h;
-                                   status -1: arguments out of the kernel's range) */
+    THM_K_PV_ROWS = 13,         /* bufs p vt out;                p bq Tk D mult shift (thm_pv_rows_s8,
+                                   out_stride D) */
+    THM_K_PV_COMBINE_S8 = 14,   /* bufs s0 s1 s2 out (s2 empty: two digits); p n mult shift */
+    THM_K_SOFTMAX_Q15_ROWS = 15, /* bufs scores p;               p rows n mult shift diff_max */
     THM_K_COUNT
 };
 

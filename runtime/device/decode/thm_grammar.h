@@ -29,13 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define THM_TOOLS_MAGIC "THTL"
-#define THM_TOOLS_VERSION 1u
-#define THM_TOOLS_HEADER 8u
-#define THM_TOOLS_MAX_TOOLS 32u      /* tools per prompt */
-#define THM_TOOLS_MAX_KEYS 32u       /* argument keys per tool (one bit each in the state) */
-#define THM_TOOLS_MAX_KEYS_TOTAL 256u
-#define THM_TOOLS_MAX_WIRE 4096u     /* bytes of the whole wire form */
+/* The wire form's magic, version and limits (THM_TOOLS_*), generated from
+ * runtime/thimble/app/format.py. */
+#include "thm_app_format.h"
 
 /* grammar.MAX_DEPTH: nesting of JSON values inside "arguments" */
 #define THM_GRAMMAR_MAX_DEPTH 16u

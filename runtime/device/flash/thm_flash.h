@@ -17,10 +17,9 @@
 
 #include "thm_board.h"
 
-#define THM_FLASH_MAX_BYTES 0x04000000u   /* 64 MiB: two A/B slots of the 26M Needle; bounds the host file */
-#define THM_FLASH_MIN3(a, b, c) ((a) < (b) ? ((a) < (c) ? (a) : (c)) : ((b) < (c) ? (b) : (c)))
-/* the real chip class's budget, within the emulated region, at most 16 MiB */
-#define THM_FLASH_BYTES THM_FLASH_MIN3(THM_BOARD_WEIGHTS_REAL_SIZE, THM_BOARD_WEIGHTS_SIZE, THM_FLASH_MAX_BYTES)
+/* the real chip class's budget within the emulated region, at most 64 MiB
+ * (thimble.boards.board: Board.flash_bytes, one place for the host and here) */
+#define THM_FLASH_BYTES THM_BOARD_FLASH_BYTES
 #define THM_FLASH_SECTOR THM_BOARD_FLASH_SECTOR_BYTES
 #define THM_FLASH_FILE "thm_flash.bin"
 

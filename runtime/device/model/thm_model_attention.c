@@ -2,10 +2,7 @@
  * thm_model_attention.h for why and how it stays bit-exact). */
 #include <string.h>
 #include "thm_model_attention.h"
-#include "thm_fixedpoint.h"
-#include "thm_model_fast.h"
 #include "thm_model_prof.h"
-#include "thm_impl.h"
 
 #define BQ THM_FAST_ATTN_ROWS
 
@@ -15,8 +12,7 @@ typedef struct {
     int8_t *qh;          /* [BQ, D] this head's query rows, contiguous */
     int32_t *scores;     /* [BQ, Tk] */
     int16_t *p;          /* [BQ, Tk] Q15 */
-    int8_t *digit[3];    /* [BQ, Tk] each: p0, p1, p2 */
-    int32_t *s[3];       /* [BQ, D] each: digit . V */
+    void *pv;            /* thm_pv_rows_s8_scratch_size(BQ, Tk, D) */
     void *softmax;       /* thm_softmax_q15_scratch_size(Tk) */
 } parts;
 
@@ -27,8 +23,7 @@ static size_t carve(uint8_t *base, int32_t Tk, int32_t D, parts *w)
     TAKE(w->qh, int8_t *, BQ * d);
     TAKE(w->scores, int32_t *, BQ * tk * 4);
     TAKE(w->p, int16_t *, BQ * tk * 2);
-    for (int i = 0; i < 3; i++) TAKE(w->digit[i], int8_t *, BQ * tk);
-    for (int i = 0; i < 3; i++) TAKE(w->s[i], int32_t *, BQ * d * 4);
+    TAKE(w->pv, void *, thm_pv_rows_s8_scratch_size(BQ, Tk, D));
     TAKE(w->softmax, void *, thm_softmax_q15_scratch_size(Tk));
 #undef TAKE
     return at;
@@ -38,48 +33,6 @@ size_t thm_fast_attn_workspace_size(int32_t Tk, int32_t D)
 {
     parts w;
     return Tk < 1 || D < 1 ? 0 : carve(0, Tk, D, &w);
-}
-
-/* out rows r < bq (stride qs) = requantize(p [bq, Tk] . V^T [D, Tk]^T) through
- * the matmul: p split into int8 digits, each digit's sums recombined. */
-static int pv_block(const parts *w, const int8_t *vg, int32_t bq, int32_t Tk, int32_t D,
-                    const thm_attn_params *prm, int8_t *out, size_t qs)
-{
-    if (thm_impl_pv_rows) {   /* a board's int16 x int8 form (thm_impl.h): p as it is, no digits */
-        thm_impl_pv_rows(w->p, bq, Tk, vg, D, prm->out_mult, prm->out_shift, out, qs);
-        return THM_OK;
-    }
-    /* two digits p = hi 2^8 + lo (lo in -128..127) whenever every hi fits int8
-     * (p < 32640; not for near one-hot rows), else three */
-    const size_t np = (size_t)bq * (size_t)Tk;
-    int32_t pmax = 0;
-    for (size_t j = 0; j < np; j++) pmax = w->p[j] > pmax ? w->p[j] : pmax;
-    const int nd = pmax < THM_FAST_ATTN_TWO_DIGIT_MAX ? 2 : 3;
-    if (nd == 2) {
-        for (size_t j = 0; j < np; j++) {
-            const int32_t pj = w->p[j];
-            const int32_t hi = (pj + 128) >> 8;   /* 0 .. 127 */
-            w->digit[0][j] = (int8_t)(pj - hi * 256);
-            w->digit[1][j] = (int8_t)hi;
-        }
-    } else {
-        for (size_t j = 0; j < np; j++) {
-            const int32_t pj = w->p[j];    /* 0 .. 32767 */
-            w->digit[0][j] = (int8_t)(pj & 127);
-            w->digit[1][j] = (int8_t)((pj >> 7) & 127);
-            w->digit[2][j] = (int8_t)(pj >> 14);
-        }
-    }
-    int err;
-    for (int i = 0; i < nd; i++)
-        if ((err = thm_mf_matmul_s32(w->digit[i], vg, w->s[i], bq, Tk, D))) return err;
-    for (int32_t r = 0; r < bq; r++) {
-        const size_t e = (size_t)r * D;
-        if ((err = thm_mf_attn_combine(w->s[0] + e, w->s[1] + e, nd == 3 ? w->s[2] + e : 0, D, prm->out_mult,
-                                       prm->out_shift, out + (size_t)r * qs)))
-            return err;
-    }
-    return THM_OK;
 }
 
 int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, int8_t *out,
@@ -101,12 +54,15 @@ int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, i
             const int32_t bq = Tq - i0 < BQ ? Tq - i0 : BQ;
             for (int32_t r = 0; r < bq; r++)
                 memcpy(w.qh + (size_t)r * D, q + (size_t)(i0 + r) * qs + (size_t)h * D, (size_t)D);
-            if ((err = THM_PROF(THM_PROF_QK, thm_mf_matmul_s32(w.qh, kg, w.scores, bq, D, Tk)))) return err;
-            if ((err = THM_PROF(THM_PROF_SOFTMAX, thm_mf_softmax_rows(w.scores, w.p, bq, Tk, prm->score_mult,
-                                                                      prm->score_shift, prm->diff_max, w.softmax))))
+            if ((err = THM_PROF(THM_PROF_QK, bq == 1 ? thm_gemv_s8_s32(w.qh, kg, NULL, w.scores, D, Tk)
+                                                     : thm_matmul_s8_s32(w.qh, kg, NULL, w.scores, bq, D, Tk))))
                 return err;
-            if ((err = THM_PROF(THM_PROF_PV, pv_block(&w, vg, bq, Tk, D, prm, out + (size_t)i0 * qs + (size_t)h * D,
-                                                      qs))))
+            if ((err = THM_PROF(THM_PROF_SOFTMAX, thm_softmax_q15_rows(w.scores, w.p, bq, Tk, prm->score_mult,
+                                                                       prm->score_shift, prm->diff_max, w.softmax))))
+                return err;
+            if ((err = THM_PROF(THM_PROF_PV, thm_pv_rows_s8(w.p, bq, Tk, vg, D, prm->out_mult, prm->out_shift,
+                                                            out + (size_t)i0 * qs + (size_t)h * D, (int32_t)qs,
+                                                            w.pv))))
                 return err;
         }
     }

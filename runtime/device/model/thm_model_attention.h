@@ -4,14 +4,11 @@
  *
  * Why: streaming one query row and head at a time (the kernel) keeps the dot
  * products scalar; here a block of query rows of one head is scored against
- * that head's keys with thm_matmul_s8_s32, and P.V too: the Q15
- * probabilities p (0..32767) are split into int8 digits, each multiplied by
- * V^T with the same matmul, and recombined in wrapping uint32 arithmetic,
- * which gives exactly the kernel's int32 sum (the sum is linear in p, and
- * every digit's partial sum is exact): two digits p = hi 2^8 + lo, lo in
- * -128..127, when every p of the block is below 32640 (hi <= 127), else three,
- * p = p2 2^14 + p1 2^7 + p0. Keys and values must be head-major: K [Hkv, Tk, D] and
- * V^T [Hkv, D, Tk]. */
+ * that head's keys with thm_matmul_s8_s32, softmaxed with
+ * thm_softmax_q15_rows, and multiplied by V^T with thm_pv_rows_s8 (which on
+ * most ISAs splits the Q15 probabilities into int8 digits for the same
+ * matmul: kernels/src/thm_pv_rows_s8.c). Keys and values must be head-major:
+ * K [Hkv, Tk, D] and V^T [Hkv, D, Tk]. */
 #ifndef THM_MODEL_ATTENTION_H
 #define THM_MODEL_ATTENTION_H
 
@@ -20,7 +17,6 @@
 #include "thimble_kernels.h"
 
 #define THM_FAST_ATTN_ROWS 8    /* query rows per block: bounds the workspace */
-#define THM_FAST_ATTN_TWO_DIGIT_MAX 32640   /* p below this: hi = (p + 128) >> 8 <= 127 */
 
 /* Workspace bytes for up to Tk keys and head size D (each part 64-byte aligned). */
 size_t thm_fast_attn_workspace_size(int32_t Tk, int32_t D);

@@ -50,9 +50,20 @@ static int fail(binder *bd, int err, const char *name, uint32_t len)
     return err;
 }
 
-static uint32_t dtype_bytes(uint32_t dtype)
+/* Bits per element of each THM_DTYPE_* code: image/format.py DTYPES, checked
+ * against it by tests/cmodel/test_dtype_table.py. Sub-byte types (int4) pack
+ * 8 / bits elements a byte, low nibble first, and need no alignment. */
+static const uint8_t thm_dtype_bits[] = {
+    [THM_DTYPE_INT8] = 8, [THM_DTYPE_INT16] = 16, [THM_DTYPE_INT32] = 32,
+    [THM_DTYPE_UINT8] = 8, [THM_DTYPE_INT4] = 4,
+};
+
+/* The alignment an element needs: its bytes, 1 for sub-byte types; 0 for a
+ * code the table does not have. */
+static uint32_t dtype_align(uint32_t dtype)
 {
-    return dtype == THM_DTYPE_INT32 ? 4 : dtype == THM_DTYPE_INT16 ? 2 : 1;
+    if (dtype >= sizeof(thm_dtype_bits) || !thm_dtype_bits[dtype]) return 0;
+    return thm_dtype_bits[dtype] >= 8 ? thm_dtype_bits[dtype] / 8u : 1u;
 }
 
 /* The fast paths multiply padding rows and padding k as they lie, so a packed
@@ -105,7 +116,7 @@ static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t lay
         if (layout != THM_LAYOUT_ROW_MAJOR
             && t.size != thm_matmul_s8_packed_size((int32_t)layout, (int32_t)cols, (int32_t)rows))
             return fail(bd, THM_MODEL_E_SHAPE, nb->s, nb->n);
-        if ((uintptr_t)t.data % (layout != THM_LAYOUT_ROW_MAJOR ? 4u : dtype_bytes(dtype)))
+        if (!dtype_align(dtype) || (uintptr_t)t.data % (layout != THM_LAYOUT_ROW_MAJOR ? 4u : dtype_align(dtype)))
             return fail(bd, THM_MODEL_E_ALIGN, nb->s, nb->n);
         if (layout != THM_LAYOUT_ROW_MAJOR && !packed_padding_zero(layout, t.data, rows, cols))
             return fail(bd, THM_MODEL_E_RANGE, nb->s, nb->n);

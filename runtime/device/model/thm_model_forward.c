@@ -5,7 +5,7 @@
 #include "thm_crc32.h"
 #include "thimble_kernels.h"
 #include "thm_model_attention.h"
-#include "thm_model_fast.h"
+#include "thm_image_format.h"   /* THM_LAYOUT_ROW_MAJOR */
 #include "thm_model_prof.h"
 
 #define CHECK(call) do { if ((call) != THM_OK) return THM_MODEL_E_KERNEL; } while (0)
@@ -40,13 +40,24 @@ void thm_prof_print(const char *phase)
 }
 #endif
 
-/* y [T, rows] = projection `which` of x [T, d] (o: of x [T, Q]), no bias. */
+/* y [T, rows] = projection `which` of x [T, d] (o: of x [T, Q]), no bias, on
+ * the weights as the image holds them: row-major, or packed in the board's
+ * layout (the selected ISA's fast path when it owns the layout, else the
+ * portable C that reads any layout: the x86 host, correct, not fast). */
+static int proj_w(const void *w, int32_t layout, const int8_t *x, const int32_t *mult, const int32_t *shift,
+                  int8_t *y, int32_t M, int32_t K, int32_t N)
+{
+    if (layout != THM_LAYOUT_ROW_MAJOR) return thm_matmul_s8_packed(x, w, layout, NULL, mult, shift, y, M, K, N);
+    if (M == 1) return thm_gemv_s8(x, (const int8_t *)w, NULL, mult, shift, y, K, N);   /* a decode step */
+    return thm_matmul_s8(x, (const int8_t *)w, NULL, mult, shift, y, M, K, N);
+}
+
 static int proj(const thm_model *m, const thm_model_block *b, int which, const int8_t *x, int8_t *y, int32_t T)
 {
     const int32_t K = which == WO ? m->Q : m->d;
     const int32_t N = which == WQ ? m->Q : which == WO ? m->d : m->KV;
-    return THM_PROF(THM_PROF_PROJ, thm_mf_proj(b->w[which], m->weight_layout, x, b->w_mult[which],
-                                               b->w_shift[which], y, T, K, N));
+    return THM_PROF(THM_PROF_PROJ, proj_w(b->w[which], m->weight_layout, x, b->w_mult[which], b->w_shift[which], y,
+                                          T, K, N));
 }
 
 /* y [T, n_heads * hd] = rope?(qk_norm(x [T, d] . W^T)); pos0 < 0: no RoPE.
@@ -56,11 +67,11 @@ static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T
 {
     CHECK(proj(m, b, which, x, m->mix, T));     /* n_heads * hd rows: Q or KV */
     if (which == WQ)
-        CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd)));
+        CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s8(m->mix, b->qn_mult, b->qn_shift, b->q_eps, y, T * n_heads, m->hd)));
     else
-        CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd)));
+        CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s8(m->mix, b->kn_mult, b->kn_shift, b->k_eps, y, T * n_heads, m->hd)));
     if (pos0 >= 0)
-        CHECK(THM_PROF(THM_PROF_ROPE, thm_mf_rope(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos)));
+        CHECK(THM_PROF(THM_PROF_ROPE, thm_rope_s8(y, m->rope_cos, m->rope_sin, y, T, n_heads, m->hd, pos0, m->n_pos)));
     return THM_MODEL_OK;
 }
 
@@ -77,13 +88,13 @@ static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t 
     else
         CHECK(THM_PROF(THM_PROF_SELF, thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch)));
     CHECK(proj(m, b, WO, m->mix, m->h, T));
-    CHECK(THM_PROF(THM_PROF_RESID, thm_mf_residual(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift)));
+    CHECK(THM_PROF(THM_PROF_RESID, thm_residual_gated_s16(m->x, m->h, T * m->d, b->gate_mult, b->gate_shift)));
     return THM_MODEL_OK;
 }
 
 static int pre_norm(thm_model *m, const thm_model_block *b, int32_t T)
 {
-    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d)));
+    CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s16(m->x, b->norm_mult, b->norm_shift, b->norm_eps, m->h, T, m->d)));
     return THM_MODEL_OK;
 }
 
@@ -117,7 +128,7 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
         if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
     }
     int8_t *enc_out = m->q;       /* [n, d] */
-    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps,
+    CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps,
                                                      enc_out, n, m->d)));
     /* start_decoder: cross K/V of every decoder layer, once per prompt */
     size_t stride = (size_t)m->max_enc * (size_t)m->KV;
@@ -167,12 +178,12 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
             return err;
     }
     m->length = pos + 1;
-    CHECK(THM_PROF(THM_PROF_NORM, thm_mf_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps,
+    CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s16(m->x, m->dec_final_mult, m->dec_final_shift, m->dec_final_eps,
                                                      m->h, 1, m->d)));
     m->crc = thm_crc32(m->crc, m->h, (size_t)m->d);
     /* tied head: comparable logits = requantize(hf . embed^T, logits.mult, logits.shift) */
-    CHECK(THM_PROF(THM_PROF_HEAD, thm_mf_matmul_s32(m->h, m->embed, m->logits, 1, m->d, m->V)));
-    CHECK(THM_PROF(THM_PROF_HEAD, thm_mf_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V)));
+    CHECK(THM_PROF(THM_PROF_HEAD, thm_gemv_s8_s32(m->h, m->embed, NULL, m->logits, m->d, m->V)));
+    CHECK(THM_PROF(THM_PROF_HEAD, thm_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V)));
     if (argmax_out) {
         int32_t best = 0;
         for (int32_t j = 1; j < m->V; j++)

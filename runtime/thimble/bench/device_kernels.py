@@ -28,12 +28,12 @@ import sys
 import numpy as np
 
 from ..boards import load_board
-from ..errors import CommandError
+from ..core.errors import CommandError
 from ..firmware import BuildError, QemuError, build_firmware, run_job
 from ..firmware import cases as C
 from ..firmware import job as J
 from ..kernels import layouts
-from .kernels import parse_shapes, shape_name
+from .shapes import parse_shapes, shape_name
 from ..kernels.layouts import board_layouts
 from .results import write_json
 

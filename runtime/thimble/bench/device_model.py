@@ -5,7 +5,7 @@ quantized, packed in the board's layout (thimble.quant.image.board_layout)
 and factory-placed in slot 0 of the link firmware's flash
 (thimble.link.factory): 25.8 MiB would take hours over the emulated UART.
 One RUN over the link then answers a prompt of --prompt-tokens tokens, or
-the longest that the board's arena holds (thimble.plan.make_plan), with up
+the longest that the board's arena holds (thimble.sim.plan.make_plan), with up
 to --gen-tokens decode steps. QEMU runs under -icount: the device counts
 instructions, not time, so the figures repeat run to run; tokens/s at the
 board's real clock assume one instruction per cycle and are an ESTIMATE.
@@ -27,10 +27,11 @@ import sys
 import tempfile
 import time
 
-from ..errors import UsageError
+from ..core.errors import UsageError
+from .machine import machine_info
 from .results import save
 
-from .. import resources
+from ..core import resources
 
 WATCH_TINY = resources.data_path("models", "watch-tiny")
 QUERY = ("set a timer for ten minutes and then remind me to call my sister about the weekend trip "
@@ -112,10 +113,10 @@ def app_arena_bytes(image, prompt_tokens):
     arena planned for max_dec = min(prompt_tokens, THM_APP_MAX_NEW), logits
     [V] and prompt ids, each rounded up (the tokenizer's scratch shares the
     model's space and is smaller for these shapes)."""
-    from ..plan import make_plan
+    from ..sim.plan import make_plan
     from ..image.reader import parse_image
-    from .. import device_prompt
-    dec = min(prompt_tokens, device_prompt.MAX_NEW)
+    from ..app import request
+    dec = min(prompt_tokens, request.MAX_NEW)
     vocab = parse_image(image, verify_hash=False).config["vocab_size"]
     return make_plan(image, prompt_tokens, dec).arena_bytes + 4 * vocab + 4 * prompt_tokens + 3 * 64
 
@@ -195,7 +196,7 @@ def parse_profile(log_text, board, counters):
 
 def run_on_board(board, image_path, query, tools, gen_tokens, timeout, elf=None, log=None):
     """Factory-place the image, one RUN over the link -> (counters, answer, wall seconds)."""
-    from ..emulate import Emulator
+    from ..firmware.emulator import Emulator
     from ..link.client import LinkClient
     t0 = time.perf_counter()
     with Emulator(board.name, image=image_path, firmware="link", elf=elf, log=log) as emu:
@@ -293,8 +294,7 @@ def print_report(res, out=None):
 
 def run(args):
     """`bench model --board`: -> exit status (1 when the board's tokens differ from the host's)."""
-    from .kernels import machine_info
-    from ..device_prompt import MAX_NEW
+    from ..app.request import MAX_NEW
     if not 2 <= args.gen_tokens <= MAX_NEW or not 2 <= args.prompt_tokens <= 4096:
         raise UsageError(f"--gen-tokens must be 2..{MAX_NEW}, "
                          "--prompt-tokens 2..4096")

@@ -28,20 +28,19 @@ reference as well. Other processes may share the machine: compare ratios
 within one run rather than figures across runs.
 """
 import argparse
-import datetime
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 
-from ..errors import CommandError, UsageError
+from ..core.errors import CommandError
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels.reference import quantize_multiplier, requantize
+from .machine import machine_info
 from .results import save
+from .shapes import parse_shapes, shape_name
 
 DEFAULT_SHAPES = [(m, 512, n) for m in (1, 64, 256) for n in (512, 256, 8192)]
 DEFAULT_BACKENDS = ["c:portable", "c:avx2", "c:avx512vnni", "numba"]
@@ -99,93 +98,7 @@ class Timer:
                 "samples": len(samples), "calls_per_sample": inner}
 
 
-# --- machine ------------------------------------------------------------------
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def _version(module):
-    try:
-        return __import__(module).__version__
-    except Exception:                               # noqa: BLE001 - absent or broken: say so
-        return None
-
-
-def machine_info():
-    flags = _cpu_flags()
-    wanted = ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx_vnni", "avx512_bf16", "asimd", "asimddp")
-    isas = {}
-    try:
-        from ..kernels import c_backend
-        isas = {isa: c_backend.isa_available(isa) for isa in c_backend.ISAS}
-    except Exception as e:                          # noqa: BLE001
-        isas = {"error": str(e)}
-    from .. import resources
-    commit = ""
-    # only a source checkout has thimble's commit: an installed thimble may sit
-    # in a venv inside someone else's repository, whose commit would mislead
-    if resources.is_source_checkout():
-        try:
-            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True, timeout=5, cwd=resources.data_root()).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            commit = ""
-    return {
-        "cpu_model": _cpu_model(),
-        "cpu_flags": [f for f in wanted if f in flags],
-        "thimble_isas_available": isas,
-        "logical_cpus": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "onnxruntime": _version("onnxruntime"),
-        "numba": _version("numba"),
-        "git_commit": commit or None,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 # --- inputs -------------------------------------------------------------------
-
-def parse_shapes(text):
-    if not text:
-        return list(DEFAULT_SHAPES)
-    shapes = []
-    for item in text.split(","):
-        try:
-            m, k, n = (int(v) for v in item.lower().split("x"))
-        except ValueError:
-            raise UsageError(f"--shapes: {item!r} is not MxKxN") from None
-        if m < 1 or n < 1 or not 1 <= k <= 65536:
-            raise UsageError(f"--shapes: {item!r} is out of range (M, N >= 1, 1 <= K <= 65536)")
-        shapes.append((m, k, n))
-    return shapes
-
-
-def shape_name(s):
-    return "x".join(str(v) for v in s)
-
 
 def matmul_inputs(shape, rng):
     M, K, N = shape
@@ -531,7 +444,7 @@ def run(args):
     repeat = args.repeat or (3 if quick else 7)
     min_time = args.min_time or (0.005 if quick else 0.02)
     timer = Timer(repeat, min_time, budget=0.4 if quick else 3.0)
-    shapes = parse_shapes(args.shapes)
+    shapes = parse_shapes(args.shapes) if args.shapes else list(DEFAULT_SHAPES)
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
 

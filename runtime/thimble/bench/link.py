@@ -33,7 +33,8 @@ import sys
 import tempfile
 import time
 
-from ..errors import UsageError
+from ..core.errors import UsageError
+from .machine import machine_info
 from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "link-host.json")
@@ -53,7 +54,7 @@ def random_image(d_model=80, layers=2, seed=0):
     from ..quant import calibrate, quantize, random_prompts, to_image
     from ..tokenizer import load_model
     from ..tokenizer.payload import build_payload
-    from .. import resources
+    from ..core import resources
     tok = str(resources.data_path("models", "watch-tiny", "tokenizer.model"))
     cfg = tiny_config(vocab_size=768, d_model=d_model, num_heads=2, num_kv_heads=1, num_encoder_layers=layers,
                       num_decoder_layers=layers, max_seq_len=256)
@@ -154,7 +155,7 @@ def bench_host(image, baud, loss, seed, timeout, byte_errors=0.0):
 
 def bench_board(image, board, timeout):
     """One deploy through QEMU's UART (the app's link firmware): bytes/s."""
-    from ..emulate import Emulator
+    from ..firmware.emulator import Emulator
     from ..link.client import LinkClient
     with tempfile.TemporaryDirectory(prefix="thm_bench_link_") as tmp:
         with Emulator(board, flash=os.path.join(tmp, "flash.bin"), firmware="link") as emu:
@@ -210,7 +211,6 @@ def print_report(res, out=None):
 
 
 def run(args):
-    from .kernels import machine_info
     bauds = [int(b) for b in _floats(args.bauds, "--bauds", 300, 16_000_000)]
     losses = _floats(args.loss, "--loss", 0.0, 0.5)
     byte_errors = _floats(args.byte_errors, "--byte-errors", 1e-9, 0.01) if args.byte_errors.strip() else []

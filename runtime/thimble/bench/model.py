@@ -26,7 +26,8 @@ import time
 
 import numpy as np
 
-from ..errors import UsageError
+from ..core.errors import UsageError
+from .machine import machine_info
 from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "model-host.json")
@@ -160,7 +161,6 @@ def run(args):
     if args.board:
         from . import device_model
         return device_model.run(args)
-    from .kernels import machine_info
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()
     cfg = _config(args.prompt_tokens, args.gen_tokens)

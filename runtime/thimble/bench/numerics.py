@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from ..errors import CommandError, UsageError
+from ..core.errors import CommandError, UsageError
 from ..kernels import BackendUnavailable, get_backend
 from ..kernels import reference as ref
 from ..kernels import tables

@@ -9,14 +9,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from .. import resources
-from ..errors import UsageError
+from ..core import resources
+from ..core.errors import UsageError
+from ..kernels import isa
 
 BOARDS_DIR = str(resources.data_path("boards"))
 
 FAMILIES = {"cortex-m", "aarch64"}                 # one boot folder each
 TOOLCHAINS = {"arm-none-eabi", "aarch64-linux-gnu"}
-FEATURES = {"dsp", "mve", "neon"}                  # kernels/arm/<feature>/
+FEATURES = set(isa.FEATURES)                       # kernels/arm/<feature>/ (kernels/isa.py)
 COUNTERS = {"systick", "cntvct", "pmu"}   # pmu: one tick per instruction
 UARTS = {"cmsdk", "pl011"}
 REGIONS = ("code", "ram", "arena", "weights")
@@ -24,6 +25,10 @@ MAX_FILE_BYTES = 64 * 1024
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _FLAG = re.compile(r"^-m[a-z0-9=+._-]{1,60}$")     # only -m machine flags come from data
 _QEMU_OPT = re.compile(r"^[A-Za-z0-9=,._:+-]{1,80}$")
+
+
+# Two A/B slots of the 26M Needle; bounds the emulator's flash file too.
+FLASH_MAX_BYTES = 64 << 20
 
 
 class BoardError(UsageError, ValueError):
@@ -62,6 +67,14 @@ class Board:
     qemu_cpu: str = ""
     qemu_options: tuple = ()
     path: str = ""
+
+    @property
+    def flash_bytes(self):
+        """Bytes of the model flash (runtime/device/flash, THM_BOARD_FLASH_BYTES in
+        the generated board header): the real chip class's budget, within the
+        emulated weights region, at most FLASH_MAX_BYTES."""
+        w = self.regions["weights"]
+        return min(w.real_size, w.size, FLASH_MAX_BYTES)
 
     @property
     def instructions_per_tick(self):

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from .. import resources
+from ..core import resources
 from .board import BoardError, load_board
 
 GENERATOR = "runtime/thimble/boards/generate.py"
@@ -46,6 +46,7 @@ def board_header(board):
         lines += [f"#define THM_BOARD_{n}_BASE 0x{r.base:08x}u",
                   f"#define THM_BOARD_{n}_SIZE 0x{r.size:08x}u          /* emulated map */",
                   f"#define THM_BOARD_{n}_REAL_SIZE 0x{r.real_size:08x}u     /* real chip class budget */"]
+    lines += ["", f"#define THM_BOARD_FLASH_BYTES 0x{board.flash_bytes:08x}u   /* model flash: Board.flash_bytes */"]
     lines += ["", "#endif /* THM_BOARD_H */", ""]
     return "\n".join(lines)
 
@@ -76,11 +77,15 @@ def linker_script(board):
 
 
 def generate(board, out_dir):
-    """Write thm_board.h, board.cmake and link.ld into out_dir; returns their paths."""
+    """Write thm_board.h, board.cmake and link.ld into out_dir, and
+    components.cmake (the C components' sources, runtime/device/components.toml);
+    returns their paths."""
+    from ..firmware.sources import components_cmake
     os.makedirs(out_dir, exist_ok=True)
-    paths = {k: os.path.join(out_dir, k) for k in ("thm_board.h", "link.ld", "board.cmake")}
+    paths = {k: os.path.join(out_dir, k) for k in ("thm_board.h", "link.ld", "board.cmake", "components.cmake")}
     texts = {"thm_board.h": board_header(board), "link.ld": linker_script(board),
-             "board.cmake": board_cmake(board, paths["link.ld"])}
+             "board.cmake": board_cmake(board, paths["link.ld"]),
+             "components.cmake": components_cmake(resources.data_root())}
     for k, text in texts.items():
         old = None
         if os.path.exists(paths[k]):

@@ -4,13 +4,14 @@ import shutil
 import subprocess
 import sys
 
-from .. import resources
-from ..errors import CommandError
+from ..core import resources
+from ..core.errors import CommandError
 from ..boards.board import load_board
 
 
 # the firmware executables CMakeLists.txt and runtime/device/app/app.cmake define
 FIRMWARE_TARGETS = ("thm_conformance", "thm_app_link", "thm_flash_test")
+LINK_TARGET = "thm_app_link"     # the app behind the serial link server: what a user flashes
 
 
 class BuildError(CommandError, RuntimeError):
@@ -18,7 +19,7 @@ class BuildError(CommandError, RuntimeError):
 
 
 def default_build_dir(board_name):
-    """build/boards/NAME in a source checkout, else in the per-user cache (thimble.resources)."""
+    """build/boards/NAME in a source checkout, else in the per-user cache (thimble.core.resources)."""
     return os.path.join(resources.build_root(), "boards", board_name)
 
 

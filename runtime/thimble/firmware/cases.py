@@ -8,8 +8,8 @@ from ..kernels import reference as ref
 from . import job as J
 
 I8 = np.int8
-MATMUL_S8_PACKED = 12      # THM_K_MATMUL_S8_PACKED (runtime/device/conformance/thm_conformance.h)
-PV_ROWS = 13               # THM_K_PV_ROWS
+MATMUL_S8_PACKED = J.MATMUL_S8_PACKED
+PV_ROWS = J.PV_ROWS
 
 
 def _i8(rng, shape, edge=False):
@@ -96,7 +96,7 @@ def softmax_q15(rng, n, masked=False, spread=4000):
 
 def softmax_q15_rows(rng):
     """Unmasked rows at odd lengths and at the edges of what the kernel accepts
-    (the boards' vector rows take these: thm_impl_softmax_row): shift -31 and
+    (the boards' vector rows take these: the ops tables' softmax_q15_rows): shift -31 and
     30, mult 0 and 2^31 - 1, diff_max 0 and the largest a left shift allows,
     scores at INT32_MIN / INT32_MAX, ties, and rows the exp table cuts off."""
     i32 = np.iinfo(np.int32)
@@ -123,9 +123,9 @@ def softmax_q15_rows(rng):
 
 
 def pv_rows(rng, bq, Tk, D, one_hot=False, edge=False):
-    """The fast attention's P.V rows (thm_impl_pv_rows): sat8(requantize(p . vt^T))
-    for Q15 probabilities p [bq, Tk] and one head's V^T [D, Tk]."""
-    if one_hot:                                 # p = 32767 on one key: the largest products
+    """thm_pv_rows_s8, the fast attention's P.V: sat8(requantize(p . vt^T)) for
+    Q15 probabilities p [bq, Tk] and one head's V^T [D, Tk]."""
+    if one_hot:                                 # p = 32767 on one key: the largest products, three digits
         p = np.zeros((bq, Tk), np.int64)
         p[np.arange(bq), rng.integers(0, Tk, bq)] = 32767
     else:
@@ -133,11 +133,64 @@ def pv_rows(rng, bq, Tk, D, one_hot=False, edge=False):
         p[:, :1] = 32767 if edge else p[:, :1]
     vt = _i8(rng, (D, Tk), edge=edge)
     mult, shift = ref.quantize_multiplier(1.0 / (1 << 15) * (2.0 if edge else 1.0))
-    acc = p.astype(np.int64) @ vt.astype(np.int64).T
-    want = np.clip(ref.requantize(acc, np.int64(mult), np.int64(shift)), -128, 127).astype(np.int8)
+    p = p.astype(np.int16)
     return J.Case(f"pv_rows bq={bq} Tk={Tk} D={D}{' one-hot' if one_hot else ''}{' edge' if edge else ''}",
-                  PV_ROWS, [bq, Tk, D, int(mult), int(shift)], [p.astype(np.int16), vt], np.int8, (bq, D), want,
-                  macs=bq * Tk * D)
+                  PV_ROWS, [bq, Tk, D, int(mult), int(shift)], [p, vt], np.int8, (bq, D),
+                  ref.pv_rows_s8(p, vt, mult, shift), macs=bq * Tk * D)
+
+
+def pv_combine(rng, n, digits=3, rq="edge"):
+    """thm_pv_combine_s8: the digit sums recombined (wrapping at the int32
+    ends) and requantized; two digits pass an empty s2 (NULL)."""
+    i32 = np.iinfo(np.int32)
+    s = [rng.integers(i32.min, i32.max, size=n, endpoint=True).astype(np.int32) for _ in range(3)]
+    s[0][::3], s[1][1::4], s[2][2::4] = i32.max, i32.min, i32.min
+    if rq == "edge":
+        mult, shift = int(rng.choice([i32.min, i32.max, 1 << 30, 0, -1])), int(rng.choice([-31, 30, 0, -1, 7]))
+    else:
+        mult, shift = ref.quantize_multiplier(1.0 / (1 << 15))
+    s2 = s[2] if digits == 3 else None
+    return J.Case(f"pv_combine n={n} {digits} digits {rq}", J.PV_COMBINE_S8, [n, mult, shift], [s[0], s[1], s2],
+                  np.int8, (n,), ref.pv_combine_s8(s[0], s[1], s2, mult, shift))
+
+
+def softmax_q15_rows_block(rng, rows, n, rq="typical"):
+    """thm_softmax_q15_rows: rows unmasked rows in one call, an all-equal first
+    row and a row of int32 ends among them."""
+    i32 = np.iinfo(np.int32)
+    scores = rng.integers(-4000, 4000, size=(rows, n)).astype(np.int32)
+    scores[0] = 17
+    if rows > 2:
+        scores[1] = rng.choice(np.array([i32.min, i32.max, 0, -1], np.int64), size=n)
+    if rq == "typical":
+        (mult, shift), diff_max = ref.quantize_multiplier(256.0 / 1000), 16000
+    else:
+        mult, shift, diff_max = i32.max, -31, i32.max
+    return J.Case(f"softmax_q15_rows {rows}x{n} {rq}", J.SOFTMAX_Q15_ROWS, [rows, n, int(mult), int(shift), diff_max],
+                  [scores], np.int16, (rows, n), ref.softmax_q15_rows(scores, int(mult), int(shift), diff_max))
+
+
+def row_kernels(rng):
+    """Every public row kernel at odd sizes and its edge values, for every ISA
+    a board has (portable and fast path each): softmax rows, P.V rows and the
+    digit recombination, RMSNorm rows, RoPE, the gated residual (per element
+    and table form), requantize, and the one-row matmul (a decode step)."""
+    return [
+        softmax_q15_rows_block(rng, 1, 1), softmax_q15_rows_block(rng, 3, 17),
+        softmax_q15_rows_block(rng, 8, 33, rq="edge"), softmax_q15_rows_block(rng, 5, 101),
+        *softmax_q15_rows(rng),
+        pv_rows(rng, 1, 1, 1), pv_rows(rng, 2, 8, 3), pv_rows(rng, 3, 17, 5, edge=True),
+        pv_rows(rng, 7, 33, 64, one_hot=True), pv_rows(rng, 1, 15, 2), pv_rows(rng, 5, 9, 256, edge=True),
+        pv_rows(rng, 8, 67, 16),
+        pv_combine(rng, 1), pv_combine(rng, 17, digits=2), pv_combine(rng, 33), pv_combine(rng, 64, 2, rq="typical"),
+        *rmsnorm_rows(rng),
+        rope_s8(rng, 1, 1, 2, 0, 1), rope_s8(rng, 3, 3, 34, 2, 9), rope_s8(rng, 2, 1, 256, 1, 4),
+        residual_s16(rng, 1), residual_s16(rng, 17), residual_s16(rng, 511), residual_s16(rng, 512, edge=True),
+        residual_s16(rng, 1031, edge=True),
+        requantize_s32(rng, 2), requantize_s32(rng, 37),
+        matmul_s8(rng, 1, 1, 3, edge=True), matmul_s8(rng, 1, 65, 17, edge=True),
+        matmul_s8_s32(rng, 1, 63, 5, edge=True), matmul_s8_s32(rng, 1, 130, 9, bias=False),
+    ]
 
 
 def attention_s8(rng, Tq, Tk, heads, kv_heads, D, causal=False, q_pos0=0, masked=False):
@@ -166,7 +219,7 @@ def rmsnorm(rng, rows, D, s16=True):
 
 
 def rmsnorm_rows(rng):
-    """Rows where a vector RMSNorm (thm_impl_rmsnorm_row: Helium on the M55)
+    """Rows where a vector RMSNorm (the ops tables' rmsnorm entries: Helium on the M55)
     could go wrong: odd D, int16 at +-32767 / -32768, rows so small (or eps
     so large) that 2^46 / rms passes 2^31 (the scalar fallback), gains with
     shifts from -31 to 30 and multipliers up to 2^31 - 1."""
@@ -198,11 +251,16 @@ def rope_s8(rng, T, heads, D, pos0, n_pos):
                   [x, cos, sin], np.int8, (T, heads * D), ref.rope_s8(x, heads, cos, sin, pos0))
 
 
-def residual_s16(rng, n):
+def residual_s16(rng, n, edge=False):
+    """edge: r at the int16 ends and a gate that saturates (mult 2^31 - 1,
+    shift 30: g clamps to +-2^16); n >= 512 takes the kernels' table form."""
     r = rng.integers(-32768, 32768, size=n).astype(np.int16)
     y = _i8(rng, (n,), edge=True)
     mult, shift = ref.quantize_multiplier(37.5)
-    return J.Case(f"residual_gated_s16 n={n}", J.RESIDUAL_S16, [n, mult, shift], [r, y],
+    if edge:
+        r[::3], r[1::3] = -32768, 32767
+        mult, shift = (1 << 31) - 1, int(rng.choice([30, 12, -31]))
+    return J.Case(f"residual_gated_s16 n={n}{' edge' if edge else ''}", J.RESIDUAL_S16, [n, mult, shift], [r, y],
                   np.int16, (n,), ref.residual_gated_s16(r, y, mult, shift))
 
 

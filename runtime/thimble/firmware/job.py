@@ -4,40 +4,27 @@ Mirrors runtime/device/conformance/thm_conformance.h field by field: a
 256-byte header, 128-byte cases, then 16-byte-aligned buffers; results are a
 16-byte header and, per run, a 24-byte record followed by the output bytes.
 """
-import re
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..kernels import isa as _isa
 
 JOB_MAGIC, RESULT_MAGIC, VERSION = 0x424F4A54, 0x53455254, 1
 MAX_BUFS, MAX_PARAMS, PATH_BYTES = 8, 14, 200
 HEADER_BYTES, CASE_BYTES, RECORD_BYTES = 256, 128, 24
 ALL_ISAS = 0xFFFFFFFF
 
-# Kernel ids (enum in thm_conformance.h).
+# Kernel ids (enum in thm_conformance.h; tests/boards/test_job_format.py checks them).
 EMPTY, SPIN2, MATMUL_S8, MATMUL_S8_S32, SOFTMAX_Q15, ATTENTION_S8 = range(6)
 RMSNORM_S16, RMSNORM_S8, ROPE_S8, RESIDUAL_S16, EMBED_S16, REQUANTIZE_S32 = range(6, 12)
+MATMUL_S8_PACKED, PV_ROWS, PV_COMBINE_S8, SOFTMAX_Q15_ROWS = range(12, 16)
 E_CASE, E_SCRATCH = -100, -101            # the firmware refused a case
 
-
-
-def _isa_names():
-    """ISA id -> name, read from the C API's THM_ISA_* constants (so fast paths
-    that add one are named without a change here)."""
-    from .. import resources
-    hdr = resources.data_path("kernels", "include", "thimble_kernels.h")
-    names = {0: "portable"}
-    try:
-        with open(hdr) as f:
-            for m in re.finditer(r"#define\s+THM_ISA_([A-Z0-9_]+)\s+(\d+)", f.read()):
-                names[int(m.group(2))] = m.group(1).lower()
-    except OSError:
-        pass
-    return names
-
-
-ISA_NAMES = _isa_names()
+# ISA id -> name: the ISA table (kernels/isa.py), whose ids the C API's
+# THM_ISA_* constants must equal (tests/kernels/test_isa_table.py).
+ISA_NAMES = dict(_isa.ISA_NAMES)
 
 
 class JobError(ValueError):

@@ -4,8 +4,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from ..errors import CommandError
-from ..lifecycle import die_with_parent
+from ..core.errors import CommandError
+from ..core.lifecycle import die_with_parent
 
 EXIT_FAULT = 0x7F              # THM_HAL_EXIT_FAULT: the firmware took an unexpected exception
 
@@ -48,7 +48,7 @@ def qemu_exit_message(returncode, output, lines=20):
 
 def start_qemu(argv, **popen_kwargs):
     """Popen for a long-running QEMU that dies with thimble even when thimble
-    is killed outright (see thimble.lifecycle); its owner still stops it."""
+    is killed outright (see thimble.core.lifecycle); its owner still stops it."""
     return subprocess.Popen(argv, preexec_fn=die_with_parent(), **popen_kwargs)
 
 

@@ -31,6 +31,8 @@ bounded), then the hash when it is asked to (the device does before commit).
 """
 import struct
 
+from ..kernels import isa as _isa
+
 MAGIC = b"THMB"
 VERSION_MAJOR = 1        # a reader refuses another major version
 VERSION_MINOR = 1        # a reader accepts newer minors (only appended fields); 1.1: weight_layout
@@ -104,17 +106,27 @@ TENSOR = [
     ("data_size", "Q", "bytes: element count x element size, or packed_bytes for a packed layout"),
 ]
 
-# code: (name, bits per element)
+# code: (name, bits per element). Sub-byte types pack 8 // bits elements a
+# byte, low bits first; the C binder's table (runtime/device/model/
+# thm_model_bind.c thm_dtype_bits) is checked against this one.
 DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4)}
+
+
+def dtype_bytes(code, count):
+    """Bytes of `count` elements of dtype `code`, packed (int4: two a byte)."""
+    return -(-count * DTYPES[code][1] // 8)
+
+
 # 0 is plain row-major. The others are the packed matmul weights of the board
-# fast paths (runtime/thimble/kernels/layouts.py writes them, the kernels'
-# thm_matmul_s8_packed reads them; docs/kernels-arm.md gives the byte orders).
-LAYOUTS = {0: "row_major", 1: "s8_r8k64", 2: "s16_r4k16"}
+# fast paths (runtime/thimble/kernels/isa.py is their table, layouts.py writes
+# them, the kernels' thm_matmul_s8_packed reads them; docs/kernels-arm.md gives
+# the byte orders).
+LAYOUTS = dict(_isa.LAYOUT_NAMES)
 # A packed tensor is int8 [N, K] (dtype and dims are the logical weights);
 # its data is N rounded up to whole tiles of rows, times K rounded up to whole
 # k blocks, times the stored element's bytes (zero padding):
 # code: (rows per tile, k per block, bytes per stored element)
-PACKED_LAYOUTS = {1: (8, 64, 1), 2: (4, 16, 2)}
+PACKED_LAYOUTS = {lay.code: (lay.rows, lay.k_block, lay.elem_bytes) for lay in _isa.LAYOUTS}
 
 
 def packed_bytes(layout, N, K):

@@ -7,16 +7,17 @@
 "reference" (numpy) is the specification; every other backend is tested bit
 for bit against it. Every call is checked first (checks.py), so a wrong dtype,
 shape or layout raises TypeError/ValueError instead of reaching C.
-THIMBLE_ISA=portable|avx2|avx512vnni pins what "c" means.
+THIMBLE_ISA=portable|avx2|avx512vnni pins what "c" means (the host ISAs of
+isa.py, the one table of instruction sets).
 """
 import os
 
 import numpy as np
 
-from . import checks
+from . import checks, isa
 
-OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "softmax_q15", "attention_s8",
-       "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
+OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
+       "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
 
 
 class BackendUnavailable(RuntimeError):
@@ -49,10 +50,38 @@ class Backend:
         self._before()
         return self._impl.matmul_s8_s32(x, w, bias)
 
+    def gemv_s8(self, x, w, mult, shift, bias=None):
+        """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""
+        x, w, bias, mult, shift = checks.matmul(np.asarray(x)[None], w, bias, mult, shift)
+        self._before()
+        gemv = getattr(self._impl, "gemv_s8", None)
+        return gemv(x[0], w, mult, shift, bias) if gemv else self._impl.matmul_s8(x, w, mult, shift, bias)[0]
+
+    def gemv_s8_s32(self, x, w, bias=None):
+        x, w, bias, _, _ = checks.matmul(np.asarray(x)[None], w, bias)
+        self._before()
+        gemv = getattr(self._impl, "gemv_s8_s32", None)
+        return gemv(x[0], w, bias) if gemv else self._impl.matmul_s8_s32(x, w, bias)[0]
+
     def softmax_q15(self, scores, mult, shift, diff_max, mask=None):
         scores, mask = checks.softmax(scores, mask, mult, shift, diff_max)
         self._before()
         return self._impl.softmax_q15(scores, int(mult), int(shift), int(diff_max), mask)
+
+    def softmax_q15_rows(self, scores, mult, shift, diff_max):
+        scores = checks.softmax_rows(scores, mult, shift, diff_max)
+        self._before()
+        return self._impl.softmax_q15_rows(scores, int(mult), int(shift), int(diff_max))
+
+    def pv_rows_s8(self, p, vt, mult, shift):
+        p, vt = checks.pv_rows(p, vt, mult, shift)
+        self._before()
+        return self._impl.pv_rows_s8(p, vt, int(mult), int(shift))
+
+    def pv_combine_s8(self, s0, s1, s2, mult, shift):
+        s0, s1, s2 = checks.pv_combine(s0, s1, s2, mult, shift)
+        self._before()
+        return self._impl.pv_combine_s8(s0, s1, s2, int(mult), int(shift))
 
     def attention_s8(self, q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
                      out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
@@ -97,7 +126,7 @@ def _c_backend(isa):
 
 
 def get_backend(name="c"):
-    """Return a Backend by name: reference, numba, c, c:portable, c:avx2, c:avx512vnni."""
+    """Return a Backend by name: reference, numba, c, or c:<host ISA> (isa.HOST_ISAS)."""
     if name == "reference":
         from . import reference
         return Backend("reference", reference)
@@ -115,4 +144,4 @@ def get_backend(name="c"):
 
 
 def backend_names():
-    return ["reference", "numba", "c", "c:portable", "c:avx2", "c:avx512vnni"]
+    return ["reference", "numba", "c"] + [f"c:{name}" for name in isa.HOST_ISAS]

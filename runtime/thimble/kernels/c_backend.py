@@ -3,11 +3,13 @@ a non-zero status from C is still turned into an exception, never ignored."""
 import numpy as np
 
 from .. import _kernels
+from . import isa as _isa
 
 ffi, lib = _kernels.ffi, _kernels.lib
 
-ISAS = {"portable": lib.THM_ISA_PORTABLE, "avx2": lib.THM_ISA_AVX2,
-        "avx512vnni": lib.THM_ISA_AVX512VNNI}
+# The host ISAs of the ISA table (isa.py), by name -> THM_ISA_* id; the C
+# header's ids must be the table's (tests/kernels/test_isa_table.py).
+ISAS = {name: _isa.BY_NAME[name].id for name in _isa.HOST_ISAS}
 _ERRORS = {lib.THM_E_ARG: "argument out of range", lib.THM_E_TOKEN: "token id out of range",
            lib.THM_E_ISA: "instruction set not available"}
 
@@ -68,6 +70,22 @@ def matmul_s8_s32(x, w, bias=None):
     return y
 
 
+def gemv_s8(x, w, mult, shift, bias=None):
+    N, K = w.shape
+    y = np.empty(N, dtype=np.int8)
+    _check(lib.thm_gemv_s8(_p("int8_t *", x), _p("int8_t *", w), _p("int32_t *", bias), _p("int32_t *", mult),
+                           _p("int32_t *", shift), _p("int8_t *", y), K, N), "gemv_s8")
+    return y
+
+
+def gemv_s8_s32(x, w, bias=None):
+    N, K = w.shape
+    y = np.empty(N, dtype=np.int32)
+    _check(lib.thm_gemv_s8_s32(_p("int8_t *", x), _p("int8_t *", w), _p("int32_t *", bias), _p("int32_t *", y),
+                               K, N), "gemv_s8_s32")
+    return y
+
+
 def _scratch(nbytes):
     return np.empty(max(int(nbytes), 4) // 4 + 1, dtype=np.int32)   # 4-byte aligned
 
@@ -79,6 +97,31 @@ def softmax_q15(scores, mult, shift, diff_max, mask=None):
     _check(lib.thm_softmax_q15(_p("int32_t *", scores), _p("uint8_t *", mask), _p("int16_t *", p),
                                n, mult, shift, diff_max, _p("void *", scratch)), "softmax_q15")
     return p
+
+
+def softmax_q15_rows(scores, mult, shift, diff_max):
+    rows, n = scores.shape
+    p = np.empty((rows, n), dtype=np.int16)
+    scratch = _scratch(lib.thm_softmax_q15_scratch_size(n))
+    _check(lib.thm_softmax_q15_rows(_p("int32_t *", scores), _p("int16_t *", p), rows, n, mult, shift,
+                                    diff_max, _p("void *", scratch)), "softmax_q15_rows")
+    return p
+
+
+def pv_rows_s8(p, vt, mult, shift):
+    (bq, Tk), D = p.shape, vt.shape[0]
+    out = np.empty((bq, D), dtype=np.int8)
+    scratch = _scratch(lib.thm_pv_rows_s8_scratch_size(bq, Tk, D))
+    _check(lib.thm_pv_rows_s8(_p("int16_t *", p), bq, Tk, _p("int8_t *", vt), D, mult, shift,
+                              _p("int8_t *", out), D, _p("void *", scratch)), "pv_rows_s8")
+    return out
+
+
+def pv_combine_s8(s0, s1, s2, mult, shift):
+    out = np.empty(s0.shape[0], dtype=np.int8)
+    _check(lib.thm_pv_combine_s8(_p("int32_t *", s0), _p("int32_t *", s1), _p("int32_t *", s2),
+                                 s0.shape[0], mult, shift, _p("int8_t *", out)), "pv_combine_s8")
+    return out
 
 
 def attention_s8(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,

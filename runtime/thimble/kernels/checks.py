@@ -80,6 +80,42 @@ def softmax(scores, mask, mult, shift, diff_max):
     return scores, mask
 
 
+def softmax_rows(scores, mult, shift, diff_max):
+    scores = array("scores", scores, np.int32, 2)
+    int_range("mult", mult, 0, 2**31 - 1)
+    int_range("shift", shift, -31, 30)
+    int_range("diff_max", diff_max, 0, 2**31 - 1)
+    diff_range(int(diff_max), int(shift))
+    return scores
+
+
+def pv_rows(p, vt, mult, shift):
+    p = array("p", p, np.int16, 2)
+    vt = array("vt", vt, np.int8, 2)
+    if not 1 <= p.shape[1] <= MAX_K:
+        raise ValueError(f"key count Tk={p.shape[1]} is outside [1, {MAX_K}]")
+    if not 1 <= vt.shape[0] <= MAX_HEAD_DIM:
+        raise ValueError(f"head_dim D={vt.shape[0]} is outside [1, {MAX_HEAD_DIM}]")
+    shape("vt", vt, (vt.shape[0], p.shape[1]))
+    if p.size and (p.min() < 0):
+        raise ValueError("p: Q15 probabilities must be in [0, 32767]")
+    int_range("mult", mult, -2**31, 2**31 - 1)
+    int_range("shift", shift, -31, 30)
+    return p, vt
+
+
+def pv_combine(s0, s1, s2, mult, shift):
+    s0 = array("s0", s0, np.int32, 1)
+    s1 = array("s1", s1, np.int32, 1)
+    shape("s1", s1, s0.shape)
+    if s2 is not None:
+        s2 = array("s2", s2, np.int32, 1)
+        shape("s2", s2, s0.shape)
+    int_range("mult", mult, -2**31, 2**31 - 1)
+    int_range("shift", shift, -31, 30)
+    return s0, s1, s2
+
+
 def attention(q, k, v, n_heads, n_kv_heads, kv_mask, prm):
     q = array("q", q, np.int8, 2)
     k = array("k", k, np.int8, 2)

@@ -20,15 +20,18 @@ cases; y is the same as thm_matmul_s8's on the plain w.
 """
 import numpy as np
 
-S8_R8K64 = 1            # THM_LAYOUT_S8_R8K64 in kernels/include/thimble_kernels.h
-S16_R4K16 = 2           # THM_LAYOUT_S16_R4K16
+from . import isa as _isa
+
+S8_R8K64 = _isa.S8_R8K64            # THM_LAYOUT_S8_R8K64 in kernels/include/thimble_kernels.h
+S16_R4K16 = _isa.S16_R4K16          # THM_LAYOUT_S16_R4K16
 
 MAX_K = 65536
 _SXTB16_ORDER = np.array([0, 2, 1, 3])
 
-# (rows per tile, k per block, element type) of each layout
-_GEOMETRY = {S8_R8K64: (8, 64, np.int8), S16_R4K16: (4, 16, np.int16)}
-NAMES = {S8_R8K64: "s8_r8k64", S16_R4K16: "s16_r4k16"}
+# (rows per tile, k per block, element type) of each layout, from the ISA table
+_GEOMETRY = {lay.code: (lay.rows, lay.k_block, {1: np.int8, 2: np.int16}[lay.elem_bytes])
+             for lay in _isa.LAYOUTS}
+NAMES = {lay.code: lay.name for lay in _isa.LAYOUTS}
 
 
 def _geometry(layout):
@@ -75,8 +78,8 @@ def pack_s16_r4k16(w):
 
 
 PACKERS = {S8_R8K64: pack_s8_r8k64, S16_R4K16: pack_s16_r4k16}
-# The layouts each board feature (boards/*.toml) has a fast path for.
-FEATURE_LAYOUTS = {"dsp": [S16_R4K16], "mve": [S8_R8K64], "neon": [S8_R8K64]}
+# The layouts each board feature (boards/*.toml) has a fast path for (isa.py).
+FEATURE_LAYOUTS = _isa.FEATURE_LAYOUTS
 
 
 def board_layouts(features):

@@ -253,6 +253,58 @@ def softmax_q15(scores, mult, shift, diff_max, mask=None):
     return p
 
 
+def softmax_q15_rows(scores, mult, shift, diff_max):
+    """scores int32 [rows, n] (no mask) -> int16 [rows, n] in Q15."""
+    p = np.empty(scores.shape, dtype=np.int16)
+    _softmax_rows(scores, mult, shift, diff_max, _EXP_HI, _EXP_LO, _EXP_FRAC_BITS, p)
+    return p
+
+
+@njit(cache=True)
+def _softmax_rows(scores, mult, shift, diff_max, exp_hi, exp_lo, frac_bits, p):
+    n = scores.shape[1]
+    e = np.empty(n, dtype=np.int64)
+    mask = np.ones(n, dtype=np.uint8)
+    for r in range(scores.shape[0]):
+        _softmax_row(scores[r], mask, n, mult, shift, diff_max, exp_hi, exp_lo, frac_bits, e, p[r])
+
+
+@njit(cache=True)
+def _pv_rows(p, vt, mult, shift, out):
+    # p int16 [bq, Tk]; vt int8 [D, Tk]; out int8 [bq, D]; the sum wraps like int32
+    for r in range(p.shape[0]):
+        for d in range(vt.shape[0]):
+            acc = np.int32(0)
+            for j in range(p.shape[1]):
+                acc += np.int32(p[r, j]) * np.int32(vt[d, j])
+            out[r, d] = _sat(_rq(np.int64(acc), mult, shift), -128, 127)
+
+
+def pv_rows_s8(p, vt, mult, shift):
+    """p int16 [bq, Tk] Q15, vt int8 [D, Tk] -> int8 [bq, D]."""
+    out = np.empty((p.shape[0], vt.shape[0]), dtype=np.int8)
+    _pv_rows(p, vt, np.int64(mult), np.int64(shift), out)
+    return out
+
+
+@njit(cache=True)
+def _pv_combine(s0, s1, s2, three, mult, shift, out):
+    for i in range(s0.shape[0]):
+        if three:
+            acc = (np.int64(s2[i]) << 14) + (np.int64(s1[i]) << 7) + np.int64(s0[i])
+        else:
+            acc = (np.int64(s1[i]) << 8) + np.int64(s0[i])
+        out[i] = _sat(_rq(np.int64(np.int32(acc & 0xFFFFFFFF)), mult, shift), -128, 127)
+
+
+def pv_combine_s8(s0, s1, s2, mult, shift):
+    """int32 [n] digit sums (s2 None: two digits) -> int8 [n]."""
+    out = np.empty(s0.shape[0], dtype=np.int8)
+    three = s2 is not None
+    _pv_combine(s0, s1, s2 if three else s0, three, np.int64(mult), np.int64(shift), out)
+    return out
+
+
 @njit(cache=True)
 def _attention(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
                out_mult, out_shift, causal, q_pos0, kv_mask, exp_hi, exp_lo, frac_bits, out):

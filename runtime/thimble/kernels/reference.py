@@ -117,6 +117,32 @@ def softmax_q15(scores, mult, shift, diff_max, mask=None):
     return np.minimum(p, 32767).astype(np.int16)
 
 
+def softmax_q15_rows(scores, mult, shift, diff_max):
+    """softmax_q15 of each row of scores int32 [rows, n], no mask -> int16 [rows, n]."""
+    out = np.zeros(np.shape(scores), dtype=np.int16)
+    for r in range(out.shape[0]):
+        out[r] = softmax_q15(scores[r], mult, shift, diff_max)
+    return out
+
+
+def pv_rows_s8(p, vt, mult, shift):
+    """Attention's P.V for a block of query rows of one head: p int16 [bq, Tk]
+    Q15 probabilities (0..32767), vt int8 [D, Tk] (V transposed) -> int8
+    [bq, D] = sat8(requantize(p . vt^T)); the sum wraps like int32 in C (a
+    softmax row's p sums to about 2^15, so it never does in the model)."""
+    acc = _wrap32(np.asarray(p, dtype=np.int64) @ np.asarray(vt, dtype=np.int64).T)
+    return _sat(requantize(acc, mult, shift), np.int8)
+
+
+def pv_combine_s8(s0, s1, s2, mult, shift):
+    """P.V from the sums of p's int8 digits, int32 [n] each: acc = s2 2^14 +
+    s1 2^7 + s0 (three digits) or, with s2 None, s1 2^8 + s0 (two), wrapping
+    like uint32 in C -> int8 [n] = sat8(requantize(acc))."""
+    s0, s1 = np.asarray(s0, dtype=np.int64), np.asarray(s1, dtype=np.int64)
+    hi = (s1 << 8) if s2 is None else (np.asarray(s2, dtype=np.int64) << 14) + (s1 << 7)
+    return _sat(requantize(_wrap32(hi + s0), mult, shift), np.int8)
+
+
 def attention_s8(q, k, v, n_heads, n_kv_heads, score_mult, score_shift, diff_max,
                  out_mult, out_shift, causal=False, q_pos0=0, kv_mask=None):
     """Grouped-query attention, one query row and head at a time (never a [T, T]

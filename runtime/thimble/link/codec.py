@@ -20,7 +20,8 @@ def encode(cmd, seq, payload=b""):
 class Decoder:
     """Streaming decoder with resync: feed bytes, collect (cmd, seq, payload)
     frames. Bytes that do not form a frame with a good CRC are skipped by
-    scanning for MAGIC; `errors` counts how often that happened."""
+    scanning for MAGIC, and so is an incomplete frame once a whole good frame
+    follows it (its length was damaged); `errors` counts how often."""
 
     def __init__(self):
         self.buf = bytearray()
@@ -44,7 +45,16 @@ class Decoder:
                 continue
             total = F.FRAME_OVERHEAD + length
             if len(self.buf) < total:
-                return out
+                # A header whose length a bad byte changed, but within bounds, would hold
+                # every frame behind it until that many bytes came: on a line of 26-byte
+                # ACKs, seconds of stalls, and HELLO tries spent on replies already here.
+                # A whole, good frame after it proves that header false.
+                j = self._good_frame_after()
+                if j is None:
+                    return out
+                self.errors += 1
+                del self.buf[:j]
+                continue
             body = bytes(self.buf[2:2 + F.HEADER_SIZE + length])
             (crc,) = struct.unpack_from("<I", self.buf, total - 4)
             if crc != zlib.crc32(body):
@@ -53,6 +63,22 @@ class Decoder:
                 continue
             out.append((cmd, seq, body[F.HEADER_SIZE:]))
             del self.buf[:total]
+
+    def _good_frame_after(self):
+        """Where the first whole frame with a good CRC starts after the
+        buffer's first byte, or None."""
+        i = 1
+        while True:
+            i = self.buf.find(F.MAGIC, i)
+            if i < 0 or len(self.buf) - i < F.FRAME_OVERHEAD:
+                return None
+            length = struct.unpack_from(F.HEADER_FMT, self.buf, i + len(F.MAGIC))[3]
+            end = i + F.FRAME_OVERHEAD + length
+            if length <= F.MAX_PAYLOAD and end <= len(self.buf):
+                (crc,) = struct.unpack_from("<I", self.buf, end - F.CRC_SIZE)
+                if crc == zlib.crc32(self.buf[i + len(F.MAGIC):end - F.CRC_SIZE]):
+                    return i
+            i += 1
 
 
 def pack(name, *values, tail=b""):

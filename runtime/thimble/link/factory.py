@@ -78,8 +78,7 @@ def write_flash(path, image, flash_size, sector):
 
 def board_geometry(board):
     """(flash_size, sector) the board's firmware uses: THM_FLASH_BYTES and flash_sector_bytes."""
-    from ..device_batch import flash_bytes
-    return flash_bytes(board), board.flash_sector_bytes
+    return board.flash_bytes, board.flash_sector_bytes
 
 
 def write_board_flash(path, image, board):

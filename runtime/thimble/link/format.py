@@ -16,6 +16,8 @@ own limits (runtime/device/app/thm_app.h), asserted in thm_app_link.c.
 docs/protocol.md describes the exchanges."""
 import struct
 
+from ..app import format as app_format
+
 VERSION = 3                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output;
                                    # 3: E_CRC names the garbled frame's seq (a v2 host took it for a refusal)
 MAGIC = b"\xA5\x5A"                # rare in ASCII logs, never 0x00/0xFF runs
@@ -23,10 +25,9 @@ MAX_PAYLOAD = 1040                 # DATA: 8-byte offset/flags + 1024 data bytes
 DATA_CHUNK = 1024                  # image bytes per DATA frame
 WINDOW = 16                        # DATA frames the host may have unacknowledged
 REQ_CHUNK = 1024                   # request bytes per REQ frame
-# The app's request: THM_APP_REQ_HEADER + MAX_QUERY + MAX_TOOLS_JSON + THM_TOOLS_MAX_WIRE.
-MAX_REQUEST = 24 + 1024 + 8192 + 4096
-# The app's answer: THM_APP_MAX_ANSWER = header + 96 ids and step counts + 1 KiB text.
-MAX_OUTPUT = 52 + 12 * 96 + 1024
+# The staging buffers hold the app's largest request and answer (thimble.app.format).
+MAX_REQUEST = app_format.MAX_REQUEST
+MAX_OUTPUT = app_format.MAX_ANSWER
 BOARD_NAME = 16                    # bytes, NUL-padded
 MAX_SLOTS = 2
 

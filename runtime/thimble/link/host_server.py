@@ -7,7 +7,7 @@ and the link benchmark without QEMU.
         link = LinkClient(serial.serial_for_url(url))
 
 Built once per source version with the system C compiler (no CMake) into
-link_host/ under thimble.resources.build_root() (build/ in a checkout, the
+link_host/ under thimble.core.resources.build_root() (build/ in a checkout, the
 per-user cache when installed); `asan=True` builds it with AddressSanitizer
 and UBSan, and stop() fails when a sanitizer reported anything.
 `cut_after_programs=N` makes the server die in the middle of its Nth flash
@@ -22,16 +22,15 @@ import shutil
 import subprocess
 import tempfile
 
-from ..lifecycle import die_with_parent
+from ..core.lifecycle import die_with_parent
 
-from .. import resources
-from ..errors import CommandError
+from ..core import resources
+from ..core.errors import CommandError
+from ..firmware.sources import Components
 
-DEVICE = resources.data_path("runtime", "device")
-SOURCES = [DEVICE / "link" / n for n in ("thm_link_server.c", "thm_link_frame.c", "thm_link_journal.c",
-                                         "thm_crc32.c")] + [DEVICE / "link" / "host" / "thm_link_host.c",
-                                                            DEVICE / "crypto" / "thm_sha256.c"]
-INCLUDES = [DEVICE / "include", DEVICE / "link", DEVICE / "crypto"]
+_LINK_HOST = Components(resources.data_root())
+SOURCES = _LINK_HOST.sources("link_host")
+INCLUDES = _LINK_HOST.includes("link_host")
 FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
 ASAN_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
               "-fno-sanitize-recover=undefined"]

@@ -1,6 +1,6 @@
 """Opening the serial line a command was given (--port URL), with errors a
 user can act on: pyserial's own say what failed, not what to do about it."""
-from ..errors import CommandError, UsageError
+from ..core.errors import CommandError, UsageError
 
 HINT = "is the board (or `thimble emulate`, which prints its URL) running, and is this its port?"
 
@@ -20,3 +20,11 @@ def open_port(url, **kwargs):
         elif "timed out" in why.lower():
             why = "no answer to the connection (timed out)"
         raise CommandError(f"cannot open {url}: {why}; {HINT}") from None
+
+
+def port_line_rate(url, ser):
+    """(bytes/s or None, words): the port's line rate when it has one."""
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme is None and getattr(ser, "baudrate", None):
+        return ser.baudrate / 10, f"{ser.baudrate} baud"
+    return None, f"line rate unknown ({scheme})"

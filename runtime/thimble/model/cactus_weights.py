@@ -38,6 +38,7 @@ import struct
 import numpy as np
 
 from .config import ConfigError, NORM_EPS, NeedleConfig
+from .files import read_bounded
 from .params import CheckpointError, NeedleModel, tensor_specs
 
 MAGIC = b"CACT"
@@ -151,14 +152,7 @@ def _interleave(a):
 def read_weights_file(path):
     """One .weights file -> WeightsFile. Raises CheckpointError."""
     source = os.fspath(path)
-    try:
-        size = os.path.getsize(source)
-        if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"{source}: {size} bytes is more than this reader accepts")
-        with open(source, "rb") as f:
-            blob = f.read(size)
-    except OSError as e:
-        raise CheckpointError(f"{source}: cannot read: {e}") from None
+    blob = read_bounded(source, MAX_FILE_BYTES)
     try:
         return _decode(blob)
     except CheckpointError as e:

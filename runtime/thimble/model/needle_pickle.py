@@ -21,6 +21,7 @@ import pickletools
 import numpy as np
 
 from .config import ConfigError, NeedleConfig
+from .files import read_bounded
 from .flax_tree import flatten, tree_to_tensors
 from .params import CheckpointError, NeedleModel
 
@@ -339,18 +340,7 @@ def read_pickle(path):
     """The restricted unpickle of a file: plain containers, numbers, strings
     and numpy arrays only. Raises CheckpointError on anything else."""
     source = os.fspath(path)
-    try:
-        size = os.path.getsize(source)
-        if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"{source}: {size} bytes is larger than a Needle checkpoint can be "
-                                  f"({MAX_FILE_BYTES} bytes)")
-        with open(source, "rb") as f:
-            # read(n) allocates n bytes up front: n = the cap would ask for 2 GiB
-            # of address space for every pickle, which a process under a memory
-            # limit (ulimit -v, no overcommit) cannot have
-            data = f.read(size + 1)
-    except OSError as e:
-        raise CheckpointError(f"{source}: cannot read: {e}") from None
+    data = read_bounded(source, MAX_FILE_BYTES, "a Needle checkpoint can be")
     _prescan(data, source)
     _check_keys(data, source)
     token = _BUDGET.set([2 * len(data), len(data)])

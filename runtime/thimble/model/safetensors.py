@@ -20,6 +20,7 @@ import struct
 import numpy as np
 
 from . import bounded_json
+from .files import read_bounded
 from .config import ConfigError, NeedleConfig
 from .flax_tree import tensors_to_tree, tree_to_tensors
 from .params import CheckpointError, NeedleModel
@@ -99,14 +100,7 @@ def parse_header(head, data_len):
 def read_safetensors(path):
     """-> ({name: ndarray (native float)}, metadata). Raises CheckpointError."""
     source = os.fspath(path)
-    try:
-        size = os.path.getsize(source)
-        if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"{source}: {size} bytes is more than this reader accepts")
-        with open(source, "rb") as f:
-            blob = f.read(size)
-    except OSError as e:
-        raise CheckpointError(f"{source}: cannot read: {e}") from None
+    blob = read_bounded(source, MAX_FILE_BYTES)
     if len(blob) < 8:
         raise CheckpointError(f"{source}: {len(blob)} bytes is too short for a safetensors file")
     (n,) = struct.unpack_from("<Q", blob, 0)

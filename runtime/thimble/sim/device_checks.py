@@ -8,7 +8,7 @@ refuses, with the same code and message.
                                  (thm_grammar_tools_init: repeated names, bounds)
 """
 from .. import _kernels
-from ..prompt import PromptError
+from ..app.prompt import PromptError
 from .c_model import CModel, CModelError, app_check
 
 ffi, lib = _kernels.ffi, _kernels.lib

@@ -5,11 +5,12 @@ decides where the arithmetic runs."""
 import dataclasses
 import time
 
-from ..kernels import get_backend
+from ..kernels import get_backend, isa
 from .decode import constrained_greedy
 from .int_forward import IntNeedle
 
-BACKENDS = ("c", "numba", "reference", "c:portable", "c:avx2", "c:avx512vnni")
+# the C model runtime, then every kernel backend (kernels/isa.py names the c:<isa> ones)
+BACKENDS = ("c", "numba", "reference", *(f"c:{name}" for name in isa.HOST_ISAS))
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 `thimble sim`, `thimble eval` and the device comparison tests share."""
 import json
 
-from ..prompt import build_encoder_input, normalize_tools, restore_tool_names
+from ..app.prompt import build_encoder_input, normalize_tools, restore_tool_names
 from ..quant import from_image
 from ..tokenizer.bpe import Tokenizer
 from ..tokenizer.payload import parse_payload
@@ -65,7 +65,7 @@ class Session:
     def ask(self, query, tools, *, max_new_tokens=96, truncate=False):
         """-> dict: calls (original tool names), text, tokens, crc, timings. A prompt
         over max_prompt_tokens raises PromptTooLong unless truncate."""
-        from ..device_prompt import build_request
+        from ..app.request import build_request
         # the request a board would get, checked by the board's own C parser and
         # grammar: whatever a board refuses (an empty query, a repeated tool name,
         # a limit), the simulator refuses with the same message

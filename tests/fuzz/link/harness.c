@@ -22,7 +22,8 @@
  *      with its bytes in the slot.
  * Throughout: every reply is one well-formed frame; COMMIT's check and RUN's
  * handler (fakes of the app's) are only ever handed bytes that hash right,
- * RUN the active slot's. Any failing aborts (a finding). */
+ * RUN the active slot's; the server's counters stay within its buffers.
+ * Any failing aborts (a finding). */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -116,14 +117,18 @@ static const thm_link_port port = {0, port_read, port_write};
 static const thm_link_flash fl = {0, FLASH_BYTES, SECTOR, fl_erase, fl_program, fl_read};
 static thm_link_server server;
 
+static void check_server_state(void);
+
 /* Feed bytes until the server has taken them all; 0, or 1 if the power failed. */
 static int feed(const uint8_t *d, size_t n)
 {
     in = d;
     in_left = n;
     if (setjmp(power_fail)) return 1;
-    while (in_left)
+    while (in_left) {
         if (thm_link_server_poll(&server, 0) < 0) break;
+        check_server_state();
+    }
     return 0;
 }
 
@@ -188,6 +193,22 @@ static int fake_run(void *ctx, const thm_link_run_in *in, thm_link_run_out *out)
     out->out_len = want;
     out->gen_tokens = want / 4;
     return in->request_len >= 3 && in->request[2] == 0xFF;
+}
+
+/* The server's counters stay within its buffers. Its request, output, frame
+ * and sector buffers sit side by side in one struct (and the sector buffer
+ * is the board's), where ASan sees no red zone between them: an overflow
+ * from one into the next is caught here, by the count that would cause it. */
+static void check_server_state(void)
+{
+    const thm_link_server *s = &server;
+    if (s->r_fill > s->r_total || s->r_total > THM_LINK_MAX_REQUEST) fail("the staged request outgrew its buffer");
+    if (s->o_len > THM_LINK_MAX_OUTPUT) fail("RUN's output outgrew its buffer");
+    if (s->dec.used > s->dec.fill || s->dec.fill > sizeof s->dec.buf) fail("the frame decoder outgrew its buffer");
+    if (s->xfer && (s->x_slot >= THM_LINK_MAX_SLOTS || s->x_size > s->journal.slot_size ||
+                    s->x_journaled > s->x_programmed || s->x_programmed > s->x_next || s->x_next > s->x_size ||
+                    s->x_next - s->x_programmed > SECTOR))
+        fail("the transfer's counters left the slot or the sector buffer");
 }
 
 static void check_valid_slots(void)

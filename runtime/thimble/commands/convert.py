@@ -1,0 +1,71 @@
+"""`thimble convert CHECKPOINT -o IMAGE`: checkpoint -> calibrated int8 .thm image
+(thimble.quant.pipeline does the work).
+
+    thimble convert models/watch-tiny/needle.pkl --tokenizer models/watch-tiny/tokenizer.model \\
+        --calib models/watch-tiny/calib.jsonl --tools models/watch-tiny/tools.json -o watch.thm
+"""
+import sys
+import time
+
+from ..core.errors import UsageError
+from ..core.progress import progress_printer
+from ..quant import pipeline
+from .args import input_file, output_file
+
+
+def add_parser(p):
+    p.add_argument("checkpoint", nargs="?", help="Needle pickle (.pkl), .safetensors, or a Cactus export folder")
+    p.add_argument("-o", "--output", required=True, help="the .thm image to write")
+    p.add_argument("--tokenizer", help="SentencePiece .model to carry in the image (needed by sim and the device)")
+    p.add_argument("--calib", help="calibration prompts, JSON lines {\"query\": ..., \"tools\": [names or tool objects]}")
+    p.add_argument("--tools", help="tools JSON list; resolves tool names used in --calib")
+    p.add_argument("--calib-random", type=int, default=8, metavar="N",
+                   help="without --calib: calibrate on N random token prompts (default 8)")
+    p.add_argument("--max-len", type=int, help="encoder/decoder positions the image supports "
+                   "(default: the checkpoint's max_seq_len)")
+    p.add_argument("--decode-tokens", type=int, default=16, help="decoder steps per calibration prompt")
+    p.add_argument("--board", help="pack the projection weights in this board's fast-path layout "
+                   "(the image then runs fastest there; any board and the host still run it)")
+    p.add_argument("--layout", choices=pipeline.LAYOUTS,
+                   help="pack in this layout instead of a board's (default row_major: plain)")
+    p.add_argument("--repack", metavar="IMAGE", help="no checkpoint: rewrite IMAGE in the layout of "
+                   "--board/--layout (same model, tokenizer and answers)")
+
+
+def _layout(args):
+    """The layout name from --board or --layout (row_major when neither)."""
+    if args.board and args.layout:
+        raise UsageError("give --board or --layout, not both")
+    return pipeline.board_layout(args.board) if args.board else args.layout or "row_major"
+
+
+def run(args):
+    layout = _layout(args)
+    output_file(args.output)
+    if args.repack:
+        if args.checkpoint:
+            raise UsageError("give a CHECKPOINT or --repack IMAGE, not both")
+        input_file(args.repack, "image")
+        data = pipeline.repack(args.repack, layout)
+        pipeline.write_image(args.output, data)
+        print(f"wrote {args.output}: {len(data)} bytes, projections {layout}, sha256 {data[32:64].hex()[:16]}...")
+        return 0
+    if not args.checkpoint:
+        raise UsageError("give a CHECKPOINT to convert (or --repack IMAGE)")
+    input_file(args.checkpoint, "folder or file")
+    for opt in ("tokenizer", "calib", "tools"):
+        if getattr(args, opt):
+            input_file(getattr(args, opt), f"--{opt} file")
+    t0 = time.perf_counter()
+    out = pipeline.convert(args.checkpoint, tokenizer=args.tokenizer, calib=args.calib, tools=args.tools,
+                           calib_random=args.calib_random, max_len=args.max_len,
+                           decode_tokens=args.decode_tokens, layout=layout,
+                           progress=progress_printer("calibrating"),
+                           note=lambda text: print(f"note: {text}", file=sys.stderr))
+    pipeline.write_image(args.output, out.data)
+    data = out.data
+    print(f"wrote {args.output}: {len(data)} bytes, {out.tensors} tensors, "
+          f"{len(data) / out.int8_params:.3f} bytes per int8 weight, sha256 {data[32:64].hex()[:16]}...")
+    print(f"calibrated on {out.prompts} prompts ({out.source}), {out.decoder_tokens} decoder steps; "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0

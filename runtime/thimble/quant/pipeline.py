@@ -1,0 +1,161 @@
+"""Checkpoint -> calibrated int8 .thm image, the whole pipeline `thimble
+convert` and `thimble demo` run: load, calibrate, quantize, write the image
+(with its tokenizer), and check it as a board would before anyone writes it.
+Errors are ThimbleErrors with one line that says what was wrong: UsageError
+for what the caller gave (exit 2), CommandError for a refused checkpoint or
+a model that cannot be quantized (exit 1)."""
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.errors import CommandError, UsageError
+from ..kernels.isa import LAYOUT_NAMES
+
+LAYOUTS = tuple(LAYOUT_NAMES.values())      # row_major and the packed layouts (kernels/isa.py)
+
+
+def max_positions():
+    """RoPE positions the C runtime binds (THM_MODEL_MAX_POSITIONS, config_ok in
+    thm_model_bind.c), read from the runtime itself so the two never differ."""
+    from .._kernels import lib
+    return int(lib.THM_MODEL_MAX_POSITIONS)
+
+
+@dataclass
+class Converted:
+    data: bytes                 # the image
+    tensors: int                # tensors in it
+    int8_params: int            # int8 weights in it
+    prompts: int                # calibration prompts
+    source: str                 # where they came from
+    decoder_tokens: int         # decoder steps calibrated
+
+
+def calib_prompts(path, tokenizer, max_len, tools_path=None):
+    """Token ids of each prompt in a JSON-lines file of {"query", "tools"}; tools
+    named by string are looked up in tools_path. Long prompts are cut as Needle
+    cuts them: calibration measures activation ranges, it refuses nothing."""
+    from ..app.prompt import PromptError, build_encoder_input, load_tools
+    by_name = {t["name"]: t for t in load_tools(tools_path)} if tools_path else {}
+    prompts = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = None
+            try:
+                row = json.loads(line)
+                tools = [t if isinstance(t, dict) else by_name[t] for t in row.get("tools", [])]
+                ids, _ = build_encoder_input(tokenizer, row["query"], tools, max_len, truncate=True)
+            except KeyError as e:
+                what = (f"names the tool {e} that --tools does not define" if tools_path else
+                        f"names the tool {e}: pass --tools FILE with the tools' definitions")
+                if not isinstance(row, dict) or "query" not in row:
+                    what = f"has no field {e}"
+                raise UsageError(f"{path}:{n}: {what}") from None
+            except (ValueError, PromptError, TypeError, AttributeError) as e:
+                raise UsageError(f"{path}:{n}: {e}") from None
+            prompts.append(ids)
+    if not prompts:
+        raise UsageError(f"{path}: no prompts")
+    return prompts
+
+
+def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=8, max_len=None,
+            decode_tokens=16, layout="row_major", progress=None, note=None):
+    """The image of `checkpoint` (a Needle pickle, .safetensors or Cactus export
+    folder) as a Converted. progress(i, n) follows calibration; note(text) is
+    told what the caller may want to know (random-token calibration)."""
+    from ..image import ImageError
+    from ..model import CheckpointError, load_checkpoint
+    from ..sim.device_checks import check_image as check_like_device
+    from ..tokenizer import TokenizerModelError, load_model
+    from ..tokenizer.bpe import Tokenizer
+    from ..tokenizer.payload import build_payload
+    from . import QuantizeError, calibrate, quantize, random_prompts, to_image
+
+    if calib and not tokenizer:
+        raise UsageError("--calib needs --tokenizer to turn queries into tokens")
+    try:
+        model = load_checkpoint(checkpoint)
+    except CheckpointError as e:    # the file is there but its content is refused: exit 1
+        raise CommandError(e) from None
+    c = model.config
+    n_pos = max_len or c.max_seq_len
+    # the C runtime binds at most 2^20 RoPE positions (config_ok in thm_model_bind.c);
+    # refused here, before a 100 MB image every runtime would refuse is built
+    top = max_positions()
+    if not 2 <= n_pos <= top:
+        raise UsageError(f"--max-len {n_pos}: an image supports 2..{top} positions" if max_len else
+                         f"{checkpoint}: max_seq_len {n_pos} is outside 2..{top} (give --max-len)")
+    blob, tok = None, None
+    if tokenizer:
+        try:
+            spm = load_model(tokenizer)
+        except OSError as e:
+            raise UsageError(f"{tokenizer}: {e.strerror or e}") from None
+        except TokenizerModelError as e:
+            raise UsageError(f"{tokenizer}: {e}") from None
+        if len(spm.pieces) != c.vocab_size:
+            raise UsageError(f"{tokenizer} has {len(spm.pieces)} pieces but the model's vocabulary is "
+                             f"{c.vocab_size}")
+        blob, tok = build_payload(spm), Tokenizer(spm)
+    if calib:
+        prompts, source = calib_prompts(calib, tok, n_pos, tools), calib
+    else:
+        prompts = random_prompts(c, n=calib_random, length=min(48, n_pos))
+        source = f"{calib_random} random token prompts"
+        if note:
+            note("no --calib: calibrating on random tokens (real prompts calibrate better)")
+    try:
+        cal = calibrate(model, prompts, decode_tokens=decode_tokens, progress=progress)
+        qm = quantize(model, cal, rope_n_pos=n_pos)
+        data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
+        check_like_device(data)     # never write an image the boards' runtime refuses
+    except (QuantizeError, ImageError, ValueError) as e:
+        raise CommandError(e) from None
+    params = sum(int(np.prod(a.shape)) for a in qm.tensors.values() if a.dtype == np.int8)
+    return Converted(data, len(qm.tensors), params, len(prompts), source, cal.decoder_tokens)
+
+
+def repack(image_path, layout):
+    """The image at image_path with its projections in `layout` (same model, tokenizer, answers)."""
+    from ..image import ImageError
+    from .image import repack as repack_image
+    try:
+        return repack_image(image_path, layout)
+    except OSError as e:
+        raise UsageError(f"{image_path}: {e.strerror or e}") from None
+    except (ImageError, ValueError) as e:
+        raise UsageError(f"{image_path}: {e}") from None
+
+
+def board_layout(board_name):
+    """The packed layout of a board's fast path (BoardError for an unknown board: a usage error)."""
+    from ..boards.board import load_board
+    from .image import board_layout as layout_of
+    return layout_of(load_board(board_name))
+
+
+def write_image(path, data):
+    """Write through a temporary file, so a failed write never leaves half an image at path."""
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def checkpoint_id(path):
+    """SHA-256 of the checkpoint's bytes (of every file, by name, for a folder)."""
+    h = hashlib.sha256()
+    files = [path] if not os.path.isdir(path) else \
+        [os.path.join(path, n) for n in sorted(os.listdir(path)) if os.path.isfile(os.path.join(path, n))]
+    for fn in files:
+        h.update(os.path.basename(fn).encode() + b"\0")
+        with open(fn, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.digest()
