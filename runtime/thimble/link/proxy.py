@@ -269,6 +269,9 @@ class _Conn:
     def __init__(self, number, client, upstream):
         self.number, self.socks = number, (client, upstream)
         self.closed = threading.Event()
+        # set before a frame with a cut fault goes: nothing the peer sends after
+        # it (its reply) crosses, though the pump's close may land a moment later
+        self.cutting = threading.Event()
         self.lock = threading.Lock()
 
     def close(self):
@@ -399,7 +402,11 @@ class LinkProxy:
                 else:
                     data, pieces = None, split.flush_stale()
                 for _kind, raw, frame in pieces:
+                    if conn.cutting.is_set():
+                        raise _Cut()
                     out, fired = self._apply(d, raw, frame)
+                    if any(f.kind == "cut" for f, _ in fired):
+                        conn.cutting.set()
                     try:
                         for chunk in out:
                             self._forward(conn, d, line, dst, chunk)
