@@ -14,40 +14,53 @@
 #include <stdint.h>
 #include "thimble_kernels.h"
 
-typedef void (*thm_matmul_s8_fn)(const int8_t *x, const int8_t *w, const int32_t *bias,
+typedef void thm_matmul_s8_f(const int8_t *x, const int8_t *w, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift, int8_t *y,
+                             int32_t M, int32_t K, int32_t N);
+typedef thm_matmul_s8_f *thm_matmul_s8_fn;
+typedef void thm_matmul_s32_f(const int8_t *x, const int8_t *w, const int32_t *bias,
+                              int32_t *y, int32_t M, int32_t K, int32_t N);
+typedef thm_matmul_s32_f *thm_matmul_s32_fn;
+/* thm_matmul_s8_packed for one layout (the table's slot says which). */
+typedef void thm_matmul_packed_f(const int8_t *x, const void *wp, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, int8_t *y,
                                  int32_t M, int32_t K, int32_t N);
-typedef void (*thm_matmul_s32_fn)(const int8_t *x, const int8_t *w, const int32_t *bias,
-                                  int32_t *y, int32_t M, int32_t K, int32_t N);
-/* thm_matmul_s8_packed for one layout (the table's slot says which). */
-typedef void (*thm_matmul_packed_fn)(const int8_t *x, const void *wp, const int32_t *bias,
-                                     const int32_t *mult, const int32_t *shift, int8_t *y,
-                                     int32_t M, int32_t K, int32_t N);
-typedef void (*thm_requantize_fn)(const int32_t *in, const int32_t *mult, const int32_t *shift,
-                                  int32_t *out, int32_t n);
+typedef thm_matmul_packed_f *thm_matmul_packed_fn;
+typedef void thm_requantize_f(const int32_t *in, const int32_t *mult, const int32_t *shift,
+                              int32_t *out, int32_t n);
+typedef thm_requantize_f *thm_requantize_fn;
 /* rows >= 1 unmasked rows, n >= 1 (any n: a row form limited to
  * THM_SOFTMAX_ROW_MAX_N hands longer rows to the portable one); e [n]. */
-typedef void (*thm_softmax_rows_fn)(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
-                                    int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
-typedef void (*thm_rmsnorm_s8_fn)(const int8_t *x, const int32_t *gm, const int32_t *gs,
-                                  int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-typedef void (*thm_rmsnorm_s16_fn)(const int16_t *x, const int32_t *gm, const int32_t *gs,
-                                   int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-typedef void (*thm_rope_fn)(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
-                            int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
-typedef void (*thm_residual_fn)(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
-                                int32_t shift);
-typedef void (*thm_pv_rows_fn)(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt,
-                               int32_t D, int32_t mult, int32_t shift, int8_t *out,
-                               size_t out_stride, void *scratch);
-typedef void (*thm_pv_combine_fn)(const int32_t *s0, const int32_t *s1, const int32_t *s2,
-                                  int32_t n, int32_t mult, int32_t shift, int8_t *out);
+typedef void thm_softmax_rows_f(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
+                                int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
+typedef thm_softmax_rows_f *thm_softmax_rows_fn;
+typedef void thm_rmsnorm_s8_f(const int8_t *x, const int32_t *gm, const int32_t *gs,
+                              int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+typedef thm_rmsnorm_s8_f *thm_rmsnorm_s8_fn;
+typedef void thm_rmsnorm_s16_f(const int16_t *x, const int32_t *gm, const int32_t *gs,
+                               int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
+typedef thm_rmsnorm_s16_f *thm_rmsnorm_s16_fn;
+typedef void thm_rope_f(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
+                        int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
+typedef thm_rope_f *thm_rope_fn;
+typedef void thm_residual_f(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
+                            int32_t shift);
+typedef thm_residual_f *thm_residual_fn;
+typedef void thm_pv_rows_f(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt,
+                           int32_t D, int32_t mult, int32_t shift, int8_t *out,
+                           size_t out_stride, void *scratch);
+typedef thm_pv_rows_f *thm_pv_rows_fn;
+typedef void thm_pv_combine_f(const int32_t *s0, const int32_t *s1, const int32_t *s2,
+                              int32_t n, int32_t mult, int32_t shift, int8_t *out);
+typedef thm_pv_combine_f *thm_pv_combine_fn;
 /* thm_attention_s8's inner products: sum_k a[k] b[k] over K >= 0 (QK^T, one
  * score at a time), and acc[d] += sum_{j < n} p[j] v[j ldv + d], d < D (P.V
  * of one query row and head; p in Q15, |acc| <= 2^15 * 128 * n). */
-typedef int32_t (*thm_dot_s8_fn)(const int8_t *a, const int8_t *b, int32_t K);
-typedef void (*thm_pv_s16s8_fn)(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
-                                int32_t D, int32_t *acc);
+typedef int32_t thm_dot_s8_f(const int8_t *a, const int8_t *b, int32_t K);
+typedef thm_dot_s8_f *thm_dot_s8_fn;
+typedef void thm_pv_s16s8_f(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
+                            int32_t D, int32_t *acc);
+typedef thm_pv_s16s8_f *thm_pv_s16s8_fn;
 
 #define THM_LAYOUT_SLOTS (THM_LAYOUT_S16_R4K16 + 1)   /* matmul_s8_packed[layout] */
 
@@ -79,35 +92,37 @@ extern const thm_ops *thm_ops_now;
 #define THM_OP(op) (thm_ops_now->op ? thm_ops_now->op : thm_##op##_portable)
 
 /* Portable C: the fallback of every entry (kernels/src). */
-void thm_matmul_s8_portable(const int8_t *x, const int8_t *w, const int32_t *bias,
-                            const int32_t *mult, const int32_t *shift, int8_t *y,
-                            int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_portable(const int8_t *x, const int8_t *w, const int32_t *bias,
-                                int32_t *y, int32_t M, int32_t K, int32_t N);
-void thm_requantize_s32_portable(const int32_t *in, const int32_t *mult, const int32_t *shift,
-                                 int32_t *out, int32_t n);
-void thm_softmax_q15_rows_portable(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
-                                   int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_s8_portable(const int8_t *x, const int32_t *gm, const int32_t *gs,
-                             int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-void thm_rmsnorm_s16_portable(const int16_t *x, const int32_t *gm, const int32_t *gs,
-                              int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-void thm_rope_s8_portable(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
-                          int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
-void thm_residual_gated_s16_portable(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
-                                     int32_t shift);
-void thm_pv_rows_s8_portable(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt,
-                             int32_t D, int32_t mult, int32_t shift, int8_t *out,
-                             size_t out_stride, void *scratch);
-void thm_pv_combine_s8_portable(const int32_t *s0, const int32_t *s1, const int32_t *s2,
-                                int32_t n, int32_t mult, int32_t shift, int8_t *out);
-int32_t thm_dot_s8_portable(const int8_t *a, const int8_t *b, int32_t K);
-void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_t n,
-                           int32_t D, int32_t *acc);
+thm_matmul_s8_f thm_matmul_s8_portable;
+thm_matmul_s32_f thm_matmul_s8_s32_portable;
+thm_requantize_f thm_requantize_s32_portable;
+thm_softmax_rows_f thm_softmax_q15_rows_portable;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_portable;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_portable;
+thm_rope_f thm_rope_s8_portable;
+thm_residual_f thm_residual_gated_s16_portable;
+thm_pv_rows_f thm_pv_rows_s8_portable;
+thm_pv_combine_f thm_pv_combine_s8_portable;
+thm_dot_s8_f thm_dot_s8_portable;
+thm_pv_s16s8_f thm_pv_s16s8_portable;
 
 /* The longest row a 32-bit exp sum holds (n * 2^15 < 2^31): the scalar and
  * vector rows' limit; longer rows take the 64-bit form. */
 #define THM_SOFTMAX_ROW_MAX_N 65535
+
+/* The two matmul entries of a fast path (int8 and int32 out) over its core,
+ * core(x, w, bias, mult, shift, y8, y32, M, K, N), which writes y8 or y32. */
+#define THM_MATMUL_ENTRIES(sfx, core)                                                                  \
+    void thm_matmul_s8_##sfx(const int8_t *x, const int8_t *w, const int32_t *bias,                    \
+                             const int32_t *mult, const int32_t *shift, int8_t *y,                     \
+                             int32_t M, int32_t K, int32_t N)                                          \
+    {                                                                                                  \
+        core(x, w, bias, mult, shift, y, 0, M, K, N);                                                  \
+    }                                                                                                  \
+    void thm_matmul_s8_s32_##sfx(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,    \
+                                 int32_t M, int32_t K, int32_t N)                                      \
+    {                                                                                                  \
+        core(x, w, bias, 0, 0, 0, y, M, K, N);                                                         \
+    }
 
 /* The ops-table entries of a board's row forms (kernels/arm/<feature>), for
  * the file that defines the row function thm_rmsnorm_row_<sfx> (x16 picks the
@@ -145,97 +160,54 @@ void thm_pv_s16s8_portable(const int16_t *p, const int8_t *v, size_t ldv, int32_
 #define THM_HAVE_X86 1
 int thm_x86_has_avx2(void);
 int thm_x86_has_avx512vnni(void);
-void thm_matmul_s8_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
-                        const int32_t *mult, const int32_t *shift, int8_t *y,
-                        int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
-                            int32_t *y, int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_avx512vnni(const int8_t *x, const int8_t *w, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift, int8_t *y,
-                              int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_avx512vnni(const int8_t *x, const int8_t *w, const int32_t *bias,
-                                  int32_t *y, int32_t M, int32_t K, int32_t N);
+thm_matmul_s8_f thm_matmul_s8_avx2, thm_matmul_s8_avx512vnni;
+thm_matmul_s32_f thm_matmul_s8_s32_avx2, thm_matmul_s8_s32_avx512vnni;
 /* thm_gemv_avx512.c: the one-row forms (M = 1, a decode step) through the
  * AVX-512 streaming gemv for K <= THM_GEMV_MAX_K, the tiled VNNI matmul otherwise. */
-void thm_gemv_s8_avx512(const int8_t *x, const int8_t *w, const int32_t *bias,
-                          const int32_t *mult, const int32_t *shift, int8_t *y,
-                          int32_t M, int32_t K, int32_t N);
-void thm_gemv_s8_s32_avx512(const int8_t *x, const int8_t *w, const int32_t *bias,
-                              int32_t *y, int32_t M, int32_t K, int32_t N);
+thm_matmul_s8_f thm_gemv_s8_avx512;
+thm_matmul_s32_f thm_gemv_s8_s32_avx512;
 /* thm_rows_avx512.c */
-void thm_requantize_s32_avx512(const int32_t *in, const int32_t *mult, const int32_t *shift,
-                               int32_t *out, int32_t n);
-void thm_softmax_q15_rows_avx512(const int32_t *s, int16_t *p, int32_t rows, int32_t n,
-                                 int32_t mult, int32_t shift, int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_s8_avx512(const int8_t *x, const int32_t *gm, const int32_t *gs,
-                           int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-void thm_rmsnorm_s16_avx512(const int16_t *x, const int32_t *gm, const int32_t *gs,
-                            int64_t eps_q16, int8_t *y, int32_t rows, int32_t D);
-void thm_rope_s8_avx512(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14,
-                        int8_t *y, int32_t T, int32_t n_heads, int32_t D, int32_t pos0);
-void thm_residual_gated_s16_avx512(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
-                                   int32_t shift);
-void thm_pv_combine_s8_avx512(const int32_t *s0, const int32_t *s1, const int32_t *s2,
-                              int32_t n, int32_t mult, int32_t shift, int8_t *out);
+thm_requantize_f thm_requantize_s32_avx512;
+thm_softmax_rows_f thm_softmax_q15_rows_avx512;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_avx512;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_avx512;
+thm_rope_f thm_rope_s8_avx512;
+thm_residual_f thm_residual_gated_s16_avx512;
+thm_pv_combine_f thm_pv_combine_s8_avx512;
 #endif
 
 /* ARM board fast paths (kernels/arm/<feature>/), compiled in by feature macro;
  * each file is an empty translation unit without its feature. */
 #if defined(__ARM_FEATURE_DSP) && !defined(__aarch64__)
 #define THM_HAVE_ARM_DSP 1
-void thm_matmul_s8_dsp(const int8_t *x, const int8_t *w, const int32_t *bias,
-                       const int32_t *mult, const int32_t *shift, int8_t *y,
-                       int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_dsp(const int8_t *x, const int8_t *w, const int32_t *bias,
-                           int32_t *y, int32_t M, int32_t K, int32_t N);
-int32_t thm_dot_s8_dsp(const int8_t *a, const int8_t *b, int32_t K);
-void thm_matmul_s8_packed_dsp(const int8_t *x, const void *wp, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift, int8_t *y,
-                              int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S16_R4K16 */
-void thm_softmax_q15_rows_dsp(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
-                              int32_t shift, int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_s8_dsp(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                        int8_t *y, int32_t rows, int32_t D);
-void thm_rmsnorm_s16_dsp(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t rows, int32_t D);
+thm_matmul_s8_f thm_matmul_s8_dsp;
+thm_matmul_s32_f thm_matmul_s8_s32_dsp;
+thm_matmul_packed_f thm_matmul_s8_packed_dsp;   /* THM_LAYOUT_S16_R4K16 */
+thm_dot_s8_f thm_dot_s8_dsp;
+thm_softmax_rows_f thm_softmax_q15_rows_dsp;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_dsp;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_dsp;
 #endif
 #if defined(__ARM_FEATURE_MVE) && !defined(__aarch64__)
 #define THM_HAVE_ARM_MVE 1
-void thm_matmul_s8_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
-                       const int32_t *mult, const int32_t *shift, int8_t *y,
-                       int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
-                           int32_t *y, int32_t M, int32_t K, int32_t N);
-int32_t thm_dot_s8_mve(const int8_t *a, const int8_t *b, int32_t K);
-void thm_matmul_s8_packed_mve(const int8_t *x, const void *wp, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift, int8_t *y,
-                              int32_t M, int32_t K, int32_t N);   /* THM_LAYOUT_S8_R8K64 */
-void thm_softmax_q15_rows_mve(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
-                              int32_t shift, int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_s8_mve(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                        int8_t *y, int32_t rows, int32_t D);
-void thm_rmsnorm_s16_mve(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t rows, int32_t D);
-void thm_pv_rows_s8_mve(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D,
-                        int32_t mult, int32_t shift, int8_t *out, size_t out_stride, void *scratch);
+thm_matmul_s8_f thm_matmul_s8_mve;
+thm_matmul_s32_f thm_matmul_s8_s32_mve;
+thm_matmul_packed_f thm_matmul_s8_packed_mve;   /* THM_LAYOUT_S8_R8K64 */
+thm_dot_s8_f thm_dot_s8_mve;
+thm_softmax_rows_f thm_softmax_q15_rows_mve;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_mve;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_mve;
+thm_pv_rows_f thm_pv_rows_s8_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
-void thm_matmul_s8_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
-                        const int32_t *mult, const int32_t *shift, int8_t *y,
-                        int32_t M, int32_t K, int32_t N);
-void thm_matmul_s8_s32_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
-                            int32_t *y, int32_t M, int32_t K, int32_t N);
-int32_t thm_dot_s8_neon(const int8_t *a, const int8_t *b, int32_t K);
-void thm_matmul_s8_packed_neon(const int8_t *x, const void *wp, const int32_t *bias,
-                               const int32_t *mult, const int32_t *shift, int8_t *y,
-                               int32_t M, int32_t K, int32_t N);  /* THM_LAYOUT_S8_R8K64 */
-void thm_softmax_q15_rows_neon(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
-                               int32_t shift, int32_t diff_max, uint32_t *e);
-void thm_rmsnorm_s8_neon(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                         int8_t *y, int32_t rows, int32_t D);
-void thm_rmsnorm_s16_neon(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
-                          int8_t *y, int32_t rows, int32_t D);
+thm_matmul_s8_f thm_matmul_s8_neon;
+thm_matmul_s32_f thm_matmul_s8_s32_neon;
+thm_matmul_packed_f thm_matmul_s8_packed_neon;   /* THM_LAYOUT_S8_R8K64 */
+thm_dot_s8_f thm_dot_s8_neon;
+thm_softmax_rows_f thm_softmax_q15_rows_neon;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;
 #endif
 
 /* Shared argument checks. */

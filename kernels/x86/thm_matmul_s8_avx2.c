@@ -246,15 +246,4 @@ static THM_TARGET_AVX2 void thm_avx2_matmul(const int8_t *x, const int8_t *w, co
     }
 }
 
-void thm_matmul_s8_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
-                        const int32_t *mult, const int32_t *shift, int8_t *y,
-                        int32_t M, int32_t K, int32_t N)
-{
-    thm_avx2_matmul(x, w, bias, mult, shift, y, 0, M, K, N);
-}
-
-void thm_matmul_s8_s32_avx2(const int8_t *x, const int8_t *w, const int32_t *bias,
-                            int32_t *y, int32_t M, int32_t K, int32_t N)
-{
-    thm_avx2_matmul(x, w, bias, 0, 0, 0, y, M, K, N);
-}
+THM_MATMUL_ENTRIES(avx2, thm_avx2_matmul)

@@ -129,17 +129,6 @@ static void thm_mve_matmul(const int8_t *x, const int8_t *w, const int32_t *bias
     }
 }
 
-void thm_matmul_s8_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
-                       const int32_t *mult, const int32_t *shift, int8_t *y,
-                       int32_t M, int32_t K, int32_t N)
-{
-    thm_mve_matmul(x, w, bias, mult, shift, y, 0, M, K, N);
-}
-
-void thm_matmul_s8_s32_mve(const int8_t *x, const int8_t *w, const int32_t *bias,
-                           int32_t *y, int32_t M, int32_t K, int32_t N)
-{
-    thm_mve_matmul(x, w, bias, 0, 0, 0, y, M, K, N);
-}
+THM_MATMUL_ENTRIES(mve, thm_mve_matmul)
 
 #endif /* __ARM_FEATURE_MVE */

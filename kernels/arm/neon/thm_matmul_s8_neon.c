@@ -308,17 +308,6 @@ static void thm_neon_matmul(const int8_t *x, const int8_t *w, const int32_t *bia
         }
 }
 
-void thm_matmul_s8_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
-                        const int32_t *mult, const int32_t *shift, int8_t *y,
-                        int32_t M, int32_t K, int32_t N)
-{
-    thm_neon_matmul(x, w, bias, mult, shift, y, 0, M, K, N);
-}
-
-void thm_matmul_s8_s32_neon(const int8_t *x, const int8_t *w, const int32_t *bias,
-                            int32_t *y, int32_t M, int32_t K, int32_t N)
-{
-    thm_neon_matmul(x, w, bias, 0, 0, 0, y, M, K, N);
-}
+THM_MATMUL_ENTRIES(neon, thm_neon_matmul)
 
 #endif /* __aarch64__ && __ARM_FEATURE_DOTPROD */
