@@ -25,6 +25,7 @@ DATA_TREES = [
     ("kernels/x86", ["*.c", "*.h"]),
     ("runtime/device", ["*.c", "*.h", "*.S", "*.cmake", "*.ld.in", "*.toml"]),
     ("models/watch-tiny", ["*.pkl", "*.model", "*.json", "*.jsonl", "*.md"]),
+    ("models/watch-small", ["*.pkl", "*.model", "*.json", "*.jsonl", "*.md"]),
 ]
 
 

@@ -1,7 +1,8 @@
 """Checks and fixtures shared by every test folder.
 
 watch_image: models/watch-tiny converted as `thimble convert` does it, once
-per session (the device, link and simulator tests all ask it).
+per session (the device, link and simulator tests all ask it: small and fast).
+small_image: models/watch-small (the demo's model) converted the same way.
 
 no_child_left: a test (or the fixtures it used) must stop every QEMU and
 link host server it started, on failure paths too. A leftover is killed
@@ -15,17 +16,25 @@ import pytest
 
 from thimble.core.lifecycle import child_processes
 
-MODEL = pathlib.Path(__file__).resolve().parents[1] / "models" / "watch-tiny"
+MODELS = pathlib.Path(__file__).resolve().parents[1] / "models"
+
+
+def _convert(model, out):
+    from thimble.cli import main as thimble
+    rc = thimble(["convert", str(model / "needle.pkl"), "--tokenizer", str(model / "tokenizer.model"),
+                  "--calib", str(model / "calib.jsonl"), "--tools", str(model / "tools.json"), "-o", str(out)])
+    assert rc == 0
+    return out
 
 
 @pytest.fixture(scope="session")
 def watch_image(tmp_path_factory):
-    from thimble.cli import main as thimble
-    out = tmp_path_factory.mktemp("watch") / "watch.thm"
-    rc = thimble(["convert", str(MODEL / "needle.pkl"), "--tokenizer", str(MODEL / "tokenizer.model"),
-                  "--calib", str(MODEL / "calib.jsonl"), "--tools", str(MODEL / "tools.json"), "-o", str(out)])
-    assert rc == 0
-    return out
+    return _convert(MODELS / "watch-tiny", tmp_path_factory.mktemp("watch") / "watch.thm")
+
+
+@pytest.fixture(scope="session")
+def small_image(tmp_path_factory):
+    return _convert(MODELS / "watch-small", tmp_path_factory.mktemp("small") / "watch-small.thm")
 
 WATCHED = ("qemu-system-", "qemu-arm", "qemu-aarch64", "thm_link_host")
 

@@ -168,13 +168,14 @@ def test_a_port_that_hangs_up_says_no_link_firmware_answered(image):
 
 
 def test_the_readme_pieces_run_as_written(tmp_path):
-    """The README's convert, sim, eval and plan lines, run in a copy of models/watch-tiny."""
+    """The README's convert, sim, eval and plan lines, run in a copy of models/watch-small."""
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     block = readme.split("## The pieces, one command each", 1)[1].split("```", 2)[1]
     lines = [ln.split("  #", 1)[0].strip() for ln in block.splitlines() if ln.startswith("thimble ")][:4]
     assert [ln.split()[1] for ln in lines] == ["convert", "sim", "eval", "plan"]
-    for name in os.listdir(MODEL):
-        os.symlink(os.path.join(MODEL, name), tmp_path / name)
+    small = os.path.join(ROOT, "models", "watch-small")
+    for name in os.listdir(small):
+        os.symlink(os.path.join(small, name), tmp_path / name)
     import shlex
     for ln in lines:
         p = thimble(*shlex.split(ln)[1:], cwd=tmp_path, timeout=300)

@@ -85,3 +85,25 @@ def test_plan_refuses_an_image_larger_than_the_boards_flash(tmp_path, capsys):
     assert main(args + ["watch_m4"]) == 1
     err = capsys.readouterr().err
     assert "weights region" in err and "watch_m4" in err, err
+
+
+def test_plan_judges_a_board_by_the_slot_a_deploy_fills(tmp_path, capsys):
+    """watch_m4's 2 MiB model flash holds two A/B slots of 1,040,384 bytes: an
+    image between that and 2 MiB is refused by plan, as the factory (and the
+    link's journal) refuse it, not passed because the whole flash would hold it."""
+    from thimble.boards import load_board
+    from thimble.link.factory import FactoryError, write_board_flash
+    from thimble.model.synth import random_model, tiny_config
+    from thimble.quant import calibrate, quantize, random_prompts, to_image
+    cfg = tiny_config(vocab_size=2560, d_model=256, num_heads=4, num_kv_heads=2, num_encoder_layers=1,
+                      num_decoder_layers=1, max_seq_len=64)
+    fm = random_model(cfg, seed=2)
+    image = to_image(quantize(fm, calibrate(fm, random_prompts(cfg, n=1, length=8, seed=1), decode_tokens=1)))
+    assert 1_040_384 < len(image) < 2_097_152, len(image)
+    path = tmp_path / "m.thm"
+    path.write_bytes(image)
+    assert main(["plan", str(path), "--prompt-tokens", "32", "--gen-tokens", "8", "--board", "watch_m4"]) == 1
+    err = capsys.readouterr().err
+    assert "has 1,040,384" in err and "model slot" in err, err
+    with pytest.raises(FactoryError, match="1,040,384"):
+        write_board_flash(tmp_path / "flash.bin", image, load_board("watch_m4"))

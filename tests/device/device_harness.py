@@ -12,6 +12,15 @@ TOOLS = json.loads((MODEL / "tools.json").read_text())
 BY_NAME = {t["name"]: t for t in TOOLS}
 
 
+def handwritten_prompts():
+    """models/watch-small's hand-written set: (query, tools, answer), the 9 tools in each."""
+    small = ROOT / "models" / "watch-small"
+    by_name = {t["name"]: t for t in json.loads((small / "tools.json").read_text())}
+    rows = [json.loads(line) for line in (small / "handwritten.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    return [(r["query"], [by_name[t] for t in r["tools"]], r["answer"]) for r in rows]
+
+
 def eval_prompts(n):
     rows = [json.loads(line) for line in (MODEL / "eval.jsonl").read_text().splitlines() if line.strip()]
     return [(r["query"], [BY_NAME[t] for t in r["tools"]], r["answer"]) for r in rows[:n]]

@@ -1,4 +1,5 @@
-"""Every board, its link firmware holding watch-tiny factory-placed in slot
+"""Every board, its link firmware holding watch-tiny (or watch-small, the
+demo's model, with the whole tool list) factory-placed in slot
 0 (thimble.firmware.batch: one QEMU boot, each prompt staged and RUN over the
 serial link), answers exactly as the host simulator does: the same prompt
 tokens, generated tokens, hidden-state CRC and answer text; instruction
@@ -6,12 +7,16 @@ counts repeat under -icount (to one counter tick: a reading is quantised to
 the tick). Bad requests and a corrupted image get the app's refusals."""
 import struct
 
+import pytest
+
+from thimble.app.request import build_request
 from thimble.boards.board import load_board
 from thimble.firmware.batch import run_batch, run_batch_raw
-from thimble.app.request import build_request
-from thimble.link.factory import write_board_flash
+from thimble.firmware.emulator import EmulatorError
+from thimble.link.factory import MIN_IMAGE, board_geometry, slot_layout, write_board_flash
+from thimble.sim.session import Session
 
-from device_harness import TOOLS, eval_prompts
+from device_harness import TOOLS, eval_prompts, handwritten_prompts
 
 
 def test_board_answers_like_the_simulator(board, link_elf, watch_image, host):
@@ -37,6 +42,32 @@ def test_board_answers_like_the_simulator(board, link_elf, watch_image, host):
     for x, y in zip([a.tokenize_ticks, a.prefill_ticks, *a.step_ticks], [b.tokenize_ticks, b.prefill_ticks, *b.step_ticks]):
         assert abs(x - y) <= 1, (x, y)
     assert got[-1][0].calls(got[-1][1]) == [{"name": "set_timer", "arguments": {"minutes": 10}}]
+
+
+def test_board_answers_watch_small_like_the_simulator(board, link_elf, small_image):
+    """The demo's prompt and a sample of the hand-written set, the watch's 9
+    tools in every prompt: the board's answers equal the simulator's, token
+    for token and CRC for CRC (how many of them are right is
+    tests/sim/test_watch_small.py's business), and the demo's is right. A
+    board whose model slot is smaller than the image (watch_m4, by its board
+    file) must refuse it by name before QEMU starts, not fail inside."""
+    _, slot = slot_layout(*board_geometry(load_board(board)))
+    if small_image.stat().st_size > slot:
+        with pytest.raises(EmulatorError, match=f"a slot of this flash holds {MIN_IMAGE:,}..{slot:,}"):
+            run_batch(board, small_image, [("set a timer for ten minutes", TOOLS)], elf=link_elf)
+        return
+    hand = handwritten_prompts()
+    sample = [("set a timer for ten minutes", hand[0][1], [{"name": "set_timer", "arguments": {"minutes": 10}}])] \
+        + hand[::20]
+    prompts = [(q, t) for q, t, _ in sample]
+    host = Session(small_image, "c")
+    got = run_batch(board, small_image, prompts, elf=link_elf)
+    run_answers = [ans.calls(name_map) for ans, name_map in got]
+    for (q, tools, _), (ans, name_map) in zip(sample, got):
+        want = host.ask(q, tools)
+        assert ans.ok and (ans.tokens, ans.crc, ans.text) == (want["tokens"], want["crc"], want["text"]), q
+        assert ans.calls(name_map) == want["calls"], q
+    assert run_answers[0] == sample[0][2]
 
 
 def test_board_refuses_bad_requests_and_keeps_answering(board, link_elf, watch_image):

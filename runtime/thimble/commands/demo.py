@@ -5,7 +5,7 @@ and the model runtime) receives a model over its UART and answers a prompt
 with a tool call; the host simulator answers the same prompt through the
 same integer pipeline and the two are compared bit for bit.
 
-    1. convert models/watch-tiny (thimble's own trained Needle) to a .thm image
+    1. convert models/watch-small (thimble's own trained Needle) to a .thm image
     2. build the board's link firmware (CMake, cross gcc; cached in build/,
        or the per-user cache when installed: thimble.core.resources)
     3. boot it in QEMU under -icount, its UART on a local TCP port
@@ -27,7 +27,7 @@ from ..core import resources
 from ..core.errors import CommandError, ThimbleError, UsageError
 from ..core.progress import progress_printer
 
-MODEL = resources.data_path("models", "watch-tiny")
+MODEL = resources.model_path()
 DEFAULT_QUERY = "set a timer for ten minutes"
 
 
@@ -35,8 +35,8 @@ def add_parser(p):
     from ..boards.board import board_names
     p.add_argument("query", nargs="?", default=DEFAULT_QUERY, help=f"what the user says (default: {DEFAULT_QUERY!r})")
     p.add_argument("--board", default="watch_m55", help=f"board to emulate ({', '.join(board_names())}; default watch_m55)")
-    p.add_argument("--tools", default=str(MODEL / "tools.json"), help="tools JSON (default: watch-tiny's 9 tools)")
-    p.add_argument("--image", default=None, help="deploy this .thm image instead of converting watch-tiny")
+    p.add_argument("--tools", default=str(MODEL / "tools.json"), help=f"tools JSON (default: {MODEL.name}'s 9 tools)")
+    p.add_argument("--image", default=None, help=f"deploy this .thm image instead of converting {MODEL.name}")
     p.add_argument("--truncate", action="store_true",
                    help="cut a prompt over the model's token limit as Needle does, instead of refusing it")
     p.add_argument("--flash", default=None,
@@ -49,13 +49,24 @@ def _step(n, text):
 
 
 def _convert():
-    """watch-tiny -> image bytes, as `thimble convert` makes it (quietly)."""
+    """The demo's model -> image bytes, as `thimble convert` makes it (quietly)."""
     from ..quant import pipeline
     try:
         return pipeline.convert(str(MODEL / "needle.pkl"), tokenizer=str(MODEL / "tokenizer.model"),
                                 calib=str(MODEL / "calib.jsonl"), tools=str(MODEL / "tools.json")).data
     except ThimbleError as e:
-        raise CommandError(f"converting watch-tiny failed: {e}") from None
+        raise CommandError(f"converting {MODEL.name} failed: {e}") from None
+
+
+def _described():
+    """models/<name> (N-parameter Needle, trained by thimble), N from its training log."""
+    try:
+        with open(MODEL / "train_log.json", encoding="utf-8") as f:
+            n = json.load(f)["parameters"]
+        size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+    except (OSError, ValueError, KeyError, TypeError):
+        size = "a"
+    return f"models/{MODEL.name} ({size}-parameter Needle, trained by thimble)"
 
 
 def run(args):
@@ -80,9 +91,9 @@ def run(args):
             image_path = pathlib.Path(args.image)
             what = str(image_path)
         else:
-            image_path = pathlib.Path(tmp) / "watch-tiny.thm"
+            image_path = pathlib.Path(tmp) / f"{MODEL.name}.thm"
             image_path.write_bytes(_convert())
-            what = "models/watch-tiny (246k-parameter Needle, trained by thimble) converted to int8"
+            what = f"{_described()} converted to int8"
         try:
             image = image_path.read_bytes()
             host = Session(str(image_path), "c")

@@ -93,7 +93,8 @@ def run(args):
 
     fm = FloatNeedle(model, np.float32)
     sp = session.special
-    same = int_ok = float_ok = expected = 0
+    same = 0
+    groups = {}          # expected answer's kind -> [prompts, float right, int8 right]
     for done, (row, (ids, name_map)) in enumerate(zip(rows, prompts), 1):
         grammar = ToolGrammar(tool_keys(row["tools"]))
         cache = fm.start_decoder(fm.encode(np.asarray(ids)[None, :]))
@@ -105,19 +106,33 @@ def run(args):
         i_calls = session.ask(row["query"], row["tools"])["calls"]
         same += int(f_calls == i_calls)
         if "answer" in row:
-            expected += 1
-            float_ok += int(f_calls == row["answer"])
-            int_ok += int(i_calls == row["answer"])
+            g = groups.setdefault(answer_kind(row["answer"]), [0, 0, 0])
+            g[0] += 1
+            g[1] += int(f_calls == row["answer"])
+            g[2] += int(i_calls == row["answer"])
         tool_progress(done, len(rows))
     report["tool_calls_identical_to_float"] = same / len(rows)
-    if expected:
-        report["exact_match_expected"] = {"float": float_ok / expected, "int8": int_ok / expected,
-                                          "prompts": expected}
+    if groups:
+        n, f_ok, i_ok = (sum(g[i] for g in groups.values()) for i in range(3))
+        report["exact_match_expected"] = {"float": f_ok / n, "int8": i_ok / n, "prompts": n,
+                                          "float_right": f_ok, "int8_right": i_ok}
+        report["exact_match_by_answer"] = {k: {"prompts": g[0], "float_right": g[1], "int8_right": g[2]}
+                                           for k, g in sorted(groups.items())}
     _print(report)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     return 0
+
+
+def answer_kind(calls):
+    """How an expected answer is grouped in the report: "[]" (no call), the
+    tool's name (one call), "two calls" or "N calls"."""
+    if not calls:
+        return "[]"
+    if len(calls) == 1:
+        return str(calls[0].get("name"))
+    return "two calls" if len(calls) == 2 else f"{len(calls)} calls"
 
 
 def _print(r):
@@ -132,5 +147,8 @@ def _print(r):
     print(f"tool calls identical to the float model's: {r['tool_calls_identical_to_float']:.1%}")
     if "exact_match_expected" in r:
         e = r["exact_match_expected"]
-        print(f"exact match with the expected answers: float {e['float']:.1%}, int8 {e['int8']:.1%} "
-              f"({e['prompts']} prompts)")
+        print(f"exact match with the expected answers: float {e['float_right']}/{e['prompts']} "
+              f"({e['float']:.1%}), int8 {e['int8_right']}/{e['prompts']} ({e['int8']:.1%})")
+        print("expected answer        prompts   float   int8")
+        for kind, g in r["exact_match_by_answer"].items():
+            print(f"{kind:<22} {g['prompts']:>7} {g['float_right']:>7} {g['int8_right']:>6}")

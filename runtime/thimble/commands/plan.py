@@ -17,7 +17,8 @@ from ..sim.plan import make_plan, shortfalls
 
 def add_parser(p):
     p.add_argument("image", help="a .thm image")
-    p.add_argument("--board", help="board name (boards/NAME.toml): its arena and weights regions are the budget")
+    p.add_argument("--board", help="board name (boards/NAME.toml): its arena and one model slot of its flash "
+                                   "(the link keeps two, A/B) are the budget")
     p.add_argument("--prompt-tokens", type=int, default=256, metavar="N", help="encoder tokens (default 256)")
     p.add_argument("--gen-tokens", type=int, default=48, metavar="N", help="generated tokens (default 48)")
     p.add_argument("--arena-bytes", type=int, metavar="N", help="arena budget (overrides the board's)")
@@ -42,9 +43,13 @@ def _budgets(args):
     arena, flash, where = None, None, "given budgets"
     if args.board:
         from ..boards import load_board
+        from ..link.factory import board_geometry, slot_layout
         b = load_board(args.board)          # BoardError: a usage error
-        arena, flash = b.regions["arena"].real_size, b.regions["weights"].real_size
-        where = f"board {b.name}"
+        # a model reaches the board through one of the link's A/B slots of its
+        # model flash: that slot, not the whole weights region, is the budget
+        flash_size, sector = board_geometry(b)
+        arena, flash = b.regions["arena"].real_size, slot_layout(flash_size, sector)[1]
+        where = f"board {b.name} (a model slot: one of 2 in its {flash_size:,}-byte model flash)"
     if args.arena_bytes is not None:
         arena = args.arena_bytes
     if args.flash_bytes is not None:

@@ -70,6 +70,16 @@ def data_path(*parts):
     return data_root().joinpath(*parts)
 
 
+# The model `thimble demo` and the README use: thimble's own trained Needle
+# that a watch user can talk to (models/watch-tiny stays for fast tests).
+DEFAULT_MODEL = "watch-small"
+
+
+def model_path(name=DEFAULT_MODEL):
+    """The folder of one of thimble's own models (models/<name>)."""
+    return data_path("models", name)
+
+
 def is_source_checkout():
     """True when the data root is a repository (editable install or PYTHONPATH=runtime)."""
     return data_root() == _checkout_root()
