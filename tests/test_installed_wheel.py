@@ -96,13 +96,13 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
     assert _run([exe, "--version"], cwd=cwd, env=env).stdout.strip() == f"thimble {thimble.__version__}"
     assert "watch_m4" in _run([exe, "boards"], cwd=cwd, env=env).stdout
 
-    demo = _run([exe, "demo", "--board", "watch_m4"], cwd=cwd, env=env)
+    demo = _run([exe, "demo", "--board", "watch_m55"], cwd=cwd, env=env)
     assert TOOL_CALL in demo.stdout.splitlines(), demo.stdout
     assert "bit-exact" in demo.stdout
     assert str(REPO) not in demo.stdout + demo.stderr, "the installed thimble used the checkout"
 
     # the firmware was built in the cache given, nowhere else
-    assert list(cache.glob(f"{thimble.__version__}-*/boards/watch_m4/thm_app_link.elf"))
+    assert list(cache.glob(f"{thimble.__version__}-*/boards/watch_m55/thm_app_link.elf"))
     assert not (tmp_path / "xdg" / "thimble").exists()
     assert _listing(site) == site_before, "the run wrote into site-packages"
     assert not list(cwd.iterdir()), "the run left files in the working directory"

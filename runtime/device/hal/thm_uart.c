@@ -84,7 +84,6 @@ int thm_hal_getc(void)
  * ICR 0x44 (interrupt clear); RX interrupt bit 4, RX timeout bit 6. QEMU's
  * PL011 needs no other setup. */
 #define PL011_RX_EMPTY (1u << 4)
-#define PL011_LCRH_8N1_FIFO ((3u << 5) | (1u << 4))   /* LCR_H 0x2C: 8 bits, FIFOs on */
 #define PL011_INT_RX ((1u << 4) | (1u << 6))
 #if defined(THM_BOARD_UART_RX_IRQ)
 #if !defined(THM_BOARD_GIC_DIST_BASE) || !defined(THM_BOARD_GIC_CPU_BASE)
@@ -102,7 +101,6 @@ int thm_hal_getc(void)
  * exit) and it only ends WFI. */
 void thm_hal_uart_init(void)
 {
-    REG(0x2C) = PL011_LCRH_8N1_FIFO;
     REG(0x38) = PL011_INT_RX;
     GICD_B(0x400 + THM_BOARD_UART_RX_IRQ) = 0x80;   /* IPRIORITYR: mid priority */
     GICD_B(0x800 + THM_BOARD_UART_RX_IRQ) = 1;      /* ITARGETSR: CPU 0 */
