@@ -62,6 +62,18 @@ int thm_gemv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, const int
 int thm_gemv_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
                     int32_t K, int32_t N);
 
+/* int4 weights (W4A8): the bits of thm_matmul_s8 with w [N, K] stored two a
+ * byte, w4 [N, (K + 1) / 2]: weight k of a row in byte k / 2, the low nibble
+ * for even k, two's complement (-8 .. 7); every row starts on a byte, and an
+ * odd K's last high nibble is padding (never read). 1 <= K <= THM_MAX_K. */
+int thm_matmul_s4(const int8_t *x,       /* [M, K] */
+                  const uint8_t *w4,     /* [N, (K + 1) / 2] */
+                  const int32_t *bias,   /* [N] or NULL */
+                  const int32_t *mult,   /* [N] */
+                  const int32_t *shift,  /* [N] */
+                  int8_t *y,             /* [M, N] */
+                  int32_t M, int32_t K, int32_t N);
+
 /* Converter-packed weights (runtime/thimble/kernels/layouts.py writes them;
  * docs/kernels-arm.md has the byte orders): the same y as thm_matmul_s8, with
  * w[N, K] stored in the order a board's fast path reads, zero-padded to whole

@@ -21,6 +21,11 @@ typedef thm_matmul_s8_f *thm_matmul_s8_fn;
 typedef void thm_matmul_s32_f(const int8_t *x, const int8_t *w, const int32_t *bias,
                               int32_t *y, int32_t M, int32_t K, int32_t N);
 typedef thm_matmul_s32_f *thm_matmul_s32_fn;
+/* thm_matmul_s4: w4 [N, (K + 1) / 2], two int4 a byte (thimble_kernels.h). */
+typedef void thm_matmul_s4_f(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift, int8_t *y,
+                             int32_t M, int32_t K, int32_t N);
+typedef thm_matmul_s4_f *thm_matmul_s4_fn;
 /* thm_matmul_s8_packed for one layout (the table's slot says which). */
 typedef void thm_matmul_packed_f(const int8_t *x, const void *wp, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, int8_t *y,
@@ -70,6 +75,7 @@ typedef struct thm_ops {
     thm_matmul_s8_fn matmul_s8;
     thm_matmul_s32_fn matmul_s8_s32;
     thm_matmul_packed_fn matmul_s8_packed[THM_LAYOUT_SLOTS];   /* the layouts this ISA owns */
+    thm_matmul_s4_fn matmul_s4;
     thm_matmul_s8_fn gemv_s8;     /* M = 1 only; NULL: this table's matmul_s8 */
     thm_matmul_s32_fn gemv_s8_s32;
     thm_requantize_fn requantize_s32;
@@ -94,6 +100,7 @@ extern const thm_ops *thm_ops_now;
 /* Portable C: the fallback of every entry (kernels/src). */
 thm_matmul_s8_f thm_matmul_s8_portable;
 thm_matmul_s32_f thm_matmul_s8_s32_portable;
+thm_matmul_s4_f thm_matmul_s4_portable;
 thm_requantize_f thm_requantize_s32_portable;
 thm_softmax_rows_f thm_softmax_q15_rows_portable;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_portable;
@@ -161,6 +168,8 @@ thm_pv_s16s8_f thm_pv_s16s8_portable;
 int thm_x86_has_avx2(void);
 int thm_x86_has_avx512vnni(void);
 thm_matmul_s8_f thm_matmul_s8_avx2, thm_matmul_s8_avx512vnni;
+/* thm_matmul_s4_x86.c */
+thm_matmul_s4_f thm_matmul_s4_avx2, thm_matmul_s4_avx512vnni;
 thm_matmul_s32_f thm_matmul_s8_s32_avx2, thm_matmul_s8_s32_avx512vnni;
 /* thm_gemv_avx512.c: the one-row forms (M = 1, a decode step) through the
  * AVX-512 streaming gemv for K <= THM_GEMV_MAX_K, the tiled VNNI matmul otherwise. */

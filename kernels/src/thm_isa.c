@@ -17,6 +17,7 @@ static const thm_ops thm_ops_avx2 = {
     .available = thm_x86_has_avx2,
     .matmul_s8 = thm_matmul_s8_avx2,
     .matmul_s8_s32 = thm_matmul_s8_s32_avx2,
+    .matmul_s4 = thm_matmul_s4_avx2,
 };
 
 static const thm_ops thm_ops_avx512vnni = {
@@ -24,6 +25,7 @@ static const thm_ops thm_ops_avx512vnni = {
     .available = thm_x86_has_avx512vnni,
     .matmul_s8 = thm_matmul_s8_avx512vnni,
     .matmul_s8_s32 = thm_matmul_s8_s32_avx512vnni,
+    .matmul_s4 = thm_matmul_s4_avx512vnni,
     .gemv_s8 = thm_gemv_s8_avx512,
     .gemv_s8_s32 = thm_gemv_s8_s32_avx512,
     .requantize_s32 = thm_requantize_s32_avx512,

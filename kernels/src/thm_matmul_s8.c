@@ -1,4 +1,4 @@
-/* Public matmul entry points: check arguments, then run the selected ISA's
+/* Public matmul entry points (int8 and int4 weights): check arguments, then run the selected ISA's
  * entry. The one-row forms (thm_gemv_*) run the table's gemv entry, else its
  * matmul with M = 1. */
 #include "thimble_kernels.h"
@@ -59,5 +59,15 @@ int thm_gemv_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32
     if (!f) return thm_matmul_s8_s32(x, w, bias, y, 1, K, N);
     if (!thm_matmul_args_ok(x, w, y, 1, K, N)) return THM_E_ARG;
     if (N > 0) f(x, w, bias, y, 1, K, N);
+    return THM_OK;
+}
+
+int thm_matmul_s4(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                  const int32_t *mult, const int32_t *shift, int8_t *y,
+                  int32_t M, int32_t K, int32_t N)
+{
+    if (!thm_matmul_s8_args_ok(x, (const int8_t *)w4, mult, shift, y, M, K, N)) return THM_E_ARG;
+    if (M == 0 || N == 0) return THM_OK;
+    THM_OP(matmul_s4)(x, w4, bias, mult, shift, y, M, K, N);
     return THM_OK;
 }

@@ -31,18 +31,20 @@ def c_run(cm, tokens, steps):
     return enc, np.array(logits), cm.crc
 
 
+def assert_same_runs(want, got, n):
+    """Two (encoder output, logits, crc) runs of n prompt tokens are one."""
+    assert np.array_equal(want[0], got[0]), f"{n} tokens: encoder output differs"
+    assert np.array_equal(want[1], got[1]), f"{n} tokens: logits differ"
+    assert want[2] == got[2] != 0, f"{n} tokens: hidden crc differs"
+
+
 def test_c_matches_reference(quant, prompt):
     cm = CModel(to_image(quant))
     n_pos = quant.rope_n_pos
     # length 1, odd lengths, the maximum; the same CModel re-encodes each prompt
     for n, steps in ((1, 3), (7, 5), (n_pos - 2 | 1, 4), (n_pos, 6)):
         toks = prompt(quant.config, n, seed=n)
-        want = reference_run(quant, toks, steps)
-        got = c_run(cm, toks, steps)
-        assert np.array_equal(want[0], got[0]), f"{n} tokens: encoder output differs"
-        assert np.array_equal(want[1], got[1]), f"{n} tokens: logits differ"
-        assert want[2] == got[2], f"{n} tokens: hidden crc differs"
-        assert got[2] != 0
+        assert_same_runs(reference_run(quant, toks, steps), c_run(cm, toks, steps), n)
 
 
 def test_decoder_fills_to_max_dec(gqa_quant, prompt):

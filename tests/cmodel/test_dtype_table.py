@@ -21,5 +21,7 @@ def test_c_dtype_bits_are_the_format_table():
 def test_packed_bytes_of_sub_byte_types():
     int4 = next(c for c, (n, _) in fmt.DTYPES.items() if n == "int4")
     int16 = next(c for c, (n, _) in fmt.DTYPES.items() if n == "int16")
-    assert [fmt.dtype_bytes(int4, n) for n in (0, 1, 2, 3, 64)] == [0, 1, 1, 2, 32]
-    assert fmt.dtype_bytes(int16, 5) == 10
+    assert [fmt.dtype_bytes(int4, (n,)) for n in (0, 1, 2, 3, 64)] == [0, 1, 1, 2, 32]
+    # every row (run of the last dimension) starts on a byte
+    assert fmt.dtype_bytes(int4, (3, 5)) == 9 and fmt.dtype_bytes(int4, (2, 3, 4)) == 12
+    assert fmt.dtype_bytes(int16, (5,)) == 10 and fmt.dtype_bytes(int16, (2, 5)) == 20

@@ -14,7 +14,8 @@ from thimble.image import Tensor, build_image, parse_image
 from thimble.kernels import layouts
 from thimble.quant import from_image, to_image
 from thimble.quant import tensors as T
-from thimble.quant.image import LAYOUT_CODES, image_config, projection_names, repack
+from thimble.quant.image import LAYOUT_CODES, image_config, repack
+from thimble.quant.tensors import projections as projection_names
 from thimble.sim.c_model import CModel, CModelError, lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -68,7 +68,7 @@ def sample_tensors(rng):
         Tensor("enc.0.attn.q.mult", rng.integers(1 << 30, 1 << 31, 16, dtype=np.int64).astype(np.int32)),
         Tensor("rope.cos", rng.integers(-16384, 16385, (32, 4), dtype=np.int16)),
         Tensor("odd", rng.integers(0, 256, (3, 5, 7), dtype=np.uint8)),
-        Tensor("packed4", rng.integers(0, 256, 5, dtype=np.uint8), dtype="int4", dims=(3, 3)),
+        Tensor("packed4", rng.integers(0, 256, (3, 2), dtype=np.uint8), dtype="int4", dims=(3, 3)),
         Tensor("x", np.arange(1, dtype=np.int8)),
     ]
 

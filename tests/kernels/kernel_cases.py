@@ -9,7 +9,7 @@ parameter range the checks accept.
 """
 import numpy as np
 
-from thimble.kernels.reference import quantize_multiplier, rope_tables
+from thimble.kernels.reference import pack_s4, quantize_multiplier, rope_tables
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -71,6 +71,23 @@ def matmul(seed, M, K, N, x="random", w="random", bias="random", rq="typical"):
     elif bias != "none":
         raise ValueError(f"unknown bias kind {bias!r}")
     a["mult"], a["shift"] = requant(rng, N, rq)
+    return a
+
+
+def matmul_s4(seed, M, K, N, x="random", w="random", bias="random", rq="typical", pad="garbage"):
+    """x int8 [M, K], int4 weights packed two a byte (w4 uint8 [N, (K + 1) // 2]):
+    w random in [-8, 7], min (-8), max (7) or corners (-8, 7, -7, 0, +-1); an odd
+    K's padding nibble garbage (never read) or zero; bias and mult/shift as matmul."""
+    a = matmul(seed, M, K, N, x=x, w="zero", bias=bias, rq=rq)
+    rng = np.random.default_rng(seed + 1)
+    del a["w"]
+    kinds = {"random": lambda: rng.integers(-8, 8, (N, K)), "min": lambda: np.full((N, K), -8),
+             "max": lambda: np.full((N, K), 7),
+             "corners": lambda: rng.choice(np.array([-8, 7, -7, 0, 1, -1]), (N, K))}
+    w4 = pack_s4(kinds[w]())
+    if K % 2 and pad == "garbage":
+        w4[:, -1] |= (rng.integers(0, 16, N) << 4).astype(np.uint8)
+    a["w4"] = w4
     return a
 
 

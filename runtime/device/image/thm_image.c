@@ -10,6 +10,8 @@ static int thm_in_bounds(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
+/* Bytes of a row-major tensor (format.py dtype_bytes): int4 rows (runs of the
+ * last dimension) are (last + 1) / 2 bytes each, every row on a byte. */
 static uint64_t thm_element_bytes(uint32_t dtype, const uint32_t *dims, uint32_t ndim, int *ok)
 {
     uint64_t count = 1;
@@ -18,11 +20,14 @@ static uint64_t thm_element_bytes(uint32_t dtype, const uint32_t *dims, uint32_t
         count *= dims[i];
     }
     *ok = 1;
+    if (dtype == THM_DTYPE_INT4) {
+        const uint64_t last = dims[ndim - 1];     /* ndim >= 1, checked by the caller */
+        return count / last * ((last + 1u) / 2u);
+    }
     switch (dtype) {
     case THM_DTYPE_INT8: case THM_DTYPE_UINT8: return count;
     case THM_DTYPE_INT16: return count * 2u;
     case THM_DTYPE_INT32: return count * 4u;
-    case THM_DTYPE_INT4: return (count + 1u) / 2u;
     default: *ok = 0; return 0;
     }
 }
@@ -63,7 +68,9 @@ static int thm_tensor_check(const thm_image *img, const thm_fmt_tensor *t,
     const uint64_t want = thm_element_bytes(t->dtype, t->dims, t->ndim, &ok);
     if (!ok) return THM_IMG_E_TENSOR;
     if (t->layout == THM_LAYOUT_ROW_MAJOR) {
-        if (want != t->data_size) return THM_IMG_E_TENSOR;
+        /* a truncated or odd-counted nibble pack has its own code: the int4
+         * rule (rows on bytes) is the one a hand-made pack gets wrong */
+        if (want != t->data_size) return t->dtype == THM_DTYPE_INT4 ? THM_IMG_E_INT4 : THM_IMG_E_TENSOR;
     } else {    /* packed: int8 [N, K] matmul weights only */
         if (t->dtype != THM_DTYPE_INT8 || t->ndim != 2) return THM_IMG_E_TENSOR;
         if (thm_packed_bytes(t->layout, t->dims[0], t->dims[1], &ok) != t->data_size || !ok)
@@ -217,6 +224,7 @@ const char *thm_image_strerror(int err)
     case THM_IMG_E_TENSOR: return "bad tensor entry";
     case THM_IMG_E_HASH: return "SHA-256 mismatch: image corrupt or altered";
     case THM_IMG_E_NOTFOUND: return "tensor not found";
+    case THM_IMG_E_INT4: return "int4 tensor data is not whole rows of packed nibbles";
     default: return "unknown error";
     }
 }

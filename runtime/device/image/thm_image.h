@@ -20,6 +20,7 @@ enum {
     THM_IMG_E_TENSOR = -8,     /* a tensor entry is inconsistent or out of bounds */
     THM_IMG_E_HASH = -9,       /* SHA-256 does not match */
     THM_IMG_E_NOTFOUND = -10,  /* no tensor of that name */
+    THM_IMG_E_INT4 = -11,      /* an int4 tensor's data is not its rows of (last dim + 1) / 2 bytes */
 };
 
 typedef struct {

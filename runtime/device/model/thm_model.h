@@ -47,7 +47,8 @@ enum {
 typedef struct {
     const int32_t *norm_mult, *norm_shift;  /* [d] */
     const void *w[4];                       /* q [Q,d], k [KV,d], v [KV,d], o [d,Q]: int8 rows, or
-                                               packed in the model's weight_layout */
+                                               packed in the model's weight_layout, or int4 rows */
+    uint8_t w_int4[4];                      /* 1: w[j] is int4, two a byte (thm_matmul_s4) */
     const int32_t *w_mult[4], *w_shift[4];  /* [rows] */
     const int32_t *qn_mult, *qn_shift;      /* [hd] */
     const int32_t *kn_mult, *kn_shift;      /* [hd] */

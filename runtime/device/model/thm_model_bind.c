@@ -39,6 +39,7 @@ typedef struct {
     const thm_image *img;
     uint8_t used[THM_IMAGE_MAX_TENSORS / 8];  /* tensors bound, to find extras */
     uint32_t n_bound;
+    uint32_t n_int4;                          /* int4 projections bound */
     uint32_t cursor;                          /* where the next search starts */
 } binder;
 
@@ -90,9 +91,10 @@ static int packed_padding_zero(uint32_t layout, const void *data, uint32_t N, ui
 
 /* Find name; dtype, layout and shape (rows, cols; cols 0 for 1-D) must match
  * exactly. A packed layout must also be the size the packed kernel reads and
- * 4-byte aligned (thm_matmul_s8_packed loads words). */
-static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t layout, uint32_t rows,
-                    uint32_t cols, const void **out)
+ * 4-byte aligned (thm_matmul_s8_packed loads words). A projection (int4_ok)
+ * may instead be int4 [rows, cols], row-major, and *is_int4 says which. */
+static int get_weight(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t layout, uint32_t rows,
+                      uint32_t cols, const void **out, int int4_ok, int *is_int4)
 {
     const thm_image *img = bd->img;
     if (nb->overflow) return fail(bd, THM_MODEL_E_CONFIG, nb->s, nb->n);
@@ -109,6 +111,10 @@ static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t lay
         thm_tensor_view t;
         if (thm_image_tensor(img, i, &t) != THM_IMG_OK) return fail(bd, THM_MODEL_E_SHAPE, nb->s, nb->n);
         bd->cursor = i + 1;
+        if (int4_ok && t.dtype == THM_DTYPE_INT4) {
+            dtype = THM_DTYPE_INT4;     /* int4 weights are row-major (thimble_kernels.h thm_matmul_s4) */
+            layout = THM_LAYOUT_ROW_MAJOR;
+        }
         uint32_t ndim = cols ? 2 : 1;
         if (t.dtype != dtype || t.layout != layout || t.ndim != ndim || t.dims[0] != rows
             || (cols && t.dims[1] != cols))
@@ -121,10 +127,17 @@ static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t lay
         if (layout != THM_LAYOUT_ROW_MAJOR && !packed_padding_zero(layout, t.data, rows, cols))
             return fail(bd, THM_MODEL_E_RANGE, nb->s, nb->n);
         if (!(bd->used[i / 8] & (1u << (i % 8)))) { bd->used[i / 8] |= (uint8_t)(1u << (i % 8)); bd->n_bound++; }
+        if (is_int4) *is_int4 = dtype == THM_DTYPE_INT4;
         *out = t.data;
         return THM_MODEL_OK;
     }
     return fail(bd, THM_MODEL_E_MISSING, nb->s, nb->n);
+}
+
+static int get_laid(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t layout, uint32_t rows,
+                    uint32_t cols, const void **out)
+{
+    return get_weight(bd, nb, dtype, layout, rows, cols, out, 0, 0);
 }
 
 static int get(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t rows, uint32_t cols, const void **out)
@@ -174,8 +187,12 @@ static int bind_block(binder *bd, thm_model_block *b, const char *stack, uint32_
         name_buf nb;
         nb_init(&nb, p.s);
         nb_str(&nb, proj[j]);
-        if ((err = get_laid(bd, &nb, THM_DTYPE_INT8, (uint32_t)m->weight_layout, rows[j], cols[j], &b->w[j])))
+        int is_int4 = 0;
+        if ((err = get_weight(bd, &nb, THM_DTYPE_INT8, (uint32_t)m->weight_layout, rows[j], cols[j], &b->w[j], 1,
+                              &is_int4)))
             return err;
+        b->w_int4[j] = (uint8_t)is_int4;
+        bd->n_int4 += (uint32_t)is_int4;
         nb_str(&nb, ".mult");
         if ((err = get_i32(bd, nb.s, "", rows[j], &b->w_mult[j]))) return err;
         nb_init(&nb, p.s);
@@ -208,7 +225,7 @@ static int bind_block(binder *bd, thm_model_block *b, const char *stack, uint32_
 
 static int config_ok(const thm_fmt_config *k)
 {
-    if (k->weight_bits != 8) return 0;
+    if (k->weight_bits != 8 && k->weight_bits != 4) return 0;
     if (k->vocab_size < 1 || k->vocab_size > (1u << 24)) return 0;
     if (k->d_model < 1 || k->d_model > 4096 || k->n_heads < 1 || k->n_kv_heads < 1) return 0;
     if (k->d_model % k->n_heads || k->n_heads % k->n_kv_heads) return 0;
@@ -280,6 +297,8 @@ int thm_model_bind(thm_model *m, const thm_image *img)
     m->dec_final_eps = join_i64(mc[THM_MC_DEC_FINAL_EPS_LO], mc[THM_MC_DEC_FINAL_EPS_HI]);
     if (!eps_ok(m->enc_final_eps) || !eps_ok(m->dec_final_eps))
         return fail(bd, THM_MODEL_E_RANGE, "model.consts", 12);
+    /* weight_bits names the narrowest weights: 4 when any projection is int4 */
+    if ((k->weight_bits == 4) != (bd->n_int4 > 0)) return THM_MODEL_E_CONFIG;
     if (bd->n_bound != img->tensor_count) {
         for (uint32_t i = 0; i < img->tensor_count; i++) {
             thm_tensor_view t;

@@ -41,12 +41,13 @@ void thm_prof_print(const char *phase)
 #endif
 
 /* y [T, rows] = projection `which` of x [T, d] (o: of x [T, Q]), no bias, on
- * the weights as the image holds them: row-major, or packed in the board's
- * layout (the selected ISA's fast path when it owns the layout, else the
- * portable C that reads any layout: the x86 host, correct, not fast). */
-static int proj_w(const void *w, int32_t layout, const int8_t *x, const int32_t *mult, const int32_t *shift,
-                  int8_t *y, int32_t M, int32_t K, int32_t N)
+ * the weights as the image holds them: int4 rows, int8 rows, or int8 packed in
+ * the board's layout (the selected ISA's fast path when it owns the layout,
+ * else the portable C that reads any layout: the x86 host, correct, not fast). */
+static int proj_w(const void *w, int int4, int32_t layout, const int8_t *x, const int32_t *mult,
+                  const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
 {
+    if (int4) return thm_matmul_s4(x, (const uint8_t *)w, NULL, mult, shift, y, M, K, N);
     if (layout != THM_LAYOUT_ROW_MAJOR) return thm_matmul_s8_packed(x, w, layout, NULL, mult, shift, y, M, K, N);
     if (M == 1) return thm_gemv_s8(x, (const int8_t *)w, NULL, mult, shift, y, K, N);   /* a decode step */
     return thm_matmul_s8(x, (const int8_t *)w, NULL, mult, shift, y, M, K, N);
@@ -56,7 +57,7 @@ static int proj(const thm_model *m, const thm_model_block *b, int which, const i
 {
     const int32_t K = which == WO ? m->Q : m->d;
     const int32_t N = which == WQ ? m->Q : which == WO ? m->d : m->KV;
-    return THM_PROF(THM_PROF_PROJ, proj_w(b->w[which], m->weight_layout, x, b->w_mult[which], b->w_shift[which], y,
+    return THM_PROF(THM_PROF_PROJ, proj_w(b->w[which], b->w_int4[which], m->weight_layout, x, b->w_mult[which], b->w_shift[which], y,
                                           T, K, N));
 }
 

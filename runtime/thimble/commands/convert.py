@@ -28,6 +28,12 @@ def add_parser(p):
                    "(the image then runs fastest there; any board and the host still run it)")
     p.add_argument("--layout", choices=pipeline.LAYOUTS,
                    help="pack in this layout instead of a board's (default row_major: plain)")
+    p.add_argument("--weights", choices=pipeline.WEIGHTS, default="int8",
+                   help="projection weights: int8 (default), int4 (half the bytes; docs/numerics.md has "
+                   "what it costs), or mixed: int4 where it fits --budget, int8 where int4 costs most. "
+                   "The embedding (also the tied head) stays int8")
+    p.add_argument("--budget", type=int, metavar="BYTES",
+                   help="with --weights mixed: the largest image to write, in bytes")
     p.add_argument("--repack", metavar="IMAGE", help="no checkpoint: rewrite IMAGE in the layout of "
                    "--board/--layout (same model, tokenizer and answers)")
 
@@ -59,13 +65,18 @@ def run(args):
     t0 = time.perf_counter()
     out = pipeline.convert(args.checkpoint, tokenizer=args.tokenizer, calib=args.calib, tools=args.tools,
                            calib_random=args.calib_random, max_len=args.max_len,
-                           decode_tokens=args.decode_tokens, layout=layout,
+                           decode_tokens=args.decode_tokens, layout=layout, weights=args.weights,
+                           budget=args.budget,
                            progress=progress_printer("calibrating"),
                            note=lambda text: print(f"note: {text}", file=sys.stderr))
+    for line in out.choices:
+        print(line)
     pipeline.write_image(args.output, out.data)
     data = out.data
-    print(f"wrote {args.output}: {len(data)} bytes, {out.tensors} tensors, "
-          f"{len(data) / out.int8_params:.3f} bytes per int8 weight, sha256 {data[32:64].hex()[:16]}...")
+    params = out.int8_params + out.int4_params
+    print(f"wrote {args.output}: {len(data)} bytes, {out.tensors} tensors, {out.int8_params} int8 and "
+          f"{out.int4_params} int4 weights, {len(data) / params:.3f} bytes per weight, "
+          f"sha256 {data[32:64].hex()[:16]}...")
     print(f"calibrated on {out.prompts} prompts ({out.source}), {out.decoder_tokens} decoder steps; "
           f"{time.perf_counter() - t0:.1f} s")
     return 0

@@ -35,7 +35,8 @@ from ..kernels import isa as _isa
 
 MAGIC = b"THMB"
 VERSION_MAJOR = 1        # a reader refuses another major version
-VERSION_MINOR = 1        # a reader accepts newer minors (only appended fields); 1.1: weight_layout
+VERSION_MINOR = 2        # a reader accepts newer minors (only appended fields); 1.1: weight_layout;
+                         # 1.2: int4 tensors (weight_bits 4), rows packed as DTYPES says
 SECTION_ALIGN = 64
 DATA_ALIGN = 64          # covers 16-byte MVE/NEON loads and 64-byte cache lines
 MAX_DIMS = 4
@@ -107,14 +108,23 @@ TENSOR = [
 ]
 
 # code: (name, bits per element). Sub-byte types pack 8 // bits elements a
-# byte, low bits first; the C binder's table (runtime/device/model/
-# thm_model_bind.c thm_dtype_bits) is checked against this one.
+# byte along the last dimension, low bits first, and every row (a run of the
+# last dimension) starts on a byte: int4 [N, K] is N rows of (K + 1) // 2
+# bytes, an odd K's last high nibble zero. Rows on bytes let a matmul start
+# any weight row without shifting; the cost is half a byte per odd row. The
+# C binder's table (runtime/device/model/thm_model_bind.c thm_dtype_bits) is
+# checked against this one, and the C reader's byte count against dtype_bytes.
 DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4)}
 
 
-def dtype_bytes(code, count):
-    """Bytes of `count` elements of dtype `code`, packed (int4: two a byte)."""
-    return -(-count * DTYPES[code][1] // 8)
+def dtype_bytes(code, dims):
+    """Bytes of a row-major tensor of dtype `code` and shape `dims`."""
+    rows, last = 1, 1
+    for d in dims[:-1]:
+        rows *= int(d)
+    if dims:
+        last = int(dims[-1])
+    return rows * -(-last * DTYPES[code][1] // 8)
 
 
 # 0 is plain row-major. The others are the packed matmul weights of the board

@@ -146,9 +146,11 @@ def parse_image(buf, verify_hash=True):
         lo, hi = t["data_offset"], t["data_offset"] + t["data_size"]
         if lo % fmt.DATA_ALIGN or lo < data_lo or hi > data_hi:
             raise ImageError(f"tensor {name}: data [{lo}, {hi}) outside the DATA section or misaligned")
-        raw = dtype == "int4" or layout != "row_major"
+        raw = layout != "row_major"
         arr = np.frombuffer(mv[lo:hi], dtype=np.uint8 if raw else _NUMPY[dtype])
-        img.tensors[name] = arr if raw else arr.reshape(dims)
+        # int4: uint8 rows of (last + 1) // 2 bytes, the kernels' packed form
+        shape = dims[:-1] + ((dims[-1] + 1) // 2,) if dtype == "int4" else dims
+        img.tensors[name] = arr if raw else arr.reshape(shape)
         img.tensor_info[name] = dict(dtype=dtype, dims=dims, layout=layout, offset=lo, size=t["data_size"])
     if "TOKENIZER" in sections:
         k = sections["TOKENIZER"]

@@ -36,10 +36,9 @@ def _pack(fields, values):
 
 
 def element_bytes(dtype, dims):
-    """Bytes of a tensor: int4 packs two elements per byte (low nibble first)."""
-    count = int(np.prod(dims, dtype=np.int64))
-    bits = fmt.DTYPES[_DTYPE_CODES[dtype]][1]
-    return (count * bits + 7) // 8
+    """Bytes of a row-major tensor: int4 packs two elements a byte along each
+    row, every row starting on a byte (format.dtype_bytes)."""
+    return fmt.dtype_bytes(_DTYPE_CODES[dtype], dims)
 
 
 def data_bytes(dtype, dims, layout):

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import checks, isa
 
-OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
+OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
        "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
 
 
@@ -49,6 +49,12 @@ class Backend:
         x, w, bias, _, _ = checks.matmul(x, w, bias)
         self._before()
         return self._impl.matmul_s8_s32(x, w, bias)
+
+    def matmul_s4(self, x, w4, mult, shift, bias=None):
+        """int8 x [M, K] times int4 weights packed two a byte (reference.pack_s4) -> int8 [M, N]."""
+        x, w4, bias, mult, shift = checks.matmul_s4(x, w4, bias, mult, shift)
+        self._before()
+        return self._impl.matmul_s4(x, w4, mult, shift, bias)
 
     def gemv_s8(self, x, w, mult, shift, bias=None):
         """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""

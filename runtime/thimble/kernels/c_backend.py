@@ -70,6 +70,16 @@ def matmul_s8_s32(x, w, bias=None):
     return y
 
 
+def matmul_s4(x, w4, mult, shift, bias=None):
+    M, K = x.shape
+    N = w4.shape[0]
+    y = np.empty((M, N), dtype=np.int8)
+    _check(lib.thm_matmul_s4(_p("int8_t *", x), _p("uint8_t *", w4), _p("int32_t *", bias),
+                             _p("int32_t *", mult), _p("int32_t *", shift), _p("int8_t *", y),
+                             M, K, N), "matmul_s4")
+    return y
+
+
 def gemv_s8(x, w, mult, shift, bias=None):
     N, K = w.shape
     y = np.empty(N, dtype=np.int8)

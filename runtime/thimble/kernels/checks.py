@@ -48,6 +48,11 @@ def matmul(x, w, bias, mult=None, shift=None):
         raise ValueError(f"x is [M={M}, K={K}] but w is {tuple(w.shape)}: w must be [N, K={K}]")
     if not 1 <= K <= MAX_K:
         raise ValueError(f"K={K} is outside [1, {MAX_K}]")
+    return (x, w) + _per_channel(N, bias, mult, shift)
+
+
+def _per_channel(N, bias, mult, shift):
+    """A matmul's bias [N] (or None) and requantization mult/shift [N] (or None)."""
     if bias is not None:
         bias = array("bias", bias, np.int32, 1)
         shape("bias", bias, (N,))
@@ -57,7 +62,22 @@ def matmul(x, w, bias, mult=None, shift=None):
         shape("mult", mult, (N,))
         shape("shift", shift, (N,))
         shifts("shift", shift)
-    return x, w, bias, mult, shift
+    return bias, mult, shift
+
+
+def matmul_s4(x, w4, bias, mult, shift):
+    """int8 x [M, K], int4 weights packed two a byte: w4 uint8 [N, (K + 1) // 2]."""
+    x = array("x", x, np.int8, 2)
+    w4 = array("w4", w4, np.uint8, 2)
+    M, K = x.shape
+    if not 1 <= K <= MAX_K:
+        raise ValueError(f"K={K} is outside [1, {MAX_K}]")
+    if w4.shape[1] != (K + 1) // 2:
+        raise ValueError(f"x is [M={M}, K={K}] but w4 is {tuple(w4.shape)}: packed int4 rows of "
+                         f"K={K} are {(K + 1) // 2} bytes")
+    if mult is None:
+        raise TypeError("mult: matmul_s4 requantizes, mult and shift are required")
+    return (x, w4) + _per_channel(w4.shape[0], bias, mult, shift)
 
 
 def diff_range(diff_max, shift, name="diff_max"):

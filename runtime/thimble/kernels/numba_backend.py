@@ -206,6 +206,25 @@ def matmul_s8(x, w, mult, shift, bias=None):
     return y
 
 
+@njit(cache=True)
+def _unpack_s4(w4, K, w8):
+    # w4 uint8 [N, (K + 1) // 2] -> w8 int8 [N, K]: weight k in byte k // 2, low
+    # nibble for even k, two's complement; an odd K's last high nibble is padding
+    for n in range(w4.shape[0]):
+        for k in range(K):
+            b = np.int32(w4[n, k >> 1])
+            v = (b >> 4) if k & 1 else (b & 15)
+            w8[n, k] = v - 16 if v >= 8 else v
+
+
+def matmul_s4(x, w4, mult, shift, bias=None):
+    """x int8 [M, K], int4 weights w4 uint8 [N, (K + 1) // 2] -> int8 [M, N]:
+    the weights unpacked once, then the int8 matmul."""
+    w8 = np.empty((w4.shape[0], x.shape[1]), dtype=np.int8)
+    _unpack_s4(w4, x.shape[1], w8)
+    return matmul_s8(x, w8, mult, shift, bias)
+
+
 # --- softmax and attention --------------------------------------------------------
 
 @njit(cache=True)

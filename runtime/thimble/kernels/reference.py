@@ -82,6 +82,38 @@ def matmul_s8(x, w, mult, shift, bias=None):
     return _sat(requantize(acc, mult[None, :], shift[None, :]), np.int8)
 
 
+# --- int4 weights (W4A8) -------------------------------------------------------
+# An int4 weight matrix [N, K] is stored row by row, two weights a byte: weight
+# k of a row in byte k // 2, the low nibble for even k, two's complement
+# (-8 .. 7); every row starts on a byte, so a row is (K + 1) // 2 bytes and an
+# odd K leaves the last high nibble as padding (0 in an image, never read).
+# The quantizer keeps [-7, 7] (symmetric); the kernels are exact for -8 too.
+
+def pack_s4(w):
+    """int [N, K] with values in [-8, 7] -> uint8 [N, (K + 1) // 2]."""
+    w = np.asarray(w, dtype=np.int64)
+    if w.ndim != 2 or (w.size and (w.min() < -8 or w.max() > 7)):
+        raise ValueError("pack_s4 takes a 2-D array of values in [-8, 7]")
+    N, K = w.shape
+    nib = np.zeros((N, K + (K & 1)), dtype=np.int64)
+    nib[:, :K] = w & 15
+    return (nib[:, 0::2] | (nib[:, 1::2] << 4)).astype(np.uint8)
+
+
+def unpack_s4(w4, K):
+    """uint8 [N, (K + 1) // 2] -> int8 [N, K] (the padding nibble is dropped)."""
+    b = np.asarray(w4, dtype=np.int64)
+    lo, hi = b & 15, b >> 4
+    nib = np.stack([lo, hi], axis=-1).reshape(b.shape[0], 2 * b.shape[1])[:, :K]
+    return np.where(nib >= 8, nib - 16, nib).astype(np.int8)
+
+
+def matmul_s4(x, w4, mult, shift, bias=None):
+    """int8 x [M, K] times int4 w4 (packed as above, [N, (K + 1) // 2]) -> int8
+    [M, N]: exactly matmul_s8 with the unpacked weights."""
+    return matmul_s8(x, unpack_s4(w4, x.shape[1]), mult, shift, bias)
+
+
 # --- softmax and attention --------------------------------------------------
 
 def exp_q15(z):

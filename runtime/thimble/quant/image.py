@@ -10,6 +10,10 @@ row-major: the device looks its rows up for the embedding and reads it again
 as the tied head through the int32-output matmul, which has no packed form
 (packing it would need a second copy in flash). from_image unpacks, so the
 Python backends run any image; the C runtime runs the packed bytes.
+
+int4 projections (weight_bits 4) are written as dtype int4 [N, K], row-major,
+two a byte (kernels/reference.py pack_s4), whatever the board's layout: the
+int8 ones of the same image are packed in it, the int4 ones stay rows.
 """
 import hashlib
 
@@ -20,7 +24,7 @@ from ..image import format as fmt
 from ..kernels import layouts
 from ..model.config import NeedleConfig
 from .quantize import QuantModel
-from .tensors import block_names, check_tensors, tensor_table
+from .tensors import check_tensors, int4_names, projections, tensor_table
 
 LAYOUT_CODES = {name: code for code, name in fmt.LAYOUTS.items()}
 
@@ -32,12 +36,7 @@ def image_config(qm):
     return dict(vocab_size=c.vocab_size, d_model=c.d_model, n_enc_layers=c.num_encoder_layers,
                 n_dec_layers=c.num_decoder_layers, n_heads=c.num_heads, n_kv_heads=c.num_kv_heads,
                 head_dim=c.head_dim, max_enc_len=qm.rope_n_pos, max_dec_len=qm.rope_n_pos,
-                rope_n_pos=qm.rope_n_pos, weight_bits=8, **SPECIAL_IDS)
-
-
-def projection_names(config):
-    """The weights an image may carry packed: every block's q, k, v, o."""
-    return [f"{p}.{j}" for p, _ in block_names(config) for j in "qkvo"]
+                rope_n_pos=qm.rope_n_pos, weight_bits=4 if int4_names(qm.tensors) else 8, **SPECIAL_IDS)
 
 
 def layout_code(layout):
@@ -49,11 +48,15 @@ def layout_code(layout):
 def _image_tensors(qm, layout):
     check_tensors(qm.config, qm.rope_n_pos, qm.tensors)
     code = layout_code(layout)
-    packed = set(projection_names(qm.config)) if code else set()
+    int4 = int4_names(qm.tensors)
+    packed = set(projections(qm.config)) - int4 if code else set()
     out = []
-    for n in tensor_table(qm.config, qm.rope_n_pos):
+    for n in tensor_table(qm.config, qm.rope_n_pos, int4):
         a = np.ascontiguousarray(qm.tensors[n])
-        if n in packed:
+        if n in int4:
+            K = qm.config.d_model if n[-1] != "o" else qm.config.q_dim
+            out.append(Tensor(n, a, "int4", (a.shape[0], K)))
+        elif n in packed:
             out.append(Tensor(n, np.frombuffer(layouts.pack(a, code), np.uint8), "int8", a.shape, layout))
         else:
             out.append(Tensor(n, a))
@@ -86,11 +89,18 @@ def _unpacked(img, config):
     """img.tensors with the packed projections back in row-major int8 [N, K];
     the same rules as thm_model_bind: all projections in the header's layout, nothing else."""
     tensors = dict(img.tensors)
-    want = set(projection_names(config)) if img.weight_layout != "row_major" else set()
+    proj = set(projections(config))
+    int4 = {n for n, info in img.tensor_info.items() if info["dtype"] == "int4"}
+    if int4 - proj:
+        raise ValueError(f"tensor {sorted(int4 - proj)[0]}: int4, but only q, k, v, o projections may be")
+    if (img.config["weight_bits"] == 4) != bool(int4):
+        raise ValueError(f"image config: weight_bits {img.config['weight_bits']}, but "
+                         f"{len(int4)} projections are int4 (weight_bits 4 if any is, else 8)")
+    want = proj - int4 if img.weight_layout != "row_major" else set()
     for name, info in img.tensor_info.items():
         if (info["layout"] != "row_major") != (name in want):
             raise ValueError(f"tensor {name}: layout {info['layout']} in an image whose projections are "
-                             f"{img.weight_layout} (only q, k, v, o may be packed, and all of them)")
+                             f"{img.weight_layout} (only int8 q, k, v, o may be packed, and all of them)")
         if name in want:
             N, K = info["dims"]
             try:
@@ -106,8 +116,8 @@ def from_image(src, verify_hash=True):
     img = parse_image(src, verify_hash) if isinstance(src, (bytes, bytearray, memoryview)) \
         else read_image(src, verify_hash)
     k = img.config
-    if k["weight_bits"] != 8:
-        raise ValueError(f"image has {k['weight_bits']}-bit weights; this runtime runs 8-bit images")
+    if k["weight_bits"] not in (8, 4):
+        raise ValueError(f"image has {k['weight_bits']}-bit weights; this runtime runs 8-bit and 4-bit images")
     if k["n_heads"] * k["head_dim"] % max(k["n_heads"], 1) or k["n_heads"] < 1:
         raise ValueError("image config: bad head count")
     config = NeedleConfig(vocab_size=k["vocab_size"], d_model=k["d_model"], num_heads=k["n_heads"],

@@ -32,6 +32,46 @@ class Converted:
     prompts: int                # calibration prompts
     source: str                 # where they came from
     decoder_tokens: int         # decoder steps calibrated
+    int4_params: int = 0        # int4 weights in it
+    choices: tuple = ()         # mixed weights: one line per projection, what and why
+
+
+WEIGHTS = ("int8", "int4", "mixed")
+
+
+def _aligned(n):
+    from ..image import format as fmt
+    return -(-n // fmt.DATA_ALIGN) * fmt.DATA_ALIGN
+
+
+def mixed_int4(model, budget, int4_bytes):
+    """The projections to keep int4 so that the image fits `budget` bytes,
+    given the all-int4 image's size: every projection starts int4 and, in
+    order of what int4 costs it (the relative RMS error of its int4 rounding,
+    largest first), goes back to int8 while the image still fits. Returns
+    (int4 names, report lines)."""
+    from .quantize import weight_error
+    from .tensors import projections
+    if budget < int4_bytes:
+        raise UsageError(f"--budget {budget}: the all-int4 image is already {int4_bytes} bytes")
+    cost = []
+    for name in projections(model.config):
+        w = np.asarray(model.tensors[name], dtype=np.float64)
+        N, K = w.shape
+        extra = _aligned(N * K) - _aligned(N * ((K + 1) // 2))
+        cost.append((weight_error(w, 4), weight_error(w, 8), extra, name))
+    cost.sort(key=lambda c: (-c[0], c[3]))
+    size, int4, lines = int4_bytes, set(), []
+    for e4, e8, extra, name in cost:
+        if size + extra <= budget:
+            size += extra
+            lines.append(f"{name:<24} int8  int4 would cost {e4:.2%} RMS error (int8 {e8:.2%}); +{extra} bytes")
+        else:
+            int4.add(name)
+            lines.append(f"{name:<24} int4  {e4:.2%} RMS error (int8 {e8:.2%}); int8 would pass the budget")
+    lines.append(f"mixed: {len(cost) - len(int4)} projections int8, {len(int4)} int4; "
+                 f"{size} of {budget} bytes")
+    return int4, lines
 
 
 def calib_prompts(path, tokenizer, max_len, tools_path=None):
@@ -65,10 +105,13 @@ def calib_prompts(path, tokenizer, max_len, tools_path=None):
 
 
 def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=8, max_len=None,
-            decode_tokens=16, layout="row_major", progress=None, note=None):
+            decode_tokens=16, layout="row_major", progress=None, note=None, weights="int8", budget=None):
     """The image of `checkpoint` (a Needle pickle, .safetensors or Cactus export
     folder) as a Converted. progress(i, n) follows calibration; note(text) is
-    told what the caller may want to know (random-token calibration)."""
+    told what the caller may want to know (random-token calibration).
+    weights: int8, int4 (every projection) or mixed (int4 where it fits in
+    `budget` bytes, int8 where int4 costs most; the embedding and tied head
+    stay int8 in every case)."""
     from ..image import ImageError
     from ..model import CheckpointError, load_checkpoint
     from ..sim.device_checks import check_image as check_like_device
@@ -79,6 +122,10 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
 
     if calib and not tokenizer:
         raise UsageError("--calib needs --tokenizer to turn queries into tokens")
+    if weights not in WEIGHTS:
+        raise UsageError(f"--weights {weights}: one of {', '.join(WEIGHTS)}")
+    if (weights == "mixed") != (budget is not None):
+        raise UsageError("--weights mixed needs --budget BYTES (and --budget needs --weights mixed)")
     try:
         model = load_checkpoint(checkpoint)
     except CheckpointError as e:    # the file is there but its content is refused: exit 1
@@ -112,13 +159,22 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
             note("no --calib: calibrating on random tokens (real prompts calibrate better)")
     try:
         cal = calibrate(model, prompts, decode_tokens=decode_tokens, progress=progress)
-        qm = quantize(model, cal, rope_n_pos=n_pos)
+        choices = ()
+        int4 = {"int8": (), "int4": "all", "mixed": "all"}[weights]
+        qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4)
         data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
+        if weights == "mixed":
+            int4, choices = mixed_int4(model, budget, len(data))
+            qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4)
+            data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
         check_like_device(data)     # never write an image the boards' runtime refuses
     except (QuantizeError, ImageError, ValueError) as e:
         raise CommandError(e) from None
     params = sum(int(np.prod(a.shape)) for a in qm.tensors.values() if a.dtype == np.int8)
-    return Converted(data, len(qm.tensors), params, len(prompts), source, cal.decoder_tokens)
+    params4 = sum(int(a.shape[0]) * int(model.tensors[n].shape[1]) for n, a in qm.tensors.items()
+                  if a.dtype == np.uint8)
+    return Converted(data, len(qm.tensors), params, len(prompts), source, cal.decoder_tokens, params4,
+                     tuple(choices))
 
 
 def repack(image_path, layout):

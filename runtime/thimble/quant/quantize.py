@@ -1,4 +1,4 @@
-"""Float Needle + calibration -> the integer model: int8 weights per output
+"""Float Needle + calibration -> the integer model: int8 (or int4) weights per output
 channel, an int16 residual stream per stack, int8 activations per tensor,
 and every multiplier, shift and eps the kernels need (tensors.py names them).
 
@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
-from ..kernels.reference import quantize_multiplier, rope_tables
+from ..kernels.reference import pack_s4, quantize_multiplier, rope_tables, unpack_s4
 from ..model.config import NORM_EPS
 from . import tensors as T
 
 INT8_MAX = 127
+INT4_MAX = 7
 INT16_MAX = 32767
 MAX_EPS_Q16 = 1 << 40
 
@@ -65,24 +66,42 @@ def _eps_q16(scale, what):
     return v
 
 
-def _weights(w, what):
-    """[N, K] float -> int8 [N, K] (symmetric, [-127, 127]) and scale [N]."""
+def _weights(w, what, bits=8):
+    """[N, K] float -> int8 [N, K] (symmetric, [-127, 127]) and scale [N]; with
+    bits=4, int4 in [-7, 7] packed two a byte (uint8 [N, (K + 1) // 2])."""
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
         raise QuantizeError(f"{what}: weights are not finite")
+    qmax = INT4_MAX if bits == 4 else INT8_MAX
     amax = np.max(np.abs(w), axis=1)
-    scale = np.where(amax > 0, amax / INT8_MAX, 1.0)
-    q = np.clip(np.round(w / scale[:, None]), -INT8_MAX, INT8_MAX).astype(np.int8)
-    return q, scale
+    scale = np.where(amax > 0, amax / qmax, 1.0)
+    q = np.clip(np.round(w / scale[:, None]), -qmax, qmax)
+    return (pack_s4(q) if bits == 4 else q.astype(np.int8)), scale
 
 
-def quantize(model, cal, *, margins=None, rope_n_pos=None):
-    """NeedleModel + Calibration -> QuantModel."""
+def weight_error(w, bits):
+    """Relative RMS error of rounding w [N, K] to per-channel int8 or int4, the
+    converter's measure of what int4 costs a tensor (mixed weights)."""
+    w = np.asarray(w, dtype=np.float64)
+    q, scale = _weights(w, "weights", bits)
+    if bits == 4:
+        q = unpack_s4(q, w.shape[1])
+    norm = np.sqrt(np.mean(w * w))
+    return float(np.sqrt(np.mean((q * scale[:, None] - w) ** 2)) / norm) if norm > 0 else 0.0
+
+
+def quantize(model, cal, *, margins=None, rope_n_pos=None, int4=()):
+    """NeedleModel + Calibration -> QuantModel. int4: the projections (names
+    of tensors.projections) quantized to int4 per output channel; "all" for every one."""
     c = model.config
     if not c.no_feedforward:
         raise QuantizeError("the integer pipeline runs the released attention-only family "
                             "(no_feedforward = true); this checkpoint has feed-forward blocks")
     margins = margins or Margins()
+    int4 = set(T.projections(c)) if int4 == "all" else set(int4)
+    unknown = sorted(int4 - set(T.projections(c)))
+    if unknown:
+        raise QuantizeError(f"int4 weights: {unknown[0]} is not a projection of this model")
     n_pos = int(rope_n_pos or c.max_seq_len)
     w = {k: np.asarray(v, dtype=np.float64) for k, v in model.tensors.items()}
     t, scales = {}, {}
@@ -134,7 +153,7 @@ def quantize(model, cal, *, margins=None, rope_n_pos=None):
         s_kv_in = s_enc_out if kind == "cross" else s_h
         s_proj = {}
         for proj, s_in in (("q", s_h), ("k", s_kv_in), ("v", s_kv_in)):
-            q, s_w = _weights(w[f"{p}.{proj}"], f"{p}.{proj}")
+            q, s_w = _weights(w[f"{p}.{proj}"], f"{p}.{proj}", 4 if f"{p}.{proj}" in int4 else 8)
             s_proj[proj] = act(f"{p}.{proj}")
             t[f"{p}.{proj}"] = q
             t[f"{p}.{proj}.mult"], t[f"{p}.{proj}.shift"] = _mults(s_in * s_w / s_proj[proj], f"{p}.{proj}")
@@ -142,7 +161,7 @@ def quantize(model, cal, *, margins=None, rope_n_pos=None):
         gains(f"{p}.q_norm", w[f"{p}.q_norm"], s_qn)
         gains(f"{p}.k_norm", w[f"{p}.k_norm"], s_kn)
         s_mix, s_o = act(f"{p}.mix"), act(f"{p}.o")
-        q, s_w = _weights(w[f"{p}.o"], f"{p}.o")
+        q, s_w = _weights(w[f"{p}.o"], f"{p}.o", 4 if f"{p}.o" in int4 else 8)
         t[f"{p}.o"] = q
         t[f"{p}.o.mult"], t[f"{p}.o.shift"] = _mults(s_mix * s_w / s_o, f"{p}.o")
 

@@ -8,7 +8,9 @@ dec.{i}.cross_attn. Each block (d = d_model, hd = head_dim, Q = heads * hd,
 KV = kv_heads * hd):
 
     {p}.norm.mult, .shift      int32 [d]      pre-norm gains (1 + g) / (s_h 2^15)
-    {p}.q, .k, .v, .o          int8 [Q, d] [KV, d] [KV, d] [d, Q]   row = output channel
+    {p}.q, .k, .v, .o          int8 [Q, d] [KV, d] [KV, d] [d, Q]   row = output channel;
+                               or int4, held as uint8 [rows, (cols + 1) // 2] (two a byte,
+                               kernels/reference.py pack_s4) and written as int4 [rows, cols]
     {p}.{q,k,v,o}.mult, .shift int32 [rows]   per-output-channel requantization
     {p}.q_norm.mult, .shift    int32 [hd]     QK-norm gains (shared by the heads)
     {p}.k_norm.mult, .shift    int32 [hd]
@@ -54,8 +56,19 @@ def block_names(config):
     return out
 
 
-def tensor_table(config, rope_n_pos):
-    """{name: (dtype, shape)} of every tensor of an image of this config."""
+def projections(config):
+    """Every block's q, k, v, o weight: the tensors that may be int4."""
+    return [f"{p}.{j}" for p, _ in block_names(config) for j in "qkvo"]
+
+
+def int4_names(tensors):
+    """The projections a tensor dict holds as int4 (packed uint8 arrays)."""
+    return {n for n, a in tensors.items() if n.rsplit(".", 1)[-1] in ("q", "k", "v", "o") and a.dtype == np.uint8}
+
+
+def tensor_table(config, rope_n_pos, int4=()):
+    """{name: (dtype, shape)} of every tensor of an image of this config; the
+    projections named in int4 as uint8 [rows, (cols + 1) // 2] (packed int4)."""
     d, hd, V = config.d_model, config.head_dim, config.vocab_size
     Q, KV = config.q_dim, config.kv_dim
     t = {"embed": (np.int8, (V, d))}
@@ -64,7 +77,8 @@ def tensor_table(config, rope_n_pos):
     for p, _ in block_names(config):
         t[f"{p}.norm.mult"] = t[f"{p}.norm.shift"] = (np.int32, (d,))
         for proj, rows, cols in (("q", Q, d), ("k", KV, d), ("v", KV, d), ("o", d, Q)):
-            t[f"{p}.{proj}"] = (np.int8, (rows, cols))
+            t[f"{p}.{proj}"] = (np.uint8, (rows, (cols + 1) // 2)) if f"{p}.{proj}" in int4 \
+                else (np.int8, (rows, cols))
             t[f"{p}.{proj}.mult"] = t[f"{p}.{proj}.shift"] = (np.int32, (rows,))
         for n in ("q_norm", "k_norm"):
             t[f"{p}.{n}.mult"] = t[f"{p}.{n}.shift"] = (np.int32, (hd,))
@@ -80,7 +94,7 @@ def tensor_table(config, rope_n_pos):
 def check_tensors(config, rope_n_pos, tensors):
     """Raise ValueError naming the first tensor that is missing, extra or of
     the wrong dtype or shape."""
-    table = tensor_table(config, rope_n_pos)
+    table = tensor_table(config, rope_n_pos, int4_names(tensors))
     for name, (dtype, shape) in table.items():
         if name not in tensors:
             raise ValueError(f"tensor {name} is missing")

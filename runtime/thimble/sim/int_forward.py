@@ -44,7 +44,9 @@ class IntNeedle:
         return self.k.rmsnorm_s8(x, self.t[f"{name}.mult"], self.t[f"{name}.shift"], eps)
 
     def _proj(self, x, name):
-        return self.k.matmul_s8(x, self.t[name], self.t[f"{name}.mult"], self.t[f"{name}.shift"])
+        w = self.t[name]
+        mm = self.k.matmul_s4 if w.dtype == np.uint8 else self.k.matmul_s8    # uint8: packed int4
+        return mm(x, w, self.t[f"{name}.mult"], self.t[f"{name}.shift"])
 
     def _qk(self, x, p, which, n_heads, consts, pos0):
         """Projection, QK-norm per head, RoPE (pos0 None: no RoPE)."""

@@ -1,0 +1,37 @@
+/* Portable C int4-weight matmul (W4A8): the fallback of every fast path.
+ * Each byte holds two weights, the low nibble first; a nibble becomes a
+ * signed value by moving it to the top of a byte and shifting it back
+ * arithmetically. */
+#include "thm_fixedpoint.h"
+#include "thm_impl.h"
+
+static inline int32_t thm_nib_lo(uint8_t b) { return (int32_t)(int8_t)(uint8_t)(b << 4) >> 4; }
+static inline int32_t thm_nib_hi(uint8_t b) { return (int32_t)(int8_t)b >> 4; }
+
+static inline int32_t thm_dot_s8s4(const int8_t *x, const uint8_t *w4, int32_t K)
+{
+    int32_t acc = 0;
+    const int32_t pairs = K >> 1;
+    for (int32_t i = 0; i < pairs; i++) {
+        const uint8_t b = w4[i];
+        acc += (int32_t)x[2 * i] * thm_nib_lo(b) + (int32_t)x[2 * i + 1] * thm_nib_hi(b);
+    }
+    if (K & 1) acc += (int32_t)x[K - 1] * thm_nib_lo(w4[pairs]);   /* the high nibble is padding */
+    return acc;
+}
+
+void thm_matmul_s4_portable(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, int8_t *y,
+                            int32_t M, int32_t K, int32_t N)
+{
+    const size_t row = (size_t)(K + 1) / 2;
+    for (int32_t m = 0; m < M; m++) {
+        const int8_t *xr = x + (size_t)m * K;
+        int8_t *yr = y + (size_t)m * N;
+        for (int32_t n = 0; n < N; n++) {
+            int32_t acc = thm_dot_s8s4(xr, w4 + (size_t)n * row, K);
+            if (bias) acc = (int32_t)((uint32_t)acc + (uint32_t)bias[n]);
+            yr[n] = thm_sat8(thm_requantize(acc, mult[n], shift[n]));
+        }
+    }
+}

@@ -1,0 +1,70 @@
+"""matmul_s4 (int4 weights, int8 activations) on every backend against the
+reference: both x86 paths (few rows: nibbles in place; 16 rows or more: the
+int8 matmul on unpacked chunks), odd K with garbage in the padding nibble,
+K past the nibble path's limit, the -8 / 7 ends, saturating requantization,
+and the packing itself."""
+import numpy as np
+import pytest
+
+from kernel_check import same
+from thimble.kernels import get_backend
+from thimble.kernels.reference import pack_s4, unpack_s4
+
+MS = [1, 3, 4, 5, 15, 16, 17, 64, 65]
+KS = [1, 2, 63, 64, 65, 127, 128, 129, 512, 513]
+NS = [1, 7, 64, 65]
+
+
+@pytest.mark.parametrize("M", MS)
+def test_every_m_across_k_and_n(kernel, M):
+    for K in KS:
+        for N in NS:
+            same(kernel, "matmul_s4", "matmul_s4", seed=M * 1000 + K + N, M=M, K=K, N=N)
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 4095, 3), (2, 4097, 5), (17, 4097, 3), (64, 8191, 9),
+                                   (3, 65535, 2), (0, 5, 3), (3, 5, 0)])
+def test_deep_and_empty(kernel, M, K, N):
+    same(kernel, "matmul_s4", "matmul_s4", seed=M + K + N, M=M, K=K, N=N)
+
+
+@pytest.mark.parametrize("x,w", [("min", "min"), ("max", "min"), ("min", "max"), ("max", "max"),
+                                 ("corners", "corners"), ("zero", "random")])
+@pytest.mark.parametrize("M", [1, 20])
+@pytest.mark.parametrize("bias", ["none", "extreme"])
+def test_int4_corners(kernel, x, w, M, bias):
+    same(kernel, "matmul_s4", "matmul_s4", seed=11, M=M, K=259, N=19, x=x, w=w, bias=bias)
+
+
+@pytest.mark.parametrize("rq", ["extreme", "wrap", "zero"])
+@pytest.mark.parametrize("M,K,N", [(1, 129, 33), (33, 65, 17)])
+def test_requantization_edges(kernel, rq, M, K, N):
+    same(kernel, "matmul_s4", "matmul_s4", seed=K, M=M, K=K, N=N, bias="extreme", rq=rq)
+
+
+@pytest.mark.parametrize("K", [1, 2, 7, 8, 33])
+def test_pack_roundtrip_and_byte_order(K):
+    rng = np.random.default_rng(K)
+    w = rng.integers(-8, 8, (5, K))
+    w4 = pack_s4(w)
+    assert w4.shape == (5, (K + 1) // 2) and w4.dtype == np.uint8
+    assert np.array_equal(unpack_s4(w4, K), w)
+    # weight k of a row in byte k // 2, low nibble for even k, two's complement
+    assert pack_s4(np.array([[1, -1]]))[0, 0] == 0xF1
+    assert pack_s4(np.array([[-8]]))[0, 0] == 0x08
+
+
+def test_pack_refuses_out_of_range():
+    with pytest.raises(ValueError, match=r"\[-8, 7\]"):
+        pack_s4(np.array([[8]]))
+
+
+@pytest.mark.parametrize("backend", ["reference", "c"])
+def test_wrong_packed_width_is_refused(backend):
+    k = get_backend(backend)
+    x = np.zeros((2, 9), np.int8)
+    one = np.ones(3, np.int32)
+    with pytest.raises(ValueError, match="5 bytes"):
+        k.matmul_s4(x, np.zeros((3, 4), np.uint8), one << 30, -one)
+    with pytest.raises(TypeError, match="uint8"):
+        k.matmul_s4(x, np.zeros((3, 5), np.int8), one << 30, -one)
