@@ -65,8 +65,9 @@ def _serve(emu):
     print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}, the serial link (the board starts when you connect)")
     print(f"pyserial URL: {emu.url}")
     print(f"flash: {emu.flash}")
-    print("Ctrl-C stops it", flush=True)
     try:
+        # inside the try: a Ctrl-C that follows the line at once is still a stop, not an error
+        print("Ctrl-C stops it", flush=True)
         emu.proc.wait()
     except KeyboardInterrupt:
         return 0            # Ctrl-C is how an emulator is meant to be stopped

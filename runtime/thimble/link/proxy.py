@@ -407,12 +407,16 @@ class LinkProxy:
                     out, fired = self._apply(d, raw, frame)
                     if any(f.kind == "cut" for f, _ in fired):
                         conn.cutting.set()
+                    # logged before the frame goes: once the peer can react to it (a cut's
+                    # other direction closes the line), injected() must already say so
+                    entries = [(fault, self._log(conn, d, entry)) for fault, entry in fired]
                     try:
                         for chunk in out:
                             self._forward(conn, d, line, dst, chunk)
                     finally:                # a fault acted even when the peer hung up on its second copy
-                        for fault, entry in fired:
-                            self._record(conn, d, fault, entry)
+                        for fault, entry in entries:
+                            if fault.on_fire is not None:
+                                fault.on_fire(entry)
                     if any(f.kind == "cut" for f, _ in fired):
                         raise _Cut()
                 if data == b"":
@@ -483,11 +487,15 @@ class LinkProxy:
             fired.append((f, e))
         return out, fired
 
-    def _record(self, conn, d, fault, entry):
+    def _log(self, conn, d, entry):
         entry = dict(entry, direction=d, connection=conn.number)
         with self._lock:
             entry["at"] = len(self.log)
             self.log.append(entry)
+        return entry
+
+    def _record(self, conn, d, fault, entry):
+        entry = self._log(conn, d, entry)
         if fault.on_fire is not None:
             fault.on_fire(entry)
 
