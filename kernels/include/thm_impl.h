@@ -192,6 +192,7 @@ thm_pv_combine_f thm_pv_combine_s8_avx512;
 thm_matmul_s8_f thm_matmul_s8_dsp;
 thm_matmul_s32_f thm_matmul_s8_s32_dsp;
 thm_matmul_packed_f thm_matmul_s8_packed_dsp;   /* THM_LAYOUT_S16_R4K16 */
+thm_matmul_s4_f thm_matmul_s4_dsp;
 thm_dot_s8_f thm_dot_s8_dsp;
 thm_softmax_rows_f thm_softmax_q15_rows_dsp;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_dsp;
@@ -202,6 +203,7 @@ thm_rmsnorm_s16_f thm_rmsnorm_s16_dsp;
 thm_matmul_s8_f thm_matmul_s8_mve;
 thm_matmul_s32_f thm_matmul_s8_s32_mve;
 thm_matmul_packed_f thm_matmul_s8_packed_mve;   /* THM_LAYOUT_S8_R8K64 */
+thm_matmul_s4_f thm_matmul_s4_mve;
 thm_dot_s8_f thm_dot_s8_mve;
 thm_softmax_rows_f thm_softmax_q15_rows_mve;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_mve;
@@ -213,6 +215,7 @@ thm_pv_rows_f thm_pv_rows_s8_mve;
 thm_matmul_s8_f thm_matmul_s8_neon;
 thm_matmul_s32_f thm_matmul_s8_s32_neon;
 thm_matmul_packed_f thm_matmul_s8_packed_neon;   /* THM_LAYOUT_S8_R8K64 */
+thm_matmul_s4_f thm_matmul_s4_neon;
 thm_dot_s8_f thm_dot_s8_neon;
 thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;

@@ -4,9 +4,8 @@
  * arithmetically. */
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
+#include "thm_s4.h"
 
-static inline int32_t thm_nib_lo(uint8_t b) { return (int32_t)(int8_t)(uint8_t)(b << 4) >> 4; }
-static inline int32_t thm_nib_hi(uint8_t b) { return (int32_t)(int8_t)b >> 4; }
 
 static inline int32_t thm_dot_s8s4(const int8_t *x, const uint8_t *w4, int32_t K)
 {
@@ -14,9 +13,9 @@ static inline int32_t thm_dot_s8s4(const int8_t *x, const uint8_t *w4, int32_t K
     const int32_t pairs = K >> 1;
     for (int32_t i = 0; i < pairs; i++) {
         const uint8_t b = w4[i];
-        acc += (int32_t)x[2 * i] * thm_nib_lo(b) + (int32_t)x[2 * i + 1] * thm_nib_hi(b);
+        acc += (int32_t)x[2 * i] * thm_s4_lo(b) + (int32_t)x[2 * i + 1] * thm_s4_hi(b);
     }
-    if (K & 1) acc += (int32_t)x[K - 1] * thm_nib_lo(w4[pairs]);   /* the high nibble is padding */
+    if (K & 1) acc += (int32_t)x[K - 1] * thm_s4_lo(w4[pairs]);   /* the high nibble is padding */
     return acc;
 }
 

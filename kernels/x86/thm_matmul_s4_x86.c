@@ -25,6 +25,7 @@
 
 #include "thm_fixedpoint.h"
 #include "thm_impl.h"
+#include "thm_s4.h"
 #include "thm_x86_simd.h"
 
 #define THM_S4_UNPACK_MIN_M 16
@@ -34,8 +35,6 @@
 #define THM_S4_XK 4096          /* the nibble path's largest K */
 #define THM_S4_MR 4             /* rows of x per pass over a weight row */
 
-static inline int32_t thm_s4_lo(uint8_t b) { return (int32_t)(int8_t)(uint8_t)(b << 4) >> 4; }
-static inline int32_t thm_s4_hi(uint8_t b) { return (int32_t)(int8_t)b >> 4; }
 
 /* Rows [n0, n0 + nb) of w4 as int8 [nb, K]. */
 static void thm_s4_unpack(const uint8_t *w4, size_t row, int32_t K, int32_t nb, int8_t *w8)
@@ -79,11 +78,7 @@ static inline int8_t thm_s4_finish(int32_t vec, int32_t sum_x, const int8_t *x, 
                                    int32_t K64, int32_t K, const int32_t *bias, int32_t mult,
                                    int32_t shift, int32_t n)
 {
-    uint32_t acc = (uint32_t)vec - 8u * (uint32_t)sum_x;
-    for (int32_t k = K64; k < K; k++) {
-        const uint8_t b = w[k >> 1];
-        acc += (uint32_t)((int32_t)x[k] * ((k & 1) ? thm_s4_hi(b) : thm_s4_lo(b)));
-    }
+    uint32_t acc = (uint32_t)vec - 8u * (uint32_t)sum_x + (uint32_t)thm_s4_dot_from(x, w, K64, K);
     if (bias) acc += (uint32_t)bias[n];
     return thm_sat8(thm_requantize((int32_t)acc, mult, shift));
 }

@@ -42,11 +42,17 @@ def suite(board_name):
         # Needle's real shapes: 8 query / 4 key-value heads of 64, d_model 512
         C.attention_s8(rng, 4, 48, 8, 4, 64, causal=True, q_pos0=44),
         C.matmul_s8(rng, 1, 512, 512), C.matmul_s8(rng, 1, 512, 256), C.matmul_s8_s32(rng, 1, 512, 512),
+        # int4 weights: odd K (a padding nibble), K tails of every fast path's step, edges, 2-row
+        # and 3-row passes with leftover rows, Needle's decode shape
+        C.matmul_s4(rng, 3, 37, 5, edge=True), C.matmul_s4(rng, 1, 1, 1), C.matmul_s4(rng, 2, 129, 7, edge=True),
+        C.matmul_s4(rng, 1, 263, 11, bias=False), C.matmul_s4(rng, 5, 64, 4), C.matmul_s4(rng, 1, 4101, 3, edge=True),
+        C.matmul_s4(rng, 4, 1030, 5, edge=True), C.matmul_s4(rng, 0, 8, 4), C.matmul_s4(rng, 1, 512, 512),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
-        cs += [C.matmul_s8(rng, 16, 512, 256)]
+        cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]
     else:
-        cs += [C.matmul_s8(rng, 64, 512, 512), C.matmul_s8(rng, 1, 512, 8192), C.matmul_s8(rng, 64, 512, 256)]
+        cs += [C.matmul_s8(rng, 64, 512, 512), C.matmul_s8(rng, 1, 512, 8192), C.matmul_s8(rng, 64, 512, 256),
+               C.matmul_s4(rng, 64, 512, 256)]
     return cs
 
 

@@ -68,6 +68,9 @@ static int sizes_ok(const thm_job_case *c)
         return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) &&
                holds(c, 1, (int64_t)thm_matmul_s8_packed_size(p[3], p[1], p[2]), 1, 0) &&
                holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
+    case THM_K_MATMUL_S4:
+        return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * ((K + 1) / 2), 1, 0) &&
+               holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
     case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
@@ -129,6 +132,11 @@ static int run_case(const thm_job_case *c, uint64_t *ticks)
         if (c->n_bufs != 6) break;
         TIMED(thm_matmul_s8_packed(buf(c, 0), buf(c, 1), p[3], buf(c, 2), buf(c, 3), buf(c, 4),
                                    buf(c, 5), p[0], p[1], p[2]));
+        break;
+    case THM_K_MATMUL_S4:
+        if (c->n_bufs != 6) break;
+        TIMED(thm_matmul_s4(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), buf(c, 4), buf(c, 5),
+                            p[0], p[1], p[2]));
         break;
     case THM_K_MATMUL_S8_S32:
         if (c->n_bufs != 4) break;

@@ -36,6 +36,25 @@ def matmul_s8(rng, M, K, N, bias=True, edge=False, name=None):
                   macs=M * K * N, meta={"M": M, "K": K, "N": N})
 
 
+def matmul_s4(rng, M, K, N, bias=True, edge=False, name=None):
+    """thm_matmul_s4: int4 weights packed two a byte (reference.pack_s4), values
+    in [-8, 7] (edge: the first rows -8, the last 7, x at its extremes); an odd
+    K's padding nibble is filled with garbage, which the kernels never read."""
+    x = _i8(rng, (M, K), edge)
+    w = rng.integers(-8, 8, size=(N, K))
+    if edge and w.size:
+        w[: max(1, N // 4)] = -8
+        w[-max(1, N // 4):] = 7
+    w4 = ref.pack_s4(w)
+    if K % 2:
+        w4[:, -1] |= (rng.integers(0, 16, size=N) << 4).astype(np.uint8)
+    b = rng.integers(-(1 << 20), 1 << 20, size=N).astype(np.int32) if bias else None
+    mult, shift = _mults(rng, N, -20, 8) if edge else _mults(rng, N, -10, -4)
+    return J.Case(name or f"matmul_s4 {M}x{K}x{N}{' edge' if edge else ''}", J.MATMUL_S4, [M, K, N],
+                  [x, w4, b, mult, shift], np.int8, (M, N), ref.matmul_s4(x, w4, mult, shift, b),
+                  macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
 def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
     """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
     the plain w (the packing's equivalence is what the case checks)."""
