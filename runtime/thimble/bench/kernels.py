@@ -8,7 +8,9 @@ shapes, against baselines measured in the same run.
 
 Matmul shapes are M x K x N (x [M, K] . w[N, K]^T): M = 1 is a decode step, 64
 and 256 prompt rows; K x N are Needle's projections (512 x 512, 512 x 256) and
-its tied output head (512 x 8192). Baselines, timed in the same process:
+its tied output head (512 x 8192). Each backend runs int8 weights (int8 and
+int32 out) and int4 weights (matmul_s4, int8 out; the table of int4 over
+int8 is per backend, same run). Baselines, timed in the same process:
 numpy's int32 matmul (int32 copies made beforehand) and onnxruntime's
 MatMulInteger (MLAS) on one thread: uint8 x int8 (its fast path: the
 activations shifted by 128 with a zero point of 128) and int8 x int8, with
@@ -37,7 +39,7 @@ import numpy as np
 
 from ..core.errors import CommandError
 from ..kernels import BackendUnavailable, get_backend
-from ..kernels.reference import quantize_multiplier, requantize
+from ..kernels.reference import pack_s4, quantize_multiplier, requantize
 from .machine import machine_info
 from .results import save
 from .shapes import parse_shapes, shape_name
@@ -169,6 +171,13 @@ def c_direct_call(name, op, args):
         c = (p(x, "int8_t *"), p(w, "int8_t *"), p(bias, "int32_t *"), p(mult, "int32_t *"),
              p(shift, "int32_t *"), p(y, "int8_t *"), M, K, N)
         f = lib.thm_matmul_s8
+    elif op == "matmul_s4":
+        x, w4, mult, shift, bias = args
+        M, K, N = x.shape[0], x.shape[1], w4.shape[0]
+        y = np.empty((M, N), np.int8)
+        c = (p(x, "int8_t *"), p(w4, "uint8_t *"), p(bias, "int32_t *"), p(mult, "int32_t *"),
+             p(shift, "int32_t *"), p(y, "int8_t *"), M, K, N)
+        f = lib.thm_matmul_s4
     elif op == "matmul_s8_s32":
         x, w, bias = args
         M, K, N = x.shape[0], x.shape[1], w.shape[0]
@@ -241,6 +250,11 @@ def bench_matmul(shapes, backends, timer, rng, log):
         ref = acc.astype(np.int32)                  # |acc| < 2^31: no wrap
         ref32b = (acc + bias).astype(np.int32)      # bias within 2^16: no wrap
         ref8 = np.clip(requantize(ref32b, mult[None, :], shift[None, :]), -128, 127).astype(np.int8)
+        # int4 weights: the same shape with w's values cut to [-8, 7], packed two a byte
+        w_4 = np.clip(w, -8, 7)
+        w4 = pack_s4(w_4)
+        acc4 = (x.astype(np.int64) @ w_4.astype(np.int64).T + bias).astype(np.int32)
+        ref4 = np.clip(requantize(acc4, mult[None, :], shift[None, :]), -128, 127).astype(np.int8)
         row = {"shape": shape_name(shape), "M": M, "K": K, "N": N, "macs": macs, "results": {}}
 
         def record(name, t, **extra):
@@ -273,7 +287,8 @@ def bench_matmul(shapes, backends, timer, rng, log):
 
         for name, b in backends:
             for op, args, want in (("matmul_s8", (x, w, mult, shift, bias), ref8),
-                                   ("matmul_s8_s32", (x, w, bias), ref32b)):
+                                   ("matmul_s8_s32", (x, w, bias), ref32b),
+                                   ("matmul_s4", (x, w4, mult, shift, bias), ref4)):
                 call = c_direct_call(name, op, args)
                 if call is not None:
                     via = "cffi"
@@ -294,6 +309,10 @@ def bench_matmul(shapes, backends, timer, rng, log):
         base = row["results"]["numpy int32 matmul"]["gmacs"]
         ort = row["results"].get("onnxruntime u8s8", {}).get("gmacs")
         ort_run = row["results"].get("onnxruntime u8s8 B per run", {}).get("gmacs")
+        for name, _ in backends:                    # int4 against int8 weights, same backend, same run
+            r4, r8 = row["results"].get(f"{name} matmul_s4", {}), row["results"].get(f"{name} matmul_s8", {})
+            if "gmacs" in r4 and "gmacs" in r8:
+                r4["x_int8"] = r4["gmacs"] / r8["gmacs"]
         for r in row["results"].values():
             if "gmacs" in r:
                 r["x_numpy"] = r["gmacs"] / base
@@ -303,7 +322,7 @@ def bench_matmul(shapes, backends, timer, rng, log):
                     r["x_onnxruntime_u8s8_b_per_run"] = r["gmacs"] / ort_run
         rows.append(row)
         log(f"  matmul {shape_name(shape):>12}: " + ", ".join(
-            f"{k.replace(' matmul_s8_s32', ' s32').replace(' matmul_s8', '')} "
+            f"{k.replace(' matmul_s8_s32', ' s32').replace(' matmul_s8', '').replace(' matmul_s4', ' s4')} "
             f"{v['gmacs']:.1f}" for k, v in row["results"].items() if "gmacs" in v))
     return rows
 
@@ -361,7 +380,7 @@ def _table(headers, rows):
 
 
 def _label(key):
-    return (key.replace(" matmul_s8_s32", " s32").replace(" matmul_s8", "")
+    return (key.replace(" matmul_s8_s32", " s32").replace(" matmul_s8", "").replace(" matmul_s4", " s4")
             .replace("numpy int32 matmul", "numpy int32").replace("onnxruntime ", "ort ")
             .replace(" B per run", " B/run"))
 
@@ -406,6 +425,13 @@ def print_report(result, out=sys.stdout):
                                         if key in r["results"].get(k, {}) else "-"
                                         for k in fast] for r in rows]
                 print(_table(["MxKxN"] + [_label(k) for k in fast], body), file=out)
+        int4 = [k for k in fast if k.endswith(" matmul_s4")]
+        if int4:
+            print("\nint4 weights (matmul_s4) x the same backend's int8 weights (matmul_s8); same run, "
+                  "the issue's floor is 0.8", file=out)
+            body = [[r["shape"]] + [f"{r['results'][k]['x_int8']:.2f}" if "x_int8" in r["results"].get(k, {})
+                                    else "-" for k in int4] for r in rows]
+            print(_table(["MxKxN"] + [_label(k) for k in int4], body), file=out)
     if result.get("attention"):
         rows = result["attention"]
         names = _names(rows)
