@@ -2,7 +2,8 @@
 
 watch_image: models/watch-tiny converted as `thimble convert` does it, once
 per session (the device, link and simulator tests all ask it: small and fast).
-small_image: models/watch-small (the demo's model) converted the same way.
+small_image: models/watch-small (the demo's model) converted the same way;
+small_int4_image: the same with int4 projections (--weights int4).
 
 no_child_left: a test (or the fixtures it used) must stop every QEMU and
 link host server it started, on failure paths too. A leftover is killed
@@ -19,10 +20,11 @@ from thimble.core.lifecycle import child_processes
 MODELS = pathlib.Path(__file__).resolve().parents[1] / "models"
 
 
-def _convert(model, out):
+def _convert(model, out, *extra):
     from thimble.cli import main as thimble
     rc = thimble(["convert", str(model / "needle.pkl"), "--tokenizer", str(model / "tokenizer.model"),
-                  "--calib", str(model / "calib.jsonl"), "--tools", str(model / "tools.json"), "-o", str(out)])
+                  "--calib", str(model / "calib.jsonl"), "--tools", str(model / "tools.json"), "-o", str(out),
+                  *extra])
     assert rc == 0
     return out
 
@@ -35,6 +37,12 @@ def watch_image(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_image(tmp_path_factory):
     return _convert(MODELS / "watch-small", tmp_path_factory.mktemp("small") / "watch-small.thm")
+
+
+@pytest.fixture(scope="session")
+def small_int4_image(tmp_path_factory):
+    return _convert(MODELS / "watch-small", tmp_path_factory.mktemp("small4") / "watch-small-int4.thm",
+                    "--weights", "int4")
 
 WATCHED = ("qemu-system-", "qemu-arm", "qemu-aarch64", "thm_link_host")
 

@@ -5,7 +5,9 @@ and the model runtime) receives a model over its UART and answers a prompt
 with a tool call; the host simulator answers the same prompt through the
 same integer pipeline and the two are compared bit for bit.
 
-    1. convert models/watch-small (thimble's own trained Needle) to a .thm image
+    1. convert models/watch-small (thimble's own trained Needle) to a .thm image:
+       int8, or int4 projections where the int8 image does not fit the
+       board's model slot (watch_m4)
     2. build the board's link firmware (CMake, cross gcc; cached in build/,
        or the per-user cache when installed: thimble.core.resources)
     3. boot it in QEMU under -icount, its UART on a local TCP port
@@ -48,12 +50,13 @@ def _step(n, text):
     print(f"[{n}/5] {text}", flush=True)
 
 
-def _convert():
+def _convert(weights="int8"):
     """The demo's model -> image bytes, as `thimble convert` makes it (quietly)."""
     from ..quant import pipeline
     try:
         return pipeline.convert(str(MODEL / "needle.pkl"), tokenizer=str(MODEL / "tokenizer.model"),
-                                calib=str(MODEL / "calib.jsonl"), tools=str(MODEL / "tools.json")).data
+                                calib=str(MODEL / "calib.jsonl"), tools=str(MODEL / "tools.json"),
+                                weights=weights).data
     except ThimbleError as e:
         raise CommandError(f"converting {MODEL.name} failed: {e}") from None
 
@@ -91,9 +94,15 @@ def run(args):
             image_path = pathlib.Path(args.image)
             what = str(image_path)
         else:
+            from ..link.factory import board_geometry, slot_layout
             image_path = pathlib.Path(tmp) / f"{MODEL.name}.thm"
-            image_path.write_bytes(_convert())
-            what = f"{_described()} converted to int8"
+            data, what = _convert(), f"{_described()} converted to int8"
+            slot = slot_layout(*board_geometry(board))[1]
+            if len(data) > slot:    # the board's slot is too small for int8: int4 weights halve the projections
+                what = (f"{_described()} converted to int4 projections (int8 is {len(data):,} bytes, "
+                        f"over {board.name}'s {slot:,}-byte model slot)")
+                data = _convert("int4")
+            image_path.write_bytes(data)
         try:
             image = image_path.read_bytes()
             host = Session(str(image_path), "c")
