@@ -6,6 +6,11 @@ error the weight format adds, apart from activation quantization. The
 embedding (also the tied head) stays int8 per row in every variant.
 
     python tools/int4_granularity.py models/watch-small [--json out.json]
+    python tools/int4_granularity.py --needle-shaped      # Needle 26M's shape, random weights
+
+--needle-shaped has no tokenizer nor answers: per-layer cosine and top-1 on
+random token prompts, for the weight-only variants and for the integer
+images themselves (int8 and int4, calibrated and run by the C kernels).
 
 Variants:
   int8/ch       int8, one scale per output channel (today's images)
@@ -117,13 +122,68 @@ def load_rows(path, by_name):
     return rows
 
 
+def needle_shaped(a):
+    import dataclasses
+    from thimble.kernels import get_backend
+    from thimble.model.config import RELEASED
+    from thimble.model.synth import random_model
+    from thimble.quant import calibrate, quantize, random_prompts
+    from thimble.sim.fidelity import fidelity
+    cfg = dataclasses.replace(RELEASED, dtype="float32", max_seq_len=128)
+    model = random_model(cfg, seed=1)
+    prompts = [p for p in random_prompts(cfg, n=a.prompts, length=64, seed=2)]
+    ref = FloatNeedle(model, np.float32)
+    results = {}
+    for name in a.variants.split(","):
+        if name == "float":
+            continue
+        fm = FloatNeedle(variant_model(model, VARIANTS[name], 4 if name in EMBED_INT4 else 8), np.float32)
+        enc, dec, agree, pos = [], [], 0, 0
+        for toks in prompts:
+            t = np.asarray(toks)[None, :]
+            er, ev = ref.encode(t), fm.encode(t)
+            enc.append(cosine(er.hidden, ev.hidden))
+            cr, cv = ref.start_decoder(er), fm.start_decoder(ev)
+            tok = 1
+            for _ in range(8):
+                lr, lv = ref.decode_step(cr, [[tok]]), fm.decode_step(cv, [[tok]])
+                dec.append(cosine(lr[0, -1], lv[0, -1]))
+                tok = int(np.argmax(lr[0, -1]))
+                agree += int(tok == int(np.argmax(lv[0, -1])))
+                pos += 1
+        results[name] = {"encoder_output_cos_min": float(np.min(enc)), "logits_cos_min": float(np.min(dec)),
+                         "top1": agree / pos}
+        print(f"{name:<15} weights only: encoder output cos min {np.min(enc):.5f}, logits cos min "
+              f"{np.min(dec):.5f}, top-1 {agree / pos:.1%}", flush=True)
+    cal = calibrate(model, random_prompts(cfg, n=4, length=64, seed=3), decode_tokens=8)
+    for label, int4 in (("image int8", ()), ("image int4", "all")):
+        qm = quantize(model, cal, int4=int4)
+        r = fidelity(model, qm, get_backend("c"), prompts, decode_tokens=8)
+        results[label] = {"encoder_layers_min": [x["min"] for x in r["encoder_layers"]],
+                          "decoder_layers_min": [x["min"] for x in r["decoder_layers"]], "top1": r["top1_agreement"]}
+        print(f"{label:<15} integer pipeline: encoder last layer cos min {r['encoder_layers'][-1]['min']:.5f}, "
+              f"decoder last layer cos min {r['decoder_layers'][-1]['min']:.5f}, top-1 {r['top1_agreement']:.1%}",
+              flush=True)
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("model_dir")
+    ap.add_argument("model_dir", nargs="?")
+    ap.add_argument("--needle-shaped", action="store_true", help="Needle 26M's shape with random weights")
+    ap.add_argument("--prompts", type=int, default=4, help="--needle-shaped: random prompts")
     ap.add_argument("--json")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     a = ap.parse_args()
+    if a.needle_shaped:
+        results = needle_shaped(a)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(results, f, indent=1)
+        return
+    if not a.model_dir:
+        ap.error("give a model folder or --needle-shaped")
     d = a.model_dir
     model = load_checkpoint(os.path.join(d, "needle.pkl"))
     spm = load_model(os.path.join(d, "tokenizer.model"))

@@ -92,3 +92,13 @@ def test_binder_refuses_bad_int4_images(int4_quant, gqa_quant):
     refused(_image(gqa_quant, config={"weight_bits": 2}), "THM_MODEL_E_CONFIG", "")
     with pytest.raises(ValueError, match="weight_bits"):
         from_image(_image(int4_quant, config={"weight_bits": 8}))
+
+
+@pytest.mark.parametrize("layout", ["row_major", "s8_r8k64", "s16_r4k16"])
+def test_plan_sizes_int8_and_int4_exactly(int4_quant, gqa_quant, layout):
+    """thimble plan's int8 / int4 figures are the sizes the converter writes,
+    from an int8 image (plain or packed for a board) and from an int4 one."""
+    from thimble.sim.plan import make_plan
+    want = {"int8": len(to_image(gqa_quant)), "int4": len(to_image(int4_quant))}
+    for src in (to_image(gqa_quant, layout=layout), to_image(int4_quant, layout=layout)):
+        assert make_plan(src, 8, 4).weight_variants == want

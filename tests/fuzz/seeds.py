@@ -2,6 +2,7 @@
 the files are committed, this script says how they were made):
 
   image/corpus/tiny.thm        a random model (d_model 16, one layer each)
+  image/corpus/tiny_int4.thm   the same with int4 projections (weight_bits 4)
                                carrying watch-tiny's tokenizer: ~60 KB
   image/request.thrq           the request harness (a) asks every image:
                                "set a timer for ten minutes", 3 tools, 4 tokens
@@ -28,7 +29,8 @@ ROOT = FUZZ.parents[1]
 MODEL = ROOT / "models" / "watch-tiny"
 
 
-def tiny_image():
+def tiny_image(int4=()):
+    """int4: the projections to store as int4 ("all": every one)."""
     from thimble.model.synth import random_model, tiny_config
     from thimble.quant import calibrate, quantize, random_prompts, to_image
     from thimble.tokenizer import load_model
@@ -36,7 +38,7 @@ def tiny_image():
     cfg = tiny_config(vocab_size=768, d_model=16, num_heads=2, num_kv_heads=1, num_encoder_layers=1,
                       num_decoder_layers=1, d_ff=16, max_seq_len=96)
     fm = random_model(cfg, seed=3, weight_scale=4)
-    qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=2, length=16, seed=3), decode_tokens=4))
+    qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=2, length=16, seed=3), decode_tokens=4), int4=int4)
     return to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model"))))
 
 
@@ -159,6 +161,7 @@ def main():
     tools = json.loads((MODEL / "tools.json").read_text())
     files = {
         "image/corpus/tiny.thm": tiny_image(),
+        "image/corpus/tiny_int4.thm": tiny_image(int4="all"),
         "image/regressions/tok_partial_utf8_user_piece.thm": partial_utf8_image(),
         "image/request.thrq": build_request("set a timer for ten minutes", tools[:3], 4, truncate=True)[0],
         "request/tokenizer.bin": build_payload(load_model(str(MODEL / "tokenizer.model"))),

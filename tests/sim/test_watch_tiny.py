@@ -93,7 +93,7 @@ def test_eval_reports_fidelity(image, tmp_path, capsys):
     assert r["top1_agreement"] >= 0.95 and r["tool_calls_identical_to_float"] == 1.0
     assert min(layer["min"] for layer in r["encoder_layers"]) > 0.999
     e = r["exact_match_expected"]
-    assert (e["float"], e["int8"], e["prompts"]) == (1.0, 1.0, 4)
+    assert (e["float"], e["integer"], e["prompts"]) == (1.0, 1.0, 4)
 
 
 def test_convert_prints_quarter_progress_lines_when_stderr_is_not_a_terminal(tmp_path):
@@ -117,6 +117,6 @@ def test_eval_prints_quarter_progress_lines(image, capsys):
                "--tools", str(MODEL / "tools.json"), "--backend", "c:portable", "--limit", "8"])
     assert rc == 0
     err = capsys.readouterr().err
-    for phase in ("hidden states", "tool calls"):
+    for phase in ("float answers", f"{image}: hidden states", f"{image}: tool calls"):
         assert [ln for ln in err.splitlines() if ln.startswith(phase)] == [
             f"{phase} {i}/8 ({25 * i // 2}%)" for i in (2, 4, 6, 8)], err

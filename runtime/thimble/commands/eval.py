@@ -1,5 +1,6 @@
-"""`thimble eval IMAGE --checkpoint CKPT --prompts FILE`: fidelity of the
-integer image to its float checkpoint.
+"""`thimble eval IMAGE [IMAGE ...] --checkpoint CKPT --prompts FILE`: fidelity
+of integer images to their float checkpoint (several images of one model,
+int8 / int4 / mixed, side by side).
 
 Reports per-layer cosine of the integer hidden states against the float
 ones, top-1 agreement of the logits (teacher-forced on the float model's own
@@ -17,7 +18,8 @@ from ..app.prompt import PromptError
 
 
 def add_parser(p):
-    p.add_argument("image", help="the .thm image")
+    p.add_argument("image", nargs="+", help="the .thm image; several (of one model: int8, int4, mixed) "
+                   "are compared side by side, the float model's answers computed once")
     p.add_argument("--checkpoint", required=True, help="the float checkpoint the image came from")
     p.add_argument("--prompts", required=True,
                    help="JSON lines {\"query\", \"tools\": [names or objects], optional \"answer\"}")
@@ -63,66 +65,92 @@ def run(args):
 
     py_backend = "c:" + __import__("thimble.kernels.c_backend", fromlist=["best_isa"]).best_isa() \
         if args.backend == "c" else args.backend
-    input_file(args.image, "image")
+    for image in args.image:
+        input_file(image, "image")
     if args.json:
         output_file(args.json, "--json")
     input_file(args.checkpoint, "folder or file")
     input_file(args.prompts, "--prompts file")
     if args.tools:
         input_file(args.tools, "--tools file")
+    sessions = []
     try:
-        session = Session(args.image, args.backend)
+        for image in args.image:
+            sessions.append(Session(image, args.backend))
         model = load_checkpoint(args.checkpoint)
     except OSError as e:
-        raise UsageError(f"{e.filename or args.image}: {e.strerror or e}") from None
+        raise UsageError(f"{e.filename or image}: {e.strerror or e}") from None
     except ValueError as e:
         raise UsageError(e) from None
-    if model.config.vocab_size != session.qm.config.vocab_size or \
-            model.config.d_model != session.qm.config.d_model:
-        raise UsageError(f"{args.checkpoint}: the checkpoint's shape differs from {args.image}'s")
+    for image, session in zip(args.image, sessions):
+        if model.config.vocab_size != session.qm.config.vocab_size or \
+                model.config.d_model != session.qm.config.d_model:
+            raise UsageError(f"{args.checkpoint}: the checkpoint's shape differs from {image}'s")
+        if session.image.tokenizer != sessions[0].image.tokenizer:
+            raise UsageError(f"{image}: carries another tokenizer than {args.image[0]}: compare images of one model")
     rows = _rows(args)
+    first = sessions[0]
     prompts = []
     for n, r in enumerate(rows, 1):
         try:
-            prompts.append(session.encoder_input(r["query"], r["tools"], args.truncate))
+            prompts.append(first.encoder_input(r["query"], r["tools"], args.truncate))
         except PromptError as e:
             raise UsageError(f"{args.prompts}: prompt {n}: {e}") from None
-    report = fidelity(model, session.qm, get_backend(py_backend), [p for p, _ in prompts],
-                      decode_tokens=args.decode_tokens, progress=progress_printer("hidden states"))
-    tool_progress = progress_printer("tool calls")
 
+    # the float model's answers, once for every image
     fm = FloatNeedle(model, np.float32)
-    sp = session.special
-    same = 0
-    groups = {}          # expected answer's kind -> [prompts, float right, int8 right]
+    sp = first.special
+    f_calls = []
+    float_progress = progress_printer("float answers")
     for done, (row, (ids, name_map)) in enumerate(zip(rows, prompts), 1):
-        grammar = ToolGrammar(tool_keys(row["tools"]))
         cache = fm.start_decoder(fm.encode(np.asarray(ids)[None, :]))
-        gen = constrained_greedy(lambda t: fm.decode_step(cache, [[t]])[0, -1], session.pieces, grammar,
-                                 start_id=sp["eos_id"], eos_id=sp["eos_id"], tool_call_id=sp["tool_call_id"],
-                                 max_new_tokens=96)
-        f_calls = restore_tool_names(json.loads(session.tokenizer.decode(gen.tokens[1:])), name_map) \
-            if gen.complete else None
-        i_calls = session.ask(row["query"], row["tools"])["calls"]
-        same += int(f_calls == i_calls)
-        if "answer" in row:
-            g = groups.setdefault(answer_kind(row["answer"]), [0, 0, 0])
-            g[0] += 1
-            g[1] += int(f_calls == row["answer"])
-            g[2] += int(i_calls == row["answer"])
-        tool_progress(done, len(rows))
-    report["tool_calls_identical_to_float"] = same / len(rows)
-    if groups:
-        n, f_ok, i_ok = (sum(g[i] for g in groups.values()) for i in range(3))
-        report["exact_match_expected"] = {"float": f_ok / n, "int8": i_ok / n, "prompts": n,
-                                          "float_right": f_ok, "int8_right": i_ok}
-        report["exact_match_by_answer"] = {k: {"prompts": g[0], "float_right": g[1], "int8_right": g[2]}
-                                           for k, g in sorted(groups.items())}
-    _print(report)
+        gen = constrained_greedy(lambda t: fm.decode_step(cache, [[t]])[0, -1], first.pieces,
+                                 ToolGrammar(tool_keys(row["tools"])), start_id=sp["eos_id"], eos_id=sp["eos_id"],
+                                 tool_call_id=sp["tool_call_id"], max_new_tokens=96)
+        f_calls.append(restore_tool_names(json.loads(first.tokenizer.decode(gen.tokens[1:])), name_map)
+                       if gen.complete else None)
+        float_progress(done, len(rows))
+
+    reports = []
+    for image, session in zip(args.image, sessions):
+        report = fidelity(model, session.qm, get_backend(py_backend), [p for p, _ in prompts],
+                          decode_tokens=args.decode_tokens, progress=progress_printer(f"{image}: hidden states"))
+        report["image"] = image
+        report["weights"] = _weights_of(session)
+        tool_progress = progress_printer(f"{image}: tool calls")
+        same, groups = 0, {}    # expected answer's kind -> [prompts, float right, image right]
+        for done, (row, fc) in enumerate(zip(rows, f_calls), 1):
+            i_calls = session.ask(row["query"], row["tools"], truncate=args.truncate)["calls"]
+            same += int(fc == i_calls)
+            if "answer" in row:
+                g = groups.setdefault(answer_kind(row["answer"]), [0, 0, 0])
+                g[0] += 1
+                g[1] += int(fc == row["answer"])
+                g[2] += int(i_calls == row["answer"])
+            tool_progress(done, len(rows))
+        report["tool_calls_identical_to_float"] = same / len(rows)
+        if groups:
+            n, f_ok, i_ok = (sum(g[i] for g in groups.values()) for i in range(3))
+            report["exact_match_expected"] = {"float": f_ok / n, "integer": i_ok / n, "prompts": n,
+                                              "float_right": f_ok, "integer_right": i_ok}
+            report["exact_match_by_answer"] = {k: {"prompts": g[0], "float_right": g[1], "integer_right": g[2]}
+                                               for k, g in sorted(groups.items())}
+        reports.append(report)
+    if len(reports) == 1:
+        _print(reports[0])
+    else:
+        _print_several(reports)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+            json.dump(reports[0] if len(reports) == 1 else {"images": reports}, f, indent=1)
     return 0
+
+
+def _weights_of(session):
+    """int8, int4 or mixed: what the image's projections are."""
+    from ..quant.tensors import int4_names, projections
+    n4, n = len(int4_names(session.qm.tensors)), len(projections(session.qm.config))
+    return "int8" if n4 == 0 else "int4" if n4 == n else f"mixed ({n4} of {n} projections int4)"
 
 
 def answer_kind(calls):
@@ -136,7 +164,8 @@ def answer_kind(calls):
 
 
 def _print(r):
-    print(f"prompts {r['prompts']}, teacher-forced decoder positions {r['decoder_positions']}")
+    print(f"{r['image']} ({r['weights']} weights): prompts {r['prompts']}, teacher-forced decoder positions "
+          f"{r['decoder_positions']}")
     print("layer            cosine mean   cosine min")
     for name, key in (("encoder", "encoder_layers"), ("decoder", "decoder_layers")):
         for row in r[key]:
@@ -148,7 +177,32 @@ def _print(r):
     if "exact_match_expected" in r:
         e = r["exact_match_expected"]
         print(f"exact match with the expected answers: float {e['float_right']}/{e['prompts']} "
-              f"({e['float']:.1%}), int8 {e['int8_right']}/{e['prompts']} ({e['int8']:.1%})")
-        print("expected answer        prompts   float   int8")
+              f"({e['float']:.1%}), image {e['integer_right']}/{e['prompts']} ({e['integer']:.1%})")
+        print("expected answer        prompts   float   image")
         for kind, g in r["exact_match_by_answer"].items():
-            print(f"{kind:<22} {g['prompts']:>7} {g['float_right']:>7} {g['int8_right']:>6}")
+            print(f"{kind:<22} {g['prompts']:>7} {g['float_right']:>7} {g['integer_right']:>7}")
+
+
+def _print_several(reports):
+    """One column per image: the float model against each."""
+    cols = [f"[{i + 1}]" for i in range(len(reports))]
+    for c, r in zip(cols, reports):
+        print(f"{c} {r['image']}: {r['weights']} weights")
+    r0 = reports[0]
+    print(f"prompts {r0['prompts']}, teacher-forced decoder positions {r0['decoder_positions']}")
+    print("layer (cosine mean / min)" + "".join(f"{c:>22}" for c in cols))
+    for name, key in (("encoder", "encoder_layers"), ("decoder", "decoder_layers")):
+        for i, row in enumerate(r0[key]):
+            label = f"{name} {'embed' if row['layer'] == 0 else row['layer']}"
+            print(f"{label:<25}" + "".join(f"{r[key][i]['mean']:>12.6f} {r[key][i]['min']:.6f}" for r in reports))
+    print(f"{'top-1 agreement':<25}" + "".join(f"{r['top1_agreement']:>22.1%}" for r in reports))
+    print(f"{'calls as the float':<25}" + "".join(f"{r['tool_calls_identical_to_float']:>22.1%}" for r in reports))
+    if "exact_match_expected" in r0:
+        e0 = r0["exact_match_expected"]
+        print(f"exact match with the expected answers: float {e0['float_right']}/{e0['prompts']} ({e0['float']:.1%}), "
+              + ", ".join(f"{c} {r['exact_match_expected']['integer_right']}/{e0['prompts']} "
+                          f"({r['exact_match_expected']['integer']:.1%})" for c, r in zip(cols, reports)))
+        print(f"{'expected answer':<22} prompts   float" + "".join(f"{c:>7}" for c in cols))
+        for kind, g in r0["exact_match_by_answer"].items():
+            print(f"{kind:<22} {g['prompts']:>7} {g['float_right']:>7}"
+                  + "".join(f"{r['exact_match_by_answer'][kind]['integer_right']:>7}" for r in reports))

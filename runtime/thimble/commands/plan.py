@@ -88,6 +88,10 @@ def run(args):
               + (f"  budget {flash_budget:,}" if flash_budget is not None else ""))
         if _layout_note(plan, args.board):
             print(_layout_note(plan, args.board))
+        wv = plan.weight_variants
+        fits = (lambda n: "" if flash_budget is None else ("  fits" if n <= flash_budget else "  does not fit"))
+        print(f"  projections as int8 rows: {wv['int8']:>12,} bytes{fits(wv['int8'])}; as int4 rows: "
+              f"{wv['int4']:,} bytes{fits(wv['int4'])} (thimble convert --weights int8|int4)")
         print(f"arena (peak):                 {plan.arena_bytes:>12,} bytes ({plan.arena_bytes / 2**20:.2f} MiB)"
               + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
         print(f"longer prompt: +{plan.bytes_per_prompt_token:,.0f} arena bytes per encoder token "

@@ -9,6 +9,7 @@ real chip class, not QEMU's map), or explicit byte counts.
 """
 import dataclasses
 import re
+import types
 
 from ..image import parse_image
 from .c_model import CModel
@@ -27,6 +28,26 @@ class Plan:
     layers: list                    # [{"layer", "weights_bytes", "arena_bytes", "arena_items"}]
     config: dict
     weight_layout: str = "row_major"   # how the projections are stored (image.format.LAYOUTS)
+    weight_variants: dict = None       # image bytes with every projection int8 (row-major) and int4
+
+
+def weight_variants(img, image_bytes):
+    """{"int8": bytes, "int4": bytes}: this image's size with every q, k, v, o
+    projection stored as int8 rows or as int4 rows (the rest as it is): each
+    tensor's data starts on a DATA_ALIGN boundary, so sizes change by whole
+    aligned blocks and the figures are exact (the image ends aligned too)."""
+    from ..image import format as fmt
+    from ..quant.tensors import projections
+    k = img.config
+    c = types.SimpleNamespace(num_encoder_layers=k["n_enc_layers"], num_decoder_layers=k["n_dec_layers"])
+    al = lambda n: -(-n // fmt.DATA_ALIGN) * fmt.DATA_ALIGN  # noqa: E731
+    now = {"int8": 0, "int4": 0}
+    for name in projections(c):
+        info = img.tensor_info[name]
+        N, K = info["dims"]
+        for v, size in (("int8", N * K), ("int4", N * ((K + 1) // 2))):
+            now[v] += al(size) - al(info["size"])
+    return {v: image_bytes + d for v, d in now.items()}
 
 
 def _layer_of(name):
@@ -67,7 +88,7 @@ def make_plan(image_bytes, prompt_tokens=256, gen_tokens=48):
     layers.append({"layer": "model", "weights_bytes": weights.get("model", 0), "arena_bytes": shared,
                    "arena_items": f"streams and activations for {prompt_tokens} rows, logits, attention scratch"})
     return Plan(len(image_bytes), prompt_tokens, gen_tokens, arena, per_e, per_d, cm.max_enc_len,
-                cm.max_dec_len, layers, dict(k), img.weight_layout)
+                cm.max_dec_len, layers, dict(k), img.weight_layout, weight_variants(img, len(image_bytes)))
 
 
 def shortfalls(plan, arena_budget, flash_budget):
