@@ -3,7 +3,8 @@
 watch_image: models/watch-tiny converted as `thimble convert` does it, once
 per session (the device, link and simulator tests all ask it: small and fast).
 small_image: models/watch-small (the demo's model) converted the same way;
-small_int4_image: the same with int4 projections (--weights int4).
+small_int4_image: the same with int4 projections (--weights int4);
+small_all4_image: and an int4 embedding (--embed int4).
 
 no_child_left: a test (or the fixtures it used) must stop every QEMU and
 link host server it started, on failure paths too. A leftover is killed
@@ -37,6 +38,13 @@ def watch_image(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_image(tmp_path_factory):
     return _convert(MODELS / "watch-small", tmp_path_factory.mktemp("small") / "watch-small.thm")
+
+
+@pytest.fixture(scope="session")
+def small_all4_image(tmp_path_factory):
+    """watch-small with int4 projections and an int4 embedding (the tied head too)."""
+    return _convert(MODELS / "watch-small", tmp_path_factory.mktemp("small4e") / "watch-small-all4.thm",
+                    "--weights", "int4", "--embed", "int4")
 
 
 @pytest.fixture(scope="session")

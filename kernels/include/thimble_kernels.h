@@ -73,6 +73,9 @@ int thm_matmul_s4(const int8_t *x,       /* [M, K] */
                   const int32_t *shift,  /* [N] */
                   int8_t *y,             /* [M, N] */
                   int32_t M, int32_t K, int32_t N);
+/* The int32-out form (thm_matmul_s8_s32's bits on int4 weights): an int4 tied head. */
+int thm_matmul_s4_s32(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                      int32_t *y, int32_t M, int32_t K, int32_t N);
 
 /* Converter-packed weights (runtime/thimble/kernels/layouts.py writes them;
  * docs/kernels-arm.md has the byte orders): the same y as thm_matmul_s8, with
@@ -200,6 +203,12 @@ int thm_residual_gated_s16(int16_t *r, const int8_t *y, int32_t n, int32_t mult,
 int thm_embed_s16(const int32_t *tokens, int32_t T, const int8_t *table,
                   const int32_t *mult, const int32_t *shift, int32_t V, int32_t D,
                   int16_t *out);
+
+/* thm_embed_s16 from an int4 table (rows of D packed as thm_matmul_s4's weights,
+ * (D + 1) / 2 bytes each). */
+int thm_embed_s16_s4(const int32_t *tokens, int32_t T, const uint8_t *table4,
+                     const int32_t *mult, const int32_t *shift, int32_t V, int32_t D,
+                     int16_t *out);
 
 /* --- instruction-set selection (x86 host builds; ARM boards fix it at build) - */
 

@@ -26,6 +26,9 @@ typedef void thm_matmul_s4_f(const int8_t *x, const uint8_t *w4, const int32_t *
                              const int32_t *mult, const int32_t *shift, int8_t *y,
                              int32_t M, int32_t K, int32_t N);
 typedef thm_matmul_s4_f *thm_matmul_s4_fn;
+typedef void thm_matmul_s4_s32_f(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                                 int32_t *y, int32_t M, int32_t K, int32_t N);
+typedef thm_matmul_s4_s32_f *thm_matmul_s4_s32_fn;
 /* thm_matmul_s8_packed for one layout (the table's slot says which). */
 typedef void thm_matmul_packed_f(const int8_t *x, const void *wp, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, int8_t *y,
@@ -76,6 +79,7 @@ typedef struct thm_ops {
     thm_matmul_s32_fn matmul_s8_s32;
     thm_matmul_packed_fn matmul_s8_packed[THM_LAYOUT_SLOTS];   /* the layouts this ISA owns */
     thm_matmul_s4_fn matmul_s4;
+    thm_matmul_s4_s32_fn matmul_s4_s32;
     thm_matmul_s8_fn gemv_s8;     /* M = 1 only; NULL: this table's matmul_s8 */
     thm_matmul_s32_fn gemv_s8_s32;
     thm_requantize_fn requantize_s32;
@@ -101,6 +105,7 @@ extern const thm_ops *thm_ops_now;
 thm_matmul_s8_f thm_matmul_s8_portable;
 thm_matmul_s32_f thm_matmul_s8_s32_portable;
 thm_matmul_s4_f thm_matmul_s4_portable;
+thm_matmul_s4_s32_f thm_matmul_s4_s32_portable;
 thm_requantize_f thm_requantize_s32_portable;
 thm_softmax_rows_f thm_softmax_q15_rows_portable;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_portable;
@@ -115,6 +120,20 @@ thm_pv_s16s8_f thm_pv_s16s8_portable;
 /* The longest row a 32-bit exp sum holds (n * 2^15 < 2^31): the scalar and
  * vector rows' limit; longer rows take the 64-bit form. */
 #define THM_SOFTMAX_ROW_MAX_N 65535
+
+/* The two int4 matmul entries of a fast path over its core, as THM_MATMUL_ENTRIES. */
+#define THM_MATMUL_S4_ENTRIES(sfx, core)                                                               \
+    void thm_matmul_s4_##sfx(const int8_t *x, const uint8_t *w4, const int32_t *bias,                  \
+                             const int32_t *mult, const int32_t *shift, int8_t *y,                     \
+                             int32_t M, int32_t K, int32_t N)                                          \
+    {                                                                                                  \
+        core(x, w4, bias, mult, shift, y, 0, M, K, N);                                                 \
+    }                                                                                                  \
+    void thm_matmul_s4_s32_##sfx(const int8_t *x, const uint8_t *w4, const int32_t *bias, int32_t *y,  \
+                                 int32_t M, int32_t K, int32_t N)                                      \
+    {                                                                                                  \
+        core(x, w4, bias, 0, 0, 0, y, M, K, N);                                                        \
+    }
 
 /* The two matmul entries of a fast path (int8 and int32 out) over its core,
  * core(x, w, bias, mult, shift, y8, y32, M, K, N), which writes y8 or y32. */
@@ -170,6 +189,7 @@ int thm_x86_has_avx512vnni(void);
 thm_matmul_s8_f thm_matmul_s8_avx2, thm_matmul_s8_avx512vnni;
 /* thm_matmul_s4_x86.c */
 thm_matmul_s4_f thm_matmul_s4_avx2, thm_matmul_s4_avx512vnni;
+thm_matmul_s4_s32_f thm_matmul_s4_s32_avx2, thm_matmul_s4_s32_avx512vnni;
 thm_matmul_s32_f thm_matmul_s8_s32_avx2, thm_matmul_s8_s32_avx512vnni;
 /* thm_gemv_avx512.c: the one-row forms (M = 1, a decode step) through the
  * AVX-512 streaming gemv for K <= THM_GEMV_MAX_K, the tiled VNNI matmul otherwise. */
@@ -193,6 +213,7 @@ thm_matmul_s8_f thm_matmul_s8_dsp;
 thm_matmul_s32_f thm_matmul_s8_s32_dsp;
 thm_matmul_packed_f thm_matmul_s8_packed_dsp;   /* THM_LAYOUT_S16_R4K16 */
 thm_matmul_s4_f thm_matmul_s4_dsp;
+thm_matmul_s4_s32_f thm_matmul_s4_s32_dsp;
 thm_dot_s8_f thm_dot_s8_dsp;
 thm_softmax_rows_f thm_softmax_q15_rows_dsp;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_dsp;
@@ -204,6 +225,7 @@ thm_matmul_s8_f thm_matmul_s8_mve;
 thm_matmul_s32_f thm_matmul_s8_s32_mve;
 thm_matmul_packed_f thm_matmul_s8_packed_mve;   /* THM_LAYOUT_S8_R8K64 */
 thm_matmul_s4_f thm_matmul_s4_mve;
+thm_matmul_s4_s32_f thm_matmul_s4_s32_mve;
 thm_dot_s8_f thm_dot_s8_mve;
 thm_softmax_rows_f thm_softmax_q15_rows_mve;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_mve;
@@ -216,6 +238,7 @@ thm_matmul_s8_f thm_matmul_s8_neon;
 thm_matmul_s32_f thm_matmul_s8_s32_neon;
 thm_matmul_packed_f thm_matmul_s8_packed_neon;   /* THM_LAYOUT_S8_R8K64 */
 thm_matmul_s4_f thm_matmul_s4_neon;
+thm_matmul_s4_s32_f thm_matmul_s4_s32_neon;
 thm_dot_s8_f thm_dot_s8_neon;
 thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;

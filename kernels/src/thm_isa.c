@@ -18,6 +18,7 @@ static const thm_ops thm_ops_avx2 = {
     .matmul_s8 = thm_matmul_s8_avx2,
     .matmul_s8_s32 = thm_matmul_s8_s32_avx2,
     .matmul_s4 = thm_matmul_s4_avx2,
+    .matmul_s4_s32 = thm_matmul_s4_s32_avx2,
 };
 
 static const thm_ops thm_ops_avx512vnni = {
@@ -26,6 +27,7 @@ static const thm_ops thm_ops_avx512vnni = {
     .matmul_s8 = thm_matmul_s8_avx512vnni,
     .matmul_s8_s32 = thm_matmul_s8_s32_avx512vnni,
     .matmul_s4 = thm_matmul_s4_avx512vnni,
+    .matmul_s4_s32 = thm_matmul_s4_s32_avx512vnni,
     .gemv_s8 = thm_gemv_s8_avx512,
     .gemv_s8_s32 = thm_gemv_s8_s32_avx512,
     .requantize_s32 = thm_requantize_s32_avx512,
@@ -45,6 +47,7 @@ static const thm_ops thm_ops_arm_dsp = {
     .matmul_s8_s32 = thm_matmul_s8_s32_dsp,
     .matmul_s8_packed = {[THM_LAYOUT_S16_R4K16] = thm_matmul_s8_packed_dsp},
     .matmul_s4 = thm_matmul_s4_dsp,
+    .matmul_s4_s32 = thm_matmul_s4_s32_dsp,
     .softmax_q15_rows = thm_softmax_q15_rows_dsp,
     .rmsnorm_s8 = thm_rmsnorm_s8_dsp,
     .rmsnorm_s16 = thm_rmsnorm_s16_dsp,
@@ -59,6 +62,7 @@ static const thm_ops thm_ops_arm_mve = {
     .matmul_s8_s32 = thm_matmul_s8_s32_mve,
     .matmul_s8_packed = {[THM_LAYOUT_S8_R8K64] = thm_matmul_s8_packed_mve},
     .matmul_s4 = thm_matmul_s4_mve,
+    .matmul_s4_s32 = thm_matmul_s4_s32_mve,
     .softmax_q15_rows = thm_softmax_q15_rows_mve,
     .rmsnorm_s8 = thm_rmsnorm_s8_mve,
     .rmsnorm_s16 = thm_rmsnorm_s16_mve,
@@ -74,6 +78,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .matmul_s8_s32 = thm_matmul_s8_s32_neon,
     .matmul_s8_packed = {[THM_LAYOUT_S8_R8K64] = thm_matmul_s8_packed_neon},
     .matmul_s4 = thm_matmul_s4_neon,
+    .matmul_s4_s32 = thm_matmul_s4_s32_neon,
     .softmax_q15_rows = thm_softmax_q15_rows_neon,
     .rmsnorm_s8 = thm_rmsnorm_s8_neon,
     .rmsnorm_s16 = thm_rmsnorm_s16_neon,

@@ -19,18 +19,21 @@ static inline int32_t thm_dot_s8s4(const int8_t *x, const uint8_t *w4, int32_t K
     return acc;
 }
 
-void thm_matmul_s4_portable(const int8_t *x, const uint8_t *w4, const int32_t *bias,
-                            const int32_t *mult, const int32_t *shift, int8_t *y,
-                            int32_t M, int32_t K, int32_t N)
+static inline __attribute__((always_inline)) void thm_s4_portable(const int8_t *x, const uint8_t *w4,
+                                                                   const int32_t *bias, const int32_t *mult,
+                                                                   const int32_t *shift, int8_t *y8, int32_t *y32,
+                                                                   int32_t M, int32_t K, int32_t N)
 {
     const size_t row = (size_t)(K + 1) / 2;
     for (int32_t m = 0; m < M; m++) {
         const int8_t *xr = x + (size_t)m * K;
-        int8_t *yr = y + (size_t)m * N;
         for (int32_t n = 0; n < N; n++) {
             int32_t acc = thm_dot_s8s4(xr, w4 + (size_t)n * row, K);
             if (bias) acc = (int32_t)((uint32_t)acc + (uint32_t)bias[n]);
-            yr[n] = thm_sat8(thm_requantize(acc, mult[n], shift[n]));
+            if (y32) y32[(size_t)m * N + n] = acc;
+            else y8[(size_t)m * N + n] = thm_sat8(thm_requantize(acc, mult[n], shift[n]));
         }
     }
 }
+
+THM_MATMUL_S4_ENTRIES(portable, thm_s4_portable)

@@ -71,3 +71,12 @@ int thm_matmul_s4(const int8_t *x, const uint8_t *w4, const int32_t *bias,
     THM_OP(matmul_s4)(x, w4, bias, mult, shift, y, M, K, N);
     return THM_OK;
 }
+
+int thm_matmul_s4_s32(const int8_t *x, const uint8_t *w4, const int32_t *bias,
+                      int32_t *y, int32_t M, int32_t K, int32_t N)
+{
+    if (!thm_matmul_args_ok(x, (const int8_t *)w4, y, M, K, N)) return THM_E_ARG;
+    if (M == 0 || N == 0) return THM_OK;
+    THM_OP(matmul_s4_s32)(x, w4, bias, y, M, K, N);
+    return THM_OK;
+}

@@ -18,7 +18,7 @@
  *    2 * 15 * 128 = 3840 (it never saturates) and two are added in int16
  *    before vpmaddwd widens them. K past the last whole 64 is done in scalar.
  *
- * Stack: unpack path 32 KiB of weights + 16 KiB of outputs; nibble path x
+ * Stack: unpack path 32 KiB of weights + 64 KiB of outputs; nibble path x
  * split [4][2][THM_S4_XK / 2] (16 KiB). K > THM_S4_XK takes the portable C.
  */
 #include <immintrin.h>
@@ -61,13 +61,15 @@ static void thm_s4_unpack(const uint8_t *w4, size_t row, int32_t K, int32_t nb, 
     }
 }
 
-/* The prefill path over an int8 matmul entry s8. */
-static void thm_s4_by_unpacking(thm_matmul_s8_fn s8, const int8_t *x, const uint8_t *w4,
-                                const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                int8_t *y, int32_t M, int32_t K, int32_t N)
+/* The prefill path over the ISA's int8 matmul entries (s8 for int8 out, s32
+ * for y32, the int32 out). */
+static void thm_s4_by_unpacking(thm_matmul_s8_fn s8, thm_matmul_s32_fn s32, const int8_t *x,
+                                const uint8_t *w4, const int32_t *bias, const int32_t *mult,
+                                const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K,
+                                int32_t N)
 {
     int8_t w8[THM_S4_WBUF] __attribute__((aligned(64)));
-    int8_t yt[THM_S4_MB * THM_S4_NB_MAX] __attribute__((aligned(64)));
+    int32_t yt[THM_S4_MB * THM_S4_NB_MAX] __attribute__((aligned(64)));     /* int8 or int32 outputs */
     const size_t row = (size_t)(K + 1) / 2;
     int32_t nb = THM_S4_WBUF / K;
     if (nb > THM_S4_NB_MAX) nb = THM_S4_NB_MAX;
@@ -76,29 +78,35 @@ static void thm_s4_by_unpacking(thm_matmul_s8_fn s8, const int8_t *x, const uint
         thm_s4_unpack(w4 + (size_t)n0 * row, row, K, nc, w8);
         for (int32_t m0 = 0; m0 < M; m0 += THM_S4_MB) {
             const int32_t mc = M - m0 < THM_S4_MB ? M - m0 : THM_S4_MB;
-            s8(x + (size_t)m0 * K, w8, bias ? bias + n0 : 0, mult + n0, shift + n0, yt, mc, K, nc);
-            for (int32_t m = 0; m < mc; m++)
-                memcpy(y + (size_t)(m0 + m) * N + n0, yt + (size_t)m * nc, (size_t)nc);
+            const int32_t *b = bias ? bias + n0 : 0;
+            if (y32) {
+                s32(x + (size_t)m0 * K, w8, b, yt, mc, K, nc);
+                for (int32_t m = 0; m < mc; m++)
+                    memcpy(y32 + (size_t)(m0 + m) * N + n0, yt + (size_t)m * nc, 4 * (size_t)nc);
+            } else {
+                s8(x + (size_t)m0 * K, w8, b, mult + n0, shift + n0, (int8_t *)yt, mc, K, nc);
+                for (int32_t m = 0; m < mc; m++)
+                    memcpy(y + (size_t)(m0 + m) * N + n0, (int8_t *)yt + (size_t)m * nc, (size_t)nc);
+            }
         }
     }
 }
 
-/* The scalar rest of a row past K64 (weights k >= K64) and the epilogue. */
-static inline int8_t thm_s4_finish(int32_t vec, int32_t sum_x, const int8_t *x, const uint8_t *w,
-                                   int32_t K64, int32_t K, const int32_t *bias, int32_t mult,
-                                   int32_t shift, int32_t n)
+/* The epilogue of output (m, n): + bias, then int32 out (y32) or requantized int8. */
+static inline void thm_s4_store(uint32_t acc, int32_t m, int32_t n, int32_t N, const int32_t *bias,
+                                const int32_t *mult, const int32_t *shift, int8_t *y, int32_t *y32)
 {
-    uint32_t acc = (uint32_t)vec - 8u * (uint32_t)sum_x + (uint32_t)thm_s4_dot_from(x, w, K64, K);
     if (bias) acc += (uint32_t)bias[n];
-    return thm_sat8(thm_requantize((int32_t)acc, mult, shift));
+    if (y32) y32[(size_t)m * N + n] = (int32_t)acc;
+    else y[(size_t)m * N + n] = thm_sat8(thm_requantize((int32_t)acc, mult[n], shift[n]));
 }
 
 /* The nibble path, once per ISA: STEP(acc, u, xv) adds the products of 32
  * unsigned bytes u and 32 signed bytes xv to eight int32 lanes. */
 #define THM_S4_NIBBLE_PATH(name, TARGET, STEP)                                                      \
     static TARGET void name(const int8_t *x, const uint8_t *w4, const int32_t *bias,                \
-                            const int32_t *mult, const int32_t *shift, int8_t *y, int32_t M,       \
-                            int32_t K, int32_t N)                                                  \
+                            const int32_t *mult, const int32_t *shift, int8_t *y, int32_t *y32,    \
+                            int32_t M, int32_t K, int32_t N)                                       \
     {                                                                                              \
         int8_t xs[THM_S4_MR][2][THM_S4_XK / 2] __attribute__((aligned(32)));                       \
         int32_t sx[THM_S4_MR];                                                                     \
@@ -135,8 +143,9 @@ static inline int8_t thm_s4_finish(int32_t vec, int32_t sum_x, const int8_t *x, 
                 int32_t v[4];                                                                      \
                 _mm_storeu_si128((__m128i *)(void *)v, t);                                         \
                 for (int32_t i = 0; i < mr; i++)                                                   \
-                    y[(size_t)(m0 + i) * N + n] = thm_s4_finish(v[i], sx[i], x + (size_t)(m0 + i) * K, \
-                                                                w, K64, K, bias, mult[n], shift[n], n); \
+                    thm_s4_store((uint32_t)v[i] - 8u * (uint32_t)sx[i]                                      \
+                                 + (uint32_t)thm_s4_dot_from(x + (size_t)(m0 + i) * K, w, K64, K), m0 + i, n, N, \
+                                 bias, mult, shift, y, y32);                                       \
             }                                                                                      \
         }                                                                                          \
     }
@@ -153,7 +162,7 @@ THM_S4_NIBBLE_PATH(thm_s4_nibbles_avx2, THM_TARGET_AVX2, THM_S4_STEP_AVX2)
  * the zero padding of the split x; an odd K's padding nibble meets x = 0 too). */
 static THM_TARGET_AVX512VNNI void thm_s4_nibbles_vnni(const int8_t *x, const uint8_t *w4, const int32_t *bias,
                                                       const int32_t *mult, const int32_t *shift, int8_t *y,
-                                                      int32_t M, int32_t K, int32_t N)
+                                                      int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     int8_t xs[THM_S4_MR][2][THM_S4_XK / 2] __attribute__((aligned(64)));
     int32_t sx[THM_S4_MR];
@@ -161,7 +170,8 @@ static THM_TARGET_AVX512VNNI void thm_s4_nibbles_vnni(const int8_t *x, const uin
     const int32_t J = (int32_t)row, Jp = (J + 63) & ~63;       /* bytes per row, padded to 64 */
     const __m512i m0f = _mm512_set1_epi8(0x0F), m88 = _mm512_set1_epi8((char)0x88);
     if (N < 4) {
-        thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
+        if (y32) thm_matmul_s4_s32_portable(x, w4, bias, y32, M, K, N);
+        else thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
         return;
     }
     for (int32_t m0 = 0; m0 < M; m0 += THM_S4_MR) {
@@ -220,28 +230,29 @@ static THM_TARGET_AVX512VNNI void thm_s4_nibbles_vnni(const int8_t *x, const uin
                                  thm_avx2_reduce4(THM_S4_HALVES(acc[i][0]), THM_S4_HALVES(acc[i][1]),
                                                   THM_S4_HALVES(acc[i][2]), THM_S4_HALVES(acc[i][3])));
 #undef THM_S4_HALVES
-                for (int32_t j = n - n0; j < 4; j++) {
-                    uint32_t a = (uint32_t)v[j] - 8u * (uint32_t)sx[i];
-                    if (bias) a += (uint32_t)bias[n0 + j];
-                    y[(size_t)(m0 + i) * N + n0 + j] = thm_sat8(thm_requantize((int32_t)a, mult[n0 + j], shift[n0 + j]));
-                }
+                for (int32_t j = n - n0; j < 4; j++)
+                    thm_s4_store((uint32_t)v[j] - 8u * (uint32_t)sx[i], m0 + i, n0 + j, N, bias, mult, shift, y, y32);
             }
         }
     }
 }
 
-/* The entry of one ISA: prefill through its int8 matmul, decode on nibbles. */
-#define THM_S4_ENTRY(name, s8, nibbles)                                                             \
-    void name(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,         \
-              const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)                    \
+/* The core of one ISA: prefill through its int8 matmul, decode on nibbles. */
+#define THM_S4_CORE(name, s8, s32, nibbles)                                                         \
+    static void name(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,  \
+                     const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N) \
     {                                                                                              \
         if (M >= THM_S4_UNPACK_MIN_M && K <= THM_S4_WBUF)                                          \
-            thm_s4_by_unpacking(s8, x, w4, bias, mult, shift, y, M, K, N);                         \
+            thm_s4_by_unpacking(s8, s32, x, w4, bias, mult, shift, y, y32, M, K, N);               \
         else if (K <= THM_S4_XK)                                                                   \
-            nibbles(x, w4, bias, mult, shift, y, M, K, N);                                         \
+            nibbles(x, w4, bias, mult, shift, y, y32, M, K, N);                                    \
+        else if (y32)                                                                              \
+            thm_matmul_s4_s32_portable(x, w4, bias, y32, M, K, N);                                 \
         else                                                                                       \
             thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);                          \
     }
 
-THM_S4_ENTRY(thm_matmul_s4_avx2, thm_matmul_s8_avx2, thm_s4_nibbles_avx2)
-THM_S4_ENTRY(thm_matmul_s4_avx512vnni, thm_matmul_s8_avx512vnni, thm_s4_nibbles_vnni)
+THM_S4_CORE(thm_s4_avx2, thm_matmul_s8_avx2, thm_matmul_s8_s32_avx2, thm_s4_nibbles_avx2)
+THM_S4_CORE(thm_s4_avx512vnni, thm_matmul_s8_avx512vnni, thm_matmul_s8_s32_avx512vnni, thm_s4_nibbles_vnni)
+THM_MATMUL_S4_ENTRIES(avx2, thm_s4_avx2)
+THM_MATMUL_S4_ENTRIES(avx512vnni, thm_s4_avx512vnni)

@@ -47,6 +47,9 @@ def suite(board_name):
         C.matmul_s4(rng, 3, 37, 5, edge=True), C.matmul_s4(rng, 1, 1, 1), C.matmul_s4(rng, 2, 129, 7, edge=True),
         C.matmul_s4(rng, 1, 263, 11, bias=False), C.matmul_s4(rng, 5, 64, 4), C.matmul_s4(rng, 1, 4101, 3, edge=True),
         C.matmul_s4(rng, 4, 1030, 5, edge=True), C.matmul_s4(rng, 0, 8, 4), C.matmul_s4(rng, 1, 512, 512),
+        C.matmul_s4_s32(rng, 1, 192, 1024), C.matmul_s4_s32(rng, 3, 37, 5, edge=True),
+        C.matmul_s4_s32(rng, 2, 129, 7, edge=True), C.matmul_s4_s32(rng, 1, 2, 2),
+        C.embed_s16_s4(rng, 5, 11, 7), C.embed_s16_s4(rng, 3, 9, 64),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
         cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]

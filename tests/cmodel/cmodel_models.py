@@ -16,8 +16,8 @@ SHAPES = [
 ]
 
 
-def make_quant(overrides, seed, int4=()):
+def make_quant(overrides, seed, int4=(), embed_int4=False):
     cfg = tiny_config(**overrides)
     fm = random_model(cfg, seed=seed, weight_scale=4)
     cal = calibrate(fm, random_prompts(cfg, n=3, length=min(12, cfg.max_seq_len), seed=seed), decode_tokens=6)
-    return quantize(fm, cal, int4=int4)
+    return quantize(fm, cal, int4=int4, embed_int4=embed_int4)

@@ -1,9 +1,10 @@
 """int4 weights through the whole integer model: an image whose projections
 are int4 (all of them, or a mixed choice, with or without a board's packed
-int8 layout for the rest) runs bit-exact in the C runtime and in IntNeedle on
-the reference kernels, round-trips through the image, and the binder refuses
-int4 where the model has none (the embedding), scale tables of the wrong
-length and a weight_bits that does not say what the tensors are."""
+int8 layout for the rest; and the embedding, which is the tied head, too)
+runs bit-exact in the C runtime and in IntNeedle on the reference kernels,
+round-trips through the image, and the binder refuses int4 where the model
+reads none (the RoPE tables), scale tables of the wrong length and a
+weight_bits that does not say what the tensors are."""
 import numpy as np
 import pytest
 
@@ -26,19 +27,26 @@ def int4_quant():
 
 
 @pytest.fixture(scope="module")
+def all4_quant():
+    """Every projection and the embedding (so the tied head) int4."""
+    return make_quant(CFG, seed=5, int4="all", embed_int4=True)
+
+
+@pytest.fixture(scope="module")
 def mixed_quant():
     return make_quant(CFG, seed=5, int4={"enc.0.attn.q", "enc.1.attn.o", "dec.1.cross_attn.v"})
 
 
-@pytest.mark.parametrize("which", ["int4", "mixed"])
+@pytest.mark.parametrize("which", ["int4", "mixed", "int4 and embedding"])
 @pytest.mark.parametrize("layout", ["row_major", "s8_r8k64", "s16_r4k16"])
-def test_int4_image_matches_reference(int4_quant, mixed_quant, prompt, which, layout):
-    qm = int4_quant if which == "int4" else mixed_quant
+def test_int4_image_matches_reference(int4_quant, mixed_quant, all4_quant, prompt, which, layout):
+    qm = {"int4": int4_quant, "mixed": mixed_quant, "int4 and embedding": all4_quant}[which]
     data = to_image(qm, layout=layout)
     img = parse_image(data)
     int4 = T.int4_names(qm.tensors)
     assert img.config["weight_bits"] == 4
     assert {n for n, i in img.tensor_info.items() if i["dtype"] == "int4"} == int4
+    assert ("embed" in int4) == (which == "int4 and embedding")
     assert all(img.tensor_info[n]["layout"] == "row_major" for n in int4)
     back, _ = from_image(data)
     assert all(np.array_equal(back.tensors[n], qm.tensors[n]) for n in qm.tensors)
@@ -81,11 +89,11 @@ def test_binder_refuses_bad_int4_images(int4_quant, gqa_quant):
     q = int4_quant.tensors["enc.0.attn.q"]
     refused(_image(int4_quant, dtypes={"enc.0.attn.q": ("int4", (q.shape[0], 63))}), "THM_MODEL_E_SHAPE",
             "enc.0.attn.q")
-    # int4 where the model reads int8 rows: the embedding (looked up and the tied head)
-    e = gqa_quant.tensors["embed"]
-    e4 = pack_s4(np.clip(e, -8, 7))
-    refused(_image(gqa_quant, replace={"embed": e4}, dtypes={"embed": ("int4", e.shape)}, config={"weight_bits": 4}),
-            "THM_MODEL_E_SHAPE", "embed")
+    # int4 where the model reads no int4: the RoPE tables
+    cos = int4_quant.tensors["rope.cos"]
+    c4 = pack_s4(np.clip(cos, -8, 7).astype(np.int64))
+    refused(_image(int4_quant, replace={"rope.cos": c4}, dtypes={"rope.cos": ("int4", cos.shape)}),
+            "THM_MODEL_E_SHAPE", "rope.cos")
     # weight_bits must say whether any projection is int4
     refused(_image(int4_quant, config={"weight_bits": 8}), "THM_MODEL_E_CONFIG", "")
     refused(_image(gqa_quant, config={"weight_bits": 4}), "THM_MODEL_E_CONFIG", "")

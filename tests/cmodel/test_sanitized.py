@@ -31,12 +31,17 @@ def run(checker, path, max_enc, max_dec, steps, tokens):
     return r.stdout.split("\n")
 
 
-def test_sanitized_matches_cmodel(checker, gqa_image, gqa_quant, prompt, tmp_path):
+@pytest.mark.parametrize("weights", ["int8", "int4", "int4 and embedding"])
+def test_sanitized_matches_cmodel(checker, gqa_image, gqa_quant, prompt, tmp_path, weights):
+    from cmodel_models import SHAPES, make_quant
+    from thimble.quant import to_image
+    image = gqa_image if weights == "int8" else \
+        to_image(make_quant(SHAPES[0][1], seed=5, int4="all", embed_int4=weights != "int4"))
     path = tmp_path / "m.thm"
-    path.write_bytes(gqa_image)
+    path.write_bytes(image)
     toks = prompt(gqa_quant.config, 13, seed=4)
     out = run(checker, path, 13, 6, 6, toks)
-    cm = CModel(gqa_image, max_enc=13, max_dec=6)
+    cm = CModel(image, max_enc=13, max_dec=6)
     cm.encode(toks)
     want, tok = [], 1
     for _ in range(6):

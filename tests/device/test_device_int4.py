@@ -1,8 +1,10 @@
 """watch-small with int4 projections on every board: deployed over the
 emulated UART and asked hand-written requests, each board answers exactly as
 the host simulator (the same tokens, hidden-state CRC and text), through its
-own thm_matmul_s4 fast path. On watch_m4 this is the model its int8 image
-cannot be: the int4 image fits the slot the int8 one overflows."""
+own thm_matmul_s4 fast path; and so does the image whose embedding (the
+tied head) is int4 too (thm_embed_s16_s4, thm_matmul_s4_s32). On watch_m4
+this is the model its int8 image cannot be: the int4 image fits the slot the
+int8 one overflows."""
 import pytest
 
 from device_harness import handwritten_prompts
@@ -15,23 +17,23 @@ from thimble.sim.session import Session
 PROMPTS = [handwritten_prompts()[i] for i in (0, 17, 60)]
 
 
-@pytest.fixture(scope="module")
-def want(small_int4_image):
-    s = Session(small_int4_image, "c:portable")
+def answers(image):
+    s = Session(image, "c:portable")
     return [s.ask(q, tools) for q, tools, _ in PROMPTS]
 
 
-def test_int4_watch_small_answers_as_the_simulator(board, link_elf, small_int4_image, small_image, want, tmp_path):
-    data = small_int4_image.read_bytes()
+def test_int4_watch_small_answers_as_the_simulator(board, link_elf, small_int4_image, small_all4_image,
+                                                   small_image, tmp_path):
     if board == "watch_m4":     # the point of int4 on the M4: int8 overflows its model slot, int4 fits
         slot = slot_layout(*board_geometry(load_board(board)))[1]
-        assert len(data) <= slot < small_image.stat().st_size
+        assert small_int4_image.stat().st_size <= slot < small_image.stat().st_size
     with Emulator(board, flash=tmp_path / "flash.bin", elf=link_elf) as emu:
         with emu.connect() as ser:
             link = LinkClient(ser)
-            res = link.deploy(data)
-            assert res.status == "deployed", res
-            for (q, tools, _), w in zip(PROMPTS, want):
-                _, ans = link.run(q, tools)
-                assert ans.ok, ans.text
-                assert (ans.tokens, ans.crc, ans.text) == (w["tokens"], w["crc"], w["text"]), q
+            for image in (small_int4_image, small_all4_image):     # int4 projections; and the head
+                res = link.deploy(image.read_bytes())
+                assert res.status == "deployed", (image.name, res)
+                for (q, tools, _), w in zip(PROMPTS, answers(image)):
+                    _, ans = link.run(q, tools)
+                    assert ans.ok, ans.text
+                    assert (ans.tokens, ans.crc, ans.text) == (w["tokens"], w["crc"], w["text"]), (image.name, q)

@@ -202,6 +202,17 @@ def embed(seed, T, V, D, tokens="random", table="random", rq="typical"):
                 mult=mult, shift=shift)
 
 
+def embed_s4(seed, T, V, D, tokens="random", rq="typical"):
+    """embed's tokens and requantization, the table int4 [V, D] packed (table4) with
+    the -8 / 7 ends and, for odd D, garbage in each row's padding nibble."""
+    a = embed(seed, T, V, D, tokens=tokens, rq=rq)
+    rng = np.random.default_rng(seed + 2)
+    t4 = pack_s4(rng.choice(np.array([-8, 7, -7, 0, 1, -1, 3]), (V, D)))
+    if D % 2:
+        t4[:, -1] |= (rng.integers(0, 16, V) << 4).astype(np.uint8)
+    return dict(tokens=a["tokens"], table4=t4, D=D, mult=a["mult"], shift=a["shift"])
+
+
 def softmax_rows(seed, rows, n, scores="random", rq="typical"):
     """scores int32 [rows, n] (no mask): random rows, plus an all-equal first
     row (every p alike) when rows > 1; one (mult, shift, diff_max)."""

@@ -42,6 +42,31 @@ def test_requantization_edges(kernel, rq, M, K, N):
     same(kernel, "matmul_s4", "matmul_s4", seed=K, M=M, K=K, N=N, bias="extreme", rq=rq)
 
 
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (1, 512, 9), (3, 129, 70), (16, 512, 64), (70, 65, 5),
+                                   (2, 4097, 5), (0, 5, 3)])
+@pytest.mark.parametrize("bias", ["random", "extreme", "none"])
+def test_int32_out(kernel, M, K, N, bias):
+    """matmul_s4_s32: the int4 tied head (int32 logits), bias wrapping like int32."""
+    same(kernel, "matmul_s4_s32", "matmul_s4", seed=M + K + N, M=M, K=K, N=N, bias=bias)
+    same(kernel, "matmul_s4_s32", "matmul_s4", seed=3, M=M, K=K, N=N, x="min", w="min", bias=bias)
+
+
+@pytest.mark.parametrize("T,V,D", [(1, 1, 1), (5, 3, 7), (64, 1000, 33), (0, 4, 8), (9, 8192, 512)])
+@pytest.mark.parametrize("rq", ["typical", "extreme"])
+def test_embed_from_int4_rows(kernel, T, V, D, rq):
+    same(kernel, "embed_s16_s4", "embed_s4", seed=T + V + D, T=T, V=V, D=D, rq=rq)
+
+
+@pytest.mark.parametrize("backend", ["reference", "c"])
+def test_embed_s4_refuses_bad_tables_and_tokens(backend):
+    k = get_backend(backend)
+    one = np.ones(4, np.int32)
+    with pytest.raises(ValueError, match="3 bytes"):
+        k.embed_s16_s4(np.zeros(2, np.int32), np.zeros((4, 4), np.uint8), 5, one << 30, -one)
+    with pytest.raises(ValueError, match="token"):
+        k.embed_s16_s4(np.array([4], np.int32), np.zeros((4, 3), np.uint8), 5, one << 30, -one)
+
+
 @pytest.mark.parametrize("K", [1, 2, 7, 8, 33])
 def test_pack_roundtrip_and_byte_order(K):
     rng = np.random.default_rng(K)

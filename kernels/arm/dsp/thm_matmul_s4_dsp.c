@@ -144,18 +144,20 @@ __attribute__((noinline)) static void thm_s4_pass2x2(const uint32_t *xp, const u
     acc[0][0] = s00; acc[0][1] = s01; acc[1][0] = s10; acc[1][1] = s11;
 }
 
-static inline int8_t thm_s4_out(uint32_t acc, int32_t n, const int32_t *bias, const int32_t *mult,
-                                const int32_t *shift)
+/* Output at `at` of column n: + bias, then int32 (y32) or requantized int8. */
+static inline void thm_s4_out(uint32_t acc, int32_t n, const int32_t *bias, const int32_t *mult,
+                              const int32_t *shift, int8_t *y8, int32_t *y32, size_t at)
 {
     if (bias) acc += (uint32_t)bias[n];
-    return thm_sat8(thm_requantize((int32_t)acc, mult[n], shift[n]));
+    if (y32) y32[at] = (int32_t)acc;
+    else y8[at] = thm_sat8(thm_requantize((int32_t)acc, mult[n], shift[n]));
 }
 
 /* Rows n0, n0 + 1, n0 + 2 of w for one row of x (xp rearranged); stores the
  * rows from `from` on. */
 static void thm_s4_rows3(const int8_t *x, const uint32_t *xp, const uint8_t *w4, size_t rowb, int32_t K,
                          int32_t n0, int32_t from, const int32_t *bias, const int32_t *mult,
-                         const int32_t *shift, int8_t *y)
+                         const int32_t *shift, int8_t *y, int32_t *y32)
 {
     const int32_t steps = K / 8, K8 = steps * 8;
     const uint8_t *w0 = w4 + (size_t)n0 * rowb;
@@ -163,7 +165,8 @@ static void thm_s4_rows3(const int8_t *x, const uint32_t *xp, const uint8_t *w4,
     if (steps > 0) thm_s4_pass1x3(xp, w0, (int32_t)rowb, steps, acc);
     for (int32_t j = from; j < 3; j++) {
         const uint8_t *wj = w0 + (size_t)j * rowb;
-        y[n0 + j] = thm_s4_out(acc[j] + (uint32_t)thm_s4_dot_from(x, wj, K8, K), n0 + j, bias, mult, shift);
+        thm_s4_out(acc[j] + (uint32_t)thm_s4_dot_from(x, wj, K8, K), n0 + j, bias, mult, shift, y, y32,
+                   (size_t)(n0 + j));
     }
 }
 
@@ -171,7 +174,7 @@ static void thm_s4_rows3(const int8_t *x, const uint32_t *xp, const uint8_t *w4,
  * columns from `from` on. */
 static void thm_s4_tile2x2(const int8_t *x, const uint32_t *xp, const uint8_t *w4, size_t rowb, int32_t K,
                            int32_t N, int32_t m0, int32_t n0, int32_t from, const int32_t *bias,
-                           const int32_t *mult, const int32_t *shift, int8_t *y)
+                           const int32_t *mult, const int32_t *shift, int8_t *y, int32_t *y32)
 {
     const int32_t steps = K / 8, K8 = steps * 8;
     const uint8_t *w0 = w4 + (size_t)n0 * rowb;
@@ -181,17 +184,18 @@ static void thm_s4_tile2x2(const int8_t *x, const uint32_t *xp, const uint8_t *w
         const int8_t *xi = x + (size_t)(m0 + i) * K;
         for (int32_t j = from; j < 2; j++) {
             const uint8_t *wj = w0 + (size_t)j * rowb;
-            y[(size_t)(m0 + i) * N + n0 + j] =
-                thm_s4_out(acc[i][j] + (uint32_t)thm_s4_dot_from(xi, wj, K8, K), n0 + j, bias, mult, shift);
+            thm_s4_out(acc[i][j] + (uint32_t)thm_s4_dot_from(xi, wj, K8, K), n0 + j, bias, mult, shift, y, y32,
+                       (size_t)(m0 + i) * N + (size_t)(n0 + j));
         }
     }
 }
 
-void thm_matmul_s4_dsp(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
-                       const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
+static void thm_s4_dsp(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
+                       const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     if (K > THM_DSP_S4_XK || N < 3) {
-        thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
+        if (y32) thm_matmul_s4_s32_portable(x, w4, bias, y32, M, K, N);
+        else thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
         return;
     }
     uint32_t xp[THM_DSP_S4_XK];     /* K / 8 steps x 4 words x up to 2 rows */
@@ -202,7 +206,7 @@ void thm_matmul_s4_dsp(const int8_t *x, const uint8_t *w4, const int32_t *bias, 
         thm_s4_arrange(x + (size_t)m * K, (size_t)K, 2, steps, xp);
         for (int32_t n = 0; n < N; n += 2) {
             const int32_t n0 = n + 2 <= N ? n : N - 2;   /* odd N: redo row N - 2, store N - 1 */
-            thm_s4_tile2x2(x, xp, w4, rowb, K, N, m, n0, n - n0, bias, mult, shift, y);
+            thm_s4_tile2x2(x, xp, w4, rowb, K, N, m, n0, n - n0, bias, mult, shift, y, y32);
         }
     }
     for (; m < M; m++) {
@@ -210,9 +214,12 @@ void thm_matmul_s4_dsp(const int8_t *x, const uint8_t *w4, const int32_t *bias, 
         thm_s4_arrange(xr, (size_t)K, 1, steps, xp);
         for (int32_t n = 0; n < N; n += 3) {
             const int32_t n0 = n + 3 <= N ? n : N - 3;   /* ragged N: redo, store the new rows */
-            thm_s4_rows3(xr, xp, w4, rowb, K, n0, n - n0, bias, mult, shift, y + (size_t)m * N);
+            thm_s4_rows3(xr, xp, w4, rowb, K, n0, n - n0, bias, mult, shift, y32 ? 0 : y + (size_t)m * N,
+                         y32 ? y32 + (size_t)m * N : 0);
         }
     }
 }
+
+THM_MATMUL_S4_ENTRIES(dsp, thm_s4_dsp)
 
 #endif /* __ARM_FEATURE_DSP */

@@ -107,8 +107,8 @@ static inline void thm_s4_mve_finish(int32_t *s, int32_t nv, const int8_t *x, co
         s[j] = (s[j] >> 4) + (K32 < K ? thm_s4_dot_from(x, w0 + (size_t)j * rowb, K32, K) : 0);
 }
 
-void thm_matmul_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
-                       const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
+static void thm_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
+                       const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     const size_t rowb = (size_t)(K + 1) / 2;
     const int32_t steps = K / 32, K32 = steps * 32;
@@ -123,7 +123,8 @@ void thm_matmul_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, 
                 thm_s4_mve_2x3(x0, x0 + K, w0, nv > 1 ? w0 + rowb : w0, nv > 2 ? w0 + 2 * rowb : w0, steps, s);
                 for (int i = 0; i < 2; i++) {
                     thm_s4_mve_finish(s[i], nv, x0 + (size_t)i * K, w0, rowb, K32, K);
-                    thm_mve_store(s[i], nv, n, bias, mult, shift, y + (size_t)(m0 + i) * N, 0);
+                    thm_mve_store(s[i], nv, n, bias, mult, shift, y32 ? 0 : y + (size_t)(m0 + i) * N,
+                                  y32 ? y32 + (size_t)(m0 + i) * N : 0);
                 }
             }
         }
@@ -137,8 +138,10 @@ void thm_matmul_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, 
         int32_t s[4];
         thm_s4_mve_1x4(x, wr, steps, s);
         thm_s4_mve_finish(s, nv, x, w0, rowb, K32, K);
-        thm_mve_store(s, nv, n, bias, mult, shift, y, 0);
+        thm_mve_store(s, nv, n, bias, mult, shift, y32 ? 0 : y, y32);
     }
 }
+
+THM_MATMUL_S4_ENTRIES(mve, thm_s4_mve)
 
 #endif /* __ARM_FEATURE_MVE */

@@ -31,7 +31,7 @@
  * from `from` on into y (row stride N). */
 static inline __attribute__((always_inline)) void thm_s4_neon_pass(
     const int8_t *x0, int MR, const uint8_t *w4, size_t rowb, int32_t K, int32_t N, int32_t n0, int32_t from,
-    const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y0)
+    const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y0, int32_t *y32)
 {
     const int32_t K32 = K & ~31;
     const uint8_t *w[4];
@@ -68,7 +68,6 @@ static inline __attribute__((always_inline)) void thm_s4_neon_pass(
     const int32x4_t acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},
                                  {a30, a31, a32, a33}};
     const int32x4_t b4 = bias ? vld1q_s32(bias + n0) : vdupq_n_s32(0);
-    const int32x4_t m4 = vld1q_s32(mult + n0), s4 = vld1q_s32(shift + n0);
     for (int i = 0; i < MR; i++) {
         const int8_t *xi = x0 + (size_t)i * K;
         int32x4_t v = vshrq_n_s32(vpaddq_s32(vpaddq_s32(acc[i][0], acc[i][1]), vpaddq_s32(acc[i][2], acc[i][3])), 4);
@@ -77,39 +76,42 @@ static inline __attribute__((always_inline)) void thm_s4_neon_pass(
             for (int j = 0; j < 4; j++) t[j] = thm_s4_dot_from(xi, w[j], K32, K);
             v = vaddq_s32(v, vld1q_s32(t));
         }
+        v = vaddq_s32(v, b4);
+        if (y32) {
+            int32_t out[4];
+            vst1q_s32(out, v);
+            for (int32_t j = from; j < 4; j++) y32[(size_t)i * N + n0 + j] = out[j];
+            continue;
+        }
         int8_t out[8];
-        vst1_s8(out, thm_neon_sat8x4(thm_neon_requant4(vaddq_s32(v, b4), m4, s4)));
+        vst1_s8(out, thm_neon_sat8x4(thm_neon_requant4(v, vld1q_s32(mult + n0), vld1q_s32(shift + n0))));
         for (int32_t j = from; j < 4; j++) y0[(size_t)i * N + n0 + j] = out[j];
     }
 }
 
-void thm_matmul_s4_neon(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
-                        const int32_t *shift, int8_t *y, int32_t M, int32_t K, int32_t N)
+static void thm_s4_neon(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
+                        const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     if (N < 4) {
-        thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
+        if (y32) thm_matmul_s4_s32_portable(x, w4, bias, y32, M, K, N);
+        else thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
         return;
     }
     const size_t rowb = (size_t)(K + 1) / 2;
     int32_t m = 0;
-    for (; m + 4 <= M; m += 4)
-        for (int32_t n = 0; n < N; n += 4) {
-            const int32_t n0 = n + 4 <= N ? n : N - 4;
-            thm_s4_neon_pass(x + (size_t)m * K, 4, w4, rowb, K, N, n0, n - n0, bias, mult, shift,
-                             y + (size_t)m * N);
+#define THM_S4_NEON_ROWS(MR)                                                                          \
+    for (; m + (MR) <= M; m += (MR))                                                                  \
+        for (int32_t n = 0; n < N; n += 4) {                                                          \
+            const int32_t n0 = n + 4 <= N ? n : N - 4;                                                \
+            thm_s4_neon_pass(x + (size_t)m * K, (MR), w4, rowb, K, N, n0, n - n0, bias, mult, shift,  \
+                             y32 ? 0 : y + (size_t)m * N, y32 ? y32 + (size_t)m * N : 0);             \
         }
-    for (; m + 2 <= M; m += 2)
-        for (int32_t n = 0; n < N; n += 4) {
-            const int32_t n0 = n + 4 <= N ? n : N - 4;
-            thm_s4_neon_pass(x + (size_t)m * K, 2, w4, rowb, K, N, n0, n - n0, bias, mult, shift,
-                             y + (size_t)m * N);
-        }
-    for (; m < M; m++)
-        for (int32_t n = 0; n < N; n += 4) {
-            const int32_t n0 = n + 4 <= N ? n : N - 4;
-            thm_s4_neon_pass(x + (size_t)m * K, 1, w4, rowb, K, N, n0, n - n0, bias, mult, shift,
-                             y + (size_t)m * N);
-        }
+    THM_S4_NEON_ROWS(4)
+    THM_S4_NEON_ROWS(2)
+    THM_S4_NEON_ROWS(1)
+#undef THM_S4_NEON_ROWS
 }
+
+THM_MATMUL_S4_ENTRIES(neon, thm_s4_neon)
 
 #endif /* __aarch64__ && __ARM_FEATURE_DOTPROD */

@@ -71,6 +71,12 @@ static int sizes_ok(const thm_job_case *c)
     case THM_K_MATMUL_S4:
         return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * ((K + 1) / 2), 1, 0) &&
                holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
+    case THM_K_MATMUL_S4_S32:
+        return c->n_bufs == 4 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * ((K + 1) / 2), 1, 0) &&
+               holds(c, 2, N, 4, 1) && holds(c, 3, M * N, 4, 0);
+    case THM_K_EMBED_S16_S4:   /* T V D */
+        return c->n_bufs == 5 && holds(c, 0, M, 4, 0) && holds(c, 1, K * ((N + 1) / 2), 1, 0) &&
+               holds(c, 2, K, 4, 0) && holds(c, 3, K, 4, 0) && holds(c, 4, M * N, 2, 0);
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
     case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
@@ -137,6 +143,14 @@ static int run_case(const thm_job_case *c, uint64_t *ticks)
         if (c->n_bufs != 6) break;
         TIMED(thm_matmul_s4(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), buf(c, 4), buf(c, 5),
                             p[0], p[1], p[2]));
+        break;
+    case THM_K_MATMUL_S4_S32:
+        if (c->n_bufs != 4) break;
+        TIMED(thm_matmul_s4_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0], p[1], p[2]));
+        break;
+    case THM_K_EMBED_S16_S4:
+        if (c->n_bufs != 5) break;
+        TIMED(thm_embed_s16_s4(buf(c, 0), p[0], buf(c, 1), buf(c, 2), buf(c, 3), p[1], p[2], buf(c, 4)));
         break;
     case THM_K_MATMUL_S8_S32:
         if (c->n_bufs != 4) break;

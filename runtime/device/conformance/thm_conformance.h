@@ -47,6 +47,8 @@ enum {
     THM_K_PV_COMBINE_S8 = 14,   /* bufs s0 s1 s2 out (s2 empty: two digits); p n mult shift */
     THM_K_SOFTMAX_Q15_ROWS = 15, /* bufs scores p;               p rows n mult shift diff_max */
     THM_K_MATMUL_S4 = 16,       /* bufs x w4 bias mult shift y;  p M K N (w4 [N, (K + 1) / 2]) */
+    THM_K_MATMUL_S4_S32 = 17,   /* bufs x w4 bias y;             p M K N */
+    THM_K_EMBED_S16_S4 = 18,    /* bufs tokens table4 mult shift out; p T V D */
     THM_K_COUNT
 };
 

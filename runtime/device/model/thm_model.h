@@ -64,7 +64,8 @@ typedef struct {
     thm_model_block enc[THM_MODEL_MAX_LAYERS];
     thm_model_block self_attn[THM_MODEL_MAX_LAYERS];
     thm_model_block cross[THM_MODEL_MAX_LAYERS];
-    const int8_t *embed;                    /* [V, d] */
+    const void *embed;                      /* [V, d]: int8 rows, or int4 rows (embed_int4) */
+    int embed_int4;
     const int32_t *enc_embed_mult, *enc_embed_shift, *dec_embed_mult, *dec_embed_shift;  /* [V] */
     const int32_t *enc_final_mult, *enc_final_shift, *dec_final_mult, *dec_final_shift;  /* [d] */
     const int32_t *logits_mult, *logits_shift;  /* [V] */

@@ -91,8 +91,9 @@ static int packed_padding_zero(uint32_t layout, const void *data, uint32_t N, ui
 
 /* Find name; dtype, layout and shape (rows, cols; cols 0 for 1-D) must match
  * exactly. A packed layout must also be the size the packed kernel reads and
- * 4-byte aligned (thm_matmul_s8_packed loads words). A projection (int4_ok)
- * may instead be int4 [rows, cols], row-major, and *is_int4 says which. */
+ * 4-byte aligned (thm_matmul_s8_packed loads words). A weight the model can
+ * also read as int4 (int4_ok: the projections, the embedding) may instead be
+ * int4 [rows, cols], row-major, and *is_int4 says which. */
 static int get_weight(binder *bd, const name_buf *nb, uint32_t dtype, uint32_t layout, uint32_t rows,
                       uint32_t cols, const void **out, int int4_ok, int *is_int4)
 {
@@ -268,7 +269,9 @@ int thm_model_bind(thm_model *m, const thm_image *img)
     int err;
     name_buf nb;
     nb_init(&nb, "embed");
-    if ((err = get(bd, &nb, THM_DTYPE_INT8, V, d, (const void **)&m->embed))) return err;
+    if ((err = get_weight(bd, &nb, THM_DTYPE_INT8, THM_LAYOUT_ROW_MAJOR, V, d, &m->embed, 1, &m->embed_int4)))
+        return err;
+    bd->n_int4 += (uint32_t)m->embed_int4;
     if ((err = get_i32(bd, "enc.embed", ".mult", V, &m->enc_embed_mult))) return err;
     if ((err = get_i32(bd, "enc.embed", ".shift", V, &m->enc_embed_shift))) return err;
     if ((err = get_i32(bd, "dec.embed", ".mult", V, &m->dec_embed_mult))) return err;

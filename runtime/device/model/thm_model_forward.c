@@ -53,6 +53,13 @@ static int proj_w(const void *w, int int4, int32_t layout, const int8_t *x, cons
     return thm_matmul_s8(x, (const int8_t *)w, NULL, mult, shift, y, M, K, N);
 }
 
+/* x [n, d] (int16 stream) = the rows of tokens from the embedding, int8 or int4. */
+static int embed(thm_model *m, const int32_t *tokens, int32_t n, const int32_t *mult, const int32_t *shift)
+{
+    return m->embed_int4 ? thm_embed_s16_s4(tokens, n, (const uint8_t *)m->embed, mult, shift, m->V, m->d, m->x)
+                         : thm_embed_s16(tokens, n, (const int8_t *)m->embed, mult, shift, m->V, m->d, m->x);
+}
+
 static int proj(const thm_model *m, const thm_model_block *b, int which, const int8_t *x, int8_t *y, int32_t T)
 {
     const int32_t K = which == WO ? m->Q : m->d;
@@ -115,8 +122,7 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
     m->n_enc = 0;                 /* no valid prompt until this completes */
     m->enc_out_valid = 0;
     int err;
-    CHECK(THM_PROF(THM_PROF_EMBED, thm_embed_s16(tokens, n, m->embed, m->enc_embed_mult, m->enc_embed_shift, m->V, m->d,
-                                                 m->x)));
+    CHECK(THM_PROF(THM_PROF_EMBED, embed(m, tokens, n, m->enc_embed_mult, m->enc_embed_shift)));
     for (int32_t i = 0; i < m->L_enc; i++) {
         const thm_model_block *b = &m->enc[i];
         if ((err = pre_norm(m, b, n))) return err;
@@ -162,8 +168,7 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
     m->enc_out_valid = 0;         /* q is reused from here on */
     int err;
     size_t cstride = (size_t)m->max_enc * (size_t)m->KV, sstride = (size_t)m->max_dec * (size_t)m->KV;
-    CHECK(THM_PROF(THM_PROF_EMBED, thm_embed_s16(&token, 1, m->embed, m->dec_embed_mult, m->dec_embed_shift, m->V, m->d,
-                                                 m->x)));
+    CHECK(THM_PROF(THM_PROF_EMBED, embed(m, &token, 1, m->dec_embed_mult, m->dec_embed_shift)));
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->self_attn[i];
         int8_t *sk = m->self_k + i * sstride, *sv = m->self_v + i * sstride;
@@ -183,7 +188,9 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
                                                      m->h, 1, m->d)));
     m->crc = thm_crc32(m->crc, m->h, (size_t)m->d);
     /* tied head: comparable logits = requantize(hf . embed^T, logits.mult, logits.shift) */
-    CHECK(THM_PROF(THM_PROF_HEAD, thm_gemv_s8_s32(m->h, m->embed, NULL, m->logits, m->d, m->V)));
+    CHECK(THM_PROF(THM_PROF_HEAD, m->embed_int4
+                                      ? thm_matmul_s4_s32(m->h, (const uint8_t *)m->embed, NULL, m->logits, 1, m->d, m->V)
+                                      : thm_gemv_s8_s32(m->h, (const int8_t *)m->embed, NULL, m->logits, m->d, m->V)));
     CHECK(THM_PROF(THM_PROF_HEAD, thm_requantize_s32(m->logits, m->logits_mult, m->logits_shift, m->logits, m->V)));
     if (argmax_out) {
         int32_t best = 0;

@@ -32,6 +32,9 @@ def add_parser(p):
                    help="projection weights: int8 (default), int4 (half the bytes; docs/numerics.md has "
                    "what it costs), or mixed: int4 where it fits --budget, int8 where int4 costs most. "
                    "The embedding (also the tied head) stays int8")
+    p.add_argument("--embed", choices=("int8", "int4"), default="int8",
+                   help="the embedding, which is also the tied output head: int8 (default; int4 costs it "
+                   "20 times the cosine int4 projections cost, docs/numerics.md) or int4 (the smallest image)")
     p.add_argument("--budget", type=int, metavar="BYTES",
                    help="with --weights mixed: the largest image to write, in bytes")
     p.add_argument("--repack", metavar="IMAGE", help="no checkpoint: rewrite IMAGE in the layout of "
@@ -66,7 +69,7 @@ def run(args):
     out = pipeline.convert(args.checkpoint, tokenizer=args.tokenizer, calib=args.calib, tools=args.tools,
                            calib_random=args.calib_random, max_len=args.max_len,
                            decode_tokens=args.decode_tokens, layout=layout, weights=args.weights,
-                           budget=args.budget,
+                           budget=args.budget, embed=args.embed,
                            progress=progress_printer("calibrating"),
                            note=lambda text: print(f"note: {text}", file=sys.stderr))
     for line in out.choices:

@@ -149,8 +149,10 @@ def run(args):
 def _weights_of(session):
     """int8, int4 or mixed: what the image's projections are."""
     from ..quant.tensors import int4_names, projections
-    n4, n = len(int4_names(session.qm.tensors)), len(projections(session.qm.config))
-    return "int8" if n4 == 0 else "int4" if n4 == n else f"mixed ({n4} of {n} projections int4)"
+    names = int4_names(session.qm.tensors)
+    n4, n = len(names - {"embed"}), len(projections(session.qm.config))
+    what = "int8" if n4 == 0 else "int4" if n4 == n else f"mixed ({n4} of {n} projections int4)"
+    return what + (", embedding int4" if "embed" in names else "")
 
 
 def answer_kind(calls):

@@ -55,6 +55,28 @@ def matmul_s4(rng, M, K, N, bias=True, edge=False, name=None):
                   macs=M * K * N, meta={"M": M, "K": K, "N": N})
 
 
+def matmul_s4_s32(rng, M, K, N, bias=True, edge=False):
+    """thm_matmul_s4_s32 (the int4 tied head) on matmul_s4's inputs; the bias may wrap int32."""
+    c = matmul_s4(rng, M, K, N, bias=bias, edge=edge)
+    x, w4, b = c.inputs[:3]
+    if edge and b is not None:
+        b = rng.choice(np.array([-(1 << 31), (1 << 31) - 1, 0], np.int64), size=N).astype(np.int32)
+    return J.Case(f"matmul_s4_s32 {M}x{K}x{N}{' edge' if edge else ''}", J.MATMUL_S4_S32, [M, K, N], [x, w4, b],
+                  np.int32, (M, N), ref.matmul_s4_s32(x, w4, b), macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
+def embed_s16_s4(rng, T, V, D):
+    """thm_embed_s16_s4: rows of an int4 table at the -8 / 7 ends, odd D's padding nibble garbage."""
+    tokens = rng.integers(0, V, size=T).astype(np.int32)
+    w = rng.choice(np.array([-8, 7, -7, 0, 1, -1, 5]), size=(V, D))
+    t4 = ref.pack_s4(w)
+    if D % 2:
+        t4[:, -1] |= (rng.integers(0, 16, size=V) << 4).astype(np.uint8)
+    mult, shift = _mults(rng, V, 4, 9)
+    return J.Case(f"embed_s16_s4 T={T} V={V} D={D}", J.EMBED_S16_S4, [T, V, D], [tokens, t4, mult, shift],
+                  np.int16, (T, D), ref.embed_s16_s4(tokens, t4, D, mult, shift))
+
+
 def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
     """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
     the plain w (the packing's equivalence is what the case checks)."""

@@ -19,7 +19,7 @@ ALL_ISAS = 0xFFFFFFFF
 # Kernel ids (enum in thm_conformance.h; tests/boards/test_job_format.py checks them).
 EMPTY, SPIN2, MATMUL_S8, MATMUL_S8_S32, SOFTMAX_Q15, ATTENTION_S8 = range(6)
 RMSNORM_S16, RMSNORM_S8, ROPE_S8, RESIDUAL_S16, EMBED_S16, REQUANTIZE_S32 = range(6, 12)
-MATMUL_S8_PACKED, PV_ROWS, PV_COMBINE_S8, SOFTMAX_Q15_ROWS, MATMUL_S4 = range(12, 17)
+MATMUL_S8_PACKED, PV_ROWS, PV_COMBINE_S8, SOFTMAX_Q15_ROWS, MATMUL_S4, MATMUL_S4_S32, EMBED_S16_S4 = range(12, 19)
 E_CASE, E_SCRATCH = -100, -101            # the firmware refused a case
 
 # ISA id -> name: the ISA table (kernels/isa.py), whose ids the C API's

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import checks, isa
 
-OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
+OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "matmul_s4_s32", "embed_s16_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
        "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
 
 
@@ -55,6 +55,12 @@ class Backend:
         x, w4, bias, mult, shift = checks.matmul_s4(x, w4, bias, mult, shift)
         self._before()
         return self._impl.matmul_s4(x, w4, mult, shift, bias)
+
+    def matmul_s4_s32(self, x, w4, bias=None):
+        """int8 x [M, K] times int4 weights -> int32 [M, N] (+ bias): the int4 tied head."""
+        x, w4, bias, _, _ = checks.matmul_s4(x, w4, bias)
+        self._before()
+        return self._impl.matmul_s4_s32(x, w4, bias)
 
     def gemv_s8(self, x, w, mult, shift, bias=None):
         """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""
@@ -113,6 +119,12 @@ class Backend:
         r, y = checks.residual(r, y, mult, shift)
         self._before()
         return self._impl.residual_gated_s16(r, y, int(mult), int(shift))
+
+    def embed_s16_s4(self, tokens, table4, D, mult, shift):
+        """embed_s16 from an int4 table (reference.pack_s4 rows of D)."""
+        tokens, table4, D, mult, shift = checks.embed_s4(tokens, table4, D, mult, shift)
+        self._before()
+        return self._impl.embed_s16_s4(tokens, table4, D, mult, shift)
 
     def embed_s16(self, tokens, table, mult, shift):
         tokens, table, mult, shift = checks.embed(tokens, table, mult, shift)

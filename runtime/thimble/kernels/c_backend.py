@@ -80,6 +80,15 @@ def matmul_s4(x, w4, mult, shift, bias=None):
     return y
 
 
+def matmul_s4_s32(x, w4, bias=None):
+    M, K = x.shape
+    N = w4.shape[0]
+    y = np.empty((M, N), dtype=np.int32)
+    _check(lib.thm_matmul_s4_s32(_p("int8_t *", x), _p("uint8_t *", w4), _p("int32_t *", bias),
+                                 _p("int32_t *", y), M, K, N), "matmul_s4_s32")
+    return y
+
+
 def gemv_s8(x, w, mult, shift, bias=None):
     N, K = w.shape
     y = np.empty(N, dtype=np.int8)
@@ -181,4 +190,13 @@ def embed_s16(tokens, table, mult, shift):
     _check(lib.thm_embed_s16(_p("int32_t *", tokens), tokens.shape[0], _p("int8_t *", table),
                              _p("int32_t *", mult), _p("int32_t *", shift), V, D,
                              _p("int16_t *", out)), "embed_s16")
+    return out
+
+
+def embed_s16_s4(tokens, table4, D, mult, shift):
+    V = table4.shape[0]
+    out = np.empty((tokens.shape[0], D), dtype=np.int16)
+    _check(lib.thm_embed_s16_s4(_p("int32_t *", tokens), tokens.shape[0], _p("uint8_t *", table4),
+                                _p("int32_t *", mult), _p("int32_t *", shift), V, D,
+                                _p("int16_t *", out)), "embed_s16_s4")
     return out

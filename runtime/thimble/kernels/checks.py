@@ -65,8 +65,9 @@ def _per_channel(N, bias, mult, shift):
     return bias, mult, shift
 
 
-def matmul_s4(x, w4, bias, mult, shift):
-    """int8 x [M, K], int4 weights packed two a byte: w4 uint8 [N, (K + 1) // 2]."""
+def matmul_s4(x, w4, bias, mult=None, shift=None):
+    """int8 x [M, K], int4 weights packed two a byte: w4 uint8 [N, (K + 1) // 2];
+    mult/shift None for the int32-out form."""
     x = array("x", x, np.int8, 2)
     w4 = array("w4", w4, np.uint8, 2)
     M, K = x.shape
@@ -75,8 +76,6 @@ def matmul_s4(x, w4, bias, mult, shift):
     if w4.shape[1] != (K + 1) // 2:
         raise ValueError(f"x is [M={M}, K={K}] but w4 is {tuple(w4.shape)}: packed int4 rows of "
                          f"K={K} are {(K + 1) // 2} bytes")
-    if mult is None:
-        raise TypeError("mult: matmul_s4 requantizes, mult and shift are required")
     return (x, w4) + _per_channel(w4.shape[0], bias, mult, shift)
 
 
@@ -226,6 +225,16 @@ def embed(tokens, table, mult, shift):
         bad = tokens[(tokens < 0) | (tokens >= V)][0]
         raise ValueError(f"token id {int(bad)} is outside the table [0, {V})")
     return tokens, table, mult, shift
+
+
+def embed_s4(tokens, table4, D, mult, shift):
+    """embed's checks for an int4 table uint8 [V, (D + 1) // 2]."""
+    D = int_range("D", D, 1, 1 << 20)
+    table4 = array("table4", table4, np.uint8, 2)
+    if table4.shape[1] != (D + 1) // 2:
+        raise ValueError(f"table4 is {tuple(table4.shape)}: int4 rows of D={D} are {(D + 1) // 2} bytes")
+    tokens, _, mult, shift = embed(tokens, np.zeros((table4.shape[0], 1), np.int8), mult, shift)
+    return tokens, table4, D, mult, shift
 
 
 def requantize(acc, mult, shift):

@@ -220,9 +220,21 @@ def _unpack_s4(w4, K, w8):
 def matmul_s4(x, w4, mult, shift, bias=None):
     """x int8 [M, K], int4 weights w4 uint8 [N, (K + 1) // 2] -> int8 [M, N]:
     the weights unpacked once, then the int8 matmul."""
-    w8 = np.empty((w4.shape[0], x.shape[1]), dtype=np.int8)
-    _unpack_s4(w4, x.shape[1], w8)
-    return matmul_s8(x, w8, mult, shift, bias)
+    return matmul_s8(x, _unpacked(w4, x.shape[1]), mult, shift, bias)
+
+
+def matmul_s4_s32(x, w4, bias=None):
+    return matmul_s8_s32(x, _unpacked(w4, x.shape[1]), bias)
+
+
+def embed_s16_s4(tokens, table4, D, mult, shift):
+    return embed_s16(tokens, _unpacked(table4, D), mult, shift)
+
+
+def _unpacked(w4, K):
+    w8 = np.empty((w4.shape[0], K), dtype=np.int8)
+    _unpack_s4(w4, K, w8)
+    return w8
 
 
 # --- softmax and attention --------------------------------------------------------

@@ -114,6 +114,12 @@ def matmul_s4(x, w4, mult, shift, bias=None):
     return matmul_s8(x, unpack_s4(w4, x.shape[1]), mult, shift, bias)
 
 
+def matmul_s4_s32(x, w4, bias=None):
+    """int8 x [M, K] times int4 w4 -> int32 [M, N] (+ bias): the tied head of an
+    int4 embedding; exactly matmul_s8_s32 with the unpacked weights."""
+    return matmul_s8_s32(x, unpack_s4(w4, x.shape[1]), bias)
+
+
 # --- softmax and attention --------------------------------------------------
 
 def exp_q15(z):
@@ -279,6 +285,11 @@ def embed_s16(tokens, table, mult, shift):
     (mult, shift) [V] encode row_scale * sqrt(d) / residual_scale."""
     rows = table[tokens].astype(np.int64)
     return _sat(requantize(rows, mult[tokens][:, None], shift[tokens][:, None]), np.int16)
+
+
+def embed_s16_s4(tokens, table4, D, mult, shift):
+    """embed_s16 from an int4 table (packed as pack_s4, [V, (D + 1) // 2])."""
+    return embed_s16(tokens, unpack_s4(table4, D), mult, shift)
 
 
 def quantize_multiplier(real):

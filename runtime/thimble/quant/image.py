@@ -91,8 +91,9 @@ def _unpacked(img, config):
     tensors = dict(img.tensors)
     proj = set(projections(config))
     int4 = {n for n, info in img.tensor_info.items() if info["dtype"] == "int4"}
-    if int4 - proj:
-        raise ValueError(f"tensor {sorted(int4 - proj)[0]}: int4, but only q, k, v, o projections may be")
+    if int4 - proj - {"embed"}:
+        raise ValueError(f"tensor {sorted(int4 - proj - {'embed'})[0]}: int4, but only q, k, v, o projections "
+                         f"and the embedding may be")
     if (img.config["weight_bits"] == 4) != bool(int4):
         raise ValueError(f"image config: weight_bits {img.config['weight_bits']}, but "
                          f"{len(int4)} projections are int4 (weight_bits 4 if any is, else 8)")

@@ -105,13 +105,14 @@ def calib_prompts(path, tokenizer, max_len, tools_path=None):
 
 
 def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=8, max_len=None,
-            decode_tokens=16, layout="row_major", progress=None, note=None, weights="int8", budget=None):
+            decode_tokens=16, layout="row_major", progress=None, note=None, weights="int8", budget=None,
+            embed="int8"):
     """The image of `checkpoint` (a Needle pickle, .safetensors or Cactus export
     folder) as a Converted. progress(i, n) follows calibration; note(text) is
     told what the caller may want to know (random-token calibration).
     weights: int8, int4 (every projection) or mixed (int4 where it fits in
     `budget` bytes, int8 where int4 costs most; the embedding and tied head
-    stay int8 in every case)."""
+    stay int8 unless embed="int4")."""
     from ..image import ImageError
     from ..model import CheckpointError, load_checkpoint
     from ..sim.device_checks import check_image as check_like_device
@@ -124,6 +125,8 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
         raise UsageError("--calib needs --tokenizer to turn queries into tokens")
     if weights not in WEIGHTS:
         raise UsageError(f"--weights {weights}: one of {', '.join(WEIGHTS)}")
+    if embed not in ("int8", "int4"):
+        raise UsageError(f"--embed {embed}: int8 or int4")
     if (weights == "mixed") != (budget is not None):
         raise UsageError("--weights mixed needs --budget BYTES (and --budget needs --weights mixed)")
     try:
@@ -161,18 +164,18 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
         cal = calibrate(model, prompts, decode_tokens=decode_tokens, progress=progress)
         choices = ()
         int4 = {"int8": (), "int4": "all", "mixed": "all"}[weights]
-        qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4)
+        e4 = embed == "int4"
+        qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4)
         data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
         if weights == "mixed":
             int4, choices = mixed_int4(model, budget, len(data))
-            qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4)
+            qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4)
             data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
         check_like_device(data)     # never write an image the boards' runtime refuses
     except (QuantizeError, ImageError, ValueError) as e:
         raise CommandError(e) from None
     params = sum(int(np.prod(a.shape)) for a in qm.tensors.values() if a.dtype == np.int8)
-    params4 = sum(int(a.shape[0]) * int(model.tensors[n].shape[1]) for n, a in qm.tensors.items()
-                  if a.dtype == np.uint8)
+    params4 = sum(int(np.prod(model.tensors[n].shape)) for n, a in qm.tensors.items() if a.dtype == np.uint8)
     return Converted(data, len(qm.tensors), params, len(prompts), source, cal.decoder_tokens, params4,
                      tuple(choices))
 

@@ -90,9 +90,10 @@ def weight_error(w, bits):
     return float(np.sqrt(np.mean((q * scale[:, None] - w) ** 2)) / norm) if norm > 0 else 0.0
 
 
-def quantize(model, cal, *, margins=None, rope_n_pos=None, int4=()):
+def quantize(model, cal, *, margins=None, rope_n_pos=None, int4=(), embed_int4=False):
     """NeedleModel + Calibration -> QuantModel. int4: the projections (names
-    of tensors.projections) quantized to int4 per output channel; "all" for every one."""
+    of tensors.projections) quantized to int4 per output channel; "all" for every one.
+    embed_int4: the embedding (also the tied head) int4 per row too."""
     c = model.config
     if not c.no_feedforward:
         raise QuantizeError("the integer pipeline runs the released attention-only family "
@@ -122,7 +123,7 @@ def quantize(model, cal, *, margins=None, rope_n_pos=None, int4=()):
     s_stream = {"enc": stream("enc"), "dec": stream("dec")}
 
     # Embedding, per row; the same rows (and scales) are the tied output head.
-    emb, s_emb = _weights(w["embed"], "embed")
+    emb, s_emb = _weights(w["embed"], "embed", 4 if embed_int4 else 8)
     t["embed"] = emb
     for stack in ("enc", "dec"):
         t[f"{stack}.embed.mult"], t[f"{stack}.embed.shift"] = _mults(

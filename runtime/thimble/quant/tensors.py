@@ -18,7 +18,7 @@ KV = kv_heads * hd):
 
 and for the model:
 
-    embed                      int8 [V, d]    per-row scale; also the tied head
+    embed                      int8 [V, d]    per-row scale; also the tied head (or int4, as the projections)
     enc.embed.mult, .shift     int32 [V]      row scale * sqrt(d) / s_enc_stream
     dec.embed.mult, .shift     int32 [V]      row scale * sqrt(d) / s_dec_stream
     enc.final_norm.mult/.shift int32 [d]
@@ -62,16 +62,19 @@ def projections(config):
 
 
 def int4_names(tensors):
-    """The projections a tensor dict holds as int4 (packed uint8 arrays)."""
-    return {n for n, a in tensors.items() if n.rsplit(".", 1)[-1] in ("q", "k", "v", "o") and a.dtype == np.uint8}
+    """The weights a tensor dict holds as int4 (packed uint8 arrays): projections
+    and the embedding."""
+    return {n for n, a in tensors.items() if (n == "embed" or n.rsplit(".", 1)[-1] in ("q", "k", "v", "o"))
+            and a.dtype == np.uint8}
 
 
 def tensor_table(config, rope_n_pos, int4=()):
     """{name: (dtype, shape)} of every tensor of an image of this config; the
-    projections named in int4 as uint8 [rows, (cols + 1) // 2] (packed int4)."""
+    weights named in int4 (projections, "embed") as uint8 [rows, (cols + 1) // 2]
+    (packed int4)."""
     d, hd, V = config.d_model, config.head_dim, config.vocab_size
     Q, KV = config.q_dim, config.kv_dim
-    t = {"embed": (np.int8, (V, d))}
+    t = {"embed": (np.uint8, (V, (d + 1) // 2)) if "embed" in int4 else (np.int8, (V, d))}
     for stack in ("enc", "dec"):
         t[f"{stack}.embed.mult"] = t[f"{stack}.embed.shift"] = (np.int32, (V,))
     for p, _ in block_names(config):

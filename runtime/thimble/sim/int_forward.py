@@ -70,6 +70,13 @@ class IntNeedle:
         return self.k.residual_gated_s16(x, o, int(consts[T.BLOCK["gate_mult"]]),
                                          int(consts[T.BLOCK["gate_shift"]]))
 
+    def _embed(self, tokens, stack):
+        """The rows of tokens into the stack's int16 stream, from an int8 or int4 (uint8) embedding."""
+        e, mult, shift = self.t["embed"], self.t[f"{stack}.embed.mult"], self.t[f"{stack}.embed.shift"]
+        if e.dtype == np.uint8:
+            return self.k.embed_s16_s4(tokens, e, self.c.d_model, mult, shift)
+        return self.k.embed_s16(tokens, e, mult, shift)
+
     def _pre_norm(self, x, p, consts):
         return self._norm(x, f"{p}.norm", self._eps(consts, "norm_eps", T.BLOCK))
 
@@ -81,7 +88,7 @@ class IntNeedle:
         tokens = np.ascontiguousarray(tokens, dtype=np.int32)
         if tokens.ndim != 1 or not 1 <= tokens.size <= self.qm.rope_n_pos:
             raise ValueError(f"encoder input must be 1 to {self.qm.rope_n_pos} tokens, got shape {tokens.shape}")
-        x = self.k.embed_s16(tokens, self.t["embed"], self.t["enc.embed.mult"], self.t["enc.embed.shift"])
+        x = self._embed(tokens, "enc")
         layers = [x] if return_layers else None
         for i in range(c.num_encoder_layers):
             p = f"enc.{i}.attn"
@@ -116,8 +123,7 @@ class IntNeedle:
         pos = st.length
         if pos >= self.max_dec:
             raise ValueError(f"decoder is full: {self.max_dec} positions")
-        x = self.k.embed_s16(np.array([token], np.int32), self.t["embed"], self.t["dec.embed.mult"],
-                             self.t["dec.embed.shift"])
+        x = self._embed(np.array([token], np.int32), "dec")
         layers = [x] if return_layers else None
         for i in range(c.num_decoder_layers):
             p = f"dec.{i}.self_attn"
@@ -139,6 +145,7 @@ class IntNeedle:
         mc = self.t["model.consts"]
         hf = self._norm(x, "dec.final_norm", self._eps(mc, "dec_final_eps", T.MODEL))
         st.crc = zlib.crc32(hf.tobytes(), st.crc)
-        acc = self.k.matmul_s8_s32(hf, self.t["embed"])[0]
+        e = self.t["embed"]
+        acc = (self.k.matmul_s4_s32(hf, e) if e.dtype == np.uint8 else self.k.matmul_s8_s32(hf, e))[0]
         logits = self.k.requantize(acc, self.t["logits.mult"], self.t["logits.shift"])
         return (logits, layers) if return_layers else logits
