@@ -118,3 +118,21 @@ def test_disconnect_then_resume_and_a_reset_mid_write(board_fw, models, tmp_path
         assert res.resumed_from % sector == 0 and res.bytes_sent == len(b) - res.resumed_from
         assert link.active_sha() == sha(b)
         answers_like(link, want_b)
+
+
+def test_a_frame_cut_short_does_not_swallow_the_next_hello(board_fw, tmp_path):
+    """A DATA frame whose tail never came (a cable pulled mid-frame; QEMU drops
+    what its socket held when the host hangs up): after a silence, the board
+    drops it, and the first HELLO of the next host is answered, not read as
+    the rest of the dead frame's payload (CI saw a board deaf to 6 HELLOs)."""
+    import time
+    from thimble.link import codec
+    board, link_elf = board_fw
+    C = F.COMMANDS
+    dead = codec.encode(C["DATA"], 7, codec.pack("DATA", 0, bytes(4), tail=bytes(range(256)) * 4))
+    with Emulator(board, flash=tmp_path / "flash.bin", elf=link_elf, firmware="link") as emu, emu.connect() as ser:
+        assert LinkClient(ser, timeout=TIMEOUT).hello()["active"] is None
+        ser.write(dead[:300])
+        ser.flush()
+        time.sleep(1.5)                                # over the board's 500 ms of silence
+        assert LinkClient(ser, timeout=TIMEOUT, retries=0).hello()["active"] is None

@@ -29,14 +29,33 @@ static int bound_slot = -1;
 static uint32_t bound_off;
 static uint8_t bound_sha[32];
 
-/* The UART: blocks for the first byte (the HAL has no timed read yet), so a
- * stalled partial frame is dropped by the next frame's magic, not a timeout. */
+/* The UART. The HAL's read blocks (WFI) until a byte comes, so a quiet line
+ * is seen when it ends: a byte that follows a silence of timeout_ms or more
+ * is held back and the read reports the silence first (0), which makes the
+ * server drop a partial frame stalled before it (thm_link_decoder_idle).
+ * Without that, a frame cut short (a cable pulled mid-frame; QEMU drops what
+ * its socket still held when the host hangs up) swallowed the next HELLOs as
+ * its payload and the board never answered a reconnected host. */
 static int uart_read(void *ctx, uint8_t *buf, uint32_t cap, uint32_t timeout_ms)
 {
+    static int held = -1;             /* the byte after a silence, delivered next read */
+    static uint64_t last;             /* uptime (ms) at the last byte */
     (void)ctx;
-    (void)timeout_ms;
     if (!cap) return 0;
-    buf[0] = (uint8_t)thm_hal_getc();
+    if (held >= 0) {
+        buf[0] = (uint8_t)held;
+        held = -1;
+        return 1;
+    }
+    const int c = thm_hal_getc();
+    const uint64_t now = thm_hal_uptime_ms();
+    const int silence = now - last >= timeout_ms;
+    last = now;
+    if (silence) {
+        held = c;
+        return 0;
+    }
+    buf[0] = (uint8_t)c;
     return 1;
 }
 
@@ -110,6 +129,7 @@ int thm_app_link_serve(void)
     }
     thm_link_server_set_check(&server, check_image, 0);
     for (;;) {
-        if (thm_link_server_poll(&server, 100) < 0) return 1;
+        /* 500 ms: a host's pause mid-frame is far shorter; its resend timeout is longer */
+        if (thm_link_server_poll(&server, 500) < 0) return 1;
     }
 }

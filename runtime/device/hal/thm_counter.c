@@ -26,6 +26,8 @@ void thm_hal_counter_start(void)
     SYST_CSR = 7;                       /* processor clock, interrupt on wrap, enable */
 }
 
+uint64_t thm_hal_uptime_ms(void) { return thm_hal_counter_read() * 1000u / THM_BOARD_EMULATED_CLOCK_HZ; }
+
 uint64_t thm_hal_counter_read(void)
 {
     for (;;) {
@@ -87,6 +89,13 @@ static uint64_t thm_cntvct(void)
 void thm_hal_counter_start(void) { thm_cntvct_base = thm_cntvct(); }
 uint64_t thm_hal_counter_read(void) { return thm_cntvct() - thm_cntvct_base; }
 #endif
+
+uint64_t thm_hal_uptime_ms(void)
+{
+    uint64_t v, f;
+    __asm__ volatile("isb\n\tmrs %0, cntvct_el0\n\tmrs %1, cntfrq_el0" : "=r"(v), "=r"(f) : : "memory");
+    return f ? v / f * 1000u + v % f * 1000u / f : 0;
+}
 
 void thm_hal_spin2(uint32_t iterations)
 {

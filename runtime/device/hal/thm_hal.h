@@ -39,6 +39,10 @@ void thm_hal_puts(const char *s);         /* no newline added */
 void thm_hal_counter_start(void);
 uint64_t thm_hal_counter_read(void);
 uint32_t thm_hal_counter_hz(void);
+/* Milliseconds since thm_hal_counter_start, counting while the core sleeps in
+ * WFI (SysTick's clock on Cortex-M; the generic timer on AArch64, whose PMU
+ * counts instructions only): time, for timeouts, never for measurements. */
+uint64_t thm_hal_uptime_ms(void);
 
 /* Semihosting. Modes as in the Arm semihosting spec (0 "r", 1 "rb", 4 "w",
  * 5 "wb", 8 "a", 9 "ab"). Functions return -1 on failure. */
