@@ -42,3 +42,13 @@ def test_the_prompt_is_cut_to_what_the_arena_holds_and_no_room_is_a_refusal():
     assert device_model.refusals(len(image), need_100 + 1, b) == [
         f"image {len(image):,} bytes > weights region {len(image) - 1:,}",
         f"arena {need_100 + 1:,} bytes > {need_100:,}"]
+
+
+def test_bench_model_board_with_int4_weights(tmp_path):
+    """--weights int4 --embed int4: the same RUN on every int4 path of the board."""
+    need_board("watch_m4")
+    out = tmp_path / "m4.json"
+    assert bench_model(["--board", "watch_m4", "--shape", "tiny", "--prompt-tokens", "32", "--gen-tokens", "4",
+                        "--weights", "int4", "--embed", "int4", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["result"]
+    assert (r["weights"], r["embed"]) == ("int4", "int4") and r["bit_exact"]

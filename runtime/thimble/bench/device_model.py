@@ -46,6 +46,10 @@ def add_arguments(p):
                         "--gen-tokens up to 96; JSON: bench-results/model-NAME.json)")
     p.add_argument("--shape", choices=SHAPES, default=SHAPES[0],
                    help="--board: the model's shape (tiny: a d_model-32 smoke-test model; default %(default)s)")
+    p.add_argument("--weights", choices=("int8", "int4"), default="int8",
+                   help="--board: the projections int8 (default) or int4 (thimble convert --weights)")
+    p.add_argument("--embed", choices=("int8", "int4"), default="int8",
+                   help="--board: the embedding and tied head int8 (default) or int4 (thimble convert --embed)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                    help="--board: seconds QEMU may take for the RUN (default %(default)g)")
     p.add_argument("--profile", action="store_true",
@@ -102,9 +106,11 @@ class Quantizer:
         log(f"random {self.cfg.d_model}-wide {self.cfg.num_encoder_layers}+{self.cfg.num_decoder_layers}-layer "
             f"model calibrated in {time.perf_counter() - t0:.1f} s")
 
-    def image(self, n_pos, layout):
+    def image(self, n_pos, layout, weights="int8", embed="int8"):
         from ..quant import quantize, to_image
-        return to_image(quantize(self.fm, self.cal, rope_n_pos=n_pos), self.tokenizer, layout=layout)
+        qm = quantize(self.fm, self.cal, rope_n_pos=n_pos, int4="all" if weights == "int4" else (),
+                      embed_int4=embed == "int4")
+        return to_image(qm, self.tokenizer, layout=layout)
 
 
 def app_arena_bytes(image, prompt_tokens):
@@ -219,12 +225,13 @@ def bench_board(args, log):
     tools = json.loads((WATCH_TINY / "tools.json").read_text())
     q = Quantizer(args.shape, args.seed, log)
     b = budgets(board)
-    res = {"board": board.name, "layout": layout, "budgets": b, "real_clock_hz": board.real_clock_hz}
-    full = q.image(args.prompt_tokens, layout)
+    w = dict(weights=args.weights, embed=args.embed)
+    res = {"board": board.name, "layout": layout, "budgets": b, "real_clock_hz": board.real_clock_hz, **w}
+    full = q.image(args.prompt_tokens, layout, **w)
     prompt = longest_prompt(full, args.prompt_tokens, b["arena_bytes"])
     res["prompt_tokens_asked"] = args.prompt_tokens
     res["prompt_tokens_arena_allows"] = prompt
-    image = full if prompt in (0, args.prompt_tokens) else q.image(prompt, layout)
+    image = full if prompt in (0, args.prompt_tokens) else q.image(prompt, layout, **w)
     need = app_arena_bytes(image, prompt or 2)          # no prompt fits: what the shortest would need
     res.update(image_bytes=len(image), app_arena_bytes=need)
     why = refusals(len(image), need, b)
@@ -268,7 +275,8 @@ def print_report(res, out=None):
     r = res["result"]
     s = res["settings"]
     print(f"thimble bench model --board {r['board']}: {s['model']}, {r['layout']} image "
-          f"{r['image_bytes']:,} bytes", file=out)
+          f"{r['image_bytes']:,} bytes (projections {r.get('weights', 'int8')}, embedding "
+          f"{r.get('embed', 'int8')})", file=out)
     if "refused" in r:
         print(f"refused: {'; '.join(r['refused'])}", file=out)
         return
