@@ -26,6 +26,8 @@ def test_board_facts():
     assert a55.qemu_cpu in ("cortex-a76", "max") and "-mcpu=cortex-a55" in a55.flags
     assert a55.counter == "pmu" and m4.counter == "systick"
     assert m4.instructions_per_tick == 40.0 and m55.instructions_per_tick == 31.25
+    # the M4's 16 MiB external flash holds one int4 Needle 26M: one slot, replaced by each deploy
+    assert (m4.flash_bytes, m4.model_slots, m55.model_slots, a55.model_slots) == (16 << 20, 1, 2, 2)
 
 
 def _data(name="watch_m4"):
@@ -43,6 +45,8 @@ def _data(name="watch_m4"):
     (lambda d: d.update(flash_sector_bytes=3000), "power of two"),
     (lambda d: d["memory"]["code"].update(base="0"), "integer"),
     (lambda d: d["qemu"].update(options=["-m", "16M", "x y"]), "characters"),
+    (lambda d: d.update(model_slots=3), "model_slots"),
+    (lambda d: d.update(model_slots=True), "model_slots"),
 ])
 def test_bad_board_data_is_refused(mutate, message):
     d = _data()

@@ -68,9 +68,23 @@ def test_bench_model_smoke(tmp_path, capsys):
     assert res["c"]["prefill_tok_s"] > 0 and res["c"]["arena_bytes"] > 0
 
 
+def small_watch(tmp_path):
+    """A board file for a watch with 2 MiB of model flash in two A/B slots
+    (watch_m4's file with the on-chip MRAM budget and no external flash):
+    the planner's limits at a size a test can build quickly."""
+    from thimble.boards import BOARDS_DIR
+    text = (pathlib.Path(BOARDS_DIR) / "watch_m4.toml").read_text()
+    text = text.replace('name = "watch_m4"', 'name = "watch_2m"').replace("model_slots = 1", "model_slots = 2")
+    head, sep, tail = text.partition("[memory.weights]")
+    tail = tail.replace("size = 0x01000000", "size = 0x01000000\nreal_size = 0x00200000", 1)
+    path = tmp_path / "watch_2m.toml"
+    path.write_text(head + sep + tail)
+    return str(path)
+
+
 def test_plan_refuses_an_image_larger_than_the_boards_flash(tmp_path, capsys):
     """A 4.9 MB image (vocabulary 4608 x 512) fits watch_m55's 64 MiB weights
-    region and not watch_m4's 2 MiB: refused, naming the region and the size."""
+    region and not a watch's 2 MiB: refused, naming the region and the size."""
     from thimble.model.synth import random_model, tiny_config
     from thimble.quant import calibrate, quantize, random_prompts, to_image
     cfg = tiny_config(vocab_size=4608, d_model=512, num_heads=8, num_kv_heads=4, num_encoder_layers=1,
@@ -82,13 +96,13 @@ def test_plan_refuses_an_image_larger_than_the_boards_flash(tmp_path, capsys):
     args = ["plan", str(path), "--prompt-tokens", "32", "--gen-tokens", "8", "--board"]
     assert main(args + ["watch_m55"]) == 0
     capsys.readouterr()
-    assert main(args + ["watch_m4"]) == 1
+    assert main(args + [small_watch(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "weights region" in err and "watch_m4" in err, err
+    assert "weights region" in err and "watch_2m" in err, err
 
 
 def test_plan_judges_a_board_by_the_slot_a_deploy_fills(tmp_path, capsys):
-    """watch_m4's 2 MiB model flash holds two A/B slots of 1,040,384 bytes: an
+    """A 2 MiB model flash with 8 KiB sectors holds two A/B slots of 1,040,384 bytes: an
     image between that and 2 MiB is refused by plan, as the factory (and the
     link's journal) refuse it, not passed because the whole flash would hold it."""
     from thimble.boards import load_board
@@ -102,8 +116,9 @@ def test_plan_judges_a_board_by_the_slot_a_deploy_fills(tmp_path, capsys):
     assert 1_040_384 < len(image) < 2_097_152, len(image)
     path = tmp_path / "m.thm"
     path.write_bytes(image)
-    assert main(["plan", str(path), "--prompt-tokens", "32", "--gen-tokens", "8", "--board", "watch_m4"]) == 1
+    board = small_watch(tmp_path)
+    assert main(["plan", str(path), "--prompt-tokens", "32", "--gen-tokens", "8", "--board", board]) == 1
     err = capsys.readouterr().err
     assert "has 1,040,384" in err and "model slot" in err, err
     with pytest.raises(FactoryError, match="1,040,384"):
-        write_board_flash(tmp_path / "flash.bin", image, load_board("watch_m4"))
+        write_board_flash(tmp_path / "flash.bin", image, load_board(board))

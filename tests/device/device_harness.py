@@ -74,3 +74,23 @@ def tiny_image(path):
     path.write_bytes(to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model")))))
     return path
 
+
+
+def still_serving(link, board, good, want, query, tools):
+    """After a deploy the board refused: on an A/B board the model that served
+    before (`good`, a path) is still active and answers as `want` (the
+    simulator's answer); on a one-slot board (model_slots = 1: watch_m4) the
+    refused deploy took the slot, so the board answers "no model installed"
+    until the good image is deployed again, which then answers as before."""
+    from thimble.boards.board import load_board
+    sha = good.read_bytes()[32:64].hex()
+    info = link.hello()
+    if load_board(board).model_slots == 2:
+        assert info["active"] is not None and info["slots"][info["active"]]["sha256"] == sha, info
+    else:
+        assert info["active"] is None, info
+        _, ans = link.run(query, tools)
+        assert not ans.ok and "no model installed" in ans.text, ans
+        assert link.deploy(good.read_bytes()).status == "deployed"
+    _, ans = link.run(query, tools)
+    assert ans.ok and (ans.tokens, ans.crc) == (want["tokens"], want["crc"]), ans

@@ -81,7 +81,7 @@ def test_thimble_emulate_factory_places_the_image_and_stops_on_ctrl_c(m4_elf, wa
         with serial.serial_for_url(url, timeout=20) as ser:
             assert ser.read_until(b"\r\n") == b"thimble app watch_m4: link ready\r\n"
             info = LinkClient(ser).hello()
-        assert flash.stat().st_size == 2 << 20                     # the board's flash size
+        assert flash.stat().st_size == 16 << 20                    # the board's flash size
         assert info["active"] == 0 and info["slots"][0]["sha256"] == watch_image.read_bytes()[32:64].hex()
     finally:
         p.send_signal(signal.SIGINT)

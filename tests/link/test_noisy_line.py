@@ -77,9 +77,10 @@ class ScriptedPort:
 
 
 def hello_reply(seq):
-    head = codec.pack("HELLO_R", F.VERSION, F.MAX_PAYLOAD, F.WINDOW, 0, 0xFF, 1 << 16, 4096, F.MAX_REQUEST,
+    head = codec.pack("HELLO_R", F.VERSION, F.MAX_PAYLOAD, F.WINDOW, 1, 0xFF, 1 << 16, 4096, F.MAX_REQUEST,
                       F.MAX_OUTPUT, b"fake")
-    return codec.encode(F.COMMANDS["HELLO"] | F.REPLY, seq, head)
+    empty = codec.pack("SLOT_INFO", F.SLOT_STATES["EMPTY"], bytes(3), 0, 0, 0, bytes(32))
+    return codec.encode(F.COMMANDS["HELLO"] | F.REPLY, seq, head + empty)
 
 
 def error_reply(seq, status, cmd=0):

@@ -122,7 +122,7 @@ static int check_image(void *ctx, uint32_t image_offset, uint32_t image_size)
 int thm_app_link_serve(void)
 {
     static const thm_link_port port = {0, uart_read, uart_write};
-    static const thm_link_flash flash = {0, THM_FLASH_BYTES, THM_FLASH_SECTOR, fl_erase, fl_program, fl_read};
+    static const thm_link_flash flash = {0, THM_FLASH_BYTES, THM_FLASH_SECTOR, THM_FLASH_SLOTS, fl_erase, fl_program, fl_read};
     if (thm_link_server_init(&server, &port, &flash, sector_buf, THM_BOARD_NAME, run_prompt, 0) != 0) {
         thm_hal_puts("thimble app: the model flash is unusable for the link\r\n");
         return 1;

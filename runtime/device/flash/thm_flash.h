@@ -21,6 +21,7 @@
  * (thimble.boards.board: Board.flash_bytes, one place for the host and here) */
 #define THM_FLASH_BYTES THM_BOARD_FLASH_BYTES
 #define THM_FLASH_SECTOR THM_BOARD_FLASH_SECTOR_BYTES
+#define THM_FLASH_SLOTS THM_BOARD_MODEL_SLOTS   /* the link's model slots in it: 2 (A/B) or 1 */
 #define THM_FLASH_FILE "thm_flash.bin"
 
 enum {

@@ -37,7 +37,7 @@ static int erased(const uint8_t r[REC]) {
 static void apply(thm_link_journal *j, const uint8_t r[REC]) {
     uint32_t s = r[THM_LINK_JREC_SLOT];
     uint32_t kind = r[THM_LINK_JREC_KIND];
-    if (s >= THM_LINK_MAX_SLOTS || (kind != THM_LINK_REC_PROGRESS && kind != THM_LINK_REC_COMMIT)) return;
+    if (s >= j->slots || (kind != THM_LINK_REC_PROGRESS && kind != THM_LINK_REC_COMMIT)) return;
     thm_link_slot *sl = &j->slot[s];
     uint32_t size = thm_le32(r + THM_LINK_JREC_IMAGE_SIZE);
     uint32_t written = thm_le32(r + THM_LINK_JREC_WRITTEN);
@@ -69,7 +69,7 @@ static int compact(thm_link_journal *j) {
     uint32_t other = 1 - j->log, pos = REC;
     uint8_t r[REC];
     if (f->erase(f->ctx, other * f->sector, f->sector)) return THM_JOURNAL_E_FLASH;
-    for (uint32_t s = 0; s < THM_LINK_MAX_SLOTS; s++) {
+    for (uint32_t s = 0; s < j->slots; s++) {
         const thm_link_slot *sl = &j->slot[s];
         if (sl->state == THM_LINK_SLOT_EMPTY) continue;
         if (sl->state == THM_LINK_SLOT_VALID)
@@ -103,10 +103,11 @@ int thm_link_journal_load(thm_link_journal *j, const thm_link_flash *f) {
     memset(j, 0, sizeof *j);
     j->flash = f;
     if (!f || f->sector < 2 * REC || f->sector % THM_LINK_DATA_CHUNK || f->size % f->sector ||
-        f->size < 4 * f->sector)
+        f->size < 4 * f->sector || f->slots < 1 || f->slots > THM_LINK_MAX_SLOTS)
         return THM_JOURNAL_E_GEOMETRY;
+    j->slots = f->slots;
     j->slot_base = 2 * f->sector;
-    j->slot_size = (f->size - j->slot_base) / THM_LINK_MAX_SLOTS / f->sector * f->sector;
+    j->slot_size = (f->size - j->slot_base) / j->slots / f->sector * f->sector;
     uint8_t r[REC];
     int best = -1;
     uint32_t best_gen = 0;
@@ -143,7 +144,7 @@ int thm_link_journal_progress(thm_link_journal *j, uint32_t s, uint32_t image_si
 
 int thm_link_journal_commit(thm_link_journal *j, uint32_t s, uint32_t image_size, const uint8_t sha256[32]) {
     uint32_t top = 0;
-    for (uint32_t i = 0; i < THM_LINK_MAX_SLOTS; i++)
+    for (uint32_t i = 0; i < j->slots; i++)
         if (j->slot[i].state == THM_LINK_SLOT_VALID && j->slot[i].seqno > top) top = j->slot[i].seqno;
     uint8_t r[REC];
     encode(r, THM_LINK_REC_COMMIT, s, top + 1, image_size, image_size, sha256);
@@ -152,7 +153,7 @@ int thm_link_journal_commit(thm_link_journal *j, uint32_t s, uint32_t image_size
 
 int thm_link_journal_active(const thm_link_journal *j) {
     int best = -1;
-    for (uint32_t i = 0; i < THM_LINK_MAX_SLOTS; i++)
+    for (uint32_t i = 0; i < j->slots; i++)
         if (j->slot[i].state == THM_LINK_SLOT_VALID && (best < 0 || j->slot[i].seqno > j->slot[best].seqno))
             best = (int)i;
     return best;

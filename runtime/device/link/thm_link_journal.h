@@ -28,6 +28,7 @@ typedef struct {
     thm_link_slot slot[THM_LINK_MAX_SLOTS];
     uint32_t slot_base;    /* flash offset of slot 0; slot i at slot_base + i * slot_size */
     uint32_t slot_size;    /* bytes, a sector multiple */
+    uint32_t slots;        /* in use: flash->slots */
     uint32_t log;          /* 0 or 1: the log sector in charge */
     uint32_t gen;          /* its generation */
     uint32_t next;         /* byte offset of the next free record in it */

@@ -19,6 +19,12 @@ typedef struct {
     void *ctx;
     uint32_t size;      /* bytes of flash given to the link (journal + slots) */
     uint32_t sector;    /* erase unit, bytes; a multiple of THM_LINK_DATA_CHUNK */
+    /* model slots, 1 .. THM_LINK_MAX_SLOTS. Two (A/B): a deploy writes the
+     * slot not in use, so a cut deploy or a refused image leaves the old model
+     * answering. One: the slot is the whole flash and a deploy replaces the
+     * model (it is gone from the first erase until the new one commits): for
+     * flash that holds one model and not two (watch_m4's 16 MiB, an int4 Needle). */
+    uint32_t slots;
     /* off and n multiples of sector; afterwards every byte reads 0xFF */
     int (*erase)(void *ctx, uint32_t off, uint32_t n);
     /* NOR semantics: each byte becomes old & data; 0 on success */

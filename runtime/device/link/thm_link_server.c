@@ -34,19 +34,20 @@ static uint32_t slot_off(const thm_link_server *s, uint32_t slot) {
 
 static int on_hello(thm_link_server *s, uint16_t seq) {
     uint8_t *p = s->reply;
-    memset(p, 0, THM_LINK_HELLO_R_SIZE + THM_LINK_MAX_SLOTS * THM_LINK_SLOT_INFO_SIZE);
+    const uint32_t slots = s->journal.slots;
+    memset(p, 0, THM_LINK_HELLO_R_SIZE + slots * THM_LINK_SLOT_INFO_SIZE);
     int active = thm_link_journal_active(&s->journal);
     thm_put16(p + THM_LINK_HELLO_R_VERSION, THM_LINK_VERSION);
     thm_put16(p + THM_LINK_HELLO_R_MAX_PAYLOAD, THM_LINK_MAX_PAYLOAD);
     thm_put16(p + THM_LINK_HELLO_R_WINDOW, THM_LINK_WINDOW);
-    p[THM_LINK_HELLO_R_SLOT_COUNT] = THM_LINK_MAX_SLOTS;
+    p[THM_LINK_HELLO_R_SLOT_COUNT] = (uint8_t)slots;
     p[THM_LINK_HELLO_R_ACTIVE] = active < 0 ? 0xFF : (uint8_t)active;
     thm_put32(p + THM_LINK_HELLO_R_SLOT_SIZE, s->journal.slot_size);
     thm_put32(p + THM_LINK_HELLO_R_SECTOR, s->flash.sector);
     thm_put32(p + THM_LINK_HELLO_R_MAX_REQUEST, THM_LINK_MAX_REQUEST);
     thm_put32(p + THM_LINK_HELLO_R_MAX_OUTPUT, THM_LINK_MAX_OUTPUT);
     memcpy(p + THM_LINK_HELLO_R_BOARD, s->board, THM_LINK_BOARD_NAME);
-    for (uint32_t i = 0; i < THM_LINK_MAX_SLOTS; i++) {
+    for (uint32_t i = 0; i < slots; i++) {
         const thm_link_slot *sl = &s->journal.slot[i];
         uint8_t *e = p + THM_LINK_HELLO_R_SIZE + i * THM_LINK_SLOT_INFO_SIZE;
         e[THM_LINK_SLOT_INFO_STATE] = (int)i == active ? THM_LINK_SLOT_ACTIVE : sl->state;
@@ -56,7 +57,7 @@ static int on_hello(thm_link_server *s, uint16_t seq) {
         thm_put32(e + THM_LINK_SLOT_INFO_WRITTEN, sl->written);
         memcpy(e + THM_LINK_SLOT_INFO_SHA256, sl->sha256, 32);
     }
-    return send(s, THM_LINK_CMD_HELLO, seq, p, THM_LINK_HELLO_R_SIZE + THM_LINK_MAX_SLOTS * THM_LINK_SLOT_INFO_SIZE);
+    return send(s, THM_LINK_CMD_HELLO, seq, p, THM_LINK_HELLO_R_SIZE + slots * THM_LINK_SLOT_INFO_SIZE);
 }
 
 static int begin_reply(thm_link_server *s, uint16_t seq, uint8_t status, uint32_t slot, uint32_t resume) {
@@ -77,7 +78,9 @@ static int on_begin(thm_link_server *s, uint16_t seq, const uint8_t *p) {
         if (a->image_size == size && !memcmp(a->sha256, sha, 32))
             return begin_reply(s, seq, THM_LINK_ST_SAME, (uint32_t)active, size);
     }
-    uint32_t t = active < 0 ? 0 : 1 - (uint32_t)active;
+    /* A/B: the slot not in use. One slot: the model in use is replaced (the
+     * PROGRESS record below retires it before its first sector is erased). */
+    uint32_t t = active < 0 || s->journal.slots == 1 ? 0 : 1 - (uint32_t)active;
     const thm_link_slot *sl = &s->journal.slot[t];
     int same = sl->image_size == size && !memcmp(sl->sha256, sha, 32);
     if (s->xfer && s->x_slot == t && s->x_size == size && !memcmp(s->x_sha, sha, 32)) {
@@ -182,7 +185,8 @@ static int on_commit(thm_link_server *s, uint16_t seq) {
 
 static int on_rollback(thm_link_server *s, uint16_t seq) {
     int a = thm_link_journal_active(&s->journal);
-    if (a < 0) return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_STATE, 0xFF);
+    /* one slot: there is no other model to go back to */
+    if (a < 0 || s->journal.slots < 2) return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_STATE, 0xFF);
     uint32_t o = 1 - (uint32_t)a;
     const thm_link_slot *sl = &s->journal.slot[o];
     if (sl->state != THM_LINK_SLOT_VALID) return status_reply(s, THM_LINK_CMD_ROLLBACK, seq, THM_LINK_ST_E_STATE, o);

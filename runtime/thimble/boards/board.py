@@ -27,7 +27,7 @@ _FLAG = re.compile(r"^-m[a-z0-9=+._-]{1,60}$")     # only -m machine flags come 
 _QEMU_OPT = re.compile(r"^[A-Za-z0-9=,._:+-]{1,80}$")
 
 
-# Two A/B slots of the 26M Needle; bounds the emulator's flash file too.
+# Two A/B slots of the 26M int8 Needle; bounds the emulator's flash file too.
 FLASH_MAX_BYTES = 64 << 20
 
 
@@ -66,6 +66,7 @@ class Board:
     qemu_machine: str = ""
     qemu_cpu: str = ""
     qemu_options: tuple = ()
+    model_slots: int = 2       # the link's model slots in the model flash: 2 (A/B) or 1 (replaced in place)
     path: str = ""
 
     @property
@@ -219,6 +220,9 @@ def parse_board(data, path="<board>"):
     sector = _get(data, "flash_sector_bytes", int, path)
     if sector < 256 or sector > 1 << 20 or sector & (sector - 1):
         raise BoardError(f"{path}: flash_sector_bytes must be a power of two, 256 .. 1 MiB")
+    slots = data.get("model_slots", 2)
+    if isinstance(slots, bool) or slots not in (1, 2):
+        raise BoardError(f"{path}: model_slots must be 1 or 2 (A/B)")
     return Board(
         name=name,
         description=_get(data, "description", str, path),
@@ -241,5 +245,6 @@ def parse_board(data, path="<board>"):
         qemu_machine=qemu["machine"],
         qemu_cpu=qemu["cpu"],
         qemu_options=tuple(opts),
+        model_slots=slots,
         path=path,
     )

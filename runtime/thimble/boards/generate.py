@@ -46,7 +46,8 @@ def board_header(board):
         lines += [f"#define THM_BOARD_{n}_BASE 0x{r.base:08x}u",
                   f"#define THM_BOARD_{n}_SIZE 0x{r.size:08x}u          /* emulated map */",
                   f"#define THM_BOARD_{n}_REAL_SIZE 0x{r.real_size:08x}u     /* real chip class budget */"]
-    lines += ["", f"#define THM_BOARD_FLASH_BYTES 0x{board.flash_bytes:08x}u   /* model flash: Board.flash_bytes */"]
+    lines += ["", f"#define THM_BOARD_FLASH_BYTES 0x{board.flash_bytes:08x}u   /* model flash: Board.flash_bytes */",
+              f"#define THM_BOARD_MODEL_SLOTS {board.model_slots}u   /* link slots in it: 2 A/B, 1 replaced in place */"]
     lines += ["", "#endif /* THM_BOARD_H */", ""]
     return "\n".join(lines)
 

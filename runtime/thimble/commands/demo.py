@@ -5,9 +5,9 @@ and the model runtime) receives a model over its UART and answers a prompt
 with a tool call; the host simulator answers the same prompt through the
 same integer pipeline and the two are compared bit for bit.
 
-    1. convert models/watch-small (thimble's own trained Needle) to a .thm image:
-       int8, or int4 projections where the int8 image does not fit the
-       board's model slot (watch_m4)
+    1. convert models/watch-small (thimble's own trained Needle) to a .thm image
+       with int8 weights, or int4 projections with --weights int4 (two-thirds
+       the bytes to send)
     2. build the board's link firmware (CMake, cross gcc; cached in build/,
        or the per-user cache when installed: thimble.core.resources)
     3. boot it in QEMU under -icount, its UART on a local TCP port
@@ -39,6 +39,9 @@ def add_parser(p):
     p.add_argument("--board", default="watch_m55", help=f"board to emulate ({', '.join(board_names())}; default watch_m55)")
     p.add_argument("--tools", default=str(MODEL / "tools.json"), help=f"tools JSON (default: {MODEL.name}'s 9 tools)")
     p.add_argument("--image", default=None, help=f"deploy this .thm image instead of converting {MODEL.name}")
+    p.add_argument("--weights", choices=("int8", "int4"), default="int8",
+                   help="weights of the converted model: int8, or int4 projections (0.68x the image, "
+                        "0.68x the deploy time; default int8)")
     p.add_argument("--truncate", action="store_true",
                    help="cut a prompt over the model's token limit as Needle does, instead of refusing it")
     p.add_argument("--flash", default=None,
@@ -96,12 +99,13 @@ def run(args):
         else:
             from ..link.factory import board_geometry, slot_layout
             image_path = pathlib.Path(tmp) / f"{MODEL.name}.thm"
-            data, what = _convert(), f"{_described()} converted to int8"
+            data = _convert(args.weights)
+            what = f"{_described()} converted to " + ("int8" if args.weights == "int8" else "int4 projections")
             slot = slot_layout(*board_geometry(board))[1]
-            if len(data) > slot:    # the board's slot is too small for int8: int4 weights halve the projections
-                what = (f"{_described()} converted to int4 projections (int8 is {len(data):,} bytes, "
-                        f"over {board.name}'s {slot:,}-byte model slot)")
-                data = _convert("int4")
+            if len(data) > slot:
+                hint = " (--weights int4 halves its projections)" if args.weights == "int8" else ""
+                raise UsageError(f"the {args.weights} image is {len(data):,} bytes, over {board.name}'s "
+                                 f"{slot:,}-byte model slot{hint}")
             image_path.write_bytes(data)
         try:
             image = image_path.read_bytes()

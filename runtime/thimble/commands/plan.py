@@ -45,11 +45,12 @@ def _budgets(args):
         from ..boards import load_board
         from ..link.factory import board_geometry, slot_layout
         b = load_board(args.board)          # BoardError: a usage error
-        # a model reaches the board through one of the link's A/B slots of its
-        # model flash: that slot, not the whole weights region, is the budget
-        flash_size, sector = board_geometry(b)
-        arena, flash = b.regions["arena"].real_size, slot_layout(flash_size, sector)[1]
-        where = f"board {b.name} (a model slot: one of 2 in its {flash_size:,}-byte model flash)"
+        # a model reaches the board through one of the link's slots of its
+        # model flash (A/B, or one): that slot, not the whole weights region, is the budget
+        flash_size, sector, slots = board_geometry(b)
+        arena, flash = b.regions["arena"].real_size, slot_layout(flash_size, sector, slots)[1]
+        where = (f"board {b.name} (a model slot: one of 2 in its {flash_size:,}-byte model flash)" if slots == 2 else
+                 f"board {b.name} (its one model slot, replaced by each deploy, in its {flash_size:,}-byte model flash)")
     if args.arena_bytes is not None:
         arena = args.arena_bytes
     if args.flash_bytes is not None:

@@ -322,7 +322,7 @@ class LinkClient:
             raise LinkError(f"the device speaks link protocol v{head['version']}, this host v{F.VERSION}",
                             "E_VERSION")
         n = F.size(F.MESSAGES["SLOT_INFO"])
-        if head["slot_count"] > F.MAX_SLOTS or len(tail) != head["slot_count"] * n:
+        if not 1 <= head["slot_count"] <= F.MAX_SLOTS or len(tail) != head["slot_count"] * n:
             raise LinkError(f"HELLO: {head['slot_count']} slots in {len(tail)} bytes", "E_REPLY")
         slots = []
         for i in range(head["slot_count"]):
@@ -353,7 +353,8 @@ class LinkClient:
         return STATUS_NAMES[r["status"]], r["slot"], r["resume"]
 
     def deploy(self, image_bytes, progress=None, *, check=True):
-        """Write the image into the inactive slot, verify and commit it.
+        """Write the image into the inactive slot (on a one-slot board: over
+        the model), verify and commit it.
         progress(done, total) is called as acknowledgements arrive. check=False
         skips the host's own image check (tests of the device's checks)."""
         image = bytes(image_bytes)
@@ -495,22 +496,32 @@ class LinkClient:
         if st == "E_IMAGE":
             raise LinkError("the device refused the image: it hashes right, but its runtime cannot run it "
                             "(model, tokenizer or arena; `thimble sim` on the host names the reason): "
-                            "nothing committed, the previous model stays active", st)
+                            f"nothing committed, {self._kept()}", st)
         if st != "OK":
             raise LinkError(f"COMMIT failed on the device: {st}", st)
         return r["slot"]
 
-    @staticmethod
-    def _hash_differs():
+    def _hash_differs(self):
         return LinkError("the device's SHA-256 of the written slot differs from the image's: "
-                         "nothing committed, the previous model stays active", "E_HASH")
+                         f"nothing committed, {self._kept()}", "E_HASH")
+
+    def _kept(self):
+        """What a failed deploy left: A/B keeps the old model; one slot was
+        replaced from the first erase on."""
+        if self.info is not None and len(self.info["slots"]) == 1:
+            return "and the board has no model until a deploy completes (one model slot: a deploy replaces it)"
+        return "the previous model stays active"
 
     def rollback(self):
         """Make the other valid slot active again; -> the slot now active.
         ROLLBACK is not idempotent: when its reply is lost or the device
         reports a garbled frame, HELLO tells whether it happened (the device
         answers in order), and it is sent again only when it did not."""
-        before = self.hello()["active"]
+        info = self.hello()
+        before = info["active"]
+        if len(info["slots"]) == 1:
+            raise LinkError(f"ROLLBACK: {info['board']} has one model slot (a deploy replaces the model): "
+                            "there is no previous model to go back to", "E_STATE")
         for _ in range(self.retries + 1):
             seq = self._send("ROLLBACK")
             deadline = time.monotonic() + self.timeout

@@ -28,15 +28,18 @@ class FactoryError(ValueError):
     """The geometry or the image cannot make a link flash; the message says which."""
 
 
-def slot_layout(flash_size, sector):
+def slot_layout(flash_size, sector, slots=F.MAX_SLOTS):
     """(slot_base, slot_size) exactly as thm_link_journal_load derives them,
-    after the same geometry checks."""
+    after the same geometry checks; slots: 2 (A/B) or 1 (the board's
+    model_slots)."""
     if sector < 2 * RECORD_SIZE or sector % F.DATA_CHUNK:
         raise FactoryError(f"sector {sector}: must be a multiple of {F.DATA_CHUNK} bytes")
     if flash_size % sector or flash_size < 4 * sector:
         raise FactoryError(f"flash {flash_size} bytes: must be whole sectors of {sector}, at least 4 of them")
+    if not 1 <= slots <= F.MAX_SLOTS:
+        raise FactoryError(f"{slots} model slots: a link flash has 1 .. {F.MAX_SLOTS}")
     base = 2 * sector
-    return base, (flash_size - base) // F.MAX_SLOTS // sector * sector
+    return base, (flash_size - base) // slots // sector * sector
 
 
 def record(kind, slot=0, seqno=0, image_size=0, written=0, sha256=bytes(32)):
@@ -52,10 +55,10 @@ def journal_sector(image_size, sha256, sector):
     return recs + ERASED * (sector - len(recs))
 
 
-def flash_image(image, flash_size, sector):
+def flash_image(image, flash_size, sector, slots=F.MAX_SLOTS):
     """The whole flash (bytes) with `image` committed in slot 0."""
     image = bytes(image)
-    base, slot_size = slot_layout(flash_size, sector)
+    base, slot_size = slot_layout(flash_size, sector, slots)
     if not MIN_IMAGE <= len(image) <= slot_size:
         raise FactoryError(f"the image is {len(image):,} bytes; a slot of this flash holds {MIN_IMAGE:,}.."
                            f"{slot_size:,} ({flash_size:,} bytes in sectors of {sector:,})")
@@ -67,18 +70,19 @@ def flash_image(image, flash_size, sector):
     return head + image + ERASED * (flash_size - base - len(image))
 
 
-def write_flash(path, image, flash_size, sector):
+def write_flash(path, image, flash_size, sector, slots=F.MAX_SLOTS):
     """Write the flash file at `path` (replaced whole: a factory starts from
     erased flash). -> (slot_base, slot_size)."""
-    data = flash_image(image, flash_size, sector)
+    data = flash_image(image, flash_size, sector, slots)
     with open(path, "wb") as f:
         f.write(data)
-    return slot_layout(flash_size, sector)
+    return slot_layout(flash_size, sector, slots)
 
 
 def board_geometry(board):
-    """(flash_size, sector) the board's firmware uses: THM_FLASH_BYTES and flash_sector_bytes."""
-    return board.flash_bytes, board.flash_sector_bytes
+    """(flash_size, sector, slots) the board's firmware uses: THM_FLASH_BYTES,
+    flash_sector_bytes and model_slots."""
+    return board.flash_bytes, board.flash_sector_bytes, board.model_slots
 
 
 def write_board_flash(path, image, board):

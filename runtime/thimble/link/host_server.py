@@ -67,10 +67,10 @@ class HostServer:
     """thm_link_host on a free local port. Entering yields its socket:// URL."""
 
     def __init__(self, flash_path, *, flash_size=1 << 20, sector=4096, board="host", cut_after_programs=None,
-                 asan=False, start_timeout=30.0):
+                 slots=2, asan=False, start_timeout=30.0):
         self.flash_path = pathlib.Path(flash_path)
         self.argv = [str(build(asan)), "--flash", str(self.flash_path), "--flash-size", str(flash_size),
-                     "--sector", str(sector), "--board", board]
+                     "--sector", str(sector), "--slots", str(slots), "--board", board]
         if cut_after_programs is not None:
             self.argv += ["--cut-after-programs", str(cut_after_programs)]
         self.asan = asan

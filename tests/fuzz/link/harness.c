@@ -114,7 +114,7 @@ static int port_write(void *ctx, const uint8_t *buf, uint32_t n)
 }
 
 static const thm_link_port port = {0, port_read, port_write};
-static const thm_link_flash fl = {0, FLASH_BYTES, SECTOR, fl_erase, fl_program, fl_read};
+static const thm_link_flash fl = {0, FLASH_BYTES, SECTOR, 2, fl_erase, fl_program, fl_read};
 static thm_link_server server;
 
 static void check_server_state(void);
@@ -205,7 +205,7 @@ static void check_server_state(void)
     if (s->r_fill > s->r_total || s->r_total > THM_LINK_MAX_REQUEST) fail("the staged request outgrew its buffer");
     if (s->o_len > THM_LINK_MAX_OUTPUT) fail("RUN's output outgrew its buffer");
     if (s->dec.used > s->dec.fill || s->dec.fill > sizeof s->dec.buf) fail("the frame decoder outgrew its buffer");
-    if (s->xfer && (s->x_slot >= THM_LINK_MAX_SLOTS || s->x_size > s->journal.slot_size ||
+    if (s->xfer && (s->x_slot >= server.journal.slots || s->x_size > s->journal.slot_size ||
                     s->x_journaled > s->x_programmed || s->x_programmed > s->x_next || s->x_next > s->x_size ||
                     s->x_next - s->x_programmed > SECTOR))
         fail("the transfer's counters left the slot or the sector buffer");
@@ -213,7 +213,7 @@ static void check_server_state(void)
 
 static void check_valid_slots(void)
 {
-    for (uint32_t s = 0; s < THM_LINK_MAX_SLOTS; s++) {
+    for (uint32_t s = 0; s < server.journal.slots; s++) {
         const thm_link_slot *sl = &server.journal.slot[s];
         if (sl->state != THM_LINK_SLOT_VALID) continue;
         uint8_t got[32];

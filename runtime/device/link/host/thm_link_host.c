@@ -3,7 +3,7 @@
  * it mid-write (a power cut) and start it again on the same file.
  *
  *   thm_link_host --flash FILE [--flash-size BYTES] [--sector BYTES]
- *                 [--port N] [--board NAME] [--cut-after-programs N]
+ *                 [--slots 1|2] [--port N] [--board NAME] [--cut-after-programs N]
  *
  * Prints "port N" on stdout once listening (N = 0 asks for a free port).
  * Serves one connection at a time; a closed connection keeps the transfer
@@ -137,7 +137,7 @@ static unsigned long arg_num(const char *s, unsigned long max) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *board = "host";
-    unsigned long size = 1u << 20, sector = 4096, port = 0;
+    unsigned long size = 1u << 20, sector = 4096, port = 0, slots = 2;
     long cut = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -145,6 +145,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--flash")) path = v;
         else if (!strcmp(a, "--flash-size")) size = arg_num(v, MAX_FLASH);
         else if (!strcmp(a, "--sector")) sector = arg_num(v, MAX_SECTOR);
+        else if (!strcmp(a, "--slots")) slots = arg_num(v, THM_LINK_MAX_SLOTS);
         else if (!strcmp(a, "--port")) port = arg_num(v, 65535);
         else if (!strcmp(a, "--board")) board = v;
         else if (!strcmp(a, "--cut-after-programs")) cut = (long)arg_num(v, 1u << 30);
@@ -163,13 +164,13 @@ int main(int argc, char **argv) {
             if (pwrite(ff.fd, ones, k, o) != (ssize_t)k) { perror(path); return 1; }
         }
     }
-    thm_link_flash fl = {&ff, (uint32_t)size, (uint32_t)sector, ff_erase, ff_program, ff_read};
+    thm_link_flash fl = {&ff, (uint32_t)size, (uint32_t)sector, (uint32_t)slots, ff_erase, ff_program, ff_read};
     static uint8_t sector_buf[MAX_SECTOR];
     static thm_link_server srv;
     sock_port sp = {-1};
     thm_link_port lp = {&sp, sp_read, sp_write};
     int e = thm_link_server_init(&srv, &lp, &fl, sector_buf, board, run_hash, &fl);
-    if (e) { fprintf(stderr, "thm_link_host: flash unusable (%d): size/sector geometry or I/O\n", e); return 1; }
+    if (e) { fprintf(stderr, "thm_link_host: flash unusable (%d): size/sector/slots geometry or I/O\n", e); return 1; }
 
     int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
