@@ -19,6 +19,7 @@ COMMANDS = [
     ("boards", "list the boards (boards/*.toml) or show one board's facts"),
     ("build", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
     ("emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
+    ("flash", "load a board's firmware through a GDB server (QEMU, OpenOCD, pyOCD, J-Link), verify, run"),
     ("run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
     ("deploy", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
 ]

@@ -75,7 +75,6 @@ def tiny_image(path):
     return path
 
 
-
 def still_serving(link, board, good, want, query, tools):
     """After a deploy the board refused: on an A/B board the model that served
     before (`good`, a path) is still active and answers as `want` (the

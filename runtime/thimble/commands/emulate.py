@@ -1,5 +1,9 @@
 """`thimble emulate --board NAME`: the board's link firmware in QEMU, its UART
-on a local TCP port (thimble.firmware.emulator), until Ctrl-C."""
+on a local TCP port (thimble.firmware.emulator), until Ctrl-C.
+
+`--gdb PORT`: no firmware; QEMU starts halted behind its gdbstub on
+127.0.0.1:PORT, as a new board waits on a debug probe, and `thimble flash
+--gdb 127.0.0.1:PORT --reset-run` puts the firmware there and starts it."""
 import os
 import sys
 
@@ -16,6 +20,8 @@ def add_parser(p):
     p.add_argument("--port", type=int, default=None, help="TCP port for the UART (default: a free one)")
     p.add_argument("--flash", default=None,
                    help="model flash file, kept across runs (created erased if missing; default: a fresh one)")
+    p.add_argument("--gdb", type=int, default=None, metavar="PORT",
+                   help="start halted with no firmware, QEMU's gdbstub on 127.0.0.1:PORT: `thimble flash` loads it")
     p.add_argument("--image", default=None,
                    help="factory-program this .thm image into the flash first: the whole flash rewritten "
                         "with it committed in slot 0, as a finished `thimble deploy` leaves it")
@@ -24,7 +30,8 @@ def add_parser(p):
 def run(args):
     check_emulator_args(args)
     try:
-        emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image)
+        emu = Emulator(args.board, port=args.port, flash=args.flash, image=args.image,
+                       gdb_port=getattr(args, "gdb", None))
     except (EmulatorError, BuildError, QemuError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -40,8 +47,10 @@ def run(args):
 def check_emulator_args(args):
     """Usage errors (exit 2) of the options emulate and demo share, before anything starts."""
     board = load_board(args.board)                        # BoardError: a usage error
-    if getattr(args, "port", None) is not None and not 1 <= args.port <= 65535:
-        raise UsageError(f"--port must be 1..65535, not {args.port}")
+    for opt in ("port", "gdb"):
+        v = getattr(args, opt, None)
+        if v is not None and not 1 <= v <= 65535:
+            raise UsageError(f"--{opt} must be 1..65535, not {v}")
     if args.image is not None:
         from ..link.client import LinkError, check_image
         input_file(args.image, "image")
@@ -62,7 +71,12 @@ def check_emulator_args(args):
 
 def _serve(emu):
     emu.start()
-    print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}, the serial link (the board starts when you connect)")
+    if emu.gdb_port:
+        print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}; halted with no firmware, gdbstub on "
+              f"127.0.0.1:{emu.gdb_port} (thimble flash --board {emu.board.name} --gdb 127.0.0.1:{emu.gdb_port} "
+              "--verify --reset-run)")
+    else:
+        print(f"{emu.board.name}: UART on 127.0.0.1:{emu.port}, the serial link (the board starts when you connect)")
     print(f"pyserial URL: {emu.url}")
     print(f"flash: {emu.flash}")
     try:

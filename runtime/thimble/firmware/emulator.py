@@ -79,7 +79,8 @@ class Emulator:
     on its own becomes EmulatorError("QEMU exited (rc N): <its output>"),
     since the socket error its death caused says nothing useful."""
 
-    def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="link"):
+    def __init__(self, board, *, port=None, flash=None, image=None, elf=None, log=None, firmware="link",
+                 gdb_port=None):
         # set first, so close() works whatever point __init__ reached
         self._tmp = None
         self._log = None
@@ -93,6 +94,9 @@ class Emulator:
             raise EmulatorError(str(e)) from None
         self.port = port or free_port()
         self.url = f"socket://127.0.0.1:{self.port}"
+        # gdb_port: QEMU starts halted behind its gdbstub with no firmware loaded
+        # (`thimble flash` puts one there), as a board on a debug probe
+        self.gdb_port = gdb_port
         self._tmp = tempfile.mkdtemp(prefix="thm_emu_")
         try:
             self.flash = os.path.abspath(flash) if flash else os.path.join(self._tmp, "flash.bin")
@@ -101,7 +105,7 @@ class Emulator:
             prepare_flash(self.flash, self.board, image)
             # the firmware opens thm_flash.bin in QEMU's working folder
             os.symlink(self.flash, os.path.join(self._tmp, "thm_flash.bin"))
-            self.elf = elf or build_firmware(self.board.name, target=LINK_TARGET)
+            self.elf = None if gdb_port else (elf or build_firmware(self.board.name, target=LINK_TARGET))
             self.log_path = log or os.path.join(self._tmp, "qemu.log")
         except BaseException:
             # no `with` block owns the folder yet: a failed build or a bad image would leak it
@@ -110,9 +114,12 @@ class Emulator:
             raise
 
     def argv(self):
-        serial = f"tcp:127.0.0.1:{self.port},server=on,wait=on"
+        # wait=on: the guest starts when the UART's client connects, so no byte it
+        # prints is lost. Behind the gdbstub the debugger starts it instead, and
+        # QEMU must not block before the gdbstub listens.
+        serial = f"tcp:127.0.0.1:{self.port},server=on,wait={'off' if self.gdb_port else 'on'}"
         return qemu_command(self.board, self.elf, [(self.flash, self.board.regions["weights"].base)],
-                            icount=True, serial=serial)
+                            icount=True, serial=serial, gdb_port=self.gdb_port)
 
     def start(self):
         if shutil.which(self.board.qemu_binary) is None:
@@ -128,10 +135,20 @@ class Emulator:
             raise
         return self
 
+    def _listening(self):
+        if not self.gdb_port:
+            return "waiting for connection" in self.log()
+        try:                  # the gdbstub opens after the UART: a connection to it means both are up
+            with socket.create_connection(("127.0.0.1", self.gdb_port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
     def _wait_listening(self, timeout=20.0):
-        """Until QEMU says it waits for the UART's client (connecting earlier is refused)."""
+        """Until QEMU says it waits for the UART's client (connecting earlier is
+        refused), or, behind the gdbstub, until the gdbstub accepts."""
         deadline = time.monotonic() + timeout
-        while "waiting for connection" not in self.log():
+        while not self._listening():
             if self.proc.poll() is not None:
                 raise EmulatorError(qemu_exit_message(self.proc.returncode, self.log()))
             if time.monotonic() > deadline:

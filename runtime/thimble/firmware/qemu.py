@@ -14,10 +14,12 @@ class QemuError(CommandError, RuntimeError):
     """QEMU is missing, timed out, or the firmware failed."""
 
 
-def qemu_command(board, elf, loads=(), icount=True, serial="none"):
+def qemu_command(board, elf, loads=(), icount=True, serial="none", gdb_port=None):
     """argv for running `elf` on `board`. loads: (path, address) pairs placed raw
     in guest memory (-device loader, force-raw). icount: one virtual ns per
-    instruction, so the board's counter counts instructions exactly."""
+    instruction, so the board's counter counts instructions exactly.
+    gdb_port: the CPU starts halted (-S) behind QEMU's gdbstub on
+    127.0.0.1:gdb_port; elf may then be None (a debugger loads one)."""
     argv = [board.qemu_binary, "-M", board.qemu_machine]
     if board.qemu_cpu:
         argv += ["-cpu", board.qemu_cpu]
@@ -27,7 +29,13 @@ def qemu_command(board, elf, loads=(), icount=True, serial="none"):
     # --no-install-recommends install lacks) and a user-mode network backend.
     argv += ["-nic", "none"]
     argv += ["-nographic", "-monitor", "none", "-serial", serial,
-             "-semihosting-config", "enable=on,target=native", "-kernel", elf]
+             "-semihosting-config", "enable=on,target=native"]
+    if elf is not None:
+        argv += ["-kernel", elf]
+    elif gdb_port is None:
+        raise QemuError("no firmware and no gdbstub: nothing would ever run")
+    if gdb_port is not None:
+        argv += ["-S", "-gdb", f"tcp:127.0.0.1:{int(gdb_port)}"]
     if icount:
         argv += ["-icount", "shift=0"]
     for path, addr in loads:
