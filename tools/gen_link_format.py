@@ -56,6 +56,8 @@ def render():
     p += [f"#define THM_LINK_CMD_{k} 0x{v:02X}" for k, v in fmt.COMMANDS.items()] + [""]
     p += [f"#define THM_LINK_ST_{k} {v}" for k, v in fmt.STATUS.items()] + [""]
     p += [f"#define THM_LINK_SLOT_{k} {v}" for k, v in fmt.SLOT_STATES.items()] + [""]
+    p += [f"#define THM_LINK_TEST_{k} {v}" for k, v in fmt.TEST_OPS.items()]
+    p += [f"#define THM_LINK_TEST_NO_FAULT 0x{fmt.TEST_NO_FAULT:08X}u", ""]
     p += [f"#define THM_LINK_REC_{k} {v}" for k, v in fmt.RECORDS.items()] + [""]
     p += fields("THM_LINK_HDR", fmt.HEADER) + [""]
     for name, table in fmt.MESSAGES.items():
@@ -80,6 +82,8 @@ def doc_tables():
     p += [f"| `{k}` | 0x{v:02X} | {comments.get(k, '')} |" for k, v in fmt.COMMANDS.items()]
     p += ["", "| status | code | meaning |", "|---|---|---|"]
     p += [f"| `{k}` | {v} | {comments.get(k, '')} |" for k, v in fmt.STATUS.items()]
+    p += ["", "| TEST op | code | what |", "|---|---|---|"]
+    p += [f"| `{k}` | {v} | {comments.get(k, '')} |" for k, v in fmt.TEST_OPS.items()]
     tables = [("header (after MAGIC)", fmt.HEADER)] + list(fmt.MESSAGES.items()) + [("journal record", fmt.JOURNAL)]
     for name, table in tables:
         p += ["", f"**{name}** ({fmt.size(table)} bytes)", "", "| offset | bytes | field | meaning |",

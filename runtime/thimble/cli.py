@@ -20,6 +20,7 @@ COMMANDS = [
     ("build", "build a board's firmware with CMake (kernels, HAL, conformance firmware)"),
     ("emulate", "boot the watch's firmware in QEMU, its UART on a local TCP port"),
     ("flash", "load a board's firmware through a GDB server (QEMU, OpenOCD, pyOCD, J-Link), verify, run"),
+    ("selftest", "the bring-up checklist over the serial link: kernels bit-exact, memory, flash, UART, slots"),
     ("run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
     ("deploy", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
 ]

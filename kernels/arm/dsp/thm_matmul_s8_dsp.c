@@ -144,12 +144,21 @@ static void thm_dsp_tile1x2(const int8_t *x0, const int8_t *w0, const int8_t *w1
     s[0] = a0; s[1] = a1;
 }
 
+/* THM_DEFECT_ROUNDING: a deliberate defect for `thimble selftest`'s own test
+ * (tests/device/test_device_selftest.py builds it): this fast path's
+ * requantize off by one. Never defined in a real build. */
+#ifdef THM_DEFECT_ROUNDING
+#define THM_DSP_ROUND_DEFECT 1
+#else
+#define THM_DSP_ROUND_DEFECT 0
+#endif
+
 static inline void thm_dsp_out(int32_t acc, int32_t n, const int32_t *bias, const int32_t *mult,
                                const int32_t *shift, int8_t *y8, int32_t *y32, size_t at)
 {
     if (bias) acc = (int32_t)((uint32_t)acc + (uint32_t)bias[n]);
     if (y32) y32[at] = acc;
-    else y8[at] = thm_sat8(thm_requantize(acc, mult[n], shift[n]));
+    else y8[at] = thm_sat8(thm_requantize(acc, mult[n], shift[n]) + THM_DSP_ROUND_DEFECT);
 }
 
 /* Inlined into each entry point: the int8 and int32 outputs get a copy each,

@@ -8,6 +8,7 @@
 
 int main(void)
 {
+    thm_app_stack_paint();
     thm_hal_counter_start();
     thm_hal_uart_init();
     thm_hal_puts("thimble app " THM_BOARD_NAME ": link ready\r\n");

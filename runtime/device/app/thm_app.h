@@ -100,6 +100,9 @@ int thm_app_bind(const uint8_t *base, uint64_t size);
  * binding's error: "no model installed" before the first bind); the answer
  * stays valid until the next call. */
 const thm_app_answer *thm_app_run(const thm_app_request *r);
+/* Arena bytes the bound model's layout holds (0 with none bound): the rest
+ * is free between runs (the bring-up checks use only that). */
+size_t thm_app_arena_used(void);
 
 /* The decoder's vocabulary over the image's tokenizer (bytes a token adds to an answer). */
 int32_t thm_app_piece(const void *tok, int32_t id, const uint8_t **bytes);

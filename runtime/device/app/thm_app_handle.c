@@ -17,6 +17,11 @@ int thm_app_bind(const uint8_t *base, uint64_t size)
     return bind_rc;
 }
 
+size_t thm_app_arena_used(void)
+{
+    return bind_rc == THM_APP_OK ? (size_t)the_model.need : 0;
+}
+
 const thm_app_answer *thm_app_run(const thm_app_request *r)
 {
     if (bind_rc != THM_APP_OK) thm_app_fail(&the_answer, bind_rc, bind_msg);

@@ -128,6 +128,7 @@ int thm_app_link_serve(void)
         return 1;
     }
     thm_link_server_set_check(&server, check_image, 0);
+    thm_link_server_set_test(&server, thm_app_selftest, 0);
     for (;;) {
         /* 500 ms: a host's pause mid-frame is far shorter; its resend timeout is longer */
         if (thm_link_server_poll(&server, 500) < 0) return 1;

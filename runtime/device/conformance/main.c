@@ -10,8 +10,6 @@
 #include "thm_hal.h"
 
 #define THM_MAX_ISA 32
-#define E_CASE (-100)               /* a malformed case: never run */
-#define E_SCRATCH (-101)            /* the arena is too small for its scratch */
 
 _Static_assert(sizeof(thm_job_header) == 256, "job header layout");
 _Static_assert(sizeof(thm_job_case) == 128, "job case layout");
@@ -19,210 +17,6 @@ _Static_assert(sizeof(thm_result_record) == 24, "result record layout");
 
 static uint8_t *const thm_job = (uint8_t *)(uintptr_t)THM_BOARD_WEIGHTS_BASE;
 static uint8_t *const thm_arena = (uint8_t *)(uintptr_t)THM_BOARD_ARENA_BASE;
-
-/* The empty call measured by THM_K_EMPTY: same call shape as a kernel. */
-__attribute__((noinline)) static int thm_empty(void)
-{
-    __asm__ volatile("" : : : "memory");
-    return THM_OK;
-}
-
-static void *buf(const thm_job_case *c, uint32_t i)
-{
-    return c->len[i] ? thm_job + c->off[i] : 0;
-}
-
-static int sizes_ok(const thm_job_case *c);
-
-static int case_ok(const thm_job_case *c, uint32_t total)
-{
-    if (c->kernel >= THM_K_COUNT || c->n_bufs > THM_JOB_MAX_BUFS) return 0;
-    for (uint32_t i = 0; i < c->n_bufs; i++) {
-        if (c->off[i] % 16 || c->off[i] > total || c->len[i] > total - c->off[i]) return 0;
-    }
-    return sizes_ok(c);
-}
-
-/* Buffer i holds at least n elements of `size` bytes (a NULL-able buffer may be empty). */
-static int holds(const thm_job_case *c, uint32_t i, int64_t n, int64_t size, int nullable)
-{
-    if (n < 0) return 0;
-    if (nullable && c->len[i] == 0) return 1;
-    return (int64_t)c->len[i] >= n * size;
-}
-
-/* The case's parameters fit its buffers: a malformed job is refused, never
- * allowed to make a kernel read or write outside them. */
-static int sizes_ok(const thm_job_case *c)
-{
-    const int32_t *p = c->p;
-    int64_t M = p[0], K = p[1], N = p[2];
-    switch (c->kernel) {
-    case THM_K_EMPTY:
-    case THM_K_SPIN2:
-        return 1;
-    case THM_K_MATMUL_S8:
-        return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * K, 1, 0) &&
-               holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
-    case THM_K_MATMUL_S8_PACKED:     /* an unknown layout (size 0) reaches the kernel, which refuses it */
-        return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) &&
-               holds(c, 1, (int64_t)thm_matmul_s8_packed_size(p[3], p[1], p[2]), 1, 0) &&
-               holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
-    case THM_K_MATMUL_S4:
-        return c->n_bufs == 6 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * ((K + 1) / 2), 1, 0) &&
-               holds(c, 2, N, 4, 1) && holds(c, 3, N, 4, 0) && holds(c, 4, N, 4, 0) && holds(c, 5, M * N, 1, 0);
-    case THM_K_MATMUL_S4_S32:
-        return c->n_bufs == 4 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * ((K + 1) / 2), 1, 0) &&
-               holds(c, 2, N, 4, 1) && holds(c, 3, M * N, 4, 0);
-    case THM_K_EMBED_S16_S4:   /* T V D */
-        return c->n_bufs == 5 && holds(c, 0, M, 4, 0) && holds(c, 1, K * ((N + 1) / 2), 1, 0) &&
-               holds(c, 2, K, 4, 0) && holds(c, 3, K, 4, 0) && holds(c, 4, M * N, 2, 0);
-    case THM_K_PV_ROWS:      /* bq Tk D */
-        return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
-    case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
-        return c->n_bufs == 4 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 4, 0) && holds(c, 2, M, 4, 1) &&
-               holds(c, 3, M, 1, 0);
-    case THM_K_SOFTMAX_Q15_ROWS: /* rows n */
-        return c->n_bufs == 2 && holds(c, 0, M * K, 4, 0) && holds(c, 1, M * K, 2, 0);
-    case THM_K_MATMUL_S8_S32:
-        return c->n_bufs == 4 && holds(c, 0, M * K, 1, 0) && holds(c, 1, N * K, 1, 0) &&
-               holds(c, 2, N, 4, 1) && holds(c, 3, M * N, 4, 0);
-    case THM_K_SOFTMAX_Q15:
-        return c->n_bufs == 3 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 1, 1) && holds(c, 2, M, 2, 0);
-    case THM_K_ATTENTION_S8: {
-        int64_t Tq = p[0], Tk = p[1], hq = (int64_t)p[2] * p[4], hk = (int64_t)p[3] * p[4];
-        return c->n_bufs == 5 && holds(c, 0, Tq * hq, 1, 0) && holds(c, 1, Tk * hk, 1, 0) &&
-               holds(c, 2, Tk * hk, 1, 0) && holds(c, 3, Tk, 1, 1) && holds(c, 4, Tq * hq, 1, 0);
-    }
-    case THM_K_RMSNORM_S16:
-    case THM_K_RMSNORM_S8:
-        return c->n_bufs == 4 && holds(c, 0, M * K, c->kernel == THM_K_RMSNORM_S16 ? 2 : 1, 0) &&
-               holds(c, 1, K, 4, 0) && holds(c, 2, K, 4, 0) && holds(c, 3, M * K, 1, 0);
-    case THM_K_ROPE_S8:     /* T heads D pos0 n_pos */
-        return c->n_bufs == 4 && holds(c, 0, M * K * N, 1, 0) && holds(c, 1, (int64_t)p[4] * (N / 2), 2, 0) &&
-               holds(c, 2, (int64_t)p[4] * (N / 2), 2, 0) && holds(c, 3, M * K * N, 1, 0);
-    case THM_K_RESIDUAL_S16:
-        return c->n_bufs == 3 && holds(c, 0, M, 2, 0) && holds(c, 1, M, 1, 0) && c->len[2] == c->len[0];
-    case THM_K_EMBED_S16:   /* T V D */
-        return c->n_bufs == 5 && holds(c, 0, M, 4, 0) && holds(c, 1, K * N, 1, 0) && holds(c, 2, K, 4, 0) &&
-               holds(c, 3, K, 4, 0) && holds(c, 4, M * N, 2, 0);
-    case THM_K_REQUANTIZE_S32:
-        return c->n_bufs == 4 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 4, 0) && holds(c, 2, M, 4, 0) &&
-               holds(c, 3, M, 4, 0);
-    default:
-        return 0;
-    }
-}
-
-/* Runs one case; *ticks gets the counter ticks around the kernel call only. */
-static int run_case(const thm_job_case *c, uint64_t *ticks)
-{
-    const int32_t *p = c->p;
-    uint64_t t0 = 0, t1 = 0;
-    int rc = E_CASE;
-    uint32_t need = 0;
-#define TIMED(call) do { t0 = thm_hal_counter_read(); rc = (call); t1 = thm_hal_counter_read(); } while (0)
-    switch (c->kernel) {
-    case THM_K_EMPTY:
-        TIMED(thm_empty());
-        break;
-    case THM_K_SPIN2:
-        TIMED((thm_hal_spin2((uint32_t)p[0]), THM_OK));
-        break;
-    case THM_K_MATMUL_S8:
-        if (c->n_bufs != 6) break;
-        TIMED(thm_matmul_s8(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), buf(c, 4), buf(c, 5),
-                            p[0], p[1], p[2]));
-        break;
-    case THM_K_MATMUL_S8_PACKED:
-        if (c->n_bufs != 6) break;
-        TIMED(thm_matmul_s8_packed(buf(c, 0), buf(c, 1), p[3], buf(c, 2), buf(c, 3), buf(c, 4),
-                                   buf(c, 5), p[0], p[1], p[2]));
-        break;
-    case THM_K_MATMUL_S4:
-        if (c->n_bufs != 6) break;
-        TIMED(thm_matmul_s4(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), buf(c, 4), buf(c, 5),
-                            p[0], p[1], p[2]));
-        break;
-    case THM_K_MATMUL_S4_S32:
-        if (c->n_bufs != 4) break;
-        TIMED(thm_matmul_s4_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0], p[1], p[2]));
-        break;
-    case THM_K_EMBED_S16_S4:
-        if (c->n_bufs != 5) break;
-        TIMED(thm_embed_s16_s4(buf(c, 0), p[0], buf(c, 1), buf(c, 2), buf(c, 3), p[1], p[2], buf(c, 4)));
-        break;
-    case THM_K_MATMUL_S8_S32:
-        if (c->n_bufs != 4) break;
-        TIMED(thm_matmul_s8_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0], p[1], p[2]));
-        break;
-    case THM_K_PV_ROWS:       /* bq Tk D mult shift */
-        if (c->n_bufs != 3) break;
-        need = (uint32_t)thm_pv_rows_s8_scratch_size(p[0], p[1], p[2]);
-        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
-        TIMED(thm_pv_rows_s8(buf(c, 0), p[0], p[1], buf(c, 1), p[2], p[3], p[4], buf(c, 2), p[2], thm_arena));
-        break;
-    case THM_K_PV_COMBINE_S8: /* n mult shift */
-        if (c->n_bufs != 4) break;
-        TIMED(thm_pv_combine_s8(buf(c, 0), buf(c, 1), buf(c, 2), p[0], p[1], p[2], buf(c, 3)));
-        break;
-    case THM_K_SOFTMAX_Q15_ROWS: /* rows n mult shift diff_max */
-        if (c->n_bufs != 2 || p[1] < 0) break;
-        need = (uint32_t)thm_softmax_q15_scratch_size(p[1]);
-        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
-        TIMED(thm_softmax_q15_rows(buf(c, 0), buf(c, 1), p[0], p[1], p[2], p[3], p[4], thm_arena));
-        break;
-    case THM_K_SOFTMAX_Q15:
-        if (c->n_bufs != 3 || p[0] < 0) break;
-        need = (uint32_t)thm_softmax_q15_scratch_size(p[0]);
-        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
-        TIMED(thm_softmax_q15(buf(c, 0), buf(c, 1), buf(c, 2), p[0], p[1], p[2], p[3], thm_arena));
-        break;
-    case THM_K_ATTENTION_S8: {
-        if (c->n_bufs != 5 || p[1] < 1) break;
-        thm_attn_params a = {p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]};
-        need = (uint32_t)thm_attention_s8_scratch_size(p[1]);
-        if (need > THM_BOARD_ARENA_SIZE) return E_SCRATCH;
-        TIMED(thm_attention_s8(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), buf(c, 4),
-                               p[0], p[1], &a, thm_arena));
-        break;
-    }
-    case THM_K_RMSNORM_S16:
-    case THM_K_RMSNORM_S8: {
-        if (c->n_bufs != 4) break;
-        int64_t eps = (int64_t)(((uint64_t)(uint32_t)p[3] << 32) | (uint32_t)p[2]);
-        if (c->kernel == THM_K_RMSNORM_S16)
-            TIMED(thm_rmsnorm_s16(buf(c, 0), buf(c, 1), buf(c, 2), eps, buf(c, 3), p[0], p[1]));
-        else
-            TIMED(thm_rmsnorm_s8(buf(c, 0), buf(c, 1), buf(c, 2), eps, buf(c, 3), p[0], p[1]));
-        break;
-    }
-    case THM_K_ROPE_S8:
-        if (c->n_bufs != 4) break;
-        TIMED(thm_rope_s8(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0], p[1], p[2], p[3], p[4]));
-        break;
-    case THM_K_RESIDUAL_S16: {
-        if (c->n_bufs != 3 || c->len[0] != c->len[2]) break;
-        uint8_t *r = buf(c, 0), *out = buf(c, 2);
-        for (uint32_t i = 0; i < c->len[0]; i++) out[i] = r[i];   /* in place on a copy */
-        TIMED(thm_residual_gated_s16((int16_t *)(void *)out, buf(c, 1), p[0], p[1], p[2]));
-        break;
-    }
-    case THM_K_EMBED_S16:
-        if (c->n_bufs != 5) break;
-        TIMED(thm_embed_s16(buf(c, 0), p[0], buf(c, 1), buf(c, 2), buf(c, 3), p[1], p[2], buf(c, 4)));
-        break;
-    case THM_K_REQUANTIZE_S32:
-        if (c->n_bufs != 4) break;
-        TIMED(thm_requantize_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0]));
-        break;
-    default:
-        break;
-    }
-#undef TIMED
-    *ticks = t1 - t0;
-    return rc;
-}
 
 static int fail(const char *msg, int code)
 {
@@ -261,12 +55,12 @@ int main(void)
         if (thm_isa_set(isa) != THM_OK) return fail("thm_isa_set refused an available ISA", 6);
         for (uint32_t i = 0; i < h->n_cases; i++) {
             const thm_job_case *c = &cases[i];
-            thm_result_record r = {i, isa, E_CASE, 0, 0};
-            if (case_ok(c, h->total_bytes)) {
+            thm_result_record r = {i, isa, THM_JOB_E_CASE, 0, 0};
+            if (thm_job_case_ok(c, h->total_bytes)) {
                 uint32_t o = c->n_bufs ? c->n_bufs - 1 : 0;
                 uint8_t *out = c->n_bufs ? thm_job + c->off[o] : 0;
                 for (uint32_t j = 0; out && j < c->len[o]; j++) out[j] = 0xa5;  /* no stale pass */
-                r.status = run_case(c, &r.ticks);
+                r.status = thm_job_run_case(thm_job, c, thm_arena, THM_BOARD_ARENA_SIZE, &r.ticks);
                 r.out_len = c->n_bufs ? c->len[o] : 0;
                 if (thm_semi_write(fd, &r, sizeof(r)) || (r.out_len && thm_semi_write(fd, out, r.out_len)))
                     return fail("write failed", 5);

@@ -68,4 +68,15 @@ typedef struct {
     uint64_t ticks;             /* counter ticks around the call */
 } thm_result_record;            /* 24 bytes, then out_len bytes */
 
+#define THM_JOB_E_CASE (-100)       /* a malformed case: never run */
+#define THM_JOB_E_SCRATCH (-101)    /* the scratch is too small for the case */
+
+/* 1 when the case's buffers lie in a job of `total` bytes and its parameters fit them. */
+int thm_job_case_ok(const thm_job_case *c, uint32_t total);
+/* Run a case whose buffers are at offsets in `job` (the output, its last
+ * buffer, written in place), timing the call in counter ticks; scratch
+ * serves kernels that need one. The kernel's return code, or THM_JOB_E_*. */
+int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint32_t scratch_bytes,
+                     uint64_t *ticks);
+
 #endif /* THM_CONFORMANCE_H */

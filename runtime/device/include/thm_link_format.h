@@ -4,7 +4,7 @@
 #ifndef THM_LINK_FORMAT_H
 #define THM_LINK_FORMAT_H
 
-#define THM_LINK_VERSION 3
+#define THM_LINK_VERSION 4
 #define THM_LINK_MAGIC0 0xA5
 #define THM_LINK_MAGIC1 0x5A
 #define THM_LINK_MAX_PAYLOAD 1040
@@ -31,6 +31,7 @@
 #define THM_LINK_CMD_ABORT 0x07
 #define THM_LINK_CMD_REQ 0x08
 #define THM_LINK_CMD_OUT 0x09
+#define THM_LINK_CMD_TEST 0x0A
 #define THM_LINK_CMD_ERROR 0x7F
 
 #define THM_LINK_ST_OK 0
@@ -51,6 +52,15 @@
 #define THM_LINK_SLOT_PARTIAL 1
 #define THM_LINK_SLOT_VALID 2
 #define THM_LINK_SLOT_ACTIVE 3
+
+#define THM_LINK_TEST_IDENT 1
+#define THM_LINK_TEST_KERNEL 2
+#define THM_LINK_TEST_MEMORY 3
+#define THM_LINK_TEST_FLASH 4
+#define THM_LINK_TEST_SLOTS 5
+#define THM_LINK_TEST_STACK 6
+#define THM_LINK_TEST_FILL 7
+#define THM_LINK_TEST_NO_FAULT 0xFFFFFFFFu
 
 #define THM_LINK_REC_GEN 1
 #define THM_LINK_REC_PROGRESS 2
@@ -135,6 +145,21 @@
 #define THM_LINK_OUT_R_OFFSET 0  /* 4 B: echoed */
 #define THM_LINK_OUT_R_OUT_LEN 4  /* 4 B: the whole output */
 #define THM_LINK_OUT_R_SIZE 8
+
+#define THM_LINK_TEST_OP 0  /* 1 B: TEST_OPS */
+#define THM_LINK_TEST_PAD 1  /* 3 B: 0 */
+#define THM_LINK_TEST_ARG0 4  /* 4 B: the op's first argument (KERNEL: the staged request's length) */
+#define THM_LINK_TEST_ARG1 8  /* 4 B: its second (KERNEL: the staged request's CRC-32) */
+#define THM_LINK_TEST_SIZE 12
+
+#define THM_LINK_TEST_R_STATUS 0  /* 1 B: OK, or the failing check's status (E_FLASH, E_HASH, E_RUN) */
+#define THM_LINK_TEST_R_OP 1  /* 1 B: echoed */
+#define THM_LINK_TEST_R_PAD 2  /* 2 B: 0 */
+#define THM_LINK_TEST_R_OUT_LEN 4  /* 4 B: output bytes, read with OUT */
+#define THM_LINK_TEST_R_V0 8  /* 4 B: per op (TEST_OPS) */
+#define THM_LINK_TEST_R_V1 12  /* 4 B */
+#define THM_LINK_TEST_R_V2 16  /* 8 B */
+#define THM_LINK_TEST_R_SIZE 24
 
 #define THM_LINK_ERROR_STATUS 0  /* 1 B: STATUS */
 #define THM_LINK_ERROR_CMD 1  /* 1 B: the refused command (E_CRC: as the header read; 0 with seq 0) */

@@ -263,6 +263,89 @@ static int on_out(thm_link_server *s, uint16_t seq, const uint8_t *p) {
     return send(s, THM_LINK_CMD_OUT, seq, r, THM_LINK_OUT_R_SIZE + n);
 }
 
+/* FLASH: the journal's idle log sector is the one scratch sector the link
+ * owns that no model and no live journal record is in: erased, programmed
+ * with two patterns (each byte its offset's low bits, then inverted), read
+ * back, and left erased. A cut during the test leaves bytes there that are
+ * never a valid GEN record (no JOURNAL_MAGIC at its start), so the log in
+ * charge stays in charge. */
+static uint32_t flash_test(thm_link_server *s, uint32_t *bytes) {
+    const thm_link_flash *f = &s->flash;
+    uint32_t off = (1 - s->journal.log) * f->sector, n = f->sector;
+    uint8_t *buf = s->sector_buf, back[64];
+    *bytes = n;
+    for (uint32_t pass = 0; pass < 3; pass++) {
+        if (f->erase(f->ctx, off, n)) return 0;
+        for (uint32_t i = 0; i < n; i += sizeof back) {
+            if (f->read(f->ctx, off + i, back, sizeof back)) return i;
+            for (uint32_t k = 0; k < sizeof back; k++)
+                if (back[k] != 0xFF) return i + k;
+        }
+        if (pass == 2) break;                       /* left erased */
+        for (uint32_t i = 0; i < n; i++) buf[i] = (uint8_t)(pass ? ~(i ^ (i >> 8)) : (i ^ (i >> 8)));
+        if (pass == 0) buf[0] = buf[1] = 0x00;      /* never the journal's magic */
+        if (f->program(f->ctx, off, buf, n)) return 0;
+        for (uint32_t i = 0; i < n; i += sizeof back) {
+            if (f->read(f->ctx, off + i, back, sizeof back)) return i;
+            for (uint32_t k = 0; k < sizeof back; k++)
+                if (back[k] != buf[i + k]) return i + k;
+        }
+    }
+    return THM_LINK_TEST_NO_FAULT;
+}
+
+static int on_test(thm_link_server *s, uint16_t seq, const uint8_t *p) {
+    thm_link_test_in in = {p[THM_LINK_TEST_OP], thm_le32(p + THM_LINK_TEST_ARG0), thm_le32(p + THM_LINK_TEST_ARG1),
+                           0, 0};
+    thm_link_test_out out = {s->out, 0, THM_LINK_ST_OK, 0, 0, 0};
+    s->o_valid = 0;
+    switch (in.op) {
+    case THM_LINK_TEST_FLASH:
+        if (s->xfer) return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_STATE);   /* the sector buffer is in use */
+        out.v1 = flash_test(s, &out.v0);
+        if (out.v1 != THM_LINK_TEST_NO_FAULT) out.status = THM_LINK_ST_E_FLASH;
+        break;
+    case THM_LINK_TEST_SLOTS:
+        if (s->xfer) return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_STATE);
+        for (uint32_t i = 0; i < s->journal.slots; i++) {
+            const thm_link_slot *sl = &s->journal.slot[i];
+            if (sl->state != THM_LINK_SLOT_VALID) continue;
+            out.v0++;
+            if (!slot_hash_ok(s, i, sl->image_size, sl->sha256)) out.v1 |= 1u << i;
+        }
+        if (out.v1) out.status = THM_LINK_ST_E_HASH;
+        break;
+    case THM_LINK_TEST_FILL:
+        if (in.arg0 > THM_LINK_MAX_OUTPUT) return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_LENGTH);
+        for (uint32_t i = 0; i < in.arg0; i++) s->out[i] = (uint8_t)(i * 7 + 1);
+        out.out_len = in.arg0;
+        break;
+    default:
+        if (in.op == THM_LINK_TEST_KERNEL) {
+            /* the job is the staged request, named by length and CRC as RUN names it */
+            if (in.arg0 == 0 || in.arg0 != s->r_total || s->r_fill != s->r_total ||
+                thm_crc32(0, s->req, in.arg0) != in.arg1)
+                return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_STATE);
+            in.staged = s->req;
+            in.staged_len = in.arg0;
+        }
+        if (!s->test || s->test(s->test_ctx, &in, &out) < 0) return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_CMD);
+        if (out.out_len > THM_LINK_MAX_OUTPUT) return error(s, seq, THM_LINK_CMD_TEST, THM_LINK_ST_E_RUN);
+        break;
+    }
+    s->o_len = out.out_len;
+    s->o_valid = 1;
+    uint8_t *r = s->reply;
+    memset(r, 0, THM_LINK_TEST_R_SIZE);
+    r[THM_LINK_TEST_R_STATUS] = out.status;
+    r[THM_LINK_TEST_R_OP] = (uint8_t)in.op;
+    thm_put32(r + THM_LINK_TEST_R_OUT_LEN, out.out_len);
+    thm_put32(r + THM_LINK_TEST_R_V0, out.v0);
+    thm_put32(r + THM_LINK_TEST_R_V1, out.v1);
+    thm_put64(r + THM_LINK_TEST_R_V2, out.v2);
+    return send(s, THM_LINK_CMD_TEST, seq, r, THM_LINK_TEST_R_SIZE);
+}
+
 static int dispatch(thm_link_server *s) {
     const thm_link_decoder *d = &s->dec;
     uint32_t n = d->length;
@@ -286,6 +369,8 @@ static int dispatch(thm_link_server *s) {
         return n != THM_LINK_RUN_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_run(s, d->seq, p);
     case THM_LINK_CMD_OUT:
         return n != THM_LINK_OUT_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_out(s, d->seq, p);
+    case THM_LINK_CMD_TEST:
+        return n != THM_LINK_TEST_SIZE ? error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH) : on_test(s, d->seq, p);
     case THM_LINK_CMD_ABORT:
         if (n) return error(s, d->seq, d->cmd, THM_LINK_ST_E_LENGTH);
         s->xfer = 0;
@@ -311,6 +396,11 @@ int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const th
 void thm_link_server_set_check(thm_link_server *s, thm_link_check_fn check, void *ctx) {
     s->check = check;
     s->check_ctx = ctx;
+}
+
+void thm_link_server_set_test(thm_link_server *s, thm_link_test_fn test, void *ctx) {
+    s->test = test;
+    s->test_ctx = ctx;
 }
 
 void thm_link_server_abort(thm_link_server *s) { s->xfer = 0; }

@@ -38,6 +38,26 @@ typedef int (*thm_link_run_fn)(void *ctx, const thm_link_run_in *in, thm_link_ru
  * so a SHA-valid image the runtime refuses never replaces a working model. */
 typedef int (*thm_link_check_fn)(void *ctx, uint32_t image_offset, uint32_t image_size);
 
+/* A TEST operation the server leaves to the application (IDENT, KERNEL,
+ * MEMORY, STACK; it answers FLASH, SLOTS and FILL itself). */
+typedef struct {
+    uint32_t op, arg0, arg1;
+    const uint8_t *staged;     /* KERNEL: the staged request (checked against arg0/arg1), else NULL */
+    uint32_t staged_len;
+} thm_link_test_in;
+
+typedef struct {
+    uint8_t *out;              /* THM_LINK_MAX_OUTPUT bytes, read by the host with OUT */
+    uint32_t out_len;
+    uint8_t status;            /* THM_LINK_ST_OK, or the failing check's status */
+    uint32_t v0, v1;
+    uint64_t v2;
+} thm_link_test_out;
+
+/* Returns 0 when it answered (status says how the check went), < 0 for an
+ * op it does not know (answered E_CMD). */
+typedef int (*thm_link_test_fn)(void *ctx, const thm_link_test_in *in, thm_link_test_out *out);
+
 typedef struct {
     thm_link_port port;
     thm_link_flash flash;
@@ -48,6 +68,8 @@ typedef struct {
     void *run_ctx;
     thm_link_check_fn check;   /* NULL: every image that hashes right is committed */
     void *check_ctx;
+    thm_link_test_fn test;     /* NULL: only the TEST ops the server answers itself */
+    void *test_ctx;
     uint8_t *sector_buf;       /* flash.sector bytes, supplied by the board */
     /* the transfer in progress (RAM; the journal holds what survives a reset) */
     int xfer;                  /* 1 after BEGIN until COMMIT/ABORT */
@@ -70,6 +92,8 @@ int thm_link_server_init(thm_link_server *s, const thm_link_port *port, const th
                          uint8_t *sector_buf, const char *board, thm_link_run_fn run, void *run_ctx);
 /* Install the COMMIT check (after init; init clears it). */
 void thm_link_server_set_check(thm_link_server *s, thm_link_check_fn check, void *ctx);
+/* Install the application's TEST handler (after init). */
+void thm_link_server_set_test(thm_link_server *s, thm_link_test_fn test, void *ctx);
 /* Read what the port has (waiting up to timeout_ms) and answer every frame.
  * Returns 0, or < 0 when the port closed. */
 int thm_link_server_poll(thm_link_server *s, uint32_t timeout_ms);

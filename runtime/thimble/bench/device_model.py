@@ -165,16 +165,9 @@ def profile_firmware(board):
     """The link firmware with per-part counters (THM_MODEL_PROFILE), in its own
     build folder: the counter reads and prints cost instructions, so the
     default build never has them."""
-    import subprocess
     from ..firmware.build import build_firmware
-    source = resources.data_root()
     bd = os.path.join(resources.build_root(), "profile", board.name)
-    if not os.path.exists(os.path.join(bd, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", str(source), "-B", bd, f"-DTHM_BOARD={board.name}",
-                        f"-DCMAKE_TOOLCHAIN_FILE={source / 'cmake' / f'toolchain-{board.toolchain}.cmake'}",
-                        f"-DPython3_EXECUTABLE={sys.executable}", "-DCMAKE_C_FLAGS=-DTHM_MODEL_PROFILE=1"],
-                       check=True, capture_output=True)
-    return build_firmware(board.name, bd, target="thm_app_link")
+    return build_firmware(board.name, bd, target="thm_app_link", defines=["THM_MODEL_PROFILE=1"])
 
 
 def parse_profile(log_text, board, counters):

@@ -23,8 +23,11 @@ def default_build_dir(board_name):
     return os.path.join(resources.build_root(), "boards", board_name)
 
 
-def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=True):
-    """Configure (if needed) and build `target` for the board; returns the ELF path."""
+def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=True, defines=()):
+    """Configure (if needed) and build `target` for the board; returns the ELF path.
+    defines: C macros (NAME or NAME=VALUE) for a variant build (profiling
+    counters, the deliberate defects selftest's test builds); a variant
+    needs its own build_dir, since they are fixed when the folder is configured."""
     board = load_board(board_name)
     build_dir = os.path.abspath(build_dir or default_build_dir(board.name))
     for tool in ("cmake", f"{board.toolchain}-gcc"):
@@ -35,8 +38,9 @@ def build_firmware(board_name, build_dir=None, target="thm_conformance", quiet=T
     steps = []
     if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
         gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+        flags = [f"-DCMAKE_C_FLAGS={' '.join('-D' + d for d in defines)}"] if defines else []
         steps.append(["cmake", "-S", source, "-B", build_dir, *gen, f"-DTHM_BOARD={board.name}",
-                      f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", f"-DPython3_EXECUTABLE={sys.executable}"])
+                      f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", f"-DPython3_EXECUTABLE={sys.executable}", *flags])
     steps.append(["cmake", "--build", build_dir, "--target", target])
     for argv in steps:
         p = subprocess.run(argv, capture_output=True, text=True, errors="replace")

@@ -589,6 +589,30 @@ class LinkClient:
             out += more[:head["out_len"] - len(out)]
         return head, bytes(out)
 
+    def _read_out(self, total, have=b""):
+        out = bytearray(have)
+        while len(out) < total:
+            r, more = self._unpack("OUT_R", self.request("OUT", codec.pack("OUT", len(out))))
+            if r["offset"] != len(out) or r["out_len"] != total or not more:
+                raise LinkError(f"OUT: offset {r['offset']}, {len(more)} bytes", "E_REPLY")
+            out += more[:total - len(out)]
+        return bytes(out)
+
+    def test(self, op, arg0=0, arg1=0, staged=None, timeout=None):
+        """One bring-up check (TEST; format.TEST_OPS names op). staged: bytes
+        staged first and named by length and CRC (KERNEL's job).
+        -> (TEST_R fields with "status" as a name, output bytes)."""
+        if staged is not None:
+            staged = bytes(staged)
+            self.stage(staged)
+            arg0, arg1 = len(staged), zlib.crc32(staged)
+        head, _ = self._unpack("TEST_R", self.request("TEST", codec.pack("TEST", F.TEST_OPS[op], bytes(3), arg0, arg1),
+                                                      timeout=timeout or self.run_timeout, retries=1))
+        if head["op"] != F.TEST_OPS[op] or head["out_len"] > F.MAX_OUTPUT:
+            raise LinkError(f"TEST {op}: a reply for op {head['op']} with {head['out_len']} output bytes", "E_REPLY")
+        head["status"] = STATUS_NAMES.get(head["status"], f"?{head['status']}")
+        return head, self._read_out(head["out_len"])
+
     def run(self, query, tools, max_new_tokens=96, truncate=False):
         """Ask the active model. -> (RUN_R counters, DeviceAnswer). tools: a
         parsed list or JSON text; names map back with answer.calls(name_map).

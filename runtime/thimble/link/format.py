@@ -18,8 +18,9 @@ import struct
 
 from ..app import format as app_format
 
-VERSION = 3                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output;
+VERSION = 4                        # 2: staged RUN (REQ, OUT), HELLO says max_request/max_output;
                                    # 3: E_CRC names the garbled frame's seq (a v2 host took it for a refusal)
+                                   # 4: TEST (bring-up checks, thimble selftest)
 MAGIC = b"\xA5\x5A"                # rare in ASCII logs, never 0x00/0xFF runs
 MAX_PAYLOAD = 1040                 # DATA: 8-byte offset/flags + 1024 data bytes + slack
 DATA_CHUNK = 1024                  # image bytes per DATA frame
@@ -51,6 +52,7 @@ COMMANDS = {
     "ABORT": 0x07,      # drop the RAM state of a transfer (flash journal stays)
     "REQ": 0x08,        # stage request bytes at an offset (offset 0 starts a new request)
     "OUT": 0x09,        # read the last RUN's output from an offset
+    "TEST": 0x0A,       # a bring-up check (thimble selftest): TEST_OPS; its output is read with OUT
     "ERROR": 0x7F,      # device -> host only: a request it refused
 }
 REPLY = 0x80
@@ -73,6 +75,17 @@ STATUS = {
 }
 
 SLOT_STATES = {"EMPTY": 0, "PARTIAL": 1, "VALID": 2, "ACTIVE": 3}
+# TEST operations (docs/protocol.md, "Bring-up checks"): what each answers in TEST_R.
+TEST_OPS = {
+    "IDENT": 1,         # output: the firmware id line (board, sources' hash); v0: the arena's bytes
+    "KERNEL": 2,        # run the staged request as one conformance job case under every ISA; output: records
+    "MEMORY": 3,        # march test of the arena from arg0 for arg1 bytes (0, 0: all not in use); v0 bytes, v1 fault offset
+    "FLASH": 4,         # erase / program / read back the journal's idle log sector; v0 bytes, v1 fault offset
+    "SLOTS": 5,         # re-hash every VALID slot; v0 slots checked, v1 bit i: slot i differs
+    "STACK": 6,         # v0: stack bytes never touched since reset, v1: the stack's bytes
+    "FILL": 7,          # output: arg0 bytes of a pattern (UART throughput, device -> host)
+}
+TEST_NO_FAULT = 0xFFFFFFFF         # v1 of MEMORY and FLASH when nothing failed
 
 # Message payloads (name -> fields). Variable tails are noted in comments.
 MESSAGES = {
@@ -150,6 +163,21 @@ MESSAGES = {
         ("offset", "I", "echoed"),
         ("out_len", "I", "the whole output"),
     ],                                  # followed by min(OUT_PART, out_len - offset) bytes
+    "TEST": [
+        ("op", "B", "TEST_OPS"),
+        ("pad", "3s", "0"),
+        ("arg0", "I", "the op's first argument (KERNEL: the staged request's length)"),
+        ("arg1", "I", "its second (KERNEL: the staged request's CRC-32)"),
+    ],
+    "TEST_R": [
+        ("status", "B", "OK, or the failing check's status (E_FLASH, E_HASH, E_RUN)"),
+        ("op", "B", "echoed"),
+        ("pad", "2s", "0"),
+        ("out_len", "I", "output bytes, read with OUT"),
+        ("v0", "I", "per op (TEST_OPS)"),
+        ("v1", "I", ""),
+        ("v2", "Q", ""),
+    ],
     "ERROR": [
         ("status", "B", "STATUS"),
         ("cmd", "B", "the refused command (E_CRC: as the header read; 0 with seq 0)"),
