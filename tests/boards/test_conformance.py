@@ -49,6 +49,10 @@ def suite(board_name):
         C.matmul_s4(rng, 4, 1030, 5, edge=True), C.matmul_s4(rng, 0, 8, 4), C.matmul_s4(rng, 1, 512, 512),
         C.matmul_s4_s32(rng, 1, 192, 1024), C.matmul_s4_s32(rng, 3, 37, 5, edge=True),
         C.matmul_s4_s32(rng, 2, 129, 7, edge=True), C.matmul_s4_s32(rng, 1, 2, 2),
+        # int4 sums at their bounds (+-2^19 at 512 k: one chunk of the DSP path) and past them
+        # (1030 k: two chunks and a K % 8 tail); 2-row and 1-row passes, ragged N
+        C.matmul_s4_extremes(rng, 3, 512, 7, s32=True), C.matmul_s4_extremes(rng, 3, 1030, 5, s32=True),
+        C.matmul_s4_extremes(rng, 5, 2048, 4, s32=True), C.matmul_s4_extremes(rng, 3, 512, 7),
         C.embed_s16_s4(rng, 5, 11, 7), C.embed_s16_s4(rng, 3, 9, 64),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others

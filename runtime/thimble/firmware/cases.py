@@ -65,6 +65,28 @@ def matmul_s4_s32(rng, M, K, N, bias=True, edge=False):
                   np.int32, (M, N), ref.matmul_s4_s32(x, w4, b), macs=M * K * N, meta={"M": M, "K": K, "N": N})
 
 
+def matmul_s4_extremes(rng, M, K, N, s32=False):
+    """thm_matmul_s4 (s32: _s32, no bias) where the sums reach their bounds: rows of x all -128,
+    all 127, then alternating; rows of w all -8, all 7, then random. A whole row at -128
+    against one at -8 is the largest sum, 1024 K; 127 against -8 the smallest, -1016 K."""
+    x = rng.integers(-128, 128, size=(M, K))
+    x[0::3], x[1::3] = -128, 127
+    x[2::3, 0::2] = -128
+    w = rng.integers(-8, 8, size=(N, K))
+    w[0::3], w[1::3] = -8, 7
+    w4 = ref.pack_s4(w)
+    if K % 2:
+        w4[:, -1] |= (rng.integers(0, 16, size=N) << 4).astype(np.uint8)
+    x = x.astype(I8)
+    name = f"matmul_s4{'_s32' if s32 else ''} {M}x{K}x{N} extremes"
+    if s32:
+        return J.Case(name, J.MATMUL_S4_S32, [M, K, N], [x, w4, None], np.int32, (M, N),
+                      ref.matmul_s4_s32(x, w4, None), macs=M * K * N, meta={"M": M, "K": K, "N": N})
+    mult, shift = _mults(rng, N, -20, -8)
+    return J.Case(name, J.MATMUL_S4, [M, K, N], [x, w4, None, mult, shift], np.int8, (M, N),
+                  ref.matmul_s4(x, w4, mult, shift, None), macs=M * K * N, meta={"M": M, "K": K, "N": N})
+
+
 def embed_s16_s4(rng, T, V, D):
     """thm_embed_s16_s4: rows of an int4 table at the -8 / 7 ends, odd D's padding nibble garbage."""
     tokens = rng.integers(0, V, size=T).astype(np.int32)
