@@ -36,3 +36,36 @@ def test_flash_through_the_gdbstub_then_deploy_and_run(board, link_elf, tmp_path
         got = json.loads(capsys.readouterr().out)
     assert rc == (0 if got["complete"] else 1)            # a random model: its answer may not close
     assert (got["tokens"], got["crc"], got["text"]) == (want["tokens"], want["crc"], want["text"]), got
+
+
+def test_thimble_emulate_gdb_waits_halted_for_the_probe(tmp_path, capsys):
+    """The command line a person types: `thimble emulate --gdb PORT` prints
+    where the gdbstub is and waits; `thimble flash` against it starts the
+    firmware; Ctrl-C stops it with exit 0."""
+    import signal
+    import subprocess
+    import sys
+
+    import serial
+    from toolchain import need_board
+    need_board("watch_m4")
+    gdb, uart = free_port(), free_port()
+    p = subprocess.Popen([sys.executable, "-m", "thimble", "emulate", "--board", "watch_m4", "--gdb", str(gdb),
+                          "--port", str(uart), "--flash", str(tmp_path / "flash.bin")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        assert f"halted with no firmware, gdbstub on 127.0.0.1:{gdb}" in first, first
+        with serial.serial_for_url(f"socket://127.0.0.1:{uart}", timeout=30) as ser:
+            assert thimble(["flash", "--board", "watch_m4", "--gdb", f"127.0.0.1:{gdb}", "--reset-run"]) == 0
+            assert "started at its entry and detached" in capsys.readouterr().out
+            assert ser.read_until(b"\r\n") == b"thimble app watch_m4: link ready\r\n"
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert p.returncode == 0
