@@ -39,4 +39,20 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "bootstrap: installing thimble (editable) and its test dependencies into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# the MicroPython client's checks: the tools into .venv, the stubs beside it (pyproject.toml's
+# micropython extra pins both)
+pins() {   # the micropython extra's pins: "tools" (into .venv) or "stubs" (beside it)
+    .venv/bin/python -c 'import sys, tomllib
+pins = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["micropython"]
+print(" ".join(p for p in pins if ("stubs" in p) == (sys.argv[1] == "stubs")))' "$1"
+}
+read -r -a mp_tools <<< "$(pins tools)"
+mp_stubs=$(pins stubs)
+.venv/bin/python -m pip install -q --disable-pip-version-check "${mp_tools[@]}"
+if [ ! -f .venv/micropython-stubs/.pins ] || [ "$(cat .venv/micropython-stubs/.pins)" != "$mp_stubs" ]; then
+    rm -rf .venv/micropython-stubs
+    # shellcheck disable=SC2086
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target .venv/micropython-stubs $mp_stubs
+    echo "$mp_stubs" > .venv/micropython-stubs/.pins
+fi
 echo "bootstrap: ready ($(.venv/bin/python -c 'import thimble; print("thimble", thimble.__version__)'))"

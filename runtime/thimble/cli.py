@@ -23,6 +23,7 @@ COMMANDS = [
     ("selftest", "the bring-up checklist over the serial link: kernels bit-exact, memory, flash, UART, slots"),
     ("run", "ask a board (serial port or emulator) a question; prints the tool call and counters"),
     ("deploy", "send a .thm image to a board over the serial link (resumes, verifies, A/B commit)"),
+    ("pack-tools", "tools JSON -> the packed tools a MicroPython client sends (clients/micropython)"),
 ]
 
 
@@ -34,7 +35,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"thimble {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS:
-        mod = importlib.import_module(f"thimble.commands.{name}")
+        mod = importlib.import_module(f"thimble.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_parser(p)
         p.set_defaults(_run=mod.run)

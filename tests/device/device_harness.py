@@ -93,3 +93,40 @@ def still_serving(link, board, good, want, query, tools):
         assert link.deploy(good.read_bytes()).status == "deployed"
     _, ans = link.run(query, tools)
     assert ans.ok and (ans.tokens, ans.crc) == (want["tokens"], want["crc"]), ans
+
+
+class OldProtocolDevice:
+    """A TCP 'device' that answers every HELLO as link protocol VERSION - 1
+    (the tests of clients refusing firmware of another protocol version).
+    Entering yields its socket:// URL."""
+
+    def __enter__(self):
+        import socket
+        import threading
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        threading.Thread(target=self._serve, daemon=True).start()
+        return f"socket://127.0.0.1:{self.ls.getsockname()[1]}"
+
+    def _serve(self):
+        from thimble.link import codec
+        from thimble.link import format as F
+        try:
+            c, _ = self.ls.accept()
+        except OSError:
+            return
+        with c:
+            dec = codec.Decoder()
+            while True:
+                data = c.recv(4096)
+                if not data:
+                    return
+                for _cmd, seq, _payload in dec.feed(data):
+                    head = codec.pack("HELLO_R", F.VERSION - 1, F.MAX_PAYLOAD, F.WINDOW, 1, 0xFF, 1 << 16, 4096,
+                                      F.MAX_REQUEST, F.MAX_OUTPUT, b"watch_m4")
+                    empty = codec.pack("SLOT_INFO", 0, bytes(3), 0, 0, 0, bytes(32))
+                    c.sendall(codec.encode(F.COMMANDS["HELLO"] | F.REPLY, seq, head + empty))
+
+    def __exit__(self, *exc):
+        self.ls.close()

@@ -7,18 +7,15 @@ first) it fails with exactly those lines, and exit 1. A firmware that
 speaks another link protocol is one error line."""
 import json
 import os
-import socket
-import threading
 
 import pytest
 
-from device_harness import tiny_image
+from device_harness import OldProtocolDevice, tiny_image
 from toolchain import need_board
 from thimble.cli import main as thimble
 from thimble.core import resources
 from thimble.firmware.build import build_firmware
 from thimble.firmware.emulator import Emulator
-from thimble.link import codec
 from thimble.link import format as F
 
 CHECKS = ["identity", "kernels", "speed", "memory", "flash", "uart", "slots", "stack"]
@@ -61,28 +58,9 @@ def test_deliberate_defects_fail_their_own_lines(tmp_path, capsys):
 
 def test_firmware_of_another_protocol_version_is_one_error(capsys):
     """A device that answers HELLO as link protocol v3 (before TEST)."""
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(1)
-
-    def device():
-        c, _ = ls.accept()
-        with c:
-            dec = codec.Decoder()
-            while True:
-                data = c.recv(4096)
-                if not data:
-                    return
-                for _cmd, seq, _payload in dec.feed(data):
-                    head = codec.pack("HELLO_R", F.VERSION - 1, F.MAX_PAYLOAD, F.WINDOW, 1, 0xFF, 1 << 16, 4096,
-                                      F.MAX_REQUEST, F.MAX_OUTPUT, b"watch_m4")
-                    empty = codec.pack("SLOT_INFO", 0, bytes(3), 0, 0, 0, bytes(32))
-                    c.sendall(codec.encode(F.COMMANDS["HELLO"] | F.REPLY, seq, head + empty))
-    th = threading.Thread(target=device, daemon=True)
-    th.start()
-    rc = thimble(["selftest", "--port", f"socket://127.0.0.1:{ls.getsockname()[1]}"])
+    with OldProtocolDevice() as url:
+        rc = thimble(["selftest", "--port", url])
     err = capsys.readouterr().err
-    ls.close()
     assert rc == 1 and err.strip().splitlines() == [err.strip()], err
     assert f"link protocol v{F.VERSION - 1}, this host v{F.VERSION}" in err, err
 

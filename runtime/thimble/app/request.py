@@ -75,6 +75,24 @@ def build_request(query, tools, max_new_tokens=MAX_NEW, truncate=False):
     return head + q + tj + w, name_map
 
 
+TOOLS_BLOB_MAGIC = b"THTP"
+
+
+def pack_tools(tools):
+    """The tools as a small client sends them (clients/micropython,
+    `thimble pack-tools`): b"THTP", u32 JSON length, u32 wire length, then
+    Needle's compact tools JSON and its wire form, exactly the bytes
+    build_request puts in a request. -> (blob, name_map)."""
+    if isinstance(tools, (str, bytes)):
+        tools = parse_tools(tools)
+    tools_json, name_map = normalize_tools(tools)
+    tj = tools_json.encode("utf-8")
+    if len(tj) > MAX_TOOLS_JSON:
+        raise PromptError(f"tools JSON is {len(tj)} bytes; the device takes {MAX_TOOLS_JSON}")
+    w = tools_wire(tools_json)
+    return TOOLS_BLOB_MAGIC + struct.pack("<II", len(tj), len(w)) + tj + w, name_map
+
+
 @dataclass
 class DeviceAnswer:
     status: int

@@ -1,0 +1,5 @@
+"""`micropython.const` on CPython (the MicroPython client's tests)."""
+
+
+def const(x):
+    return x
