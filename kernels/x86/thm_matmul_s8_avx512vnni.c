@@ -93,8 +93,9 @@ THM_INLINE THM_VNNI void thm_vnni_finish(const __m512i *acc, const int32_t *corr
     }
 }
 
-/* 128 * sum_k x[k], the correction for the +128 on the weights. */
-static THM_VNNI int32_t thm_vnni_x_correction(const int8_t *r, int32_t K)
+/* off * sum_k x[k], the correction for the +off on the weights (128 for
+ * int8 weights, 8 for the int4 ones of thm_matmul_s4_x86.c). */
+static THM_VNNI int32_t thm_vnni_x_correction(const int8_t *r, int32_t K, int32_t off)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512i s = _mm512_setzero_si512();
@@ -108,53 +109,22 @@ static THM_VNNI int32_t thm_vnni_x_correction(const int8_t *r, int32_t K)
         const __m512i u = _mm512_xor_si512(_mm512_mask_loadu_epi8(flip, m, r + k), flip);
         s = _mm512_add_epi64(s, _mm512_sad_epu8(u, _mm512_setzero_si512()));
     }
-    /* sum of (x + 128) over K, minus 128 K: |sum x| <= 2^23, so 128 sum x fits */
+    /* sum of (x + 128) over K, minus 128 K: |sum x| <= 2^23, so off * sum x fits */
     const int64_t sum = (int64_t)_mm512_reduce_add_epi64(s) - 128 * (int64_t)K;
-    return (int32_t)(sum * 128);
+    return (int32_t)(sum * off);
 }
 
 /* --- packed path --------------------------------------------------------- */
 
-/* 16 x 16 dword transpose, out[d][c] = in[c][d]: on entry r[c] is 64 bytes
- * (16 groups of 4 k) of channel c; on exit r[d] is k group d of the 16
- * channels, one per lane. */
-THM_INLINE THM_VNNI void thm_vnni_transpose16(__m512i *r)
-{
-    __m512i b[16];
-    /* 4 x 4 transposes inside each 128-bit lane, per group of four rows */
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; g++) {
-        const __m512i a0 = _mm512_unpacklo_epi32(r[4 * g + 0], r[4 * g + 1]);
-        const __m512i a1 = _mm512_unpackhi_epi32(r[4 * g + 0], r[4 * g + 1]);
-        const __m512i a2 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]);
-        const __m512i a3 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
-        b[4 * 0 + g] = _mm512_unpacklo_epi64(a0, a2);   /* dword 4L + 0 of rows 4g .. 4g+3 */
-        b[4 * 1 + g] = _mm512_unpackhi_epi64(a0, a2);   /* dword 4L + 1 */
-        b[4 * 2 + g] = _mm512_unpacklo_epi64(a1, a3);   /* dword 4L + 2 */
-        b[4 * 3 + g] = _mm512_unpackhi_epi64(a1, a3);   /* dword 4L + 3 */
-    }
-    /* then a 4 x 4 transpose of 128-bit lanes, for each j */
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        const __m512i *q = b + 4 * j;
-        const __m512i s0 = _mm512_shuffle_i32x4(q[0], q[1], 0x44);
-        const __m512i s1 = _mm512_shuffle_i32x4(q[0], q[1], 0xEE);
-        const __m512i s2 = _mm512_shuffle_i32x4(q[2], q[3], 0x44);
-        const __m512i s3 = _mm512_shuffle_i32x4(q[2], q[3], 0xEE);
-        r[0 + j] = _mm512_shuffle_i32x4(s0, s2, 0x88);   /* lane 0: dword j */
-        r[4 + j] = _mm512_shuffle_i32x4(s0, s2, 0xDD);   /* lane 1: dword 4 + j */
-        r[8 + j] = _mm512_shuffle_i32x4(s1, s3, 0x88);   /* lane 2: dword 8 + j */
-        r[12 + j] = _mm512_shuffle_i32x4(s1, s3, 0xDD);  /* lane 3: dword 12 + j */
-    }
-}
-
 /* Panel P[k4][v][16][4] (k4 < ceil(kc / 4), v < 4) of u8 = w + 128 for the
  * channels w[0 .. ncols) and k in [k0, k0 + kc); 0 (a zero product) wherever
- * the channel or k is outside. Every byte read is inside w (masked loads). */
-static THM_VNNI void thm_vnni_pack(const int8_t *w, size_t ldw, int32_t ncols, int32_t k0,
-                                   int32_t kc, uint8_t *P, const int8_t *pf, int32_t pf_rows,
-                                   int32_t pf_kc)
+ * the channel or k is outside. Every byte read is inside w (masked loads).
+ * (A thm_vnni_pack_f: pf is the first row to prefetch, from its k pk.) */
+static THM_VNNI void thm_vnni_pack(const uint8_t *w8, size_t ldw, int32_t ncols, int32_t k0,
+                                   int32_t kc, uint8_t *P, const uint8_t *pf8, int32_t pk,
+                                   int32_t pf_rows, int32_t pf_kc)
 {
+    const int8_t *w = (const int8_t *)w8, *pf = (const int8_t *)pf8 + pk;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const int32_t nk4 = (kc + 3) / 4;
     for (int32_t v = 0; v < 4; v++) {
@@ -268,21 +238,24 @@ static const thm_vnni_panel_fn thm_vnni_panels[THM_VNNI_MR + 1] = {
     0, thm_vnni_panel_1, thm_vnni_panel_2, thm_vnni_panel_3,
     thm_vnni_panel_4, thm_vnni_panel_5, thm_vnni_panel_6};
 
-static THM_VNNI void thm_vnni_matmul_packed(const int8_t *x, const int8_t *w, const int32_t *bias,
-                                            const int32_t *mult, const int32_t *shift,
-                                            int8_t *y8, int32_t *y32,
-                                            int32_t M, int32_t K, int32_t N)
+/* The packed path over a panel packer: pack (w's bytes, ld bytes a row)
+ * brings u8 = w + woff, and woff * sum x is taken off every sum; int8 weights
+ * are thm_vnni_pack with woff 128; thm_matmul_s4_x86.c packs int4 weights
+ * (woff 8) into the same panels. */
+THM_VNNI void thm_vnni_matmul_packed_with(thm_vnni_pack_f *pack, int32_t woff, const int8_t *x,
+                                          const uint8_t *w, size_t ld, const int32_t *bias,
+                                          const int32_t *mult, const int32_t *shift, int8_t *y8,
+                                          int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     _Alignas(64) uint8_t P[THM_VNNI_KC * THM_VNNI_NB];   /* [KC/4][4][16][4] packed u8 panel */
     int32_t part[THM_VNNI_MC_PART * THM_VNNI_NB];        /* [MC][64] partial sums over K */
-    int32_t corr[THM_VNNI_MC_ONE];                       /* [MC] 128 * rowsum(x) */
+    int32_t corr[THM_VNNI_MC_ONE];                       /* [MC] woff * rowsum(x) */
     const int one_chunk = K <= THM_VNNI_KC;
     const int32_t Mc = one_chunk ? THM_VNNI_MC_ONE : THM_VNNI_MC_PART;
-    const size_t ld = (size_t)K;
 
     for (int32_t m0 = 0; m0 < M; m0 += Mc) {
         const int32_t mc = M - m0 < Mc ? M - m0 : Mc;
-        for (int32_t i = 0; i < mc; i++) corr[i] = thm_vnni_x_correction(x + (size_t)(m0 + i) * ld, K);
+        for (int32_t i = 0; i < mc; i++) corr[i] = thm_vnni_x_correction(x + (size_t)(m0 + i) * K, K, woff);
         for (int32_t n0 = 0; n0 < N; n0 += THM_VNNI_NB) {
             thm_vnni_out o;
             o.ncols = N - n0 < THM_VNNI_NB ? N - n0 : THM_VNNI_NB;
@@ -300,15 +273,15 @@ static THM_VNNI void thm_vnni_matmul_packed(const int8_t *x, const int8_t *w, co
                 if (last) { pn = n0 + THM_VNNI_NB; pk = 0; }
                 const int32_t pf_rows = pn < N ? (N - pn < THM_VNNI_NB ? N - pn : THM_VNNI_NB) : 0;
                 const int32_t pf_kc = K - pk < THM_VNNI_KC ? K - pk : THM_VNNI_KC;
-                thm_vnni_pack(w + (size_t)n0 * ld, ld, o.ncols, k0, kc, P,
-                              pf_rows ? w + (size_t)pn * ld + pk : w, pf_rows, pf_kc);
+                pack(w + (size_t)n0 * ld, ld, o.ncols, k0, kc, P, pf_rows ? w + (size_t)pn * ld : w,
+                     pf_rows ? pk : 0, pf_rows, pf_kc);
                 for (int32_t m = 0; m < mc; m += THM_VNNI_MR) {
                     const int32_t mr = mc - m < THM_VNNI_MR ? mc - m : THM_VNNI_MR;
                     const size_t off = (size_t)(m0 + m) * N + n0;
                     o.y8 = y8 ? y8 + off : 0;
                     o.y32 = y32 ? y32 + off : 0;
                     int32_t *pm = part + (size_t)m * THM_VNNI_NB;
-                    thm_vnni_panels[mr](x + (size_t)(m0 + m) * ld, ld, k0, kc, P,
+                    thm_vnni_panels[mr](x + (size_t)(m0 + m) * K, (size_t)K, k0, kc, P,
                                         first ? 0 : pm, last ? 0 : pm, corr + m, &o);
                 }
             }
@@ -408,7 +381,7 @@ static THM_VNNI void thm_vnni_matmul_dot(const int8_t *x, const int8_t *w, const
     for (int32_t m = 0; m < M; m += THM_VNNI_DOT_MR) {
         const int32_t mr = M - m < THM_VNNI_DOT_MR ? M - m : THM_VNNI_DOT_MR;
         const int8_t *xm = x + (size_t)m * K;
-        for (int32_t i = 0; i < mr; i++) corr[i] = thm_vnni_x_correction(xm + (size_t)i * K, K);
+        for (int32_t i = 0; i < mr; i++) corr[i] = thm_vnni_x_correction(xm + (size_t)i * K, K, 128);
         for (int32_t n = 0; n < N; n += THM_VNNI_DOT_NB) {
             thm_vnni_out o;
             o.ncols = N - n < THM_VNNI_DOT_NB ? N - n : THM_VNNI_DOT_NB;
@@ -440,7 +413,9 @@ static THM_VNNI void thm_vnni_matmul(const int8_t *x, const int8_t *w, const int
                                      const int32_t *mult, const int32_t *shift, int8_t *y8,
                                      int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
-    if (M >= THM_VNNI_PACK_MIN_M) thm_vnni_matmul_packed(x, w, bias, mult, shift, y8, y32, M, K, N);
+    if (M >= THM_VNNI_PACK_MIN_M)
+        thm_vnni_matmul_packed_with(thm_vnni_pack, 128, x, (const uint8_t *)w, (size_t)K, bias, mult, shift,
+                                    y8, y32, M, K, N);
     else thm_vnni_matmul_dot(x, w, bias, mult, shift, y8, y32, M, K, N);
 }
 

@@ -145,4 +145,50 @@ static inline THM_TARGET_AVX512VNNI __m512i thm_avx512_requantize(__m512i acc, _
     return thm_avx512_rq_apply(acc, &q);
 }
 
+/* 16 x 16 dword transpose, out[d][c] = in[c][d]: on entry r[c] is 64 bytes
+ * (16 groups of 4 k) of channel c; on exit r[d] is k group d of the 16
+ * channels, one per lane. */
+THM_INLINE THM_TARGET_AVX512VNNI void thm_vnni_transpose16(__m512i *r)
+{
+    __m512i b[16];
+    /* 4 x 4 transposes inside each 128-bit lane, per group of four rows */
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        const __m512i a0 = _mm512_unpacklo_epi32(r[4 * g + 0], r[4 * g + 1]);
+        const __m512i a1 = _mm512_unpackhi_epi32(r[4 * g + 0], r[4 * g + 1]);
+        const __m512i a2 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]);
+        const __m512i a3 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
+        b[4 * 0 + g] = _mm512_unpacklo_epi64(a0, a2);   /* dword 4L + 0 of rows 4g .. 4g+3 */
+        b[4 * 1 + g] = _mm512_unpackhi_epi64(a0, a2);   /* dword 4L + 1 */
+        b[4 * 2 + g] = _mm512_unpacklo_epi64(a1, a3);   /* dword 4L + 2 */
+        b[4 * 3 + g] = _mm512_unpackhi_epi64(a1, a3);   /* dword 4L + 3 */
+    }
+    /* then a 4 x 4 transpose of 128-bit lanes, for each j */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m512i *q = b + 4 * j;
+        const __m512i s0 = _mm512_shuffle_i32x4(q[0], q[1], 0x44);
+        const __m512i s1 = _mm512_shuffle_i32x4(q[0], q[1], 0xEE);
+        const __m512i s2 = _mm512_shuffle_i32x4(q[2], q[3], 0x44);
+        const __m512i s3 = _mm512_shuffle_i32x4(q[2], q[3], 0xEE);
+        r[0 + j] = _mm512_shuffle_i32x4(s0, s2, 0x88);   /* lane 0: dword j */
+        r[4 + j] = _mm512_shuffle_i32x4(s0, s2, 0xDD);   /* lane 1: dword 4 + j */
+        r[8 + j] = _mm512_shuffle_i32x4(s1, s3, 0x88);   /* lane 2: dword 8 + j */
+        r[12 + j] = _mm512_shuffle_i32x4(s1, s3, 0xDD);  /* lane 3: dword 12 + j */
+    }
+}
+
+/* The AVX-512 VNNI int8 matmul's packed path (thm_matmul_s8_avx512vnni.c)
+ * over a panel packer, which int4 weights share (thm_matmul_s4_x86.c). A
+ * packer writes P[k4][v][16][4] (k4 < ceil(kc / 4), v < 4): u8 = w + woff of
+ * channels [0, ncols) of w (ldw bytes a row) and k in [k0, k0 + kc), any value
+ * where k >= kc (x is zero there), 0 for channels past ncols; it may prefetch
+ * rows [0, pf_rows) of pf from k pk to pk + pf_kc. */
+typedef void thm_vnni_pack_f(const uint8_t *w, size_t ldw, int32_t ncols, int32_t k0, int32_t kc,
+                             uint8_t *P, const uint8_t *pf, int32_t pk, int32_t pf_rows, int32_t pf_kc);
+THM_TARGET_AVX512VNNI void thm_vnni_matmul_packed_with(thm_vnni_pack_f *pack, int32_t woff, const int8_t *x,
+                                                       const uint8_t *w, size_t ldw, const int32_t *bias,
+                                                       const int32_t *mult, const int32_t *shift, int8_t *y8,
+                                                       int32_t *y32, int32_t M, int32_t K, int32_t N);
+
 #endif /* THM_X86_SIMD_H */

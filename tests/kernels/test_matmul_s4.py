@@ -1,6 +1,7 @@
 """matmul_s4 (int4 weights, int8 activations) on every backend against the
-reference: both x86 paths (few rows: nibbles in place; 16 rows or more: the
-int8 matmul on unpacked chunks), odd K with garbage in the padding nibble,
+reference: every x86 path (few rows: nibbles in place; 16 rows or more: the
+VNNI panels packed from nibbles, or AVX2's int8 matmul on unpacked chunks;
+K past 512 for the panels' partial sums), odd K with garbage in the padding nibble,
 K past the nibble path's limit, the -8 / 7 ends, saturating requantization,
 and the packing itself."""
 import numpy as np
@@ -93,3 +94,13 @@ def test_wrong_packed_width_is_refused(backend):
         k.matmul_s4(x, np.zeros((3, 4), np.uint8), one << 30, -one)
     with pytest.raises(TypeError, match="uint8"):
         k.matmul_s4(x, np.zeros((3, 5), np.int8), one << 30, -one)
+
+
+@pytest.mark.parametrize("M", [1, 5, 16])
+@pytest.mark.parametrize("K", [63, 127, 4095])
+def test_odd_k_after_a_longer_row(kernel, M, K):
+    """An odd K's padding nibble meets x's odd element K // 2, which the x86
+    decode path must zero itself: a call with K + 1 and x = max first leaves
+    its split x (on the stack) full of 127s where that zero belongs."""
+    same(kernel, "matmul_s4", "matmul_s4", seed=K + 1, M=M, K=K + 1, N=9, x="max")
+    same(kernel, "matmul_s4", "matmul_s4", seed=K, M=M, K=K, N=9, w="max")
