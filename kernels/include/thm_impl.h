@@ -247,5 +247,8 @@ thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;
 
 /* Shared argument checks. */
 static inline int thm_shift_ok(int32_t shift) { return shift >= -31 && shift <= 30; }
+/* thm_shift_ok for shift[0 .. N - 1], without a branch per column
+ * (thm_matmul_s8_packed.c): the matmul entries' check. */
+int thm_shifts_ok(const int32_t *shift, int32_t N);
 
 #endif /* THM_IMPL_H */

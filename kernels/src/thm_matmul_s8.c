@@ -18,10 +18,7 @@ static int thm_matmul_s8_args_ok(const int8_t *x, const int8_t *w, const int32_t
 {
     if (!thm_matmul_args_ok(x, w, y, M, K, N)) return 0;
     if (N > 0 && (!mult || !shift)) return 0;
-    for (int32_t n = 0; n < N; n++) {
-        if (!thm_shift_ok(shift[n])) return 0;
-    }
-    return 1;
+    return thm_shifts_ok(shift, N);   /* a branch per column was 0.014 instructions per MAC at M = 1, K = 512 */
 }
 
 int thm_matmul_s8(const int8_t *x, const int8_t *w, const int32_t *bias,

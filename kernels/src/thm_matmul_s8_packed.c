@@ -86,7 +86,7 @@ static void thm_matmul_s8_packed_portable(const int8_t *x, const void *wp, int32
  * min/max (1 instruction a column). Scalar cores: s + 31 >= 0 and 30 - s >= 0
  * for every s, so the OR of both has its sign bit clear (neither side can
  * wrap), 4 columns a step (5.5 instructions a column). */
-static int thm_shifts_ok(const int32_t *shift, int32_t N)
+int thm_shifts_ok(const int32_t *shift, int32_t N)
 {
     int32_t n = 0;
 #if defined(__ARM_NEON) || defined(__ARM_FEATURE_MVE) || defined(__SSE2__)

@@ -10,13 +10,21 @@
  * and shifted back exactly.
  *   M >= 2: 2 rows of x x 3 rows of w per pass, 32 k per step: 4 x loads,
  *           3 x (VLDRB, VSHL, VAND, 4 VMLADAVA), LE for 192 MACs (0.135).
- *   M = 1 (decode): 1 x 4: 2 x loads, 4 x (VLDRB, VSHL, VAND, 2 VMLADAVA),
- *           LE for 128 MACs (0.18).
+ *           The two rows share the 3 columns' bias, mult and shift loads;
+ *           odd M redoes a row, ragged N the last 3 columns (only the new
+ *           ones stored).
+ *   M = 1 (decode): 1 x 6, every core register in use, 64 k a trip:
+ *           2 x (VLD20 + VLD21 + 6 x (VLDRB, VSHL, VAND, 2 VMLADAVA)) + LE
+ *           = 65 for 384 MACs (0.169); the first step sets the accumulators
+ *           (VMLADAV), so nothing zeroes them. The 16x sums of up to 53
+ *           columns go to the stack, then their epilogue runs 4 columns a
+ *           vector (a ragged chunk redoes its last 6 columns: the same sums).
+ *   N < 6 (M = 1) or N < 3: the portable C.
  * The loops are inline assembly (the int8 kernel's reasons, thm_matmul_s8_mve.c),
  * low-overhead loops over whole 32s of k (VLD2x are not tail-predicated),
  * K % 32 in scalar; VMLADAVA needs even accumulator registers, hence the
- * pinned ones. Ragged edges reuse the first row of w or redo a row of x
- * (results not stored). The epilogue is the int8 kernel's vector one.
+ * pinned ones. The epilogue is the int8 kernel's exact vector requantize
+ * (thm_arm_mve_requant.h), predicated only where a vector passes N.
  */
 #if defined(__ARM_FEATURE_MVE) && !defined(__aarch64__)
 
@@ -27,37 +35,72 @@
 
 
 
-/* s[j] = 16 x . w_j over `steps` 32s of k, 4 rows of w. */
-__attribute__((noinline)) static void thm_s4_mve_1x4(const int8_t *x, const uint8_t *const wr[4], int32_t steps,
-                                                     int32_t s[4])
+/* s[j] = 16 x . w_j over `steps` >= 1 32s of k, 6 rows of w from w, rowb
+ * apart: the decode GEMV. Every core register but SP and PC is in use: the
+ * accumulators in the even ones VMLADAVA needs, x and the six rows in r1, r3,
+ * r5, r7, r9, r11, r12, the loop count in LR. The first step sets the
+ * accumulators (VMLADAV), an odd step follows, then 64 k a trip:
+ * 2 x (VLD20 + VLD21 + 6 x (VLDRB, VSHL, VAND, 2 VMLADAVA)) + LE = 65
+ * instructions for 384 MACs (0.169). */
+__attribute__((noinline)) static void thm_s4_mve_1x6(const int8_t *x, const uint8_t *w, size_t rowb, int32_t steps,
+                                                     int32_t s[6])
 {
-    const uint8_t *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
-    register int32_t a0 __asm__("r0") = 0;
-    register int32_t a1 __asm__("r2") = 0;
-    register int32_t a2 __asm__("r4") = 0;
-    register int32_t a3 __asm__("r6") = 0;
+    register const int8_t *xp __asm__("r1") = x;
+    register const uint8_t *w0 __asm__("r3") = w;
+    register const uint8_t *w1 __asm__("r5") = w + rowb;
+    register const uint8_t *w2 __asm__("r7") = w + 2 * rowb;
+    register const uint8_t *w3 __asm__("r9") = w + 3 * rowb;
+    register const uint8_t *w4 __asm__("r11") = w + 4 * rowb;
+    register const uint8_t *w5 __asm__("r12") = w + 5 * rowb;
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    register int32_t a4 __asm__("r8");
+    register int32_t a5 __asm__("r10");
+    register int32_t n __asm__("lr") = steps - 1;
+#define THM_S4_MVE_ROW0(acc, w)                \
+    "vldrb.8 q2, [%[" w "]], #16\n"            \
+    "vshl.i8 q3, q2, #4\n"                     \
+    "vand q2, q2, q7\n"                        \
+    "vmladav.s8 %[" acc "], q3, q0\n"          \
+    "vmladava.s8 %[" acc "], q2, q1\n"
 #define THM_S4_MVE_ROW(acc, w)                 \
     "vldrb.8 q2, [%[" w "]], #16\n"            \
     "vshl.i8 q3, q2, #4\n"                     \
     "vand q2, q2, q7\n"                        \
     "vmladava.s8 %[" acc "], q3, q0\n"         \
     "vmladava.s8 %[" acc "], q2, q1\n"
+#define THM_S4_MVE_STEP                                                             \
+    "vld20.8 {q0, q1}, [%[x]]\n"                                                    \
+    "vld21.8 {q0, q1}, [%[x]]!\n"                                                   \
+    THM_S4_MVE_ROW("a0", "w0") THM_S4_MVE_ROW("a1", "w1") THM_S4_MVE_ROW("a2", "w2") \
+    THM_S4_MVE_ROW("a3", "w3") THM_S4_MVE_ROW("a4", "w4") THM_S4_MVE_ROW("a5", "w5")
     __asm__ volatile(
         "vmov.i8 q7, #0xF0\n"
-        "wls lr, %[n], 2f\n"
-        "1:\n"
         "vld20.8 {q0, q1}, [%[x]]\n"
         "vld21.8 {q0, q1}, [%[x]]!\n"
-        THM_S4_MVE_ROW("a0", "w0") THM_S4_MVE_ROW("a1", "w1") THM_S4_MVE_ROW("a2", "w2")
-        THM_S4_MVE_ROW("a3", "w3")
+        THM_S4_MVE_ROW0("a0", "w0") THM_S4_MVE_ROW0("a1", "w1") THM_S4_MVE_ROW0("a2", "w2")
+        THM_S4_MVE_ROW0("a3", "w3") THM_S4_MVE_ROW0("a4", "w4") THM_S4_MVE_ROW0("a5", "w5")
+        "lsrs %[n], %[n], #1\n"      /* the odd step's bit into carry */
+        "bcc 3f\n"
+        THM_S4_MVE_STEP
+        "3:\n"
+        "wls lr, %[n], 2f\n"
+        "1:\n"
+        THM_S4_MVE_STEP
+        THM_S4_MVE_STEP
         "le lr, 1b\n"
         "2:\n"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0),
-          [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
-        : [n] "r"(steps)
-        : "lr", "q0", "q1", "q2", "q3", "q7", "memory");
+        : [a0] "=r"(a0), [a1] "=r"(a1), [a2] "=r"(a2), [a3] "=r"(a3), [a4] "=r"(a4), [a5] "=r"(a5),
+          [x] "+r"(xp), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [w4] "+r"(w4),
+          [w5] "+r"(w5), [n] "+r"(n)
+        :
+        : "cc", "q0", "q1", "q2", "q3", "q7", "memory");
+#undef THM_S4_MVE_STEP
 #undef THM_S4_MVE_ROW
-    s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3;
+#undef THM_S4_MVE_ROW0
+    s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = a4; s[5] = a5;
 }
 
 /* s[i][j] = 16 x_i . w_j over `steps` 32s of k, 2 rows of x, 3 of w. */
@@ -99,46 +142,133 @@ __attribute__((noinline)) static void thm_s4_mve_2x3(const int8_t *x0, const int
     s[1][0] = a10; s[1][1] = a11; s[1][2] = a12;
 }
 
-/* The true sums of nv columns from n: 16x sums shifted back, plus the K tail. */
-static inline void thm_s4_mve_finish(int32_t *s, int32_t nv, const int8_t *x, const uint8_t *w0, size_t rowb,
-                                     int32_t K32, int32_t K)
+
+/* The K tail (K % 32) of nv columns, in plain C: only odd depths reach it. */
+__attribute__((noinline)) static void thm_s4_mve_tail(int32_t *s, int32_t nv, const int8_t *x, const uint8_t *w0,
+                                                      size_t rowb, int32_t K32, int32_t K)
+{
+    for (int32_t j = 0; j < nv; j++) s[j] += thm_s4_dot_from(x, w0 + (size_t)j * rowb, K32, K);
+}
+
+/* 16 times the K tail (K % 32) added to 16 times the sums of nv columns:
+ * exact, as |16 x . w| <= 2^30 over all of K. */
+__attribute__((noinline)) static void thm_s4_mve_tail16(int32_t *s, int32_t nv, const int8_t *x, const uint8_t *w0,
+                                                        size_t rowb, int32_t K32, int32_t K)
 {
     for (int32_t j = 0; j < nv; j++)
-        s[j] = (s[j] >> 4) + (K32 < K ? thm_s4_dot_from(x, w0 + (size_t)j * rowb, K32, K) : 0);
+        s[j] = (int32_t)((uint32_t)s[j] + ((uint32_t)thm_s4_dot_from(x, w0 + (size_t)j * rowb, K32, K) << 4));
 }
+
+/* Lanes from .. nv - 1 of a 32-bit vector, as a predicate. */
+static inline mve_pred16_t thm_s4_mve_lanes(int32_t from, int32_t nv)
+{
+    return (mve_pred16_t)((0xFFFFu >> (16 - 4 * nv)) & (0xFFFFu << (4 * from)));
+}
+
+/* The parameters of 4 columns from n0: whole vectors where all 4 exist,
+ * else only the first nv lanes read (the rest 0). */
+typedef struct { int32x4_t bias, mult, shift; } thm_s4_mve_cols;
+
+static inline __attribute__((always_inline)) thm_s4_mve_cols thm_s4_mve_params(
+    const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t n0, int32_t nv, int32_t N, int rq)
+{
+    thm_s4_mve_cols c;
+    const int32x4_t zero = vdupq_n_s32(0);
+    if (n0 + 4 <= N) {
+        c.bias = bias ? vldrwq_s32(bias + n0) : zero;
+        c.mult = rq ? vldrwq_s32(mult + n0) : zero;
+        c.shift = rq ? vldrwq_s32(shift + n0) : zero;
+    } else {
+        const mve_pred16_t p = vctp32q((uint32_t)nv);
+        c.bias = bias ? vldrwq_z_s32(bias + n0, p) : zero;
+        c.mult = rq ? vldrwq_z_s32(mult + n0, p) : zero;
+        c.shift = rq ? vldrwq_z_s32(shift + n0, p) : zero;
+    }
+    return c;
+}
+
+/* One output row's lanes of p from 16 times the sums v (+ the K tail t). */
+static inline __attribute__((always_inline)) void thm_s4_mve_put(int32x4_t v, int32x4_t t, thm_s4_mve_cols c,
+                                                                 mve_pred16_t p, int32_t n0, int8_t *y8,
+                                                                 int32_t *y32)
+{
+    v = vaddq_s32(vaddq_s32(vshrq_n_s32(v, 4), t), c.bias);
+    if (y32) vstrwq_p_s32(y32 + n0, v, p);
+    else vstrbq_p_s32(y8 + n0, thm_mve_requant_sat8(v, c.mult, c.shift), p);
+}
+
+#define THM_S4_MVE_CHUNK 48   /* columns of the M = 1 path's raw sums on the stack */
 
 static void thm_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
                        const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
     const size_t rowb = (size_t)(K + 1) / 2;
     const int32_t steps = K / 32, K32 = steps * 32;
+    const int rq = y32 == 0;
+    if (N < 6 || (M >= 2 && N < 3)) {
+        if (y32) thm_matmul_s4_s32_portable(x, w4, bias, y32, M, K, N);
+        else thm_matmul_s4_portable(x, w4, bias, mult, shift, y, M, K, N);
+        return;
+    }
+    const int32x4_t zero = vdupq_n_s32(0);
     if (M >= 2) {
+        /* 2 rows x 3 columns a pass; odd M redoes a row, ragged N the last 3
+         * columns (only the new ones stored). Both rows share the columns'
+         * parameters. */
         for (int32_t m = 0; m < M; m += 2) {
-            const int32_t m0 = m + 2 <= M ? m : M - 2;   /* odd M: redo one row */
+            const int32_t m0 = m + 2 <= M ? m : M - 2;
             const int8_t *x0 = x + (size_t)m0 * K;
+            int8_t *y80 = rq ? y + (size_t)m0 * N : 0;
+            int32_t *y320 = rq ? 0 : y32 + (size_t)m0 * N;
             for (int32_t n = 0; n < N; n += 3) {
-                const int32_t nv = N - n < 3 ? N - n : 3;
-                const uint8_t *w0 = w4 + (size_t)n * rowb;
+                const int32_t n0 = n + 3 <= N ? n : N - 3;
+                const uint8_t *w0 = w4 + (size_t)n0 * rowb;
                 int32_t s[2][3];
-                thm_s4_mve_2x3(x0, x0 + K, w0, nv > 1 ? w0 + rowb : w0, nv > 2 ? w0 + 2 * rowb : w0, steps, s);
-                for (int i = 0; i < 2; i++) {
-                    thm_s4_mve_finish(s[i], nv, x0 + (size_t)i * K, w0, rowb, K32, K);
-                    thm_mve_store(s[i], nv, n, bias, mult, shift, y32 ? 0 : y + (size_t)(m0 + i) * N,
-                                  y32 ? y32 + (size_t)(m0 + i) * N : 0);
+                thm_s4_mve_2x3(x0, x0 + K, w0, w0 + rowb, w0 + 2 * rowb, steps, s);
+                int32x4_t t0 = zero, t1 = zero;
+                if (K32 < K) {
+                    int32_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    thm_s4_mve_tail(t, 3, x0, w0, rowb, K32, K);
+                    thm_s4_mve_tail(t + 4, 3, x0 + K, w0, rowb, K32, K);
+                    t0 = vldrwq_s32(t);
+                    t1 = vldrwq_s32(t + 4);
                 }
+                const thm_s4_mve_cols c = thm_s4_mve_params(bias, mult, shift, n0, 3, N, rq);
+                const mve_pred16_t p = thm_s4_mve_lanes(n - n0, 3);
+                int32x4_t v0 = vsetq_lane_s32(s[0][2], vsetq_lane_s32(s[0][1], vdupq_n_s32(s[0][0]), 1), 2);
+                int32x4_t v1 = vsetq_lane_s32(s[1][2], vsetq_lane_s32(s[1][1], vdupq_n_s32(s[1][0]), 1), 2);
+                thm_s4_mve_put(v0, t0, c, p, n0, y80, y320);
+                thm_s4_mve_put(v1, t1, c, p, n0, y80 ? y80 + N : 0, y320 ? y320 + N : 0);
             }
         }
         return;
     }
-    for (int32_t n = 0; n < N; n += 4) {
-        const int32_t nv = N - n < 4 ? N - n : 4;
-        const uint8_t *w0 = w4 + (size_t)n * rowb;
-        const uint8_t *wr[4] = {w0, w0 + rowb, w0 + 2 * rowb, w0 + 3 * rowb};
-        for (int32_t j = nv; j < 4; j++) wr[j] = w0;   /* ragged N: results not stored */
-        int32_t s[4];
-        thm_s4_mve_1x4(x, wr, steps, s);
-        thm_s4_mve_finish(s, nv, x, w0, rowb, K32, K);
-        thm_mve_store(s, nv, n, bias, mult, shift, y32 ? 0 : y, y32);
+    /* M = 1: 16 times the sums of a chunk of columns into buf, 6 a pass (a
+     * ragged chunk redoes its last 6: the same sums again), then the chunk's
+     * epilogue 4 columns a vector. The last chunk takes what is left when
+     * that is under THM_S4_MVE_CHUNK + 6, so every chunk has 6 columns. */
+    int32_t buf[THM_S4_MVE_CHUNK + 6];
+    for (int32_t c0 = 0; c0 < N;) {
+        const int32_t L = N - c0 < THM_S4_MVE_CHUNK + 6 ? N - c0 : THM_S4_MVE_CHUNK;
+        const uint8_t *wc = w4 + (size_t)c0 * rowb;
+        for (int32_t j = 0; j < L; j += 6) {
+            const int32_t j0 = j + 6 <= L ? j : L - 6;
+            if (steps) thm_s4_mve_1x6(x, wc + (size_t)j0 * rowb, rowb, steps, buf + j0);
+            else for (int i = 0; i < 6; i++) buf[j0 + i] = 0;
+        }
+        if (K32 < K) thm_s4_mve_tail16(buf, L, x, wc, rowb, K32, K);
+        int32_t j = 0;
+        for (; j + 4 <= L; j += 4) {
+            int32x4_t v = vshrq_n_s32(vldrwq_s32(buf + j), 4);
+            if (bias) v = vaddq_s32(v, vldrwq_s32(bias + c0 + j));
+            if (y32) vstrwq_s32(y32 + c0 + j, v);
+            else vstrbq_s32(y + c0 + j, thm_mve_requant_sat8(v, vldrwq_s32(mult + c0 + j), vldrwq_s32(shift + c0 + j)));
+        }
+        if (j < L) {
+            thm_s4_mve_put(vldrwq_s32(buf + j), zero, thm_s4_mve_params(bias, mult, shift, c0 + j, L - j, N, rq),
+                           vctp32q((uint32_t)(L - j)), c0 + j, y, y32);
+        }
+        c0 += L;
     }
 }
 
