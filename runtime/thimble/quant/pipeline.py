@@ -133,6 +133,8 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
         model = load_checkpoint(checkpoint)
     except CheckpointError as e:    # the file is there but its content is refused: exit 1
         raise CommandError(e) from None
+    if weights != "int8" and note and os.path.isdir(checkpoint):
+        cactus_int4_note(checkpoint, note)
     c = model.config
     n_pos = max_len or c.max_seq_len
     # the C runtime binds at most 2^20 RoPE positions (config_ok in thm_model_bind.c);
@@ -178,6 +180,35 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
     params4 = sum(int(np.prod(model.tensors[n].shape)) for n, a in qm.tensors.items() if a.dtype == np.uint8)
     return Converted(data, len(qm.tensors), params, len(prompts), source, cal.decoder_tokens, params4,
                      tuple(choices))
+
+
+def cactus_int4_note(folder, note):
+    """Tell what int4 does to a Cactus export's own INT4 tensors. Cactus
+    scales groups of 32 weights (fp16 each), thimble each output channel
+    (docs/numerics.md, Decision 3); a row maps without a second rounding only
+    when all its group scales agree, which Cactus's exporter never writes
+    (each group gets its own max). So they are rounded again from Cactus's
+    values: the note gives that error and int8's."""
+    import glob
+    from ..model.cactus_weights import read_weights_file
+    from .quantize import weight_error
+    e4, e8, n = [], [], 0
+    for path in sorted(glob.glob(os.path.join(folder, "*.weights"))):
+        try:
+            wf = read_weights_file(path)
+        except (OSError, ValueError):
+            continue                       # the loader already accepted the folder; skip what it skipped
+        if wf.precision != "INT4" or wf.values.ndim != 2:
+            continue
+        n += 1
+        if wf.scales is not None and np.all(wf.scales == wf.scales[:, :1]):
+            continue                       # one scale per row: per-channel int4 keeps its codes
+        e4.append(weight_error(wf.values, 4))
+        e8.append(weight_error(wf.values, 8))
+    if e4:
+        note(f"{len(e4)} of the checkpoint's {n} INT4 tensors have per-group scales (Cactus's groups of 32) that "
+             f"per-channel int4 cannot keep: rounded again, relative RMS error {np.mean(e4):.3f} against "
+             f"Cactus's own values (int8 per channel: {np.mean(e8):.4f}; --weights int8 keeps them)")
 
 
 def repack(image_path, layout):
