@@ -16,9 +16,12 @@
  *   M = 1 (decode): 1 x 6, every core register in use, 64 k a trip:
  *           2 x (VLD20 + VLD21 + 6 x (VLDRB, VSHL, VAND, 2 VMLADAVA)) + LE
  *           = 65 for 384 MACs (0.169); the first step sets the accumulators
- *           (VMLADAV), so nothing zeroes them. The 16x sums of up to 53
- *           columns go to the stack, then their epilogue runs 4 columns a
- *           vector (a ragged chunk redoes its last 6 columns: the same sums).
+ *           (VMLADAV), so nothing zeroes them. One naked assembly routine
+ *           runs a chunk's tiles (19 instructions a tile beyond the steps,
+ *           no call or frame per tile) and STMs the 16x sums of up to 101
+ *           columns to the stack, then their epilogue runs 4 columns a
+ *           vector, 19 instructions a trip in the common case (a ragged
+ *           chunk redoes its last 6 columns: the same sums).
  *   N < 6 (M = 1) or N < 3: the portable C.
  * The loops are inline assembly (the int8 kernel's reasons, thm_matmul_s8_mve.c),
  * low-overhead loops over whole 32s of k (VLD2x are not tail-predicated),
@@ -35,72 +38,96 @@
 
 
 
-/* s[j] = 16 x . w_j over `steps` >= 1 32s of k, 6 rows of w from w, rowb
- * apart: the decode GEMV. Every core register but SP and PC is in use: the
- * accumulators in the even ones VMLADAVA needs, x and the six rows in r1, r3,
- * r5, r7, r9, r11, r12, the loop count in LR. The first step sets the
+/* What thm_s4_mve_1x6_run reads: x, its row bytes, steps - 1 (steps >= 1),
+ * the bytes from a row's last 32 k to the next row (rowb - 16 steps: 0 when
+ * 32 divides K), and where the sums go, 6 a tile, up to end. */
+typedef struct {
+    const int8_t *x;
+    size_t rowb;
+    int32_t nm1, gap;
+    int32_t *out, *end;
+} thm_s4_mve_run_t;
+
+/* out[0 ..] = 16 x . w_j for the rows j from w on, 6 a tile, (end - out) / 6
+ * tiles: the decode GEMV, every tile in one call so the frame, the mask and
+ * the loop state are paid once per run of tiles rather than per tile. Every
+ * core register but SP and PC is in use in a tile: the accumulators in the
+ * even ones VMLADAVA needs (so one STM stores a tile's sums in column
+ * order), x and the six rows in r1, r3, r5, r7, r9, r11, r12, the loop count
+ * in LR; the run's state lives on the stack. A tile's first step sets the
  * accumulators (VMLADAV), an odd step follows, then 64 k a trip:
  * 2 x (VLD20 + VLD21 + 6 x (VLDRB, VSHL, VAND, 2 VMLADAVA)) + LE = 65
- * instructions for 384 MACs (0.169). */
-__attribute__((noinline)) static void thm_s4_mve_1x6(const int8_t *x, const uint8_t *w, size_t rowb, int32_t steps,
-                                                     int32_t s[6])
+ * instructions for 384 MACs (0.169). Row 5's pointer ends 16 steps on, so
+ * the next tile's row 0 is it plus the gap; the rest of a tile: 5 ADDs for
+ * the rows, 2 loads (x, rowb), 4 for the odd step and the loop (LDR, LSRS,
+ * BCC, WLS), 3 to store the sums (LDR, STM, STR), 5 to move on (LDR, ADD,
+ * LDR, CMP, BNE): 19. Naked, as the body is the whole function (its own
+ * frame, AAPCS in and out). */
+__attribute__((naked, noinline, noipa)) static void thm_s4_mve_1x6_run(__attribute__((unused)) const uint8_t *w,
+                                                                       __attribute__((unused)) const thm_s4_mve_run_t *run)
 {
-    register const int8_t *xp __asm__("r1") = x;
-    register const uint8_t *w0 __asm__("r3") = w;
-    register const uint8_t *w1 __asm__("r5") = w + rowb;
-    register const uint8_t *w2 __asm__("r7") = w + 2 * rowb;
-    register const uint8_t *w3 __asm__("r9") = w + 3 * rowb;
-    register const uint8_t *w4 __asm__("r11") = w + 4 * rowb;
-    register const uint8_t *w5 __asm__("r12") = w + 5 * rowb;
-    register int32_t a0 __asm__("r0");
-    register int32_t a1 __asm__("r2");
-    register int32_t a2 __asm__("r4");
-    register int32_t a3 __asm__("r6");
-    register int32_t a4 __asm__("r8");
-    register int32_t a5 __asm__("r10");
-    register int32_t n __asm__("lr") = steps - 1;
 #define THM_S4_MVE_ROW0(acc, w)                \
-    "vldrb.8 q2, [%[" w "]], #16\n"            \
+    "vldrb.8 q2, [" w "], #16\n"               \
     "vshl.i8 q3, q2, #4\n"                     \
     "vand q2, q2, q7\n"                        \
-    "vmladav.s8 %[" acc "], q3, q0\n"          \
-    "vmladava.s8 %[" acc "], q2, q1\n"
+    "vmladav.s8 " acc ", q3, q0\n"             \
+    "vmladava.s8 " acc ", q2, q1\n"
 #define THM_S4_MVE_ROW(acc, w)                 \
-    "vldrb.8 q2, [%[" w "]], #16\n"            \
+    "vldrb.8 q2, [" w "], #16\n"               \
     "vshl.i8 q3, q2, #4\n"                     \
     "vand q2, q2, q7\n"                        \
-    "vmladava.s8 %[" acc "], q3, q0\n"         \
-    "vmladava.s8 %[" acc "], q2, q1\n"
-#define THM_S4_MVE_STEP                                                             \
-    "vld20.8 {q0, q1}, [%[x]]\n"                                                    \
-    "vld21.8 {q0, q1}, [%[x]]!\n"                                                   \
-    THM_S4_MVE_ROW("a0", "w0") THM_S4_MVE_ROW("a1", "w1") THM_S4_MVE_ROW("a2", "w2") \
-    THM_S4_MVE_ROW("a3", "w3") THM_S4_MVE_ROW("a4", "w4") THM_S4_MVE_ROW("a5", "w5")
+    "vmladava.s8 " acc ", q3, q0\n"            \
+    "vmladava.s8 " acc ", q2, q1\n"
+#define THM_S4_MVE_STEP                                                        \
+    "vld20.8 {q0, q1}, [r1]\n"                                                 \
+    "vld21.8 {q0, q1}, [r1]!\n"                                                \
+    THM_S4_MVE_ROW("r0", "r3") THM_S4_MVE_ROW("r2", "r5") THM_S4_MVE_ROW("r4", "r7") \
+    THM_S4_MVE_ROW("r6", "r9") THM_S4_MVE_ROW("r8", "r11") THM_S4_MVE_ROW("r10", "r12")
     __asm__ volatile(
+        "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+        "vpush {d14, d15}\n"
+        "sub sp, sp, #24\n"
+        "ldm r1, {r2, r4, r5, r6, r7, r8}\n"     /* the state onto the stack: */
+        "stm sp, {r2, r4, r5, r6, r7, r8}\n"     /* x, rowb, nm1, gap, out, end */
+        "mov r3, r0\n"
         "vmov.i8 q7, #0xF0\n"
-        "vld20.8 {q0, q1}, [%[x]]\n"
-        "vld21.8 {q0, q1}, [%[x]]!\n"
-        THM_S4_MVE_ROW0("a0", "w0") THM_S4_MVE_ROW0("a1", "w1") THM_S4_MVE_ROW0("a2", "w2")
-        THM_S4_MVE_ROW0("a3", "w3") THM_S4_MVE_ROW0("a4", "w4") THM_S4_MVE_ROW0("a5", "w5")
-        "lsrs %[n], %[n], #1\n"      /* the odd step's bit into carry */
+        "1:\n"
+        "ldr r1, [sp]\n"
+        "ldr r0, [sp, #4]\n"
+        "adds r5, r3, r0\n"
+        "adds r7, r5, r0\n"
+        "add r9, r7, r0\n"
+        "add r11, r9, r0\n"
+        "add r12, r11, r0\n"
+        "vld20.8 {q0, q1}, [r1]\n"
+        "vld21.8 {q0, q1}, [r1]!\n"
+        THM_S4_MVE_ROW0("r0", "r3") THM_S4_MVE_ROW0("r2", "r5") THM_S4_MVE_ROW0("r4", "r7")
+        THM_S4_MVE_ROW0("r6", "r9") THM_S4_MVE_ROW0("r8", "r11") THM_S4_MVE_ROW0("r10", "r12")
+        "ldr lr, [sp, #8]\n"
+        "lsrs lr, lr, #1\n"      /* the odd step's bit into carry */
         "bcc 3f\n"
         THM_S4_MVE_STEP
         "3:\n"
-        "wls lr, %[n], 2f\n"
-        "1:\n"
+        "wls lr, lr, 5f\n"
+        "4:\n"
         THM_S4_MVE_STEP
         THM_S4_MVE_STEP
-        "le lr, 1b\n"
-        "2:\n"
-        : [a0] "=r"(a0), [a1] "=r"(a1), [a2] "=r"(a2), [a3] "=r"(a3), [a4] "=r"(a4), [a5] "=r"(a5),
-          [x] "+r"(xp), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [w4] "+r"(w4),
-          [w5] "+r"(w5), [n] "+r"(n)
-        :
-        : "cc", "q0", "q1", "q2", "q3", "q7", "memory");
+        "le lr, 4b\n"
+        "5:\n"
+        "ldr r1, [sp, #16]\n"
+        "stmia r1!, {r0, r2, r4, r6, r8, r10}\n"
+        "str r1, [sp, #16]\n"
+        "ldr r0, [sp, #12]\n"
+        "add r3, r12, r0\n"
+        "ldr r0, [sp, #20]\n"
+        "cmp r1, r0\n"
+        "bne 1b\n"
+        "add sp, sp, #24\n"
+        "vpop {d14, d15}\n"
+        "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n");
 #undef THM_S4_MVE_STEP
 #undef THM_S4_MVE_ROW
 #undef THM_S4_MVE_ROW0
-    s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = a4; s[5] = a5;
 }
 
 /* s[i][j] = 16 x_i . w_j over `steps` 32s of k, 2 rows of x, 3 of w. */
@@ -197,7 +224,7 @@ static inline __attribute__((always_inline)) void thm_s4_mve_put(int32x4_t v, in
     else vstrbq_p_s32(y8 + n0, thm_mve_requant_sat8(v, c.mult, c.shift), p);
 }
 
-#define THM_S4_MVE_CHUNK 48   /* columns of the M = 1 path's raw sums on the stack */
+#define THM_S4_MVE_CHUNK 96   /* columns of the M = 1 path's raw sums on the stack */
 
 static void thm_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, const int32_t *mult,
                        const int32_t *shift, int8_t *y, int32_t *y32, int32_t M, int32_t K, int32_t N)
@@ -243,27 +270,50 @@ static void thm_s4_mve(const int8_t *x, const uint8_t *w4, const int32_t *bias, 
         }
         return;
     }
-    /* M = 1: 16 times the sums of a chunk of columns into buf, 6 a pass (a
-     * ragged chunk redoes its last 6: the same sums again), then the chunk's
-     * epilogue 4 columns a vector. The last chunk takes what is left when
-     * that is under THM_S4_MVE_CHUNK + 6, so every chunk has 6 columns. */
-    int32_t buf[THM_S4_MVE_CHUNK + 6];
+    /* M = 1: 16 times the sums of a chunk of columns into buf, 6 a tile in
+     * one run (a ragged chunk redoes its last 6 in a second: the same sums
+     * again), then the chunk's epilogue 4 columns a vector. The last chunk
+     * takes what is left when that is under THM_S4_MVE_CHUNK + 6, so every
+     * chunk has 6 columns. */
+    int32_t buf[THM_S4_MVE_CHUNK + 6] __attribute__((aligned(16)));
+    thm_s4_mve_run_t run = {x, rowb, steps - 1, (int32_t)rowb - 16 * steps, buf, buf};
     for (int32_t c0 = 0; c0 < N;) {
         const int32_t L = N - c0 < THM_S4_MVE_CHUNK + 6 ? N - c0 : THM_S4_MVE_CHUNK;
+        const int32_t L6 = L - L % 6;
         const uint8_t *wc = w4 + (size_t)c0 * rowb;
-        for (int32_t j = 0; j < L; j += 6) {
-            const int32_t j0 = j + 6 <= L ? j : L - 6;
-            if (steps) thm_s4_mve_1x6(x, wc + (size_t)j0 * rowb, rowb, steps, buf + j0);
-            else for (int i = 0; i < 6; i++) buf[j0 + i] = 0;
+        if (steps) {
+            run.out = buf;
+            run.end = buf + L6;
+            thm_s4_mve_1x6_run(wc, &run);
+            if (L6 < L) {
+                run.out = buf + L - 6;
+                run.end = buf + L;
+                thm_s4_mve_1x6_run(wc + (size_t)(L - 6) * rowb, &run);
+            }
+        } else {
+            for (int32_t i = 0; i < L; i++) buf[i] = 0;
         }
         if (K32 < K) thm_s4_mve_tail16(buf, L, x, wc, rowb, K32, K);
-        int32_t j = 0;
-        for (; j + 4 <= L; j += 4) {
-            int32x4_t v = vshrq_n_s32(vldrwq_s32(buf + j), 4);
-            if (bias) v = vaddq_s32(v, vldrwq_s32(bias + c0 + j));
-            if (y32) vstrwq_s32(y32 + c0 + j, v);
-            else vstrbq_s32(y + c0 + j, thm_mve_requant_sat8(v, vldrwq_s32(mult + c0 + j), vldrwq_s32(shift + c0 + j)));
+        /* one plain loop per case, the pointers stepped, nothing tested in it */
+        const int32_t *sp = buf;
+        const int32_t L4 = L >> 2;
+        if (rq && bias) {
+            const int32_t *bp = bias + c0, *mp = mult + c0, *hp = shift + c0;
+            int8_t *yp = y + c0;
+            for (int32_t i = 0; i < L4; i++) {
+                const int32x4_t v = vaddq_s32(vshrq_n_s32(vldrwq_s32(sp), 4), vldrwq_s32(bp));
+                vstrbq_s32(yp, thm_mve_requant_sat8(v, vldrwq_s32(mp), vldrwq_s32(hp)));
+                sp += 4; bp += 4; mp += 4; hp += 4; yp += 4;
+            }
+        } else {
+            for (int32_t j = 0; j < 4 * L4; j += 4) {
+                int32x4_t v = vshrq_n_s32(vldrwq_s32(buf + j), 4);
+                if (bias) v = vaddq_s32(v, vldrwq_s32(bias + c0 + j));
+                if (y32) vstrwq_s32(y32 + c0 + j, v);
+                else vstrbq_s32(y + c0 + j, thm_mve_requant_sat8(v, vldrwq_s32(mult + c0 + j), vldrwq_s32(shift + c0 + j)));
+            }
         }
+        const int32_t j = 4 * L4;
         if (j < L) {
             thm_s4_mve_put(vldrwq_s32(buf + j), zero, thm_s4_mve_params(bias, mult, shift, c0 + j, L - j, N, rq),
                            vctp32q((uint32_t)(L - j)), c0 + j, y, y32);

@@ -20,6 +20,10 @@
  *           leave 4 vectors of 4 columns, SSRA adds the bias and shifts
  *           back at once, then the vector requantize of 16 columns, 6 SQXTN
  *           and one 16-byte store.
+ *           int8 out with 32 | K (K <= 2048): the x split, every whole tile
+ *           and its epilogue in one assembly piece, 70 instructions a tile
+ *           beyond the 128-k steps (thm_s4_neon_row16_fast); a ragged end,
+ *           int32 out and odd K through the C tile loop (row16).
  *   N < 16: 4 columns a pass in intrinsics: M >= 4: 4 rows of x x 4 rows of
  *           w, 32 k per step: 4 LD1 + 4 SHL + 4 AND + 4 LD2 + 32 SDOT for
  *           512 MACs (M = 2, 3: 2 rows of x); M = 1: 4 LD1 + 4 SHL + 4 AND
@@ -194,7 +198,7 @@ static const int32_t thm_s4_neon_zero[16];
               "v29", "v30", "v31");
 
 __attribute__((noinline)) static void thm_s4_neon_row16(const int8_t *x, const uint8_t *w4, size_t rowb, int32_t K, int32_t N,
-                              const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y8,
+                              int32_t n_first, const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y8,
                               int32_t *y32)
 {
     const int64_t n128 = K / 128, n32 = (K % 128) / 32;
@@ -207,7 +211,7 @@ __attribute__((noinline)) static void thm_s4_neon_row16(const int8_t *x, const u
     const int8_t *xs = K32 <= THM_S4_NEON_XBUF ? xbuf : 0;
     if (xs)
         for (int32_t k = 0; k < K32; k += 32) vst1q_s8_x2(xbuf + k, vld2q_s8(x + k));
-    for (int32_t n = 0; n < N; n += 16) {
+    for (int32_t n = n_first; n < N; n += 16) {
         const int32_t n0 = n + 16 <= N ? n : N - 16;
         const int8_t *xp = xs ? xs : x;
         const uint8_t *wp = w4 + (size_t)n0 * rowb;
@@ -242,6 +246,123 @@ __attribute__((noinline)) static void thm_s4_neon_row16(const int8_t *x, const u
         thm_s4_neon_store16(s0, s1, s2, s3, mult, shift, y8, y32, n0, n - n0);
     }
 }
+
+/* The common decode row in one piece: int8 out, 32 | K, K <= THM_S4_NEON_XBUF,
+ * the first 16 x tiles columns. Everything between the tiles is in the same
+ * assembly, so the tile loop pays no call, no re-derived pointers, and no
+ * tests of bias, y32 or a tail: the bias pointer steps 64 bytes a tile, or 0
+ * over a zero table when there is none; mult and shift step 64. x is split
+ * 128 k a trip (4 LD2 + 2 ST1 + SUBS + B.NE). A tile beyond its k loops:
+ * 4 LD1 (zero) + MOV x + MOV count + CBZ + CBZ (32s) + 12 ADDP + LD1 bias
+ * + 4 SSRA + 2 LD1 (mult, shift) + MOVI (zero) + 4 x (SMAX, SMIN, SSHL,
+ * SQRDMULH, AND, SSHR, SQADD, SRSHL) + 6 SQXTN + STR + ADD (next tile's
+ * rows) + SUBS + B.NE = 70 (2 more with leftover 32s of k). The vector
+ * requantize is thm_neon_requant4's, step for step (thm_arm_neon_requant.h
+ * says why it is exact). */
+__attribute__((noinline)) static void thm_s4_neon_row16_fast(const int8_t *x, const uint8_t *w4, size_t rowb,
+                                                             int32_t K, int64_t tiles, const int32_t *bias,
+                                                             const int32_t *mult, const int32_t *shift, int8_t *y8)
+{
+    int8_t xbuf[THM_S4_NEON_XBUF] __attribute__((aligned(16)));
+    const int64_t n128 = K / 128, n32 = (K % 128) / 32;
+    /* the last row's post-increment goes back up to row 0, 64 or 16 bytes on;
+     * a tile's k loops leave w K / 2 bytes on, the next tile is 16 rows on */
+    const int64_t back128 = 64 - 15 * (int64_t)rowb, back32 = 16 - 15 * (int64_t)rowb;
+    const int64_t adv = 16 * (int64_t)rowb - K / 2;
+    const int64_t binc = bias ? 64 : 0;
+    const int32_t *bp = bias ? bias : thm_s4_neon_zero;
+    const int8_t *xq = x, *xp;
+    const uint8_t *wp = w4;
+    int64_t c128, c32;
+    __asm__ volatile(
+        "mov %[x], %[xs]\n"                 /* x's even and odd k split, each 32 k as LD2 leaves them */
+        "mov %[c128], %[n128]\n"
+        "cbz %[c128], 11f\n"
+        "10:\n"
+        "ld2 {v0.16b, v1.16b}, [%[xq]], #32\n" "ld2 {v2.16b, v3.16b}, [%[xq]], #32\n"
+        "ld2 {v4.16b, v5.16b}, [%[xq]], #32\n" "ld2 {v6.16b, v7.16b}, [%[xq]], #32\n"
+        "st1 {v0.16b, v1.16b, v2.16b, v3.16b}, [%[x]], #64\n"
+        "st1 {v4.16b, v5.16b, v6.16b, v7.16b}, [%[x]], #64\n"
+        "subs %[c128], %[c128], #1\n"
+        "b.ne 10b\n"
+        "11:\n"
+        "mov %[c32], %[n32]\n"
+        "cbz %[c32], 13f\n"
+        "12:\n"
+        "ld2 {v0.16b, v1.16b}, [%[xq]], #32\n"
+        "st1 {v0.16b, v1.16b}, [%[x]], #32\n"
+        "subs %[c32], %[c32], #1\n"
+        "b.ne 12b\n"
+        "13:\n"
+        "movi v12.16b, #0xf0\n"
+        "20:\n"                             /* a tile of 16 columns */
+        "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[zero]]\n"   /* 4 registers zeroed a load */
+        "ld1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[zero]]\n"
+        "ld1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[zero]]\n"
+        "ld1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[zero]]\n"
+        "mov %[x], %[xs]\n"
+        "mov %[c128], %[n128]\n"
+        "cbz %[c128], 2f\n"
+        "1:\n"
+        "ld1 {v0.16b, v1.16b, v2.16b, v3.16b}, [%[x]], #64\n"
+        "ld1 {v4.16b, v5.16b, v6.16b, v7.16b}, [%[x]], #64\n"
+        THM_S4_NEON_ROWS16(THM_S4_NEON_ROW128, "back128")
+        "subs %[c128], %[c128], #1\n"
+        "b.ne 1b\n"
+        "2:\n"
+        "cbz %[n32], 4f\n"
+        "mov %[c32], %[n32]\n"
+        "3:\n"
+        "ld1 {v0.16b, v1.16b}, [%[x]], #32\n"
+        THM_S4_NEON_ROWS16(THM_S4_NEON_ROW32, "back32")
+        "subs %[c32], %[c32], #1\n"
+        "b.ne 3b\n"
+        "4:\n"
+        /* columns 0..3, 4..7, 8..11, 12..15 into v16, v20, v24, v28 (16 x) */
+        "addp v16.4s, v16.4s, v17.4s\n" "addp v18.4s, v18.4s, v19.4s\n" "addp v16.4s, v16.4s, v18.4s\n"
+        "addp v20.4s, v20.4s, v21.4s\n" "addp v22.4s, v22.4s, v23.4s\n" "addp v20.4s, v20.4s, v22.4s\n"
+        "addp v24.4s, v24.4s, v25.4s\n" "addp v26.4s, v26.4s, v27.4s\n" "addp v24.4s, v24.4s, v26.4s\n"
+        "addp v28.4s, v28.4s, v29.4s\n" "addp v30.4s, v30.4s, v31.4s\n" "addp v28.4s, v28.4s, v30.4s\n"
+        /* bias + (16 s >> 4) */
+        "ld1 {v0.4s, v1.4s, v2.4s, v3.4s}, [%[bp]], %[binc]\n"
+        "ssra v0.4s, v16.4s, #4\n" "ssra v1.4s, v20.4s, #4\n"
+        "ssra v2.4s, v24.4s, #4\n" "ssra v3.4s, v28.4s, #4\n"
+        "ld1 {v4.4s, v5.4s, v6.4s, v7.4s}, [%[mp]], #64\n"
+        "ld1 {v8.4s, v9.4s, v10.4s, v11.4s}, [%[hp]], #64\n"
+        "movi v13.4s, #0\n"
+        /* left = max(shift, 0) in v16..v19, right = min(shift, 0) in v8..v11 */
+        "smax v16.4s, v8.4s, v13.4s\n" "smax v17.4s, v9.4s, v13.4s\n"
+        "smax v18.4s, v10.4s, v13.4s\n" "smax v19.4s, v11.4s, v13.4s\n"
+        "smin v8.4s, v8.4s, v13.4s\n" "smin v9.4s, v9.4s, v13.4s\n"
+        "smin v10.4s, v10.4s, v13.4s\n" "smin v11.4s, v11.4s, v13.4s\n"
+        "sshl v0.4s, v0.4s, v16.4s\n" "sshl v1.4s, v1.4s, v17.4s\n"
+        "sshl v2.4s, v2.4s, v18.4s\n" "sshl v3.4s, v3.4s, v19.4s\n"
+        "sqrdmulh v0.4s, v0.4s, v4.4s\n" "sqrdmulh v1.4s, v1.4s, v5.4s\n"
+        "sqrdmulh v2.4s, v2.4s, v6.4s\n" "sqrdmulh v3.4s, v3.4s, v7.4s\n"
+        /* -1 where the product is negative and the shift is right: ties away from zero */
+        "and v4.16b, v0.16b, v8.16b\n" "and v5.16b, v1.16b, v9.16b\n"
+        "and v6.16b, v2.16b, v10.16b\n" "and v7.16b, v3.16b, v11.16b\n"
+        "sshr v4.4s, v4.4s, #31\n" "sshr v5.4s, v5.4s, #31\n"
+        "sshr v6.4s, v6.4s, #31\n" "sshr v7.4s, v7.4s, #31\n"
+        "sqadd v0.4s, v0.4s, v4.4s\n" "sqadd v1.4s, v1.4s, v5.4s\n"
+        "sqadd v2.4s, v2.4s, v6.4s\n" "sqadd v3.4s, v3.4s, v7.4s\n"
+        "srshl v0.4s, v0.4s, v8.4s\n" "srshl v1.4s, v1.4s, v9.4s\n"
+        "srshl v2.4s, v2.4s, v10.4s\n" "srshl v3.4s, v3.4s, v11.4s\n"
+        "sqxtn v0.4h, v0.4s\n" "sqxtn2 v0.8h, v1.4s\n"
+        "sqxtn v2.4h, v2.4s\n" "sqxtn2 v2.8h, v3.4s\n"
+        "sqxtn v0.8b, v0.8h\n" "sqxtn2 v0.16b, v2.8h\n"
+        "str q0, [%[y]], #16\n"
+        "add %[w], %[w], %[adv]\n"
+        "subs %[tiles], %[tiles], #1\n"
+        "b.ne 20b\n"
+        : [x] "=&r"(xp), [xq] "+r"(xq), [w] "+r"(wp), [c128] "=&r"(c128), [c32] "=&r"(c32), [tiles] "+r"(tiles),
+          [bp] "+r"(bp), [mp] "+r"(mult), [hp] "+r"(shift), [y] "+r"(y8)
+        : [xs] "r"(xbuf), [n128] "r"(n128), [n32] "r"(n32), [rb] "r"(rowb), [back128] "r"(back128),
+          [back32] "r"(back32), [adv] "r"(adv), [binc] "r"(binc), [zero] "r"(thm_s4_neon_zero)
+        : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
+          "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+          "v29", "v30", "v31");
+}
 #undef THM_S4_NEON_ROW128
 #undef THM_S4_NEON_ROW32
 #undef THM_S4_NEON_ROWS16
@@ -257,9 +378,17 @@ static void thm_s4_neon(const int8_t *x, const uint8_t *w4, const int32_t *bias,
     }
     const size_t rowb = (size_t)(K + 1) / 2;
     if (N >= 16) {
-        for (int32_t m = 0; m < M; m++)
-            thm_s4_neon_row16(x + (size_t)m * K, w4, rowb, K, N, bias, mult, shift, y32 ? 0 : y + (size_t)m * N,
-                              y32 ? y32 + (size_t)m * N : 0);
+        /* int8 out, 32 | K and x fitting the split buffer: whole tiles in one
+         * assembly piece, a ragged end through row16 */
+        const int fast = !y32 && K % 32 == 0 && K <= THM_S4_NEON_XBUF;
+        const int32_t nf = fast ? N & ~15 : 0;
+        for (int32_t m = 0; m < M; m++) {
+            if (fast)
+                thm_s4_neon_row16_fast(x + (size_t)m * K, w4, rowb, K, N / 16, bias, mult, shift, y + (size_t)m * N);
+            if (nf < N)
+                thm_s4_neon_row16(x + (size_t)m * K, w4, rowb, K, N, nf, bias, mult, shift,
+                                  y32 ? 0 : y + (size_t)m * N, y32 ? y32 + (size_t)m * N : 0);
+        }
         return;
     }
     int32_t m = 0;
