@@ -222,12 +222,25 @@ int thm_embed_s16_s4(const int32_t *tokens, int32_t T, const uint8_t *table4,
 #define THM_ISA_ARM_DSP 3       /* Cortex-M DSP extension: SXTB16 + SMLAD */
 #define THM_ISA_ARM_MVE 4       /* Cortex-M55 Helium (MVE-I): VMLADAVA.S8 */
 #define THM_ISA_ARM_NEON_DOT 5  /* AArch64 NEON dot product: SDOT */
+#define THM_ISA_AVXVNNI 6       /* x86 AVX-VNNI: 256-bit VEX vpdpbusd, no AVX-512 needed */
+#define THM_ISA_AMX 7           /* x86 AMX-INT8 tiles (tdpbssd) for M >= 16, else AVX-512 VNNI */
 
 /* 1 if this CPU and build can run the ISA. */
 int thm_isa_available(int32_t isa);
 /* Select the fast paths every kernel uses; THM_E_ISA if unavailable. */
 int thm_isa_set(int32_t isa);
 int32_t thm_isa_get(void);
+
+/* Why THM_ISA_AMX is or is not available: the CPU (AMX-TILE, AMX-INT8, a
+ * 16 x 64-byte palette, AVX-512 VNNI), the OS (XCR0 bits 17 and 18), or the
+ * kernel's refusal of the XTILEDATA permission (Linux arch_prctl
+ * ARCH_REQ_XCOMP_PERM, asked once, at the first call of this or of
+ * thm_isa_available / thm_isa_set for AMX). Non-x86 builds: THM_AMX_NO_CPU. */
+#define THM_AMX_OK 0
+#define THM_AMX_NO_CPU 1
+#define THM_AMX_NO_OS 2
+#define THM_AMX_NO_PERMISSION 3
+int32_t thm_isa_amx_status(void);
 
 #ifdef __cplusplus
 }

@@ -186,7 +186,13 @@ thm_pv_s16s8_f thm_pv_s16s8_portable;
 #define THM_HAVE_X86 1
 int thm_x86_has_avx2(void);
 int thm_x86_has_avx512vnni(void);
+int thm_x86_has_avxvnni(void);
+int thm_x86_has_amx(void);      /* asks the kernel for the tile permission once */
+int thm_x86_amx_status(void);   /* THM_AMX_* */
+#define THM_AMX_MIN_M 16        /* the AMX matmul's smallest M; fewer rows run AVX-512 VNNI */
 thm_matmul_s8_f thm_matmul_s8_avx2, thm_matmul_s8_avx512vnni;
+thm_matmul_s8_f thm_matmul_s8_avxvnni, thm_matmul_s8_amx;
+thm_matmul_s32_f thm_matmul_s8_s32_avxvnni, thm_matmul_s8_s32_amx;
 /* thm_matmul_s4_x86.c */
 thm_matmul_s4_f thm_matmul_s4_avx2, thm_matmul_s4_avx512vnni;
 thm_matmul_s4_s32_f thm_matmul_s4_s32_avx2, thm_matmul_s4_s32_avx512vnni;

@@ -2,7 +2,8 @@
  *
  * A table names only the ops its ISA has a fast path for; every other entry
  * is NULL and runs the portable C. Which tables exist is the whole difference
- * between builds: an x86 host compiles in AVX2 and AVX-512 VNNI and asks CPUID
+ * between builds: an x86 host compiles in AVX2, AVX-VNNI, AVX-512 VNNI and
+ * AMX and asks CPUID (and, for AMX, the kernel)
  * whether it may run them; a board compiles in the ones its feature macros
  * (boards/<name>.toml) bring and runs any of them. The ids and the layouts each ISA
  * owns are also in runtime/thimble/kernels/isa.py (a test compares them). */
@@ -21,11 +22,41 @@ static const thm_ops thm_ops_avx2 = {
     .matmul_s4_s32 = thm_matmul_s4_s32_avx2,
 };
 
+/* AVX-VNNI CPUs without AVX-512: the AVX2 table with the VEX vpdpbusd matmul. */
+static const thm_ops thm_ops_avxvnni = {
+    .isa = THM_ISA_AVXVNNI,
+    .available = thm_x86_has_avxvnni,
+    .matmul_s8 = thm_matmul_s8_avxvnni,
+    .matmul_s8_s32 = thm_matmul_s8_s32_avxvnni,
+    .matmul_s4 = thm_matmul_s4_avx2,
+    .matmul_s4_s32 = thm_matmul_s4_s32_avx2,
+};
+
 static const thm_ops thm_ops_avx512vnni = {
     .isa = THM_ISA_AVX512VNNI,
     .available = thm_x86_has_avx512vnni,
     .matmul_s8 = thm_matmul_s8_avx512vnni,
     .matmul_s8_s32 = thm_matmul_s8_s32_avx512vnni,
+    .matmul_s4 = thm_matmul_s4_avx512vnni,
+    .matmul_s4_s32 = thm_matmul_s4_s32_avx512vnni,
+    .gemv_s8 = thm_gemv_s8_avx512,
+    .gemv_s8_s32 = thm_gemv_s8_s32_avx512,
+    .requantize_s32 = thm_requantize_s32_avx512,
+    .softmax_q15_rows = thm_softmax_q15_rows_avx512,
+    .rmsnorm_s8 = thm_rmsnorm_s8_avx512,
+    .rmsnorm_s16 = thm_rmsnorm_s16_avx512,
+    .rope_s8 = thm_rope_s8_avx512,
+    .residual_gated_s16 = thm_residual_gated_s16_avx512,
+    .pv_combine_s8 = thm_pv_combine_s8_avx512,
+};
+
+/* AMX: the AVX-512 VNNI table with the tile matmul for M >= THM_AMX_MIN_M
+ * (the one-row gemv stays AVX-512: a decode step has one row). */
+static const thm_ops thm_ops_amx = {
+    .isa = THM_ISA_AMX,
+    .available = thm_x86_has_amx,
+    .matmul_s8 = thm_matmul_s8_amx,
+    .matmul_s8_s32 = thm_matmul_s8_s32_amx,
     .matmul_s4 = thm_matmul_s4_avx512vnni,
     .matmul_s4_s32 = thm_matmul_s4_s32_avx512vnni,
     .gemv_s8 = thm_gemv_s8_avx512,
@@ -91,7 +122,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
 static const thm_ops *const thm_ops_all[] = {
     &thm_ops_portable,
 #if defined(THM_HAVE_X86)
-    &thm_ops_avx2, &thm_ops_avx512vnni,
+    &thm_ops_avx2, &thm_ops_avxvnni, &thm_ops_avx512vnni, &thm_ops_amx,
 #endif
 #if defined(THM_HAVE_ARM_DSP)
     &thm_ops_arm_dsp,
@@ -131,3 +162,12 @@ int thm_isa_set(int32_t isa)
 }
 
 int32_t thm_isa_get(void) { return thm_ops_now->isa; }
+
+int32_t thm_isa_amx_status(void)
+{
+#if defined(THM_HAVE_X86)
+    return thm_x86_amx_status();
+#else
+    return THM_AMX_NO_CPU;
+#endif
+}

@@ -45,7 +45,6 @@
 #define THM_AVX2_PF 12          /* M = 1: rows of w prefetched ahead, +40% on a 4 MiB GEMV */
 
 #define THM_V128(p) ((const __m128i *)(const void *)(p))
-#define THM_V256(p) ((const __m256i *)(const void *)(p))
 
 /* out[i][j] = x[i, :] . w[j, :] for i < MR, j < NR; 4 (NR <= 4) or 8 lanes are
  * stored per out row. X16: x holds int16 rows zero-padded to a multiple of 16
@@ -178,40 +177,6 @@ static THM_TARGET_AVX2 void thm_avx2_widen_rows(const int8_t *x, int32_t mr, int
     }
 }
 
-/* strip [mr][nb] of raw sums + bias -> y: int32 (y32) or requantized int8 (y8).
- * Columns outer, so that the per-channel work is done once for all rows. */
-static THM_TARGET_AVX2 void thm_avx2_epilogue(const int32_t *tmp, int32_t mr, int32_t nb,
-                                              const int32_t *bias, const int32_t *mult,
-                                              const int32_t *shift, int8_t *y8, int32_t *y32,
-                                              size_t ldy)
-{
-    int32_t j = 0;
-    for (; j + 8 <= nb; j += 8) {
-        const __m256i b = bias ? _mm256_loadu_si256(THM_V256(bias + j)) : _mm256_setzero_si256();
-        if (y32) {
-            for (int32_t i = 0; i < mr; i++)
-                _mm256_storeu_si256((__m256i *)(void *)(y32 + i * ldy + j),
-                                    _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * THM_AVX2_LDT + j)), b));
-        } else {
-            thm_avx2_rq q;
-            thm_avx2_rq_prep(&q, _mm256_loadu_si256(THM_V256(mult + j)),
-                             _mm256_loadu_si256(THM_V256(shift + j)));
-            for (int32_t i = 0; i < mr; i++) {
-                const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * THM_AVX2_LDT + j)), b);
-                thm_avx2_store_sat8(y8 + i * ldy + j, thm_avx2_rq_apply(v, &q));
-            }
-        }
-    }
-    for (; j < nb; j++) {
-        for (int32_t i = 0; i < mr; i++) {
-            const int32_t t = tmp[i * THM_AVX2_LDT + j];
-            const int32_t acc = bias ? (int32_t)((uint32_t)t + (uint32_t)bias[j]) : t;
-            if (y32) y32[i * ldy + j] = acc;
-            else y8[i * ldy + j] = thm_sat8(thm_requantize(acc, mult[j], shift[j]));
-        }
-    }
-}
-
 static THM_TARGET_AVX2 void thm_avx2_matmul(const int8_t *x, const int8_t *w, const int32_t *bias,
                                             const int32_t *mult, const int32_t *shift,
                                             int8_t *y8, int32_t *y32,
@@ -238,7 +203,7 @@ static THM_TARGET_AVX2 void thm_avx2_matmul(const int8_t *x, const int8_t *w, co
                 const int32_t nb = c1 - n < THM_AVX2_NB ? c1 - n : THM_AVX2_NB;
                 strip(xs, ldx, w + (size_t)n * K, K, nb, tmp);
                 const size_t off = (size_t)m * N + n;
-                thm_avx2_epilogue(tmp, mr, nb, bias ? bias + n : 0, mult ? mult + n : 0,
+                thm_avx2_epilogue(tmp, THM_AVX2_LDT, mr, nb, bias ? bias + n : 0, mult ? mult + n : 0,
                                   shift ? shift + n : 0, y8 ? y8 + off : 0,
                                   y32 ? y32 + off : 0, (size_t)N);
             }

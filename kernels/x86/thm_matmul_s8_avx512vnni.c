@@ -52,47 +52,6 @@
 
 #define THM_V512(p) ((const void *)(p))
 
-/* Where the results of a tile go. */
-typedef struct {
-    const int32_t *bias, *mult, *shift;     /* [ncols] at the first column, bias may be 0 */
-    int8_t *y8;                             /* requantized out, or 0 */
-    int32_t *y32;                           /* int32 out, or 0 */
-    size_t ldy;                             /* row stride of y (N) */
-    int32_t ncols;                          /* valid columns from the first */
-} thm_vnni_out;
-
-/* The first n (<= 16) lanes. */
-THM_INLINE THM_VNNI __mmask16 thm_vnni_lanes(int32_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
-}
-
-/* Rows 0 .. MR of 16 channels from column j of o: subtract each row's
- * correction, add the bias, store int32 or requantized int8 (vpmovsdb
- * saturates). The per-channel work is done once for all rows. */
-THM_INLINE THM_VNNI void thm_vnni_finish(const __m512i *acc, const int32_t *corr, const int MR,
-                                         const thm_vnni_out *o, int32_t j)
-{
-    const __mmask16 m = thm_vnni_lanes(o->ncols - j);
-    const __m512i b = o->bias ? _mm512_maskz_loadu_epi32(m, o->bias + j) : _mm512_setzero_si512();
-    if (o->y32) {
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m512i v = _mm512_add_epi32(_mm512_sub_epi32(acc[i], _mm512_set1_epi32(corr[i])), b);
-            _mm512_mask_storeu_epi32(o->y32 + (size_t)i * o->ldy + j, m, v);
-        }
-    } else {
-        thm_avx512_rq q;
-        thm_avx512_rq_prep(&q, _mm512_maskz_loadu_epi32(m, o->mult + j),
-                           _mm512_maskz_loadu_epi32(m, o->shift + j));
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m512i v = _mm512_add_epi32(_mm512_sub_epi32(acc[i], _mm512_set1_epi32(corr[i])), b);
-            _mm512_mask_cvtsepi32_storeu_epi8(o->y8 + (size_t)i * o->ldy + j, m, thm_avx512_rq_apply(v, &q));
-        }
-    }
-}
-
 /* off * sum_k x[k], the correction for the +off on the weights (128 for
  * int8 weights, 8 for the int4 ones of thm_matmul_s4_x86.c). */
 static THM_VNNI int32_t thm_vnni_x_correction(const int8_t *r, int32_t K, int32_t off)

@@ -20,9 +20,12 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "thm_fixedpoint.h"
+
 #define THM_TARGET_AVX2 __attribute__((target("avx2")))
 #define THM_TARGET_AVX512VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define THM_INLINE static inline __attribute__((always_inline))
+#define THM_V256(p) ((const __m256i *)(const void *)(p))
 
 /* Sums of four 8-lane vectors -> 4 int32. */
 THM_INLINE THM_TARGET_AVX2 __m128i thm_avx2_reduce4(__m256i a0, __m256i a1, __m256i a2,
@@ -93,6 +96,41 @@ static inline THM_TARGET_AVX2 void thm_avx2_store_sat8(int8_t *y, __m256i v)
 {
     const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     _mm_storel_epi64((__m128i *)(void *)y, _mm_packs_epi16(s16, s16));
+}
+
+/* The AVX2 epilogue, shared by the AVX2 and AVX-VNNI matmuls: strip
+ * [mr][nb] (row stride ldt) of raw sums + bias -> y: int32 (y32) or requantized int8 (y8).
+ * Columns outer, so that the per-channel work is done once for all rows. */
+static inline THM_TARGET_AVX2 void thm_avx2_epilogue(const int32_t *tmp, int32_t ldt, int32_t mr, int32_t nb,
+                                              const int32_t *bias, const int32_t *mult,
+                                              const int32_t *shift, int8_t *y8, int32_t *y32,
+                                              size_t ldy)
+{
+    int32_t j = 0;
+    for (; j + 8 <= nb; j += 8) {
+        const __m256i b = bias ? _mm256_loadu_si256(THM_V256(bias + j)) : _mm256_setzero_si256();
+        if (y32) {
+            for (int32_t i = 0; i < mr; i++)
+                _mm256_storeu_si256((__m256i *)(void *)(y32 + i * ldy + j),
+                                    _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * ldt + j)), b));
+        } else {
+            thm_avx2_rq q;
+            thm_avx2_rq_prep(&q, _mm256_loadu_si256(THM_V256(mult + j)),
+                             _mm256_loadu_si256(THM_V256(shift + j)));
+            for (int32_t i = 0; i < mr; i++) {
+                const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * ldt + j)), b);
+                thm_avx2_store_sat8(y8 + i * ldy + j, thm_avx2_rq_apply(v, &q));
+            }
+        }
+    }
+    for (; j < nb; j++) {
+        for (int32_t i = 0; i < mr; i++) {
+            const int32_t t = tmp[i * ldt + j];
+            const int32_t acc = bias ? (int32_t)((uint32_t)t + (uint32_t)bias[j]) : t;
+            if (y32) y32[i * ldy + j] = acc;
+            else y8[i * ldy + j] = thm_sat8(thm_requantize(acc, mult[j], shift[j]));
+        }
+    }
 }
 
 /* The per-channel half of the AVX-512 form, computed once per 16 channels
@@ -175,6 +213,48 @@ THM_INLINE THM_TARGET_AVX512VNNI void thm_vnni_transpose16(__m512i *r)
         r[4 + j] = _mm512_shuffle_i32x4(s0, s2, 0xDD);   /* lane 1: dword 4 + j */
         r[8 + j] = _mm512_shuffle_i32x4(s1, s3, 0x88);   /* lane 2: dword 8 + j */
         r[12 + j] = _mm512_shuffle_i32x4(s1, s3, 0xDD);  /* lane 3: dword 12 + j */
+    }
+}
+
+/* The VNNI epilogue, shared by the AVX-512 VNNI and AMX matmuls: where the
+ * results of a tile go. */
+typedef struct {
+    const int32_t *bias, *mult, *shift;     /* [ncols] at the first column, bias may be 0 */
+    int8_t *y8;                             /* requantized out, or 0 */
+    int32_t *y32;                           /* int32 out, or 0 */
+    size_t ldy;                             /* row stride of y (N) */
+    int32_t ncols;                          /* valid columns from the first */
+} thm_vnni_out;
+
+/* The first n (<= 16) lanes. */
+THM_INLINE THM_TARGET_AVX512VNNI __mmask16 thm_vnni_lanes(int32_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+/* Rows 0 .. MR of 16 channels from column j of o: subtract each row's
+ * correction, add the bias, store int32 or requantized int8 (vpmovsdb
+ * saturates). The per-channel work is done once for all rows. */
+THM_INLINE THM_TARGET_AVX512VNNI void thm_vnni_finish(const __m512i *acc, const int32_t *corr, const int MR,
+                                         const thm_vnni_out *o, int32_t j)
+{
+    const __mmask16 m = thm_vnni_lanes(o->ncols - j);
+    const __m512i b = o->bias ? _mm512_maskz_loadu_epi32(m, o->bias + j) : _mm512_setzero_si512();
+    if (o->y32) {
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m512i v = _mm512_add_epi32(_mm512_sub_epi32(acc[i], _mm512_set1_epi32(corr[i])), b);
+            _mm512_mask_storeu_epi32(o->y32 + (size_t)i * o->ldy + j, m, v);
+        }
+    } else {
+        thm_avx512_rq q;
+        thm_avx512_rq_prep(&q, _mm512_maskz_loadu_epi32(m, o->mult + j),
+                           _mm512_maskz_loadu_epi32(m, o->shift + j));
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m512i v = _mm512_add_epi32(_mm512_sub_epi32(acc[i], _mm512_set1_epi32(corr[i])), b);
+            _mm512_mask_cvtsepi32_storeu_epi8(o->y8 + (size_t)i * o->ldy + j, m, thm_avx512_rq_apply(v, &q));
+        }
     }
 }
 

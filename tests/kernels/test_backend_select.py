@@ -29,7 +29,7 @@ def test_only_cpu_specific_backends_may_skip(monkeypatch):
     for name in ("numba", "c", "c:portable"):
         with pytest.raises(pytest.fail.Exception):
             kernel_check.load(name)
-    for name in ("c:avx2", "c:avx512vnni"):
+    for name in ("c:avx2", "c:avxvnni", "c:avx512vnni", "c:amx"):
         with pytest.raises(pytest.skip.Exception, match="pretend this CPU lacks it"):
             kernel_check.load(name)
 

@@ -45,7 +45,7 @@ from .results import save
 from .shapes import parse_shapes, shape_name
 
 DEFAULT_SHAPES = [(m, 512, n) for m in (1, 64, 256) for n in (512, 256, 8192)]
-DEFAULT_BACKENDS = ["c:portable", "c:avx2", "c:avx512vnni", "numba"]
+DEFAULT_BACKENDS = ["c:portable", "c:avx2", "c:avxvnni", "c:avx512vnni", "c:amx", "numba"]
 DEFAULT_JSON = os.path.join("bench-results", "kernels-host.json")
 
 # Needle's attention: 8 query heads over 4 key/value heads of 64.

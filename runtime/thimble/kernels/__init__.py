@@ -7,7 +7,7 @@
 "reference" (numpy) is the specification; every other backend is tested bit
 for bit against it. Every call is checked first (checks.py), so a wrong dtype,
 shape or layout raises TypeError/ValueError instead of reaching C.
-THIMBLE_ISA=portable|avx2|avx512vnni pins what "c" means (the host ISAs of
+THIMBLE_ISA=portable|avx2|avxvnni|avx512vnni|amx pins what "c" means (the host ISAs of
 isa.py, the one table of instruction sets).
 """
 import os
@@ -139,7 +139,7 @@ def _c_backend(isa):
     if isa not in c_backend.ISAS:
         raise BackendUnavailable(f"unknown instruction set {isa!r}; known: {', '.join(c_backend.ISAS)}")
     if not c_backend.isa_available(isa):
-        raise BackendUnavailable(f"this CPU or build cannot run the {isa} kernels")
+        raise BackendUnavailable(c_backend.unavailable_reason(isa))
     return Backend(f"c:{isa}", c_backend, before=lambda: c_backend.select_isa(isa))
 
 

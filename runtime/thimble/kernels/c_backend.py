@@ -18,8 +18,30 @@ def isa_available(isa):
     return bool(lib.thm_isa_available(ISAS[isa]))
 
 
+# Why AMX is unavailable (thm_isa_amx_status), said instead of a silent fallback.
+AMX_STATUS = {lib.THM_AMX_OK: "available",
+              lib.THM_AMX_NO_CPU: "this CPU lacks AMX-TILE/AMX-INT8 (or AVX-512 VNNI)",
+              lib.THM_AMX_NO_OS: "the OS does not enable the tile state (XCR0 bits 17, 18)",
+              lib.THM_AMX_NO_PERMISSION: "the kernel refused the tile-data permission "
+                                         "(arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA)"}
+
+
+def amx_status():
+    """Why c:amx can or cannot run here, in words."""
+    return AMX_STATUS.get(lib.thm_isa_amx_status(), "unknown")
+
+
+def unavailable_reason(isa):
+    if isa == "amx":
+        return f"AMX: {amx_status()}"
+    return f"this CPU or build cannot run the {isa} kernels"
+
+
 def best_isa():
-    for isa in ("avx512vnni", "avx2"):
+    """The fastest host ISA this CPU runs: AMX where the kernel allows tiles (else
+    AVX-512 VNNI, which `thimble bench` and the backend name then show), then
+    AVX-VNNI (CPUs without AVX-512), then AVX2."""
+    for isa in ("amx", "avx512vnni", "avxvnni", "avx2"):
         if isa_available(isa):
             return isa
     return "portable"

@@ -48,6 +48,8 @@ ISAS = (
     Isa("arm_dsp", 3, feature="dsp", layouts=(S16_R4K16,)),
     Isa("arm_mve", 4, feature="mve", layouts=(S8_R8K64,)),
     Isa("arm_neon_dot", 5, feature="neon", layouts=(S8_R8K64,)),
+    Isa("avxvnni", 6, host=True),       # AVX-VNNI (VEX vpdpbusd), CPUs without AVX-512
+    Isa("amx", 7, host=True),           # AMX-INT8 tiles for M >= 16, AVX-512 VNNI otherwise
 )
 
 BY_NAME = {i.name: i for i in ISAS}

@@ -42,7 +42,7 @@ def _aligned(nbytes):
 
 class CModel:
     def __init__(self, image, max_enc=None, max_dec=None, verify_hash=True, isa=None, with_arena=True):
-        """isa: the matmul instruction set (portable, avx2, avx512vnni); None: $THIMBLE_ISA or the best
+        """isa: the matmul instruction set (portable, avx2, avxvnni, avx512vnni, amx); None: $THIMBLE_ISA or the best
         this CPU runs. It is a process-wide kernel setting, so it is selected again before every call.
         with_arena=False binds only (for arena_size, as `thimble plan` does): nothing can run."""
         self.isa = isa or os.environ.get("THIMBLE_ISA") or c_backend.best_isa()
