@@ -209,6 +209,17 @@ thm_rmsnorm_s16_f thm_rmsnorm_s16_avx512;
 thm_rope_f thm_rope_s8_avx512;
 thm_residual_f thm_residual_gated_s16_avx512;
 thm_pv_combine_f thm_pv_combine_s8_avx512;
+/* thm_rows_avx2.c */
+thm_requantize_f thm_requantize_s32_avx2;
+thm_softmax_rows_f thm_softmax_q15_rows_avx2;
+thm_rmsnorm_s8_f thm_rmsnorm_s8_avx2;
+thm_rmsnorm_s16_f thm_rmsnorm_s16_avx2;
+thm_rope_f thm_rope_s8_avx2;
+thm_residual_f thm_residual_gated_s16_avx2;
+thm_pv_combine_f thm_pv_combine_s8_avx2;
+thm_dot_s8_f thm_dot_s8_avx2;
+thm_pv_s16s8_f thm_pv_s16s8_avx2;
+thm_pv_rows_f thm_pv_rows_s8_avx2;
 #endif
 
 /* ARM board fast paths (kernels/arm/<feature>/), compiled in by feature macro;

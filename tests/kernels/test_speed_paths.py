@@ -298,3 +298,48 @@ def gqa_quant_speed():
                       num_decoder_layers=2, max_seq_len=40)
     fm = random_model(cfg, seed=11, weight_scale=4)
     return quantize(fm, calibrate(fm, random_prompts(cfg, n=3, length=12, seed=11), decode_tokens=6))
+
+
+# --- the AVX2 rows' lanes and tails (kernels/x86/thm_rows_avx2.c) ---------------
+
+def test_softmax_every_exp_table_entry_in_vector_lanes(fast):
+    """test_softmax_every_exp_table_entry with rows of 8 (one AVX2 vector, no
+    scalar tail): the top at lane 0, -z at a lane that moves with z, the rest
+    past diff_max, so each z's hi and lo table reads show in its own row."""
+    z = np.arange(4201, dtype=np.int32)
+    s = np.full((z.size, 8), -10000, np.int32)
+    s[:, 0] = 0
+    s[np.arange(z.size), 1 + z % 7] = -z
+    want = np.stack([ref.softmax_q15(row, 1 << 30, 1, 5000) for row in s])
+    assert np.array_equal(fast.softmax_q15_rows(s, 1 << 30, 1, 5000), want)
+
+
+@pytest.mark.parametrize("bq,Tk,D", [(2, 1100, 5), (3, 700, 8), (1, 2049, 3)])
+def test_pv_rows_sums_that_wrap_int32(fast, bq, Tk, D):
+    """p = 32767 against v = -128 over > 512 keys: the exact sum leaves int32
+    and wraps (the portable digit sums wrap the same way in uint32)."""
+    p = np.full((bq, Tk), 32767, np.int16)
+    vt = np.full((D, Tk), -128, np.int8)
+    vt[:, ::3] = 127
+    for mult, shift in [(1 << 30, -20), (-(1 << 31), 0), (12345, 30)]:
+        want = ref.pv_rows_s8(p, vt, mult, shift)
+        assert np.array_equal(fast.pv_rows_s8(p, vt, mult, shift), want), (mult, shift)
+
+
+@pytest.mark.parametrize("D", [80, 97, 113, 128, 129])
+def test_attention_head_dims_past_one_64_block(fast, D):
+    """P.V of one query row in 64-channel passes, then 16-channel blocks, then
+    single channels; an odd number of keys (the last one unpaired)."""
+    a = kc.attention(seed=D, Tq=3, Tk=37, H=2, Hkv=1, D=D, causal=True, q_pos0=30, mask="random")
+    assert np.array_equal(fast.attention_s8(**a), ref.attention_s8(**a))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_rmsnorm_zero_rows_among_vector_rows(fast, dtype):
+    """All-zero rows (2^46 / rms past INT32_MAX: the scalar formula) between
+    ordinary rows of one 32-row block, with a channel tail (D = 8k + 5)."""
+    a = kc.rmsnorm(seed=8, rows=37, D=45, dtype=dtype, x="random", rq="extreme")
+    a["x"][::3] = 0
+    a["x"][1::5, ::2] = 1                      # tiny rows: also past INT32_MAX
+    want = ref.rmsnorm_s8(a["x"], a["gain_mult"], a["gain_shift"], a["eps_q16"])
+    assert np.array_equal(fast.rmsnorm_s8(a["x"], a["gain_mult"], a["gain_shift"], a["eps_q16"]), want)

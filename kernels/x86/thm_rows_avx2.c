@@ -1,0 +1,581 @@
+/* AVX2 forms of the per-row kernels around the matmul: softmax_q15 rows (no
+ * mask), rmsnorm (int8 and int16 rows), the gated residual, RoPE, requantize
+ * and the P.V digit recombination. Host build only: the AVX2 ops table's
+ * entries (thm_isa.c), so with THIMBLE_ISA=avx2 prefill no longer spends
+ * most of its time in portable C around the AVX2 matmul (issue 16). Each
+ * entry gives the same bits as its portable kernel (kernels/src) for every
+ * input; the arguments are already checked. AVX2 has no masked loads of
+ * bytes or words, so each loop runs whole vectors and leaves the last
+ * (n mod width) elements to the scalar formula of thm_fixedpoint.h, which is
+ * the portable kernel's own arithmetic.
+ *
+ * Why each vector form is exact:
+ *  - requantize is thm_avx2_rq_apply (thm_x86_simd.h, exact for all inputs);
+ *  - softmax: top - s is formed in uint32 lanes (exact: both are int32 and
+ *    top >= s); lanes past diff_max are zeroed before the requantize and
+ *    their exp forced to 0, like the portable row. z = thm_requantize_pos:
+ *    (diff << left) * mult is the exact 32 x 32 -> 64 unsigned product
+ *    (vpmuludq), and its high part, (ab + 2^30) >> 31 < 2^31, is taken from
+ *    bits 31..62 with logical shifts. exp: the 16-entry hi table is two
+ *    register permutes, the 256-entry lo table a gather of thm_exp_lo; the
+ *    product hi * lo <= 2^30 fits a 32-bit lane. Rows longer than
+ *    THM_SOFTMAX_ROW_MAX_N go to the portable kernel (their sum needs 64 bits);
+ *    shorter rows' uint32 lane sums cannot wrap (n * 2^15 < 2^31);
+ *    p = (e * inv + 2^30) >> 31 with e <= 2^15, inv <= 2^31 is the exact
+ *    unsigned product again;
+ *  - rmsnorm: the sum of squares is exact (int8: 16-bit pair sums <= 2^15 in
+ *    int32 lanes; int16: a pair sum of squares can be 2^31, so each madd lane
+ *    is read as uint32 and widened to 64 bits). Rows whose 2^46 / rms exceeds
+ *    INT32_MAX go to the scalar formula, like the portable kernel; otherwise
+ *    |x * inv| < 2^15 * 2^31, so n = (x * inv + 2^14) >> 15 lies in int32 and
+ *    its 32 bits are bits 15..46 of the exact 64-bit sum, which logical
+ *    shifts give (AVX2 has no 64-bit arithmetic shift; none is needed);
+ *  - residual: g clamped to [-2^16, 2^16] like the portable kernel, so the
+ *    int32 sum r + g saturates to int16 (vpackssdw) exactly as the exact sum;
+ *  - rope: x1 c - x2 s is vpmaddwd of (x1, -x2) with (c, s): -x2 <= 128 fits
+ *    int16 (negating s instead would overflow at s = -32768), and each pair
+ *    sum is below 2^24, so the int32 lanes are exact;
+ *  - pv_combine: the digit sums in wrapping 32-bit lanes, as the scalar
+ *    uint32 form. */
+#include "thimble_kernels.h"
+#include "thm_fixedpoint.h"
+#include "thm_impl.h"
+#include "thm_x86_simd.h"
+
+#define T2 THM_TARGET_AVX2
+
+static inline T2 __m256i load8_s32(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+static inline T2 void store8_s32(int32_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)p, v); }
+
+/* 8 int8 -> 8 int32 lanes. */
+static inline T2 __m256i load8_s8(const int8_t *p)
+{
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+/* 8 int16 -> 8 int32 lanes. */
+static inline T2 __m256i load8_s16(const int16_t *p)
+{
+    return _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* sat16 of 8 int32 lanes, stored to 8 int16. */
+static inline T2 void store8_sat16(int16_t *p, __m256i v)
+{
+    const __m128i s = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storeu_si128((__m128i *)(void *)p, s);
+}
+
+/* Horizontal helpers. */
+static inline T2 int32_t hmax8(__m256i v)
+{
+    __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
+static inline T2 uint64_t hsum4_u64(__m256i v)
+{
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
+}
+
+/* ---- requantize ---------------------------------------------------------- */
+
+T2 void thm_requantize_s32_avx2(const int32_t *in, const int32_t *mult, const int32_t *shift, int32_t *out,
+                                int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        store8_s32(out + i, thm_avx2_requantize(load8_s32(in + i), load8_s32(mult + i), load8_s32(shift + i)));
+    for (; i < n; i++) out[i] = thm_requantize(in[i], mult[i], shift[i]);
+}
+
+/* ---- softmax rows -------------------------------------------------------- */
+
+typedef struct {
+    __m256i hi0, hi1;      /* thm_exp_hi[0..7], [8..15] as int32 lanes */
+} exp_tabs;
+
+static inline T2 void exp_tabs_load(exp_tabs *t)
+{
+    t->hi0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)thm_exp_hi));
+    t->hi1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(thm_exp_hi + 8)));
+}
+
+/* The row's exp terms for 8 kept distances d (lanes not in keep give 0):
+ * thm_requantize_pos, then thm_exp_q15. */
+static inline T2 __m256i exp_terms8(__m256i d, __m256i keep, __m128i left, __m128i right, __m256i vmult,
+                                    __m256i half, const exp_tabs *t)
+{
+    const __m256i zmax1 = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
+    const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i x = _mm256_sll_epi32(_mm256_and_si256(d, keep), left);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epu32(x, vmult), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), vmult), nudge);
+    even = _mm256_srli_epi64(even, 31);                        /* low dword: bits 31..62 */
+    odd = _mm256_slli_epi64(odd, 1);                           /* high dword: bits 31..62 */
+    const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
+    const __m256i z = _mm256_srl_epi32(_mm256_add_epi32(high, half), right);
+    /* z < 2^12 keeps its term; unsigned min and compare, z may reach 2^31 */
+    const __m256i zc = _mm256_min_epu32(z, zmax1);
+    const __m256i live = _mm256_and_si256(keep, _mm256_cmpeq_epi32(zc, z));
+    if (_mm256_testz_si256(live, live)) return live;           /* all past the table: 0 */
+    const __m256i hidx = _mm256_srli_epi32(zc, THM_EXP_FRAC_BITS);
+    /* vpermd reads the low 3 index bits; bit 3 picks the register */
+    const __m256i hi = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t->hi0, hidx),
+                                          _mm256_permutevar8x32_epi32(t->hi1, hidx),
+                                          _mm256_cmpgt_epi32(hidx, _mm256_set1_epi32(7)));
+    const __m256i lidx = _mm256_and_si256(zc, _mm256_set1_epi32(THM_EXP_LO_LEN - 1));
+    /* dead lanes gather nothing: the mask keeps their (zero) source */
+    const __m256i lo = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)thm_exp_lo,
+                                                   lidx, live, 4);
+    const __m256i e = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hi, lo), _mm256_set1_epi32(1 << 14)),
+                                        15);
+    return _mm256_and_si256(e, live);
+}
+
+static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
+                                int32_t diff_max, uint32_t *e, const exp_tabs *t)
+{
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const uint32_t half = right ? (uint32_t)1 << (right - 1) : 0;
+    const __m128i vleft = _mm_cvtsi32_si128(left), vright = _mm_cvtsi32_si128(right);
+    const __m256i vmult = _mm256_set1_epi32(mult), vhalf = _mm256_set1_epi32((int32_t)half);
+    const __m256i dmax = _mm256_set1_epi32(diff_max);
+    const int32_t nv = n & ~7;
+
+    int32_t top = s[0];
+    if (nv) {
+        __m256i vmax = load8_s32(s);
+        for (int32_t j = 8; j < nv; j += 8) vmax = _mm256_max_epi32(vmax, load8_s32(s + j));
+        top = hmax8(vmax);
+    }
+    for (int32_t j = nv; j < n; j++) top = s[j] > top ? s[j] : top;
+
+    const __m256i vtop = _mm256_set1_epi32(top);
+    __m256i acc = _mm256_setzero_si256();
+    for (int32_t j = 0; j < nv; j += 8) {
+        const __m256i d = _mm256_sub_epi32(vtop, load8_s32(s + j));
+        const __m256i keep = _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax), dmax);   /* d <= diff_max */
+        __m256i ev = _mm256_setzero_si256();
+        if (!_mm256_testz_si256(keep, keep)) ev = exp_terms8(d, keep, vleft, vright, vmult, vhalf, t);
+        store8_s32((int32_t *)e + j, ev);
+        acc = _mm256_add_epi32(acc, ev);
+    }
+    /* lane sums < 2^31 (n <= THM_SOFTMAX_ROW_MAX_N): the row's total as uint32 */
+    const __m256i wide = _mm256_add_epi64(_mm256_and_si256(acc, _mm256_set1_epi64x(0xFFFFFFFF)),
+                                          _mm256_srli_epi64(acc, 32));
+    uint32_t total = (uint32_t)hsum4_u64(wide);
+    const uint32_t zmax = (uint32_t)THM_EXP_HI_LEN << THM_EXP_FRAC_BITS;
+    for (int32_t j = nv; j < n; j++) {
+        const uint32_t diff = (uint32_t)top - (uint32_t)s[j];
+        uint32_t ej = 0;
+        if (diff <= (uint32_t)diff_max) {
+            const uint32_t z = thm_requantize_pos(diff, (uint32_t)mult, left, right, half);
+            if (z < zmax) ej = thm_exp_q15((int32_t)z);
+        }
+        e[j] = ej;
+        total += ej;
+    }
+
+    const uint32_t inv = (uint32_t)(((uint64_t)1 << 46) / total);   /* total >= 2^15: inv <= 2^31 */
+    const __m256i vinv = _mm256_set1_epi32((int32_t)inv);
+    const __m256i round = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i pmax = _mm256_set1_epi32(32767);
+    for (int32_t j = 0; j < nv; j += 8) {
+        const __m256i ev = load8_s32((const int32_t *)e + j);
+        __m256i even = _mm256_add_epi64(_mm256_mul_epu32(ev, vinv), round);
+        __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(ev, 32), vinv), round);
+        even = _mm256_srli_epi64(even, 31);                    /* < 2^16: the low dword */
+        odd = _mm256_slli_epi64(odd, 1);                      /* high dword: bits 31..62 */
+        store8_sat16(p + j, _mm256_min_epu32(_mm256_blend_epi32(even, odd, 0xAA), pmax));
+    }
+    for (int32_t j = nv; j < n; j++) {
+        const uint32_t pj = (uint32_t)(((uint64_t)e[j] * inv + ((uint64_t)1 << 30)) >> 31);
+        p[j] = (int16_t)(pj > 32767 ? 32767 : pj);
+    }
+}
+
+T2 void thm_softmax_q15_rows_avx2(const int32_t *s, int16_t *p, int32_t rows, int32_t n, int32_t mult,
+                                  int32_t shift, int32_t diff_max, uint32_t *e)
+{
+    if (n > THM_SOFTMAX_ROW_MAX_N) {
+        thm_softmax_q15_rows_portable(s, p, rows, n, mult, shift, diff_max, e);
+        return;
+    }
+    exp_tabs t;
+    exp_tabs_load(&t);
+    for (int32_t r = 0; r < rows; r++)
+        softmax_row_avx2(s + (size_t)r * n, p + (size_t)r * n, n, mult, shift, diff_max, e, &t);
+}
+
+/* ---- rmsnorm ------------------------------------------------------------- */
+
+/* floor(sqrt(v)) like thm_isqrt_u64, from the FPU's square root and an exact
+ * integer correction: the host has an FPU, and the digit-by-digit root is
+ * the bulk of a short row's cost (the QK-norm: 64-element rows). The double
+ * estimate is within a few units; the loops end with r^2 <= v < (r + 1)^2
+ * whatever it was, and r <= 2^32 - 1 keeps every product inside uint64. */
+static inline uint64_t isqrt_host(uint64_t v)
+{
+    const uint64_t rmax = 0xFFFFFFFFu;
+    const double f = _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd((double)v)));   /* no errno path */
+    uint64_t r = f >= (double)rmax ? rmax : (uint64_t)f;
+    while (r * r > v) r--;
+    while (r < rmax && (r + 1) * (r + 1) <= v) r++;
+    return r;
+}
+
+/* thm_rms_inv (thm_fixedpoint.h) with isqrt_host. */
+static inline int64_t rms_inv_host(int64_t ss, int32_t D, int64_t eps_q16)
+{
+    const uint64_t ms = ((uint64_t)ss << 16) / (uint64_t)D + (uint64_t)eps_q16; /* Q16 */
+    uint64_t rms = isqrt_host(ms << 16);                                          /* Q16 */
+    if (rms == 0) rms = 1;
+    return (int64_t)(((uint64_t)1 << 46) / rms);
+}
+
+/* 16 elements of a row as int16 lanes. */
+static inline T2 __m256i load16_s16(const void *x, int wide, int32_t i)
+{
+    if (wide) return _mm256_loadu_si256((const __m256i *)(const void *)((const int16_t *)x + i));
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)((const int8_t *)x + i)));
+}
+
+/* Exact sum of squares of one row (<= 4096 * 2^30 < 2^42). */
+static inline T2 int64_t sum_squares(const void *x, int wide, int32_t D)
+{
+    const int32_t nv = D & ~15;
+    int64_t ss = 0;
+    if (wide) {
+        /* a madd lane is up to 2 * 2^30 = 2^31: read it as uint32, sum in 64 bits */
+        const __m256i lo32 = _mm256_set1_epi64x(0xFFFFFFFF);
+        __m256i acc = _mm256_setzero_si256();
+        for (int32_t i = 0; i < nv; i += 16) {
+            const __m256i v = load16_s16(x, 1, i);
+            const __m256i sq = _mm256_madd_epi16(v, v);
+            acc = _mm256_add_epi64(acc, _mm256_add_epi64(_mm256_and_si256(sq, lo32), _mm256_srli_epi64(sq, 32)));
+        }
+        ss = (int64_t)hsum4_u64(acc);
+        for (int32_t i = nv; i < D; i++) ss += (int32_t)((const int16_t *)x)[i] * ((const int16_t *)x)[i];
+    } else {
+        /* int8: lanes reach (4096 / 16) * 2^15 = 2^23 */
+        __m256i acc = _mm256_setzero_si256();
+        for (int32_t i = 0; i < nv; i += 16) {
+            const __m256i v = load16_s16(x, 0, i);
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, v));
+        }
+        const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        ss = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
+        for (int32_t i = nv; i < D; i++) ss += (int32_t)((const int8_t *)x)[i] * ((const int8_t *)x)[i];
+    }
+    return ss;
+}
+
+/* n = (x * inv + 2^14) >> 15 for 8 int32 lanes, inv <= INT32_MAX (see the top). */
+static inline T2 __m256i rms_scale8(__m256i v, __m256i vinv)
+{
+    const __m256i round = _mm256_set1_epi64x(1 << 14);
+    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, vinv), round), 15);
+    const __m256i odd = _mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), vinv), round), 17);   /* bits 15.. -> 32.. */
+    return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+#define ROW_BLOCK 32
+
+static T2 void rmsnorm_avx2(const void *x, int wide, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
+                            int8_t *y, int32_t rows, int32_t D)
+{
+    const size_t esz = wide ? 2 : 1;
+    const int32_t nv = D & ~7;
+    int64_t inv[ROW_BLOCK];
+    for (int32_t r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
+        const int32_t nr = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;
+        for (int32_t r = 0; r < nr; r++) {
+            const void *xr = (const uint8_t *)x + (size_t)(r0 + r) * D * esz;
+            inv[r] = rms_inv_host(sum_squares(xr, wide, D), D, eps_q16);
+        }
+        /* channel block outside, rows inside: one requantize set-up per 8 channels */
+        for (int32_t i = 0; i < nv; i += 8) {
+            thm_avx2_rq q;
+            thm_avx2_rq_prep(&q, load8_s32(gm + i), load8_s32(gs + i));
+            for (int32_t r = 0; r < nr; r++) {
+                if (inv[r] > INT32_MAX) continue;            /* done below, scalar */
+                const size_t row = (size_t)(r0 + r) * D;
+                const __m256i v = wide ? load8_s16((const int16_t *)x + row + i) : load8_s8((const int8_t *)x + row + i);
+                const __m256i nvec = rms_scale8(v, _mm256_set1_epi64x(inv[r]));
+                thm_avx2_store_sat8(y + row + i, thm_avx2_rq_apply(nvec, &q));
+            }
+        }
+        for (int32_t r = 0; r < nr; r++) {
+            const size_t row = (size_t)(r0 + r) * D;
+            for (int32_t i = inv[r] > INT32_MAX ? 0 : nv; i < D; i++) {
+                const int32_t xi = wide ? ((const int16_t *)x)[row + i] : ((const int8_t *)x)[row + i];
+                y[row + i] = thm_rms_apply(xi, inv[r], gm[i], gs[i]);
+            }
+        }
+    }
+}
+
+T2 void thm_rmsnorm_s8_avx2(const int8_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16, int8_t *y,
+                            int32_t rows, int32_t D)
+{
+    rmsnorm_avx2(x, 0, gm, gs, eps_q16, y, rows, D);
+}
+
+T2 void thm_rmsnorm_s16_avx2(const int16_t *x, const int32_t *gm, const int32_t *gs, int64_t eps_q16, int8_t *y,
+                             int32_t rows, int32_t D)
+{
+    rmsnorm_avx2(x, 1, gm, gs, eps_q16, y, rows, D);
+}
+
+/* ---- gated residual ------------------------------------------------------ */
+
+T2 void thm_residual_gated_s16_avx2(int16_t *r, const int8_t *y, int32_t n, int32_t mult, int32_t shift)
+{
+    thm_avx2_rq q;
+    thm_avx2_rq_prep(&q, _mm256_set1_epi32(mult), _mm256_set1_epi32(shift));
+    const __m256i gmin = _mm256_set1_epi32(-65536), gmax = _mm256_set1_epi32(65536);
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i g = thm_avx2_rq_apply(load8_s8(y + i), &q);
+        g = _mm256_min_epi32(_mm256_max_epi32(g, gmin), gmax);
+        store8_sat16(r + i, _mm256_add_epi32(load8_s16(r + i), g));
+    }
+    for (; i < n; i++) {
+        int32_t g = thm_requantize(y[i], mult, shift);
+        g = g < -65536 ? -65536 : (g > 65536 ? 65536 : g);
+        r[i] = thm_sat16((int32_t)r[i] + g);
+    }
+}
+
+/* ---- P.V digit recombination --------------------------------------------- */
+
+T2 void thm_pv_combine_s8_avx2(const int32_t *s0, const int32_t *s1, const int32_t *s2, int32_t n, int32_t mult,
+                               int32_t shift, int8_t *out)
+{
+    thm_avx2_rq q;
+    thm_avx2_rq_prep(&q, _mm256_set1_epi32(mult), _mm256_set1_epi32(shift));
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i v1 = load8_s32(s1 + i);
+        const __m256i hi = s2 ? _mm256_add_epi32(_mm256_slli_epi32(load8_s32(s2 + i), 14), _mm256_slli_epi32(v1, 7))
+                              : _mm256_slli_epi32(v1, 8);
+        thm_avx2_store_sat8(out + i, thm_avx2_rq_apply(_mm256_add_epi32(hi, load8_s32(s0 + i)), &q));
+    }
+    for (; i < n; i++) {
+        const uint32_t hi = s2 ? ((uint32_t)s2[i] << 14) + ((uint32_t)s1[i] << 7) : (uint32_t)s1[i] << 8;
+        out[i] = thm_sat8(thm_requantize((int32_t)(hi + (uint32_t)s0[i]), mult, shift));
+    }
+}
+
+/* ---- RoPE ---------------------------------------------------------------- */
+
+/* 16 int8 -> 16 int16 lanes. */
+static inline T2 __m256i load16_s8(const int8_t *p)
+{
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* (sum + 2^13) >> 14 of two vpmaddwd results (element order: a = the
+ * unpacklo half, b = the unpackhi half of each 128-bit lane), saturated to
+ * 16 int8 in element order. */
+static inline T2 void rope_store16(int8_t *y, __m256i a, __m256i b)
+{
+    const __m256i round = _mm256_set1_epi32(1 << 13);
+    a = _mm256_srai_epi32(_mm256_add_epi32(a, round), 14);
+    b = _mm256_srai_epi32(_mm256_add_epi32(b, round), 14);
+    const __m256i w = _mm256_packs_epi32(a, b);           /* lane 0: 0..7, lane 1: 8..15 */
+    _mm_storeu_si128((__m128i *)(void *)y,
+                     _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+}
+
+T2 void thm_rope_s8_avx2(const int8_t *x, const int16_t *cos_q14, const int16_t *sin_q14, int8_t *y, int32_t T,
+                         int32_t n_heads, int32_t D, int32_t pos0)
+{
+    const int32_t half = D / 2, nv = half & ~15;
+    const __m256i zero = _mm256_setzero_si256();
+    for (int32_t t = 0; t < T; t++) {
+        const int16_t *c = cos_q14 + (size_t)(pos0 + t) * half;
+        const int16_t *sn = sin_q14 + (size_t)(pos0 + t) * half;
+        for (int32_t i = 0; i < nv; i += 16) {
+            const __m256i cv = _mm256_loadu_si256((const __m256i *)(const void *)(c + i));
+            const __m256i sv = _mm256_loadu_si256((const __m256i *)(const void *)(sn + i));
+            const __m256i cs_lo = _mm256_unpacklo_epi16(cv, sv), cs_hi = _mm256_unpackhi_epi16(cv, sv);
+            for (int32_t h = 0; h < n_heads; h++) {
+                const size_t base = ((size_t)t * n_heads + h) * D + i;
+                /* both halves read before either is written: y may alias x */
+                const __m256i x1 = load16_s8(x + base), x2 = load16_s8(x + base + half);
+                const __m256i nx2 = _mm256_sub_epi16(zero, x2);
+                /* o1 = x1 c + (-x2) s, o2 = x2 c + x1 s */
+                const __m256i o1a = _mm256_madd_epi16(_mm256_unpacklo_epi16(x1, nx2), cs_lo);
+                const __m256i o1b = _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, nx2), cs_hi);
+                const __m256i o2a = _mm256_madd_epi16(_mm256_unpacklo_epi16(x2, x1), cs_lo);
+                const __m256i o2b = _mm256_madd_epi16(_mm256_unpackhi_epi16(x2, x1), cs_hi);
+                rope_store16(y + base, o1a, o1b);
+                rope_store16(y + base + half, o2a, o2b);
+            }
+        }
+        if (nv == half) continue;
+        for (int32_t h = 0; h < n_heads; h++) {
+            const size_t base = ((size_t)t * n_heads + h) * D;
+            for (int32_t i = nv; i < half; i++) {
+                const int32_t x1 = x[base + i], x2 = x[base + half + i];
+                y[base + i] = thm_sat8((x1 * c[i] - x2 * sn[i] + (1 << 13)) >> 14);
+                y[base + half + i] = thm_sat8((x2 * c[i] + x1 * sn[i] + (1 << 13)) >> 14);
+            }
+        }
+    }
+}
+
+/* ---- thm_attention_s8's products (the streamed, causal attention) -------- */
+
+/* sum_k a[k] b[k]: int8 widened to int16, vpmaddwd pair sums (<= 2^15) in
+ * int32 lanes; the same integer sum as the portable loop in any order. */
+T2 int32_t thm_dot_s8_avx2(const int8_t *a, const int8_t *b, int32_t K)
+{
+    __m256i acc = _mm256_setzero_si256();
+    int32_t k = 0;
+    for (; k + 16 <= K; k += 16) acc = _mm256_add_epi32(acc, _mm256_madd_epi16(load16_s8(a + k), load16_s8(b + k)));
+    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    int32_t s = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
+    for (; k < K; k++) s += (int32_t)a[k] * (int32_t)b[k];
+    return s;
+}
+
+/* acc[d] += sum_j p[j] v[j ldv + d] for nb blocks of 16 d from d0: keys two
+ * at a time, (v[j][d], v[j+1][d]) word pairs against (p[j], p[j+1]) in one
+ * vpmaddwd (|p v| <= 2^22, a pair sum <= 2^23). The accumulators hold the
+ * unpacklo/unpackhi element order and are put back in order at the end. */
+static inline T2 void pv_blocks(const int16_t *p, const int8_t *v, size_t ldv, int32_t n, int32_t d0, int nb,
+                                int32_t *acc)
+{
+    __m256i lo[4], hi[4];
+    for (int b = 0; b < 4; b++) lo[b] = hi[b] = _mm256_setzero_si256();
+    int32_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        const __m256i pp = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)p[j] | (uint32_t)(uint16_t)p[j + 1] << 16));
+        const int8_t *v0 = v + (size_t)j * ldv + d0, *v1 = v0 + ldv;
+        for (int b = 0; b < nb; b++) {
+            const __m256i va = load16_s8(v0 + 16 * b), vb = load16_s8(v1 + 16 * b);
+            lo[b] = _mm256_add_epi32(lo[b], _mm256_madd_epi16(_mm256_unpacklo_epi16(va, vb), pp));
+            hi[b] = _mm256_add_epi32(hi[b], _mm256_madd_epi16(_mm256_unpackhi_epi16(va, vb), pp));
+        }
+    }
+    if (j < n) {                                          /* an odd last key, paired with 0 */
+        const __m256i pp = _mm256_set1_epi32((int32_t)(uint32_t)(uint16_t)p[j]);
+        const int8_t *v0 = v + (size_t)j * ldv + d0;
+        const __m256i zero = _mm256_setzero_si256();
+        for (int b = 0; b < nb; b++) {
+            const __m256i va = load16_s8(v0 + 16 * b);
+            lo[b] = _mm256_add_epi32(lo[b], _mm256_madd_epi16(_mm256_unpacklo_epi16(va, zero), pp));
+            hi[b] = _mm256_add_epi32(hi[b], _mm256_madd_epi16(_mm256_unpackhi_epi16(va, zero), pp));
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        int32_t *a = acc + d0 + 16 * b;
+        /* lo: d 0..3 | 8..11, hi: d 4..7 | 12..15 */
+        store8_s32(a, _mm256_add_epi32(load8_s32(a), _mm256_permute2x128_si256(lo[b], hi[b], 0x20)));
+        store8_s32(a + 8, _mm256_add_epi32(load8_s32(a + 8), _mm256_permute2x128_si256(lo[b], hi[b], 0x31)));
+    }
+}
+
+T2 void thm_pv_s16s8_avx2(const int16_t *p, const int8_t *v, size_t ldv, int32_t n, int32_t D, int32_t *acc)
+{
+    int32_t d = 0;
+    for (; d + 64 <= D; d += 64) pv_blocks(p, v, ldv, n, d, 4, acc);    /* 8 accumulators a pass over the keys */
+    if (d + 16 <= D) {
+        const int nb = (D - d) / 16;
+        pv_blocks(p, v, ldv, n, d, nb, acc);
+        d += 16 * nb;
+    }
+    if (d == D) return;
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t pj = p[j];
+        const int8_t *vj = v + (size_t)j * ldv;
+        for (int32_t e = d; e < D; e++) acc[e] += pj * (int32_t)vj[e];
+    }
+}
+
+/* ---- P.V of a block of query rows ---------------------------------------- */
+
+/* out[r][d] = sat8(requantize(sum_t p[r][t] vt[d][t])) for rows r0, r0 + 1
+ * (nr of them) and channels d0 .. d0 + 3 (nd of them; a missing row or
+ * channel repeats a real one, its result unused). The portable form splits
+ * p into int8 digits for the int8 matmul and adds the digits' sums back in
+ * wrapping uint32 arithmetic, which is the exact sum mod 2^32; here p (int16)
+ * and vt (int8 widened to int16) meet in vpmaddwd, whose pair sums
+ * (<= 2 * 2^15 * 2^7 = 2^23) are exact, accumulated in wrapping int32 lanes:
+ * the same sum mod 2^32, in one pass instead of two or three. */
+static inline __attribute__((always_inline)) T2 void pv_tile(const int16_t *p, int32_t Tk, const int8_t *vt,
+                                                           int32_t r0, int nr, int32_t d0, int nd, int32_t D,
+                                                           const thm_avx2_rq *q, int32_t mult, int32_t shift,
+                                                           int8_t *out, size_t out_stride)
+{
+    const int32_t t16 = Tk & ~15;
+    const int16_t *pr0 = p + (size_t)r0 * Tk, *pr1 = p + (size_t)(r0 + (nr > 1)) * Tk;
+    const int8_t *vd[4];
+    for (int c = 0; c < 4; c++) vd[c] = vt + (size_t)(d0 + (c < nd ? c : 0)) * Tk;
+    __m256i acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_si256();
+    for (int32_t t = 0; t < t16; t += 16) {
+        const __m256i p0 = _mm256_loadu_si256((const __m256i *)(const void *)(pr0 + t));
+        const __m256i p1 = _mm256_loadu_si256((const __m256i *)(const void *)(pr1 + t));
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = load16_s8(vd[c] + t);
+            acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p0, v));
+            if (nr > 1) acc[4 + c] = _mm256_add_epi32(acc[4 + c], _mm256_madd_epi16(p1, v));
+        }
+    }
+    __m256i s = thm_avx2_reduce8(acc);                     /* r0: d0..d0+3, then r0 + 1 */
+    if (t16 < Tk) {
+        int32_t tail[8];
+        for (int i = 0; i < 8; i++) {
+            const int16_t *pr = i < 4 ? pr0 : pr1;
+            const int8_t *v = vd[i & 3];
+            uint32_t sum = 0;                              /* wraps like the vector lanes */
+            for (int32_t t = t16; t < Tk; t++) sum += (uint32_t)((int32_t)pr[t] * (int32_t)v[t]);
+            tail[i] = (int32_t)sum;
+        }
+        s = _mm256_add_epi32(s, load8_s32(tail));
+    }
+    if (nr == 2 && nd == 4) {
+        const __m256i o = thm_avx2_rq_apply(s, q);
+        const __m128i b16 = _mm_packs_epi32(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1));
+        const __m128i b8 = _mm_packs_epi16(b16, b16);
+        const int32_t w0 = _mm_cvtsi128_si32(b8), w1 = _mm_extract_epi32(b8, 1);
+        __builtin_memcpy(out + (size_t)r0 * out_stride + d0, &w0, 4);
+        __builtin_memcpy(out + (size_t)(r0 + 1) * out_stride + d0, &w1, 4);
+        return;
+    }
+    int32_t sums[8];
+    store8_s32(sums, s);
+    for (int i = 0; i < nr; i++)
+        for (int c = 0; c < nd; c++)
+            out[(size_t)(r0 + i) * out_stride + d0 + c] = thm_sat8(thm_requantize(sums[4 * i + c], mult, shift));
+    (void)D;
+}
+
+T2 void thm_pv_rows_s8_avx2(const int16_t *p, int32_t bq, int32_t Tk, const int8_t *vt, int32_t D, int32_t mult,
+                            int32_t shift, int8_t *out, size_t out_stride, void *scratch)
+{
+    (void)scratch;                                          /* no digits, no digit sums */
+    thm_avx2_rq q;
+    thm_avx2_rq_prep(&q, _mm256_set1_epi32(mult), _mm256_set1_epi32(shift));
+    const int32_t d4 = D & ~3;
+    int32_t r = 0;
+    for (; r + 2 <= bq; r += 2) {
+        for (int32_t d = 0; d < d4; d += 4) pv_tile(p, Tk, vt, r, 2, d, 4, D, &q, mult, shift, out, out_stride);
+        if (d4 < D) pv_tile(p, Tk, vt, r, 2, d4, D - d4, D, &q, mult, shift, out, out_stride);
+    }
+    if (r < bq) {
+        for (int32_t d = 0; d < d4; d += 4) pv_tile(p, Tk, vt, r, 1, d, 4, D, &q, mult, shift, out, out_stride);
+        if (d4 < D) pv_tile(p, Tk, vt, r, 1, d4, D - d4, D, &q, mult, shift, out, out_stride);
+    }
+}
