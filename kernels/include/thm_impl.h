@@ -248,6 +248,7 @@ thm_softmax_rows_f thm_softmax_q15_rows_mve;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_mve;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_mve;
 thm_pv_rows_f thm_pv_rows_s8_mve;
+thm_pv_s16s8_f thm_pv_s16s8_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -257,6 +258,8 @@ thm_matmul_packed_f thm_matmul_s8_packed_neon;   /* THM_LAYOUT_S8_R8K64 */
 thm_matmul_s4_f thm_matmul_s4_neon;
 thm_matmul_s4_s32_f thm_matmul_s4_s32_neon;
 thm_dot_s8_f thm_dot_s8_neon;
+thm_pv_rows_f thm_pv_rows_s8_neon;
+thm_pv_s16s8_f thm_pv_s16s8_neon;
 thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;

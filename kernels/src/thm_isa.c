@@ -109,6 +109,7 @@ static const thm_ops thm_ops_arm_mve = {
     .rmsnorm_s8 = thm_rmsnorm_s8_mve,
     .rmsnorm_s16 = thm_rmsnorm_s16_mve,
     .pv_rows_s8 = thm_pv_rows_s8_mve,
+    .pv_s16s8 = thm_pv_s16s8_mve,
     .dot_s8 = thm_dot_s8_mve,
 };
 #endif
@@ -124,6 +125,8 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .softmax_q15_rows = thm_softmax_q15_rows_neon,
     .rmsnorm_s8 = thm_rmsnorm_s8_neon,
     .rmsnorm_s16 = thm_rmsnorm_s16_neon,
+    .pv_rows_s8 = thm_pv_rows_s8_neon,
+    .pv_s16s8 = thm_pv_s16s8_neon,
     .dot_s8 = thm_dot_s8_neon,
 };
 #endif

@@ -54,6 +54,17 @@ def suite(board_name):
         C.matmul_s4_extremes(rng, 3, 512, 7, s32=True), C.matmul_s4_extremes(rng, 3, 1030, 5, s32=True),
         C.matmul_s4_extremes(rng, 5, 2048, 4, s32=True), C.matmul_s4_extremes(rng, 3, 512, 7),
         C.embed_s16_s4(rng, 5, 11, 7), C.embed_s16_s4(rng, 3, 9, 64),
+        # attention's QK^T through the short-row path (K = 16 .. 64, N >= 8): whole passes of
+        # 8 rows, a ragged N, -128 edges, a bias, one row (decode) and Needle's K = 64 block
+        C.matmul_s8_s32(rng, 3, 64, 37, edge=True), C.matmul_s8_s32(rng, 1, 64, 8, bias=False),
+        C.matmul_s8_s32(rng, 2, 16, 13, edge=True), C.matmul_s8_s32(rng, 5, 32, 9),
+        C.matmul_s8_s32(rng, 1, 48, 23, edge=True), C.matmul_s8_s32(rng, 8, 64, 224, bias=False),
+        # P.V rows: odd Tk and D, Tk past a vector step, two- and three-digit p
+        C.pv_rows(rng, 8, 224, 64), C.pv_rows(rng, 1, 37, 64, edge=True), C.pv_rows(rng, 5, 70, 19, edge=True),
+        C.pv_rows(rng, 2, 33, 8, one_hot=True), C.pv_rows(rng, 1, 300, 7),
+        C.attention_s8(rng, 1, 37, 8, 4, 64, causal=True, q_pos0=36),
+        C.attention_s8(rng, 2, 19, 2, 1, 24, causal=True, q_pos0=17, masked=True),
+        C.rmsnorm(rng, 5, 64, s16=False), C.rmsnorm(rng, 2, 4096), C.rmsnorm(rng, 3, 1),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
         cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]

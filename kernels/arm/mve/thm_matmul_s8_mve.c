@@ -93,10 +93,83 @@ __attribute__((noinline)) static void thm_mve_2x3(const int8_t *x0, const int8_t
     s[1][0] = a10; s[1][1] = a11; s[1][2] = a12;
 }
 
+/* Short rows (K = 16, 32, 48 or 64: attention's QK^T, K = head_dim, keys
+ * head-major so the rows of w follow each other): the 2 x 3 blocks above
+ * run only K / 16 steps each, and their call, setup and epilogue cost more
+ * than the products (0.41 instructions per MAC at K = 64). Here the row of
+ * x stays in q0 .. q(K/16 - 1) for the whole row, and one pointer walks w
+ * row after row (rows are contiguous), 8 rows a pass into all eight even
+ * registers r0 .. r12, lr (VMLADAVA's accumulators; lr is a sum, so the
+ * pass count is SUBS + BNE in r7): K / 16 VLDRB + K / 16 VMLADAV(A) per
+ * row of w, one STM of the 8 int32 sums straight into y per pass, i.e. at
+ * K = 64 67 instructions per 512 MACs (0.13). The first product of a row is
+ * VMLADAV, which replaces the old sum: no zeroing. */
+#define THM_QK_LD(q) "vldrb.8 " q ", [r3], #16\n"
+#define THM_QK_R1(a) THM_QK_LD("q4") "vmladav.s8 " a ", q0, q4\n"
+#define THM_QK_R2(a) THM_QK_R1(a) THM_QK_LD("q5") "vmladava.s8 " a ", q1, q5\n"
+#define THM_QK_R3(a) THM_QK_R2(a) THM_QK_LD("q6") "vmladava.s8 " a ", q2, q6\n"
+#define THM_QK_R4(a) THM_QK_R3(a) THM_QK_LD("q7") "vmladava.s8 " a ", q3, q7\n"
+#define THM_QK_X1 "vldrb.8 q0, [r1], #16\n"
+#define THM_QK_X2 THM_QK_X1 "vldrb.8 q1, [r1], #16\n"
+#define THM_QK_X3 THM_QK_X2 "vldrb.8 q2, [r1], #16\n"
+#define THM_QK_X4 THM_QK_X3 "vldrb.8 q3, [r1], #16\n"
+#define THM_QK_PASS(R) R("r0") R("r2") R("r4") R("r6") R("r8") R("r10") R("r12") R("lr")
+
+/* y[0 .. 8 passes) = x . w_j for 8 * passes consecutive rows of w (passes >= 1). */
+#define THM_QK_KERNEL(name, X, R)                                                                     \
+    __attribute__((noinline)) static void name(const int8_t *x, const int8_t *w, int32_t *y,          \
+                                               int32_t passes)                                        \
+    {                                                                                                 \
+        register const int8_t *xr __asm__("r1") = x;                                                  \
+        register const int8_t *wr __asm__("r3") = w;                                                  \
+        register int32_t *yr __asm__("r9") = y;                                                       \
+        register int32_t n __asm__("r7") = passes;                                                    \
+        __asm__ volatile(X                                                                            \
+                         "1:\n" THM_QK_PASS(R)                                                        \
+                         "stmia r9!, {r0, r2, r4, r6, r8, r10, r12, lr}\n"                            \
+                         "subs r7, r7, #1\n"                                                          \
+                         "bne 1b\n"                                                                   \
+                         : "+r"(xr), "+r"(wr), "+r"(yr), "+r"(n)                                      \
+                         :                                                                            \
+                         : "cc", "memory", "r0", "r2", "r4", "r6", "r8", "r10", "r12", "lr", "q0",    \
+                           "q1", "q2", "q3", "q4", "q5", "q6", "q7");                                 \
+    }
+THM_QK_KERNEL(thm_mve_qk16, THM_QK_X1, THM_QK_R1)
+THM_QK_KERNEL(thm_mve_qk32, THM_QK_X2, THM_QK_R2)
+THM_QK_KERNEL(thm_mve_qk48, THM_QK_X3, THM_QK_R3)
+THM_QK_KERNEL(thm_mve_qk64, THM_QK_X4, THM_QK_R4)
+
+/* int32 out for K in {16, 32, 48, 64} and N >= 8: whole passes of 8 rows
+ * straight into y; a ragged N % 8 is one more pass over the last 8 rows
+ * (overlapping ones already done, so nothing past w is read) into a buffer. */
+static void thm_mve_short_k(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
+                            int32_t M, int32_t K, int32_t N)
+{
+    typedef void kern(const int8_t *, const int8_t *, int32_t *, int32_t);
+    kern *const k = K == 16 ? thm_mve_qk16 : K == 32 ? thm_mve_qk32 : K == 48 ? thm_mve_qk48 : thm_mve_qk64;
+    const int32_t full = N / 8, rest = N % 8;
+    for (int32_t m = 0; m < M; m++) {
+        const int8_t *xm = x + (size_t)m * K;
+        int32_t *ym = y + (size_t)m * N;
+        k(xm, w, ym, full);
+        if (rest) {
+            int32_t t[8];
+            k(xm, w + (size_t)(N - 8) * K, t, 1);
+            for (int32_t j = 8 - rest; j < 8; j++) ym[N - 8 + j] = t[j];
+        }
+        if (bias)
+            for (int32_t j = 0; j < N; j++) ym[j] = (int32_t)((uint32_t)ym[j] + (uint32_t)bias[j]);
+    }
+}
+
 static void thm_mve_matmul(const int8_t *x, const int8_t *w, const int32_t *bias,
                            const int32_t *mult, const int32_t *shift, int8_t *y8, int32_t *y32,
                            int32_t M, int32_t K, int32_t N)
 {
+    if (y32 && N >= 8 && K <= 64 && K % 16 == 0) {
+        thm_mve_short_k(x, w, bias, y32, M, K, N);
+        return;
+    }
     if (M >= 2) {
         for (int32_t m = 0; m < M; m += 2) {
             const int32_t m0 = m + 2 <= M ? m : M - 2;   /* odd M: redo one row */
