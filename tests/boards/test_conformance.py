@@ -59,6 +59,7 @@ def suite(board_name):
         C.matmul_s8_s32(rng, 3, 64, 37, edge=True), C.matmul_s8_s32(rng, 1, 64, 8, bias=False),
         C.matmul_s8_s32(rng, 2, 16, 13, edge=True), C.matmul_s8_s32(rng, 5, 32, 9),
         C.matmul_s8_s32(rng, 1, 48, 23, edge=True), C.matmul_s8_s32(rng, 8, 64, 224, bias=False),
+        C.matmul_s8_s32(rng, 2, 64, 3, edge=True), C.matmul_s8_s32(rng, 4, 64, 6, edge=True),
         # P.V rows: odd Tk and D, Tk past a vector step, two- and three-digit p
         C.pv_rows(rng, 8, 224, 64), C.pv_rows(rng, 1, 37, 64, edge=True), C.pv_rows(rng, 5, 70, 19, edge=True),
         C.pv_rows(rng, 2, 33, 8, one_hot=True), C.pv_rows(rng, 1, 300, 7),

@@ -285,10 +285,56 @@ static void thm_neon_tile1x8(const int8_t *x, const int8_t *w, int32_t m, int32_
                         y8r, y32r, n0 + 4, nv - 4);
 }
 
+/* int32 out at K = 64 (attention's QK^T: K = head_dim, keys head-major so
+ * the rows of w follow each other), N >= 4. Why: the 4 x 4 tiles run only
+ * two steps at K = 64 and their setup, reduction and epilogue outweigh the
+ * 32 SDOT (0.26 instructions per MAC on the A55). Here a row of x stays in
+ * four registers for the whole row, and 4 rows of w a step cost 4 LD1
+ * {4 regs}, 16 SDOT (one accumulator per row of w), 3 ADDP to reduce and
+ * transpose them, one store of the 4 sums: 0.11 per MAC. A ragged N % 4 is
+ * one more step over the last 4 rows (overlapping, nothing past w read). */
+static inline int32x4_t thm_neon_qk4(int8x16_t x0, int8x16_t x1, int8x16_t x2, int8x16_t x3,
+                                     const int8_t *w)
+{
+    int32x4_t a[4];
+    for (int j = 0; j < 4; j++) {
+        const int8_t *r = w + 64 * j;
+        int32x4_t s = vdotq_s32(vdupq_n_s32(0), x0, vld1q_s8(r));
+        s = vdotq_s32(s, x1, vld1q_s8(r + 16));
+        s = vdotq_s32(s, x2, vld1q_s8(r + 32));
+        a[j] = vdotq_s32(s, x3, vld1q_s8(r + 48));
+    }
+    return thm_neon_reduce4(a[0], a[1], a[2], a[3]);
+}
+
+static void thm_neon_qk64(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
+                          int32_t M, int32_t N)
+{
+    for (int32_t m = 0; m < M; m++) {
+        const int8_t *xm = x + (size_t)m * 64;
+        int32_t *ym = y + (size_t)m * N;
+        const int8x16_t x0 = vld1q_s8(xm), x1 = vld1q_s8(xm + 16), x2 = vld1q_s8(xm + 32),
+                        x3 = vld1q_s8(xm + 48);
+        int32_t n = 0;
+        for (; n + 4 <= N; n += 4) vst1q_s32(ym + n, thm_neon_qk4(x0, x1, x2, x3, w + (size_t)n * 64));
+        if (n < N) {
+            int32_t t[4];
+            vst1q_s32(t, thm_neon_qk4(x0, x1, x2, x3, w + (size_t)(N - 4) * 64));
+            for (int32_t j = 4 - (N - n); j < 4; j++) ym[N - 4 + j] = t[j];
+        }
+        if (bias)
+            for (int32_t j = 0; j < N; j++) ym[j] = (int32_t)((uint32_t)ym[j] + (uint32_t)bias[j]);
+    }
+}
+
 static void thm_neon_matmul(const int8_t *x, const int8_t *w, const int32_t *bias,
                             const int32_t *mult, const int32_t *shift, int8_t *y8,
                             int32_t *y32, int32_t M, int32_t K, int32_t N)
 {
+    if (y32 && K == 64 && N >= 4) {
+        thm_neon_qk64(x, w, bias, y32, M, N);
+        return;
+    }
     int32_t m = 0;
     if (M >= THM_NEON_MR) {
         /* leftover rows ride along in the last tile (re-computing its rows) */
