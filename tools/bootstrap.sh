@@ -2,7 +2,8 @@
 # Makes a fresh Debian machine ready for thimble, and does nothing that is
 # already done: the cross toolchains and QEMU from Debian's packages, then a
 # virtual environment in .venv with thimble installed in editable mode (which
-# builds the C kernels through cffi) and its test dependencies.
+# builds the C kernels through cffi), its test dependencies and the bench and
+# plot extras (pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,8 +38,10 @@ if [ ! -x .venv/bin/python ]; then
     echo "bootstrap: creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
-echo "bootstrap: installing thimble (editable) and its test dependencies into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "bootstrap: installing thimble (editable), its test dependencies and the bench and plot extras into .venv"
+# bench (onnx, onnxruntime: `bench kernels` baselines, `bench model --peers`) and plot (matplotlib:
+# --plot) are optional for users; installed here so the suite runs their tests instead of skipping them
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench,plot]'
 # the MicroPython client's checks: the tools into .venv, the stubs beside it (pyproject.toml's
 # micropython extra pins both)
 pins() {   # the micropython extra's pins: "tools" (into .venv) or "stubs" (beside it)

@@ -45,7 +45,8 @@ def add_arguments(p):
                    help="run the model on this emulated board instead of the host (QEMU -icount; "
                         "--gen-tokens up to 96; JSON: bench-results/model-NAME.json)")
     p.add_argument("--shape", choices=SHAPES, default=SHAPES[0],
-                   help="--board: the model's shape (tiny: a d_model-32 smoke-test model; default %(default)s)")
+                   help="the model's shape, on the host or a --board (tiny: a d_model-32 smoke-test model; "
+                        "default %(default)s)")
     p.add_argument("--weights", choices=("int8", "int4"), default="int8",
                    help="--board: the projections int8 (default) or int4 (thimble convert --weights)")
     p.add_argument("--embed", choices=("int8", "int4"), default="int8",
@@ -310,4 +311,7 @@ def run(args):
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
     save(res, json_path(args))
+    if getattr(args, "plot", None):
+        from . import plot
+        plot.plot(res, args.plot)
     return 0 if res["result"].get("bit_exact", True) else 1

@@ -80,6 +80,9 @@ def add_arguments(p):
                    help="also deploy through this board's QEMU UART (not paced: bytes/s only, no target)")
     p.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
                    help="where to write the results (default: %(default)s)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the share of line rate against frame loss, one line per baud "
+                        "(needs the plot extra: pip install 'thimble[plot]')")
 
 
 def _floats(text, what, lo, hi):
@@ -215,6 +218,9 @@ def run(args):
     losses = _floats(args.loss, "--loss", 0.0, 0.5)
     byte_errors = _floats(args.byte_errors, "--byte-errors", 1e-9, 0.01) if args.byte_errors.strip() else []
     seeds = [int(x) for x in _floats(args.seeds, "--seeds", 0, 2**31)]
+    if args.plot:
+        from . import plot
+        plot.require()
     if args.image:
         with open(args.image, "rb") as f:
             image, name = f.read(), args.image
@@ -247,6 +253,9 @@ def run(args):
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
     save(res, args.json)
+    if args.plot:
+        from . import plot
+        plot.plot(res, args.plot)
     return 0
 
 

@@ -40,7 +40,7 @@ def _version(module):
 def machine_info():
     flags = _cpu_flags()
     wanted = ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx_vnni", "avx512_bf16", "asimd", "asimddp")
+              "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "asimddp")
     isas = {}
     try:
         from ..kernels import c_backend

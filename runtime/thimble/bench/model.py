@@ -14,6 +14,18 @@ decoder layer's cross K/V (what the device does before the first token);
 decode = greedy steps after that prompt, each one token. The float baseline
 runs in a child process with every BLAS/OpenMP pool set to one thread, so
 both sides use one core. Best of --repeat runs is reported (the median too).
+
+    thimble bench model --peers                        # + onnxruntime int8 and fp32, alternating
+    thimble bench model --plot model.png               # tok/s by backend as a bar chart
+
+--peers (the bench extra: onnx, onnxruntime) builds the same model, same
+weights, as ONNX graphs (bench/onnx_needle.py: a prefill graph and a
+KV-cached decoder step), checks them against FloatNeedle (refused beyond
+1e-4 relative), quantizes them with onnxruntime's dynamic int8 quantization
+(MatMul only) and times thimble, onnxruntime int8 and onnxruntime fp32 in
+turn, round after round (one thread each), reporting the median of the
+rounds. --plot (the plot extra: matplotlib) draws the result
+(bench/plot.py).
 """
 import argparse
 import dataclasses
@@ -45,15 +57,29 @@ def add_arguments(p):
     p.add_argument("--no-float", action="store_true", help="skip the float numpy baseline")
     p.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
                    help="where to write the results (default: %(default)s)")
+    p.add_argument("--peers", action="store_true",
+                   help="also time onnxruntime (int8 dynamic quantization and fp32) on the same model as "
+                        "ONNX graphs, alternating with thimble, median of --repeat rounds "
+                        "(needs the bench extra: pip install 'thimble[bench]')")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the result: tok/s by backend, or with --board --profile instructions per "
+                        "token by model part (needs the plot extra: pip install 'thimble[plot]')")
     p.add_argument("--float-worker", action="store_true", help=argparse.SUPPRESS)
     from . import device_model
     device_model.add_arguments(p)         # --board: the same model on an emulated board
 
 
-def _config(prompt_tokens, gen_tokens):
-    from ..model.config import RELEASED
-    n = max(RELEASED.max_seq_len, prompt_tokens, gen_tokens)
-    return dataclasses.replace(RELEASED, dtype="float32", max_seq_len=n)
+def _config(args):
+    """The float model's shape (--shape: the released Needle, or the tiny smoke-test one)."""
+    from .device_model import model_config
+    base = model_config(getattr(args, "shape", "needle-26m"))
+    n = max(base.max_seq_len, args.prompt_tokens, args.gen_tokens)
+    return dataclasses.replace(base, dtype="float32", max_seq_len=n)
+
+
+def _model_name(args):
+    return "tiny smoke-test shape, random weights" if getattr(args, "shape", "needle-26m") == "tiny" \
+        else "Needle 26M shape (RELEASED), random weights"
 
 
 def _check_sizes(args):
@@ -69,39 +95,55 @@ def _summary(samples):
     return {"best_s": min(samples), "median_s": statistics.median(samples), "samples": len(samples)}
 
 
-def bench_c(args, log):
+def c_model(args, log, fm=None):
+    """The random model quantized and loaded in the C runtime -> (CModel, image bytes)."""
     from ..model.synth import random_model
     from ..quant import calibrate, quantize, random_prompts, to_image
     from ..sim.c_model import CModel
-    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    cfg = _config(args)
     t0 = time.perf_counter()
-    fm = random_model(cfg, seed=args.seed)
+    fm = random_model(cfg, seed=args.seed) if fm is None else fm
     cal = calibrate(fm, random_prompts(cfg, n=2, length=min(32, args.prompt_tokens), seed=args.seed),
                     decode_tokens=4)
     image = to_image(quantize(fm, cal))
     log(f"quantized the {cfg.vocab_size}x{cfg.d_model} {cfg.num_encoder_layers}+{cfg.num_decoder_layers}-layer "
         f"model in {time.perf_counter() - t0:.1f} s ({len(image) / 2**20:.1f} MiB image)")
-    cm = CModel(image, max_enc=args.prompt_tokens, max_dec=args.gen_tokens, isa=args.isa)
-    tokens = _prompt(cfg, args.prompt_tokens, args.seed)
-    pre, dec = [], []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        cm.encode(tokens)
-        pre.append(time.perf_counter() - t)
-        tok = 1
-        t = time.perf_counter()
-        for _ in range(args.gen_tokens):
-            tok = cm.decode_argmax(tok)
-        dec.append(time.perf_counter() - t)
+    return CModel(image, max_enc=args.prompt_tokens, max_dec=args.gen_tokens, isa=args.isa), image
+
+
+def c_round(cm, tokens, gen_tokens):
+    """One prefill of `tokens` and gen_tokens greedy steps in the C runtime -> (prefill s, decode s)."""
+    t = time.perf_counter()
+    cm.encode(tokens)
+    pre = time.perf_counter() - t
+    tok = 1
+    t = time.perf_counter()
+    for _ in range(gen_tokens):
+        tok = cm.decode_argmax(tok)
+    return pre, time.perf_counter() - t
+
+
+def c_result(cm, image, pre, dec):
     return {"image_bytes": len(image), "arena_bytes": cm.arena_bytes, "isa": cm.isa,
             "prefill": _summary(pre), "decode": _summary(dec), "crc": cm.crc}
+
+
+def bench_c(args, log):
+    cm, image = c_model(args, log)
+    tokens = _prompt(_config(args), args.prompt_tokens, args.seed)
+    pre, dec = [], []
+    for _ in range(args.repeat):
+        p, d = c_round(cm, tokens, args.gen_tokens)
+        pre.append(p)
+        dec.append(d)
+    return c_result(cm, image, pre, dec)
 
 
 def bench_float(args):
     """In this process (the child with one-thread pools): FloatNeedle float32."""
     from ..model import FloatNeedle
     from ..model.synth import random_model
-    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    cfg = _config(args)
     fn = FloatNeedle(random_model(cfg, seed=args.seed), np.float32)
     tokens = _prompt(cfg, args.prompt_tokens, args.seed)[None, :]
     pre, dec = [], []
@@ -120,7 +162,7 @@ def bench_float(args):
 def _float_in_child(args):
     cmd = [sys.executable, "-m", "thimble.bench.model", "--float-worker", "--prompt-tokens",
            str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--repeat", str(args.repeat),
-           "--seed", str(args.seed)]
+           "--seed", str(args.seed), "--shape", getattr(args, "shape", "needle-26m")]
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ONE_THREAD), timeout=3600)
     if r.returncode:
         raise RuntimeError(f"float baseline failed:\n{r.stderr[-2000:]}")
@@ -151,6 +193,9 @@ def print_report(res, out=None):
               f"decode x{res['c']['decode_tok_s'] / res['float']['decode_tok_s']:.1f}", file=out)
     print(f"arena {res['c']['arena_bytes']} bytes ({res['c']['arena_bytes'] / 2**20:.2f} MiB), "
           f"image {res['c']['image_bytes'] / 2**20:.1f} MiB", file=out)
+    if res.get("peers"):
+        from .peers import print_peers
+        print_peers(res, out)
 
 
 def run(args):
@@ -158,27 +203,46 @@ def run(args):
     if args.float_worker:
         print(json.dumps(bench_float(args)))
         return 0
+    if args.plot:
+        from . import plot
+        plot.require()
+        if args.board and not args.profile:
+            raise UsageError("--plot with --board draws the --profile parts: add --profile")
     if args.board:
+        if args.peers:
+            raise UsageError("--peers times onnxruntime on this host: it does not go with --board")
         from . import device_model
         return device_model.run(args)
+    if args.peers:
+        from . import peers
+        peers.require()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()
-    cfg = _config(args.prompt_tokens, args.gen_tokens)
+    cfg = _config(args)
     res = {"benchmark": "thimble bench model", "machine": machine_info(),
-           "settings": {"model": "Needle 26M shape (RELEASED), random weights", "config": dataclasses.asdict(cfg),
+           "settings": {"model": _model_name(args), "shape": getattr(args, "shape", "needle-26m"),
+                        "config": dataclasses.asdict(cfg),
                         "prompt_tokens": args.prompt_tokens, "gen_tokens": args.gen_tokens,
                         "repeat": args.repeat, "seed": args.seed, "threads": 1,
                         "timing": "wall clock, best of repeat runs; prefill = encoder + cross K/V; "
                                   "decode = greedy steps after the prompt"},
            "targets": TARGETS}
-    log("C runtime ...")
-    res["c"] = _rates(bench_c(args, log), args)
+    if args.peers:
+        from . import peers
+        log("C runtime and onnxruntime peers ...")
+        res["c"], res["peers"] = peers.run_peers(args, log)
+    else:
+        log("C runtime ...")
+        res["c"] = _rates(bench_c(args, log), args)
     if not args.no_float:
         log("float numpy baseline (child process, one thread) ...")
         res["float"] = _rates(_float_in_child(args), args)
     res["elapsed_s"] = time.perf_counter() - t0
     print_report(res)
     save(res, args.json)
+    if args.plot:
+        from . import plot
+        plot.plot(res, args.plot)
     return 0
 
 
