@@ -13,6 +13,20 @@
 static const thm_ops thm_ops_portable = {.isa = THM_ISA_PORTABLE};
 
 #if defined(THM_HAVE_X86)
+/* thm_rows_avx2.c: the row kernels around the matmul (issue 16), in the AVX2
+ * and AVX-VNNI tables alike */
+#define THM_AVX2_ROWS                                        \
+    .requantize_s32 = thm_requantize_s32_avx2,               \
+    .softmax_q15_rows = thm_softmax_q15_rows_avx2,           \
+    .rmsnorm_s8 = thm_rmsnorm_s8_avx2,                       \
+    .rmsnorm_s16 = thm_rmsnorm_s16_avx2,                     \
+    .rope_s8 = thm_rope_s8_avx2,                             \
+    .residual_gated_s16 = thm_residual_gated_s16_avx2,       \
+    .pv_rows_s8 = thm_pv_rows_s8_avx2,                       \
+    .pv_combine_s8 = thm_pv_combine_s8_avx2,                 \
+    .dot_s8 = thm_dot_s8_avx2,                               \
+    .pv_s16s8 = thm_pv_s16s8_avx2,
+
 static const thm_ops thm_ops_avx2 = {
     .isa = THM_ISA_AVX2,
     .available = thm_x86_has_avx2,
@@ -20,17 +34,7 @@ static const thm_ops thm_ops_avx2 = {
     .matmul_s8_s32 = thm_matmul_s8_s32_avx2,
     .matmul_s4 = thm_matmul_s4_avx2,
     .matmul_s4_s32 = thm_matmul_s4_s32_avx2,
-    /* thm_rows_avx2.c: the row kernels around the matmul (issue 16) */
-    .requantize_s32 = thm_requantize_s32_avx2,
-    .softmax_q15_rows = thm_softmax_q15_rows_avx2,
-    .rmsnorm_s8 = thm_rmsnorm_s8_avx2,
-    .rmsnorm_s16 = thm_rmsnorm_s16_avx2,
-    .rope_s8 = thm_rope_s8_avx2,
-    .residual_gated_s16 = thm_residual_gated_s16_avx2,
-    .pv_rows_s8 = thm_pv_rows_s8_avx2,
-    .pv_combine_s8 = thm_pv_combine_s8_avx2,
-    .dot_s8 = thm_dot_s8_avx2,
-    .pv_s16s8 = thm_pv_s16s8_avx2,
+    THM_AVX2_ROWS
 };
 
 /* AVX-VNNI CPUs without AVX-512: the AVX2 table with the VEX vpdpbusd matmul. */
@@ -41,6 +45,7 @@ static const thm_ops thm_ops_avxvnni = {
     .matmul_s8_s32 = thm_matmul_s8_s32_avxvnni,
     .matmul_s4 = thm_matmul_s4_avx2,
     .matmul_s4_s32 = thm_matmul_s4_s32_avx2,
+    THM_AVX2_ROWS
 };
 
 static const thm_ops thm_ops_avx512vnni = {
