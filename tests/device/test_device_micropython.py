@@ -162,7 +162,7 @@ def test_a_device_reset_mid_request_is_an_error_not_an_answer(m4_elf, watch_imag
         kill = Fault("drop", cmd="RUN", nth=1, on_fire=lambda e: emu.kill())
         with LinkProxy(emu.url, faults=[kill]) as px:
             uart = sys.modules["machine"].UART(px.url)
-            link = tl.Link(uart, timeout_ms=300, retries=2)
+            link = tl.Link(uart, timeout_ms=300, retries=2, run_timeout_ms=3000)
             with pytest.raises(tl.LinkError) as e:
                 link.ask(PROMPTS[0], blob)
             uart.deinit()

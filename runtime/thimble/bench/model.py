@@ -31,7 +31,6 @@ import argparse
 import dataclasses
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ import numpy as np
 
 from ..core.errors import UsageError
 from .machine import machine_info
+from .model_c import _config, _prompt, _rates, _summary, c_model, c_result, c_round
 from .results import save
 
 DEFAULT_JSON = os.path.join("bench-results", "model-host.json")
@@ -69,14 +69,6 @@ def add_arguments(p):
     device_model.add_arguments(p)         # --board: the same model on an emulated board
 
 
-def _config(args):
-    """The float model's shape (--shape: the released Needle, or the tiny smoke-test one)."""
-    from .device_model import model_config
-    base = model_config(getattr(args, "shape", "needle-26m"))
-    n = max(base.max_seq_len, args.prompt_tokens, args.gen_tokens)
-    return dataclasses.replace(base, dtype="float32", max_seq_len=n)
-
-
 def _model_name(args):
     return "tiny smoke-test shape, random weights" if getattr(args, "shape", "needle-26m") == "tiny" \
         else "Needle 26M shape (RELEASED), random weights"
@@ -85,47 +77,6 @@ def _model_name(args):
 def _check_sizes(args):
     if not 1 <= args.prompt_tokens <= 4096 or not 1 <= args.gen_tokens <= 4096 or args.repeat < 1:
         raise UsageError("--prompt-tokens and --gen-tokens must be 1..4096, --repeat >= 1")
-
-
-def _prompt(cfg, n, seed):
-    return np.random.default_rng(seed + 1).integers(6, cfg.vocab_size, n).astype(np.int32)
-
-
-def _summary(samples):
-    return {"best_s": min(samples), "median_s": statistics.median(samples), "samples": len(samples)}
-
-
-def c_model(args, log, fm=None):
-    """The random model quantized and loaded in the C runtime -> (CModel, image bytes)."""
-    from ..model.synth import random_model
-    from ..quant import calibrate, quantize, random_prompts, to_image
-    from ..sim.c_model import CModel
-    cfg = _config(args)
-    t0 = time.perf_counter()
-    fm = random_model(cfg, seed=args.seed) if fm is None else fm
-    cal = calibrate(fm, random_prompts(cfg, n=2, length=min(32, args.prompt_tokens), seed=args.seed),
-                    decode_tokens=4)
-    image = to_image(quantize(fm, cal))
-    log(f"quantized the {cfg.vocab_size}x{cfg.d_model} {cfg.num_encoder_layers}+{cfg.num_decoder_layers}-layer "
-        f"model in {time.perf_counter() - t0:.1f} s ({len(image) / 2**20:.1f} MiB image)")
-    return CModel(image, max_enc=args.prompt_tokens, max_dec=args.gen_tokens, isa=args.isa), image
-
-
-def c_round(cm, tokens, gen_tokens):
-    """One prefill of `tokens` and gen_tokens greedy steps in the C runtime -> (prefill s, decode s)."""
-    t = time.perf_counter()
-    cm.encode(tokens)
-    pre = time.perf_counter() - t
-    tok = 1
-    t = time.perf_counter()
-    for _ in range(gen_tokens):
-        tok = cm.decode_argmax(tok)
-    return pre, time.perf_counter() - t
-
-
-def c_result(cm, image, pre, dec):
-    return {"image_bytes": len(image), "arena_bytes": cm.arena_bytes, "isa": cm.isa,
-            "prefill": _summary(pre), "decode": _summary(dec), "crc": cm.crc}
 
 
 def bench_c(args, log):
@@ -167,12 +118,6 @@ def _float_in_child(args):
     if r.returncode:
         raise RuntimeError(f"float baseline failed:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def _rates(side, args):
-    side["prefill_tok_s"] = args.prompt_tokens / side["prefill"]["best_s"]
-    side["decode_tok_s"] = args.gen_tokens / side["decode"]["best_s"]
-    return side
 
 
 def print_report(res, out=None):

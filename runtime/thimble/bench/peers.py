@@ -41,18 +41,12 @@ def require():
 
 def ort_round(o, tokens, gen_tokens):
     """One prefill and gen_tokens greedy KV-cached steps through onnxruntime -> (prefill s, decode s)."""
-    t = time.perf_counter()
-    o.prefill(tokens)
-    pre = time.perf_counter() - t
-    tok = 1
-    t = time.perf_counter()
-    for _ in range(gen_tokens):
-        tok = int(np.argmax(o.step(tok)))
-    return pre, time.perf_counter() - t
+    from .model_c import timed_round
+    return timed_round(o.prefill, lambda tok: int(np.argmax(o.step(tok))), tokens, gen_tokens)
 
 
 def _side(pre, dec, args):
-    from .model import _summary
+    from .model_c import _summary
     return {"prefill": _summary(pre), "decode": _summary(dec),
             "prefill_tok_s": args.prompt_tokens / _summary(pre)["median_s"],
             "decode_tok_s": args.gen_tokens / _summary(dec)["median_s"],
@@ -64,7 +58,7 @@ def run_peers(args, log):
     import onnx
     import onnxruntime as ort
     from . import onnx_needle as on
-    from .model import _config, _prompt, _rates, c_model, c_result, c_round
+    from .model_c import _config, _prompt, _rates, c_model, c_result, c_round
     from ..model.synth import random_model
     cfg = _config(args)
     fm = random_model(cfg, seed=args.seed)
