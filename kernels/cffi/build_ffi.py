@@ -80,10 +80,11 @@ DEVICE_HEADERS = ("model/thm_model.h", "image/thm_image.h", "tokenizer/thm_token
                   "decode/thm_grammar.h", "app/thm_app.h", "include/thm_app_format.h")
 DEVICE_FUNCTIONS = [
     "thm_image_open", "thm_image_verify", "thm_image_strerror",
-    "thm_model_bind", "thm_model_error_name", "thm_model_strerror", "thm_model_arena_size", "thm_model_init",
+    "thm_model_bind", "thm_model_error_name", "thm_model_strerror", "thm_model_arena_size", "thm_model_arena_items",
+    "thm_model_init",
     "thm_model_encode", "thm_model_encoder_out", "thm_model_decode_step", "thm_model_hidden_crc",
     "thm_model_length", "thm_tok_open", "thm_tok_strerror", "thm_grammar_tools_init", "thm_grammar_strerror",
-    "thm_app_request_parse", "thm_app_check"]
+    "thm_app_request_parse", "thm_app_check", "thm_app_tok_scratch_bytes"]
 
 
 def prototype(name, text):

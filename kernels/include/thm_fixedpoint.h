@@ -67,14 +67,99 @@ static inline uint64_t thm_isqrt_u64(uint64_t v)
     return res;
 }
 
+/* The boards' RMSNorm row setup without 64-bit division or a digit-by-digit
+ * root (the watch cores have neither a 64-bit divide nor a double FPU, and a
+ * 64-element QK-norm row cost as much to set up as to normalise): the
+ * single-precision FPU gives an estimate, one Newton step on the exact
+ * integer residual brings it within a unit or two, and integer loops end on
+ * the exact floor, whatever the estimate was (the float only sets where they
+ * start). Elsewhere (the host's portable C) the exact integer forms;
+ * THM_TEST_FPU_ESTIMATES builds the boards' form on the host for its test
+ * (tests/kernels/test_rms_inv.py, with -fno-math-errno). */
+#if (defined(__GNUC__) && defined(__ARM_FP) && ((__ARM_FP & 4) || defined(__aarch64__))) \
+    || defined(THM_TEST_FPU_ESTIMATES)
+#define THM_FPU_ESTIMATES 1
+static inline float thm_fsqrt(float x)   /* IEEE square root, no errno path (no libm here) */
+{
+#if defined(THM_TEST_FPU_ESTIMATES)
+    return __builtin_sqrtf(x);
+#else
+    float r;
+#if defined(__aarch64__)
+    __asm__("fsqrt %s0, %s1" : "=w"(r) : "w"(x));
+#else
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+#endif
+    return r;
+#endif
+}
+
+/* v as a float (about 2^-23 relative), from two 32-bit conversions: no libgcc call */
+static inline float thm_u64_to_f(uint64_t v)
+{
+    return (float)(uint32_t)(v >> 32) * 4294967296.0f + (float)(uint32_t)v;
+}
+
+static inline float thm_s64_to_f(int64_t v)
+{
+    return (float)(int32_t)(v >> 32) * 4294967296.0f + (float)(uint32_t)v;
+}
+
+/* round(d) for |d| < 2^30 */
+static inline int32_t thm_round_f(float d)
+{
+    return (int32_t)(d + (d < 0.0f ? -0.5f : 0.5f));
+}
+#endif
+
+/* floor(sqrt(v)), as thm_isqrt_u64, for every v. */
+static inline uint64_t thm_isqrt_rms(uint64_t v)
+{
+#ifdef THM_FPU_ESTIMATES
+    const uint64_t rmax = 0xFFFFFFFFu;
+    const float f = thm_fsqrt(thm_u64_to_f(v));
+    uint64_t r = f >= 4294967040.0f ? rmax : (uint32_t)f;
+    if (r && r < rmax) {   /* Newton on the residual: |v - r^2| < 2^41, |step| < 2^10 */
+        const int64_t t = (int64_t)r + thm_round_f(thm_s64_to_f((int64_t)(v - r * r)) / (2.0f * (float)r));
+        r = t < 0 ? 0 : (t > (int64_t)rmax ? rmax : (uint64_t)t);
+    }
+    while (r * r > v) r--;
+    while (r < rmax && (r + 1) * (r + 1) <= v) r++;
+    return r;
+#else
+    return thm_isqrt_u64(v);
+#endif
+}
+
+/* floor(2^46 / r) for r >= 1. */
+static inline uint64_t thm_div_2p46(uint64_t r)
+{
+    const uint64_t top = (uint64_t)1 << 46;
+#ifdef THM_FPU_ESTIMATES
+    if (r > 32768u && r <= 0xFFFFFFFFu) {   /* the quotient < 2^31: the usual row (rms >= 0.5) */
+        const float fr = (float)(uint32_t)r;
+        const float fq = 70368744177664.0f / fr;   /* 2^46 / r within 2^-22: off by < 2^9 */
+        int64_t q = fq >= 2147483647.0f ? 2147483647 : (int64_t)(uint32_t)fq;
+        q += thm_round_f(thm_s64_to_f((int64_t)(top - (uint64_t)q * r)) / fr);
+        if (q < 0) q = 0;
+        while ((uint64_t)q * r > top) q--;
+        while ((uint64_t)(q + 1) * r <= top) q++;
+        return (uint64_t)q;
+    }
+#endif
+    return top / r;
+}
+
 /* RMSNorm's per-row reciprocal: 2^46 / rms (2^30 / rms in Q16), from the row's
- * exact sum of squares ss (<= 2^42), its length D and eps in Q16. */
+ * exact sum of squares ss (<= 2^42), its length D and eps in Q16. A
+ * power-of-two D (every Needle row: 512, 64) divides by a shift. */
 static inline int64_t thm_rms_inv(int64_t ss, int32_t D, int64_t eps_q16)
 {
-    const uint64_t ms = ((uint64_t)ss << 16) / (uint64_t)D + (uint64_t)eps_q16; /* Q16 */
-    uint64_t rms = thm_isqrt_u64(ms << 16);                                       /* Q16 */
+    const uint64_t num = (uint64_t)ss << 16, d = (uint64_t)D;
+    const uint64_t ms = ((d & (d - 1)) == 0 ? num >> __builtin_ctzll(d) : num / d) + (uint64_t)eps_q16; /* Q16 */
+    uint64_t rms = thm_isqrt_rms(ms << 16);                                                            /* Q16 */
     if (rms == 0) rms = 1;
-    return (int64_t)(((uint64_t)1 << 46) / rms);
+    return (int64_t)thm_div_2p46(rms);
 }
 
 /* One RMSNorm output: x / rms in Q15 (clamped to int32), then the channel's gain. */

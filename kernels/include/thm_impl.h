@@ -249,6 +249,8 @@ thm_rmsnorm_s8_f thm_rmsnorm_s8_mve;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_mve;
 thm_pv_rows_f thm_pv_rows_s8_mve;
 thm_pv_s16s8_f thm_pv_s16s8_mve;
+thm_requantize_f thm_requantize_s32_mve;
+thm_rope_f thm_rope_s8_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -260,6 +262,7 @@ thm_matmul_s4_s32_f thm_matmul_s4_s32_neon;
 thm_dot_s8_f thm_dot_s8_neon;
 thm_pv_rows_f thm_pv_rows_s8_neon;
 thm_pv_s16s8_f thm_pv_s16s8_neon;
+thm_requantize_f thm_requantize_s32_neon;
 thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;

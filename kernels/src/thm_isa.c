@@ -115,6 +115,8 @@ static const thm_ops thm_ops_arm_mve = {
     .rmsnorm_s16 = thm_rmsnorm_s16_mve,
     .pv_rows_s8 = thm_pv_rows_s8_mve,
     .pv_s16s8 = thm_pv_s16s8_mve,
+    .requantize_s32 = thm_requantize_s32_mve,
+    .rope_s8 = thm_rope_s8_mve,
     .dot_s8 = thm_dot_s8_mve,
 };
 #endif
@@ -132,6 +134,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .rmsnorm_s16 = thm_rmsnorm_s16_neon,
     .pv_rows_s8 = thm_pv_rows_s8_neon,
     .pv_s16s8 = thm_pv_s16s8_neon,
+    .requantize_s32 = thm_requantize_s32_neon,
     .dot_s8 = thm_dot_s8_neon,
 };
 #endif

@@ -37,7 +37,8 @@ def suite(board_name):
         C.rmsnorm(rng, 3, 31), C.rmsnorm(rng, 4, 16, s16=False), C.rmsnorm(rng, 1, 512),
         C.rope_s8(rng, 3, 2, 8, 5, 16), C.rope_s8(rng, 2, 8, 64, 100, 128),
         C.residual_s16(rng, 33), C.residual_s16(rng, 700, edge=True), C.embed_s16(rng, 5, 11, 7), C.embed_s16(rng, 3, 11, 7, bad_token=True),
-        C.requantize_s32(rng, 29), C.softmax_q15_rows_block(rng, 4, 37), C.pv_rows(rng, 3, 17, 5, edge=True),
+        C.requantize_s32(rng, 29), C.requantize_s32(rng, 8), C.requantize_s32(rng, 1031),
+        C.softmax_q15_rows_block(rng, 4, 37), C.pv_rows(rng, 3, 17, 5, edge=True),
         C.pv_combine(rng, 21), C.pv_combine(rng, 9, digits=2),
         # Needle's real shapes: 8 query / 4 key-value heads of 64, d_model 512
         C.attention_s8(rng, 4, 48, 8, 4, 64, causal=True, q_pos0=44),
@@ -63,6 +64,7 @@ def suite(board_name):
         # P.V rows: odd Tk and D, Tk past a vector step, two- and three-digit p
         C.pv_rows(rng, 8, 224, 64), C.pv_rows(rng, 1, 37, 64, edge=True), C.pv_rows(rng, 5, 70, 19, edge=True),
         C.pv_rows(rng, 2, 33, 8, one_hot=True), C.pv_rows(rng, 1, 300, 7),
+        C.pv_rows(rng, 1, 256, 64, one_hot=True), C.pv_rows(rng, 3, 256, 6),
         C.attention_s8(rng, 1, 37, 8, 4, 64, causal=True, q_pos0=36),
         C.attention_s8(rng, 2, 19, 2, 1, 24, causal=True, q_pos0=17, masked=True),
         C.rmsnorm(rng, 5, 64, s16=False), C.rmsnorm(rng, 2, 4096), C.rmsnorm(rng, 3, 1),

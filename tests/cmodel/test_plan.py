@@ -18,6 +18,10 @@ def test_plan_arena_is_the_c_arena(gqa_image, gqa_quant):
     cm = CModel(gqa_image, max_enc=20, max_dec=7)
     assert p.arena_bytes == cm.arena_bytes
     assert sum(r["arena_bytes"] for r in p.layers) == p.arena_bytes
+    assert sum(r["bytes"] for r in p.buffers) == p.arena_bytes      # the C layout, buffer by buffer
+    assert {r["buffer"].split()[0] for r in p.buffers} >= {"stream", "q", "logits", "cross", "self"}
+    # the board's app adds its logits and prompt ids (thm_app_image.c): what `plan --board` checks
+    assert p.app_bytes == sum(r["bytes"] for r in p.app_buffers) >= 5 * gqa_quant.config.vocab_size + 4 * 20
     assert sum(r["weights_bytes"] for r in p.layers) == sum(t.nbytes for t in gqa_quant.tensors.values())
     kv = gqa_quant.config.kv_dim
     # self K/V cache rows plus the self-attention kernel's scratch (int32 + uint32 + int16 per key)
@@ -31,7 +35,7 @@ def test_plan_arena_is_the_c_arena(gqa_image, gqa_quant):
 def test_plan_refuses_what_does_not_fit(gqa_image, tmp_path, capsys):
     path = tmp_path / "m.thm"
     path.write_bytes(gqa_image)
-    need = make_plan(gqa_image, 20, 7).arena_bytes
+    need = make_plan(gqa_image, 20, 7).board_arena_bytes
     assert main(["plan", str(path), "--prompt-tokens", "20", "--gen-tokens", "7",
                  "--arena-bytes", str(need), "--flash-bytes", str(len(gqa_image))]) == 0
     assert main(["plan", str(path), "--prompt-tokens", "20", "--gen-tokens", "7",
@@ -122,3 +126,43 @@ def test_plan_judges_a_board_by_the_slot_a_deploy_fills(tmp_path, capsys):
     assert "has 1,040,384" in err and "model slot" in err, err
     with pytest.raises(FactoryError, match="1,040,384"):
         write_board_flash(tmp_path / "flash.bin", image, load_board(board))
+
+
+def test_convert_max_new_tokens_sets_what_the_arena_plans(tmp_path, capsys):
+    """`thimble convert --max-new-tokens N` writes max_dec_len N: the model's K/V cache (and the
+    app's plan, min(N, 96)) shrinks by the per-token cost, a repack keeps it, and N outside
+    2..positions is a usage error that writes nothing."""
+    from thimble.cli import main as thimble
+    from thimble.image import parse_image
+    src = ROOT / "models" / "watch-tiny" / "needle.pkl"
+    full, short, packed = tmp_path / "full.thm", tmp_path / "short.thm", tmp_path / "packed.thm"
+    assert thimble(["convert", str(src), "--calib-random", "2", "--max-len", "64", "-o", str(full)]) == 0
+    assert thimble(["convert", str(src), "--calib-random", "2", "--max-len", "64", "--max-new-tokens", "16",
+                    "-o", str(short)]) == 0
+    assert parse_image(full.read_bytes()).config["max_dec_len"] == 64
+    assert parse_image(short.read_bytes()).config["max_dec_len"] == 16
+    assert CModel(short.read_bytes(), with_arena=False).max_dec_len == 16
+    a = make_plan(full.read_bytes(), 64, 16)
+    assert make_plan(short.read_bytes(), 64, 16).arena_bytes == a.arena_bytes   # the same layout for 16 steps
+    assert thimble(["convert", "--repack", str(short), "--board", "watch_m55", "-o", str(packed)]) == 0
+    assert parse_image(packed.read_bytes()).config["max_dec_len"] == 16
+    capsys.readouterr()
+    for bad in ("1", "65"):
+        out = tmp_path / f"bad{bad}.thm"
+        assert thimble(["convert", str(src), "--max-len", "64", "--max-new-tokens", bad, "-o", str(out)]) == 2
+        assert "--max-new-tokens" in capsys.readouterr().err and not out.exists()
+
+
+def test_needle_26m_with_a_256_token_prompt_fits_watch_m55():
+    """Needle 26M's shape at a 256-token prompt and 48 generated tokens fits watch_m55's 2 MiB
+    arena, the app's buffers included (issue 16; the board run is `thimble bench model --board
+    watch_m55`); planned for the app's 96 steps it does not, which is why the image says 48."""
+    from thimble.bench.device_model import Quantizer
+    from thimble.boards import load_board
+    q = Quantizer("needle-26m", 0, lambda s: None)
+    arena = load_board("watch_m55").regions["arena"].real_size
+    p48 = make_plan(q.image(256, "row_major", max_new=48), 256, 48)
+    assert p48.max_dec_len == 48 and p48.board_arena_bytes <= arena, p48.board_arena_bytes
+    assert {r["buffer"]: r["bytes"] for r in p48.buffers}["cross K [L_dec, Hkv, T, hd]"] == 8 * 256 * 256
+    p96 = make_plan(q.image(256, "row_major", max_new=96), 256, 96)
+    assert p96.board_arena_bytes > arena

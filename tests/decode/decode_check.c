@@ -114,9 +114,32 @@ static void cmd_decode(const char *s)
     int32_t *logits = malloc(sizeof(int32_t) * (size_t)V);
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(pr.max_new_tokens > 0 ? pr.max_new_tokens : 1));
     int32_t *scratch = malloc(sizeof(int32_t) * (size_t)scratch_n);
-    thm_vocab vocab = { vt.n, thm_vocab_table_piece, &vt };
+    thm_vocab vocab = { vt.n, thm_vocab_table_piece, &vt, NULL };
     thm_decode_result res;
     int rc = thm_decode_greedy(step, &c, logits, V, &vocab, &tools, &pr, tokens, scratch, scratch_n, &res);
+    /* again with the first-byte table the device app builds: the same answer, step for step */
+    uint8_t *first = malloc((size_t)(vt.n > 0 ? vt.n : 1));
+    for (int32_t id = 0; id < vt.n; id++) {
+        const uint8_t *b = NULL;
+        first[id] = thm_vocab_table_piece(&vt, id, &b) > 0 && b ? b[0] : 0;
+    }
+    thm_vocab fast = { vt.n, thm_vocab_table_piece, &vt, first };
+    int32_t *tokens2 = malloc(sizeof(int32_t) * (size_t)(pr.max_new_tokens > 0 ? pr.max_new_tokens : 1));
+    int calls = c.calls;
+    int32_t fed[4096];
+    memcpy(fed, c.fed, sizeof(int32_t) * (size_t)calls);
+    c.calls = 0;
+    thm_decode_result res2;
+    int rc2 = thm_decode_greedy(step, &c, logits, V, &fast, &tools, &pr, tokens2, scratch, scratch_n, &res2);
+    if (rc2 != rc || res2.complete != res.complete || res2.steps != res.steps || res2.n_tokens != res.n_tokens
+        || c.calls != calls || memcmp(tokens2, tokens, sizeof(int32_t) * (size_t)(res.n_tokens > 0 ? res.n_tokens : 0))
+        || memcmp(fed, c.fed, sizeof(int32_t) * (size_t)calls)) {
+        puts("D the first-byte table changed the answer");
+        free(first); free(tokens2); free(c.rows); free(logits); free(tokens); free(scratch);
+        return;
+    }
+    free(first);
+    free(tokens2);
     printf("D %d %d %d |", rc, res.complete, res.steps);
     for (int i = 0; i < res.n_tokens; i++) printf(" %d", tokens[i]);
     printf(" |");

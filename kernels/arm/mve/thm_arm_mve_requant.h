@@ -11,14 +11,20 @@
 #include <arm_mve.h>
 #include <stdint.h>
 
-/* sat8(thm_requantize(s, mult, shift)) in each lane, as int32. */
-static inline int32x4_t thm_mve_requant_sat8(int32x4_t s, int32x4_t mult, int32x4_t sh)
+/* thm_requantize(s, mult, shift) in each lane. */
+static inline int32x4_t thm_mve_requant(int32x4_t s, int32x4_t mult, int32x4_t sh)
 {
     const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
     const int32x4_t v = vqrdmulhq_s32(vshlq_s32(s, left), mult);
     const int32x4_t fix = vshrq_n_s32(vandq_s32(v, right), 31);
-    const int32x4_t r = vrshlq_s32(vqaddq_s32(v, fix), right);
+    return vrshlq_s32(vqaddq_s32(v, fix), right);
+}
+
+/* sat8(thm_requantize(s, mult, shift)) in each lane, as int32. */
+static inline int32x4_t thm_mve_requant_sat8(int32x4_t s, int32x4_t mult, int32x4_t sh)
+{
+    const int32x4_t r = thm_mve_requant(s, mult, sh);
     return vminq_s32(vmaxq_s32(r, vdupq_n_s32(-128)), vdupq_n_s32(127));
 }
 

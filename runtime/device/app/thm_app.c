@@ -62,7 +62,9 @@ static void thm_app_fail_prompt(thm_app_answer *ans, uint64_t tokens, uint32_t l
 
 /* Layout in the arena: [model arena | tokenizer scratch] (used one after the
  * other: tokenizing ends before the model runs), then logits [V], then the
- * prompt ids [max_enc]; thm_app_check (thm_app_image.c) sizes it. */
+ * prompt ids [max_enc], then each piece's first byte [V] (built here, once
+ * per image: the pick reads it for every id it may skip); thm_app_check
+ * (thm_app_image.c) sizes it. */
 int thm_app_start(thm_app_model *am, uint8_t *arena, size_t arena_bytes, char *msg, size_t msg_cap)
 {
     am->ready = 0;
@@ -77,6 +79,11 @@ int thm_app_start(thm_app_model *am, uint8_t *arena, size_t arena_bytes, char *m
     }
     am->arena = arena;
     am->arena_bytes = (size_t)am->need;    /* <= arena_bytes, a size_t */
+    am->first = arena + am->model_bytes + ALIGN_UP((size_t)am->model.V * 4u) + ALIGN_UP((size_t)am->max_enc * 4u);
+    for (int32_t id = 0; id < am->model.V; id++) {
+        const uint8_t *b = 0;
+        am->first[id] = thm_app_piece(&am->tok, id, &b) > 0 && b ? b[0] : 0;   /* 0: empty, never accepted */
+    }
     am->ready = 1;
     return THM_APP_OK;
 }
@@ -171,7 +178,7 @@ int thm_app_answer_prompt(thm_app_model *am, const thm_app_request *req, thm_app
         return THM_APP_E_MODEL;
     }
 
-    thm_vocab vocab = {(int32_t)am->tok.piece_count, thm_app_piece, &am->tok};
+    thm_vocab vocab = {(int32_t)am->tok.piece_count, thm_app_piece, &am->tok, am->first};
     thm_decode_params p = {(int32_t)c->eos_id, (int32_t)c->eos_id, (int32_t)c->tool_call_id,
                            (int32_t)req->max_new_tokens};
     thm_decode_result res = {0, 0, 0};

@@ -57,6 +57,7 @@ typedef struct {
     size_t arena_bytes;
     size_t model_bytes;         /* model arena, then tokenizer scratch, then logits */
     uint64_t need;              /* arena bytes the whole layout takes (thm_app_check, in 64 bits) */
+    uint8_t *first;             /* [V] each piece's first answer byte (thm_app_start), for the pick */
     int ready;
 } thm_app_model;
 

@@ -72,7 +72,8 @@ int thm_app_check(thm_app_model *am, const uint8_t *base, uint64_t size, char *m
         return THM_APP_E_ARENA;
     }
     uint64_t first = ALIGN_UP((uint64_t)(model_bytes > scratch ? model_bytes : scratch));
-    am->need = first + ALIGN_UP((uint64_t)am->model.V * 4u) + ALIGN_UP((uint64_t)max_enc * 4u);
+    am->need = first + ALIGN_UP((uint64_t)am->model.V * 4u) + ALIGN_UP((uint64_t)max_enc * 4u)
+               + ALIGN_UP((uint64_t)am->model.V);   /* logits, prompt ids, first bytes (thm_app.c) */
     am->model_bytes = (size_t)first;    /* <= THM_MODEL_ARENA_MAX + 63: fits a 32-bit size_t */
     am->max_enc = max_enc;
     am->max_dec = max_dec;

@@ -66,6 +66,27 @@ static int try_id(const thm_vocab *vocab, const thm_tools *tools, const thm_gram
     return rc < 0 ? THM_DECODE_E_GRAMMAR : 0;
 }
 
+/* next_ok[b / 8] bit b % 8: byte b can come next in st. The grammar takes a
+ * piece byte by byte and a refused byte is final, so a piece whose first byte
+ * is refused is refused: the long pass below skips those without copying the
+ * state or running the grammar (256 one-byte trials instead of up to V
+ * pieces; with random weights most of the vocabulary is tried there), and
+ * with vocab->first without building their bytes. An empty piece may carry
+ * any first byte: skipped or tried, it is never accepted. */
+static int next_bytes(const thm_tools *tools, const thm_grammar_state *st, uint8_t next_ok[32])
+{
+    thm_grammar_state trial;
+    memset(next_ok, 0, 32);
+    for (int b = 0; b < 256; b++) {
+        uint8_t byte = (uint8_t)b;
+        memcpy(&trial, st, sizeof trial);
+        int rc = thm_grammar_feed(tools, &trial, &byte, 1);
+        if (rc < 0) return THM_DECODE_E_GRAMMAR;
+        if (rc == THM_GRAMMAR_OK) next_ok[b >> 3] |= (uint8_t)(1u << (b & 7));
+    }
+    return THM_DECODE_OK;
+}
+
 int thm_decode_pick(const int32_t *logits, int32_t V, const thm_vocab *vocab, const thm_tools *tools,
                     thm_grammar_state *st, int32_t eos_id, int32_t *scratch, int32_t scratch_n, int32_t *token)
 {
@@ -85,9 +106,22 @@ int thm_decode_pick(const int32_t *logits, int32_t V, const thm_vocab *vocab, co
     if (cnt < scratch_n) return THM_DECODE_E_NO_TOKEN;    /* every id was tried */
     int32_t after = scratch[cnt - 1], best = -1;
     thm_grammar_state best_st;
+    uint8_t next_ok[32];
+    int frc = next_bytes(tools, st, next_ok);
+    if (frc < 0) return frc;
     for (int32_t id = 0; id < V; id++) {
+        /* the table's test first: in the states that get here (a name or a
+         * key to type) it refuses most of the vocabulary in three loads */
+        if (vocab->first) {
+            const uint8_t fb = vocab->first[id];
+            if (!(next_ok[fb >> 3] & (1u << (fb & 7)))) continue;   /* refused at its first byte */
+        }
         if (!before(logits, after, id)) continue;          /* tried in step 1 */
         if (best >= 0 && !before(logits, id, best)) continue;
+        if (!vocab->first) {
+            const uint8_t *p = NULL;
+            if (vocab->piece(vocab->ctx, id, &p) > 0 && p && !(next_ok[p[0] >> 3] & (1u << (p[0] & 7)))) continue;
+        }
         int rc = try_id(vocab, tools, st, eos_id, id, &trial);
         if (rc < 0) return rc;
         if (rc) {

@@ -39,6 +39,10 @@ typedef struct {
     int32_t n;                   /* ids 0 .. n-1 */
     thm_vocab_piece_fn piece;
     const void *ctx;
+    /* [n] or NULL: each piece's first byte (any value for an empty piece),
+     * which lets the pick skip a piece the grammar refuses at its first byte
+     * without building its bytes (thm_app_first_bytes) */
+    const uint8_t *first;
 } thm_vocab;
 
 /* A ready-made vocabulary: piece i is bytes[offsets[i] .. offsets[i+1]). */

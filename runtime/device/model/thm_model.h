@@ -76,9 +76,8 @@ typedef struct {
     /* --- arena (thm_model_init) --- */
     int32_t max_enc, max_dec;
     int16_t *x;                 /* [max_enc, d] residual stream */
-    int8_t *h;                  /* [max_enc, d] normed input; also the o projection */
-    int8_t *q;                  /* [max_enc, Q]; holds the encoder output after encode */
-    int8_t *k, *v;              /* [max_enc, KV] encoder self-attention */
+    int8_t *h;                  /* [max_enc, max(d, KV)] normed input; the o projection; cross K/V rows */
+    int8_t *q;                  /* [max_enc, max(Q, d)]; encoder K/V rows; the encoder output after encode */
     int8_t *mix;                /* [max_enc, Q] attention output; also projection scratch */
     int32_t *logits;            /* [V] */
     int8_t *cross_k, *cross_v;  /* per layer a max_enc * KV slot: K [Hkv, n_enc, hd], V^T [Hkv, hd, n_enc] */
@@ -103,6 +102,11 @@ const char *thm_model_strerror(int err);
 /* Arena bytes for prompts up to max_enc tokens and max_dec generated tokens; 0 if out of range
  * or over THM_MODEL_ARENA_MAX (the plan is computed in 64 bits on every target). */
 size_t thm_model_arena_size(const thm_model *m, int32_t max_enc, int32_t max_dec);
+/* The arena's buffers for (max_enc, max_dec): up to cap names (static strings)
+ * and sizes (aligned bytes, summing to thm_model_arena_size); returns how many,
+ * 0 if the plan is refused. What `thimble plan` prints per buffer. */
+int thm_model_arena_items(const thm_model *m, int32_t max_enc, int32_t max_dec, const char **names,
+                          uint64_t *bytes, int cap);
 /* Lay the arena out (THM_MODEL_ARENA_ALIGN aligned, >= thm_model_arena_size bytes). */
 int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_enc, int32_t max_dec);
 

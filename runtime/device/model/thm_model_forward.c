@@ -126,12 +126,13 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
     for (int32_t i = 0; i < m->L_enc; i++) {
         const thm_model_block *b = &m->enc[i];
         if ((err = pre_norm(m, b, n))) return err;
+        /* K and V first, each through q (free until Q's own projection) into
+         * layer 0's cross slots, which are free until the encoder is done */
+        if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->q, 0))) return err;
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->q, m->cross_k, n, m->Hkv, m->hd));
+        CHECK(proj(m, b, WV, m->h, m->q, n));
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_transposed(m->q, m->cross_v, n, m->Hkv, m->hd));
         if ((err = qk(m, b, m->h, n, WQ, m->H, m->q, 0))) return err;
-        if ((err = qk(m, b, m->h, n, WK, m->Hkv, m->k, 0))) return err;
-        CHECK(proj(m, b, WV, m->h, m->v, n));
-        /* layer 0's cross slots are free until the encoder is done */
-        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->k, m->cross_k, n, m->Hkv, m->hd);
-                      thm_to_head_transposed(m->v, m->cross_v, n, m->Hkv, m->hd));
         if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
     }
     int8_t *enc_out = m->q;       /* [n, d] */
@@ -141,10 +142,11 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
     size_t stride = (size_t)m->max_enc * (size_t)m->KV;
     for (int32_t i = 0; i < m->L_dec; i++) {
         const thm_model_block *b = &m->cross[i];
-        if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->k, -1))) return err;
-        CHECK(proj(m, b, WV, enc_out, m->v, n));
-        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->k, m->cross_k + i * stride, n, m->Hkv, m->hd);
-                      thm_to_head_transposed(m->v, m->cross_v + i * stride, n, m->Hkv, m->hd));
+        /* through h: the encoder no longer needs its normed input */
+        if ((err = qk(m, b, enc_out, n, WK, m->Hkv, m->h, -1))) return err;
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_major(m->h, m->cross_k + i * stride, n, m->Hkv, m->hd));
+        CHECK(proj(m, b, WV, enc_out, m->h, n));
+        THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_transposed(m->h, m->cross_v + i * stride, n, m->Hkv, m->hd));
     }
     thm_prof_print("prefill");
     m->n_enc = n;

@@ -107,25 +107,26 @@ class Quantizer:
         log(f"random {self.cfg.d_model}-wide {self.cfg.num_encoder_layers}+{self.cfg.num_decoder_layers}-layer "
             f"model calibrated in {time.perf_counter() - t0:.1f} s")
 
-    def image(self, n_pos, layout, weights="int8", embed="int8"):
+    def image(self, n_pos, layout, weights="int8", embed="int8", max_new=0):
+        """max_new: the image's max_dec_len (thimble convert --max-new-tokens); 0: n_pos."""
         from ..quant import quantize, to_image
         qm = quantize(self.fm, self.cal, rope_n_pos=n_pos, int4="all" if weights == "int4" else (),
                       embed_int4=embed == "int4")
+        qm = dataclasses.replace(qm, max_dec_len=max_new)
         return to_image(qm, self.tokenizer, layout=layout)
 
 
 def app_arena_bytes(image, prompt_tokens):
     """What the app's loader reserves for an image whose encoder holds
     prompt_tokens (runtime/device/app/thm_app.c, thm_app_load): the model's
-    arena planned for max_dec = min(prompt_tokens, THM_APP_MAX_NEW), logits
-    [V] and prompt ids, each rounded up (the tokenizer's scratch shares the
-    model's space and is smaller for these shapes)."""
+    arena planned for max_dec = min(prompt_tokens, the image's max_dec_len,
+    THM_APP_MAX_NEW), then the app's own buffers (thimble.sim.plan.app_items)."""
     from ..sim.plan import make_plan
     from ..image.reader import parse_image
     from ..app import request
-    dec = min(prompt_tokens, request.MAX_NEW)
-    vocab = parse_image(image, verify_hash=False).config["vocab_size"]
-    return make_plan(image, prompt_tokens, dec).arena_bytes + 4 * vocab + 4 * prompt_tokens + 3 * 64
+    k = parse_image(image, verify_hash=False).config
+    dec = min(prompt_tokens, k["max_dec_len"], request.MAX_NEW)
+    return make_plan(image, prompt_tokens, dec).board_arena_bytes
 
 
 def longest_prompt(image, want, arena_budget):
@@ -219,7 +220,9 @@ def bench_board(args, log):
     tools = json.loads((WATCH_TINY / "tools.json").read_text())
     q = Quantizer(args.shape, args.seed, log)
     b = budgets(board)
-    w = dict(weights=args.weights, embed=args.embed)
+    # the image decodes at most --gen-tokens: its K/V cache is planned for that (watch_m55 holds a
+    # 256-token prompt with 48, not with the app's 96)
+    w = dict(weights=args.weights, embed=args.embed, max_new=max(2, args.gen_tokens))
     res = {"board": board.name, "layout": layout, "budgets": b, "real_clock_hz": board.real_clock_hz, **w}
     full = q.image(args.prompt_tokens, layout, **w)
     prompt = longest_prompt(full, args.prompt_tokens, b["arena_bytes"])

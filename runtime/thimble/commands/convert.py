@@ -23,6 +23,11 @@ def add_parser(p):
                    help="without --calib: calibrate on N random token prompts (default 8)")
     p.add_argument("--max-len", type=int, help="encoder/decoder positions the image supports "
                    "(default: the checkpoint's max_seq_len)")
+    p.add_argument("--max-new-tokens", type=int, metavar="N",
+                   help="the most tokens a request may generate with this image (2..positions; default: as "
+                        "many as its positions, at most 96 on a board): a board's arena holds the decoder's "
+                        "K/V cache for N steps, so a smaller N leaves room for a longer prompt "
+                        "(`thimble plan` shows the cost per token)")
     p.add_argument("--decode-tokens", type=int, default=16, help="decoder steps per calibration prompt")
     p.add_argument("--board", help="pack the projection weights in this board's fast-path layout "
                    "(the image then runs fastest there; any board and the host still run it)")
@@ -69,7 +74,7 @@ def run(args):
     out = pipeline.convert(args.checkpoint, tokenizer=args.tokenizer, calib=args.calib, tools=args.tools,
                            calib_random=args.calib_random, max_len=args.max_len,
                            decode_tokens=args.decode_tokens, layout=layout, weights=args.weights,
-                           budget=args.budget, embed=args.embed,
+                           budget=args.budget, embed=args.embed, max_new=args.max_new_tokens,
                            progress=progress_printer("calibrating"),
                            note=lambda text: print(f"note: {text}", file=sys.stderr))
     for line in out.choices:

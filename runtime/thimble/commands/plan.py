@@ -93,20 +93,24 @@ def run(args):
         fits = (lambda n: "" if flash_budget is None else ("  fits" if n <= flash_budget else "  does not fit"))
         print(f"  projections as int8 rows: {wv['int8']:>12,} bytes{fits(wv['int8'])}; as int4 rows: "
               f"{wv['int4']:,} bytes{fits(wv['int4'])} (thimble convert --weights int8|int4)")
-        print(f"arena (peak):                 {plan.arena_bytes:>12,} bytes ({plan.arena_bytes / 2**20:.2f} MiB)"
-              + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
+        print(f"arena (peak):                 {plan.board_arena_bytes:>12,} bytes "
+              f"({plan.board_arena_bytes / 2**20:.2f} MiB): the model's {plan.arena_bytes:,} and the app's "
+              f"{plan.app_bytes:,}" + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
         print(f"longer prompt: +{plan.bytes_per_prompt_token:,.0f} arena bytes per encoder token "
               f"(image allows {plan.max_enc_len}); +{plan.bytes_per_gen_token:,.0f} per generated token "
               f"(allows {plan.max_dec_len})")
         print(f"\n{'layer':8}{'weights':>14}{'arena':>14}  arena items")
         for r in plan.layers:
             print(f"{r['layer']:8}{_kib(r['weights_bytes']):>14}{_kib(r['arena_bytes']):>14}  {r['arena_items']}")
+        print(f"\n{'arena buffer':58}{'bytes':>12}")
+        for r in plan.buffers + plan.app_buffers:
+            print(f"{r['buffer']:58}{r['bytes']:>12,}")
     if short:
         for region, need, have in short:
             print(f"error: does not fit {where}: the {region} region needs {need:,} bytes, "
                   f"has {have:,} (short by {need - have:,})", file=sys.stderr)
         return 1
     if arena_budget is not None or flash_budget is not None:
-        print(f"\nfits {where}: arena {plan.arena_bytes:,} of {arena_budget if arena_budget is not None else '-'}, "
+        print(f"\nfits {where}: arena {plan.board_arena_bytes:,} of {arena_budget if arena_budget is not None else '-'}, "
               f"flash {plan.image_bytes:,} of {flash_budget if flash_budget is not None else '-'}")
     return 0

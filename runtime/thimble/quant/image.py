@@ -35,7 +35,8 @@ def image_config(qm):
     c = qm.config
     return dict(vocab_size=c.vocab_size, d_model=c.d_model, n_enc_layers=c.num_encoder_layers,
                 n_dec_layers=c.num_decoder_layers, n_heads=c.num_heads, n_kv_heads=c.num_kv_heads,
-                head_dim=c.head_dim, max_enc_len=qm.rope_n_pos, max_dec_len=qm.rope_n_pos,
+                head_dim=c.head_dim, max_enc_len=qm.rope_n_pos,
+                max_dec_len=min(qm.max_dec_len or qm.rope_n_pos, qm.rope_n_pos),
                 rope_n_pos=qm.rope_n_pos, weight_bits=4 if int4_names(qm.tensors) else 8, **SPECIAL_IDS)
 
 
@@ -132,4 +133,4 @@ def from_image(src, verify_hash=True):
             raise ValueError(f"image config: {name} is {k[name]}, Needle's is {v}")
     tensors = _unpacked(img, config)
     check_tensors(config, k["rope_n_pos"], tensors)
-    return QuantModel(config, tensors, k["rope_n_pos"], {}), img
+    return QuantModel(config, tensors, k["rope_n_pos"], {}, k["max_dec_len"]), img

@@ -7,7 +7,7 @@ a model that cannot be quantized (exit 1)."""
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -106,13 +106,15 @@ def calib_prompts(path, tokenizer, max_len, tools_path=None):
 
 def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=8, max_len=None,
             decode_tokens=16, layout="row_major", progress=None, note=None, weights="int8", budget=None,
-            embed="int8"):
+            embed="int8", max_new=None):
     """The image of `checkpoint` (a Needle pickle, .safetensors or Cactus export
     folder) as a Converted. progress(i, n) follows calibration; note(text) is
     told what the caller may want to know (random-token calibration).
     weights: int8, int4 (every projection) or mixed (int4 where it fits in
     `budget` bytes, int8 where int4 costs most; the embedding and tied head
-    stay int8 unless embed="int4")."""
+    stay int8 unless embed="int4"). max_new: the most tokens the image
+    decodes per request (its max_dec_len; default: as many as its positions),
+    which sets the decoder's share of a board's arena."""
     from ..image import ImageError
     from ..model import CheckpointError, load_checkpoint
     from ..sim.device_checks import check_image as check_like_device
@@ -143,6 +145,8 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
     if not 2 <= n_pos <= top:
         raise UsageError(f"--max-len {n_pos}: an image supports 2..{top} positions" if max_len else
                          f"{checkpoint}: max_seq_len {n_pos} is outside 2..{top} (give --max-len)")
+    if max_new is not None and not 2 <= max_new <= n_pos:
+        raise UsageError(f"--max-new-tokens {max_new}: 2..{n_pos} (the image's positions)")
     blob, tok = None, None
     if tokenizer:
         try:
@@ -167,11 +171,13 @@ def convert(checkpoint, *, tokenizer=None, calib=None, tools=None, calib_random=
         choices = ()
         int4 = {"int8": (), "int4": "all", "mixed": "all"}[weights]
         e4 = embed == "int4"
-        qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4)
+        qm = replace(quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4),
+                     max_dec_len=max_new or 0)
         data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
         if weights == "mixed":
             int4, choices = mixed_int4(model, budget, len(data))
-            qm = quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4)
+            qm = replace(quantize(model, cal, rope_n_pos=n_pos, int4=int4, embed_int4=e4),
+                         max_dec_len=max_new or 0)
             data = to_image(qm, blob, checkpoint_id(checkpoint), layout=layout)
         check_like_device(data)     # never write an image the boards' runtime refuses
     except (QuantizeError, ImageError, ValueError) as e:

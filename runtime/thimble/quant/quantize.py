@@ -39,6 +39,7 @@ class QuantModel:
     tensors: dict                  # name -> np.ndarray, exactly tensors.tensor_table
     rope_n_pos: int
     scales: dict                   # point -> real scale (for reports and eval)
+    max_dec_len: int = 0           # the most decoder steps the image plans for; 0: rope_n_pos
 
     def block(self, p):
         return self.tensors[f"{p}.consts"]

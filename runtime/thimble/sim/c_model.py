@@ -94,6 +94,15 @@ class CModel:
                               lib.THM_MODEL_E_ARENA)
         return size
 
+    def arena_items(self, max_enc, max_dec):
+        """[(buffer, bytes)]: the arena's buffers for these lengths, in layout order, as the C
+        runtime lays them out (thm_model_arena_items); the bytes sum to arena_size."""
+        self.arena_size(max_enc, max_dec)             # the same checks and message
+        cap = 32
+        names, sizes = ffi.new("const char *[]", cap), ffi.new("uint64_t[]", cap)
+        n = lib.thm_model_arena_items(self._m, max_enc, max_dec, names, sizes, cap)
+        return [(ffi.string(names[i]).decode(), int(sizes[i])) for i in range(n)]
+
     @property
     def arena_bytes(self):
         return int(self._m.arena_used)

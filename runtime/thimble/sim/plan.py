@@ -29,6 +29,14 @@ class Plan:
     config: dict
     weight_layout: str = "row_major"   # how the projections are stored (image.format.LAYOUTS)
     weight_variants: dict = None       # image bytes with every projection int8 (row-major) and int4
+    buffers: list = None               # [{"buffer", "bytes"}]: the model arena's buffers (the C layout)
+    app_bytes: int = 0                 # what a board's app adds to the model's arena (app_items)
+    app_buffers: list = None           # [{"buffer", "bytes"}]
+
+    @property
+    def board_arena_bytes(self):
+        """What a board's arena must hold: the model's arena and the app's own buffers."""
+        return self.arena_bytes + self.app_bytes
 
 
 def weight_variants(img, image_bytes):
@@ -53,6 +61,21 @@ def weight_variants(img, image_bytes):
 def _layer_of(name):
     m = re.match(r"^(enc|dec)\.(\d+)\.", name)
     return f"{m.group(1)}.{m.group(2)}" if m else "model"
+
+
+def app_items(cm, arena, prompt_tokens):
+    """[(buffer, bytes)] a board's app lays out beside the model's arena
+    (runtime/device/app/thm_app.c, sized in thm_app_image.c): the tokenizer's
+    scratch shares the model's space (only its excess counts), then the
+    logits the constrained pick reads [V], the prompt ids [T] and each
+    piece's first byte [V], each rounded up to the arena's 64-byte alignment."""
+    from .. import _kernels
+    al = lambda n: -(-n // 64) * 64  # noqa: E731
+    scratch = int(_kernels.lib.thm_app_tok_scratch_bytes())
+    return [("tokenizer scratch beyond the model's arena (shares it)", max(0, al(scratch) - arena)),
+            ("app logits int32 [V] (the constrained pick)", al(4 * cm.vocab_size)),
+            ("app prompt ids int32 [T]", al(4 * prompt_tokens)),
+            ("app first byte of each piece [V] (the pick's filter)", al(cm.vocab_size))]
 
 
 def make_plan(image_bytes, prompt_tokens=256, gen_tokens=48):
@@ -87,15 +110,18 @@ def make_plan(image_bytes, prompt_tokens=256, gen_tokens=48):
     shared = arena - sum(r["arena_bytes"] for r in layers)
     layers.append({"layer": "model", "weights_bytes": weights.get("model", 0), "arena_bytes": shared,
                    "arena_items": f"streams and activations for {prompt_tokens} rows, logits, attention scratch"})
+    app = app_items(cm, arena, prompt_tokens)
     return Plan(len(image_bytes), prompt_tokens, gen_tokens, arena, per_e, per_d, cm.max_enc_len,
-                cm.max_dec_len, layers, dict(k), img.weight_layout, weight_variants(img, len(image_bytes)))
+                cm.max_dec_len, layers, dict(k), img.weight_layout, weight_variants(img, len(image_bytes)),
+                [{"buffer": n, "bytes": b} for n, b in cm.arena_items(prompt_tokens, gen_tokens)],
+                sum(b for _, b in app), [{"buffer": n, "bytes": b} for n, b in app])
 
 
 def shortfalls(plan, arena_budget, flash_budget):
     """[(region, needed, available)] for each budget the plan exceeds."""
     out = []
-    if arena_budget is not None and plan.arena_bytes > arena_budget:
-        out.append(("arena", plan.arena_bytes, arena_budget))
+    if arena_budget is not None and plan.board_arena_bytes > arena_budget:
+        out.append(("arena", plan.board_arena_bytes, arena_budget))
     if flash_budget is not None and plan.image_bytes > flash_budget:
         out.append(("weights", plan.image_bytes, flash_budget))
     return out

@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fake_model m = {1469598103934665603ULL, (int32_t)tok.piece_count, 0, tape, tape_len};
     for (size_t i = 0; i < size; i++) m.s = (m.s ^ data[i]) * 1099511628211ULL;
     if (m.V > (int32_t)(sizeof logits / sizeof logits[0])) abort();
-    thm_vocab vocab = {m.V, thm_app_piece, &tok};
+    thm_vocab vocab = {m.V, thm_app_piece, &tok, NULL};
     thm_decode_params p = {1, 1, 4, (int32_t)req.max_new_tokens};
     thm_decode_result res = {0, 0, 0};
     int err = thm_decode_greedy(fake_step, &m, logits, m.V, &vocab, &tools, &p, tokens, scratch, THM_DECODE_BATCH, &res);
