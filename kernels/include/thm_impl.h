@@ -251,6 +251,7 @@ thm_pv_rows_f thm_pv_rows_s8_mve;
 thm_pv_s16s8_f thm_pv_s16s8_mve;
 thm_requantize_f thm_requantize_s32_mve;
 thm_rope_f thm_rope_s8_mve;
+thm_residual_f thm_residual_gated_s16_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1

@@ -51,8 +51,13 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
     const int32_t group = H / Hkv;
     const size_t q_stride = (size_t)H * D, kv_stride = (size_t)Hkv * D;
     int32_t acc[THM_MAX_HEAD_DIM];
+    /* the output requantize through the table's vector requantize_s32 (a
+     * head's D sums at a time; one (mult, shift) for all, as columns) */
+    int32_t om[THM_MAX_HEAD_DIM], os[THM_MAX_HEAD_DIM];
+    for (int32_t d = 0; d < D; d++) { om[d] = prm->out_mult; os[d] = prm->out_shift; }
     const thm_dot_s8_fn dot = THM_OP(dot_s8);       /* once: the loops call them per key */
     const thm_pv_s16s8_fn pv = THM_OP(pv_s16s8);
+    const thm_requantize_fn rq = THM_OP(requantize_s32);
 
     for (int32_t i = 0; i < Tq; i++) {
         /* causal: keys past the query's position do not exist for it */
@@ -69,8 +74,8 @@ int thm_attention_s8(const int8_t *q, const int8_t *k, const int8_t *v,
                             prm->diff_max, soft_scratch);
             for (int32_t d = 0; d < D; d++) acc[d] = 0;
             pv(p, v + off, kv_stride, n, D, acc);
-            for (int32_t d = 0; d < D; d++)
-                oh[d] = thm_sat8(thm_requantize(acc[d], prm->out_mult, prm->out_shift));
+            rq(acc, om, os, acc, D);
+            for (int32_t d = 0; d < D; d++) oh[d] = thm_sat8(acc[d]);
         }
     }
     return THM_OK;

@@ -117,6 +117,7 @@ static const thm_ops thm_ops_arm_mve = {
     .pv_s16s8 = thm_pv_s16s8_mve,
     .requantize_s32 = thm_requantize_s32_mve,
     .rope_s8 = thm_rope_s8_mve,
+    .residual_gated_s16 = thm_residual_gated_s16_mve,
     .dot_s8 = thm_dot_s8_mve,
 };
 #endif

@@ -20,6 +20,13 @@
 #include "thm_impl.h"
 #include "thm_arm_mve_requant.h"
 
+/* Four normed elements: sat8(requantize(x ih + ((x il + 2^14) >> 15), gm, gs)). */
+static inline int32x4_t thm_mve_norm4(int32x4_t xv, int32x4_t ih, int32x4_t il, int32x4_t gm, int32x4_t gs)
+{
+    const int32x4_t n = vaddq_s32(vmulq_s32(xv, ih), vrshrq_n_s32(vmulq_s32(xv, il), 15));
+    return thm_mve_requant_sat8(n, gm, gs);
+}
+
 static void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
                                 int8_t *y, int32_t D)
 {
@@ -45,11 +52,22 @@ static void thm_rmsnorm_row_mve(const void *x, int x16, const int32_t *gm, const
         return;
     }
     const int32x4_t ih = vdupq_n_s32((int32_t)(inv >> 15)), il = vdupq_n_s32((int32_t)(inv & 0x7fff));
-    for (int32_t i = 0; i < D; i += 4) {
+    /* whole vectors unpredicated, one loop per element type: GCC 12 spends a
+     * dozen instructions a step on VCTP's predicate moves and the x16 test
+     * (35 instructions per 4 elements measured, 21 without) */
+    const int32_t full = D & ~3;
+    int32_t i = 0;
+    if (x16) {
+        for (; i < full; i += 4)
+            vstrbq_s32(y + i, thm_mve_norm4(vldrhq_s32(xs + i), ih, il, vldrwq_s32(gm + i), vldrwq_s32(gs + i)));
+    } else {
+        for (; i < full; i += 4)
+            vstrbq_s32(y + i, thm_mve_norm4(vldrbq_s32(xb + i), ih, il, vldrwq_s32(gm + i), vldrwq_s32(gs + i)));
+    }
+    if (i < D) {   /* the last D % 4, predicated */
         const mve_pred16_t t = vctp32q((uint32_t)(D - i));
         const int32x4_t xv = x16 ? vldrhq_z_s32(xs + i, t) : vldrbq_z_s32(xb + i, t);
-        const int32x4_t n = vaddq_s32(vmulq_s32(xv, ih), vrshrq_n_s32(vmulq_s32(xv, il), 15));
-        vstrbq_p_s32(y + i, thm_mve_requant_sat8(n, vldrwq_z_s32(gm + i, t), vldrwq_z_s32(gs + i, t)), t);
+        vstrbq_p_s32(y + i, thm_mve_norm4(xv, ih, il, vldrwq_z_s32(gm + i, t), vldrwq_z_s32(gs + i, t)), t);
     }
 }
 

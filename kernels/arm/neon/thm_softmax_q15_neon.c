@@ -65,7 +65,7 @@ static void thm_softmax_row_q15_neon(const int32_t *s, int16_t *p, int32_t n, in
         e[j] = ej;
         total += ej;
     }
-    const uint64_t inv = ((uint64_t)1 << 46) / total;   /* total >= 2^15: inv <= 2^31 */
+    const uint64_t inv = thm_div_2p46(total);   /* total >= 2^15: inv <= 2^31 */
     if (inv > INT32_MAX) {
         for (j = 0; j < n; j++) p[j] = (int16_t)(e[j] > 32767 ? 32767 : e[j]);
         return;
