@@ -78,3 +78,19 @@ def test_argmax_and_encoder_out_lifetime(gqa_quant, prompt):
         assert "reused" in str(e)
     else:
         raise AssertionError("encoder output served after a decode step reused its buffer")
+
+
+def test_encoder_blocks_follow_the_lent_cache(gqa_quant, prompt):
+    """The encoder's attention runs in query blocks as large as the decoder's
+    idle self K/V cache allows (max_dec sets it): one max_dec-1 arena (the
+    arena's own 8-row workspace and little else) and a roomy one give the
+    reference's encoder output and steps, for prompts that are not a multiple
+    of either block."""
+    image = to_image(gqa_quant)
+    n_pos = gqa_quant.rope_n_pos
+    for max_dec in (1, 2, n_pos):
+        cm = CModel(image, max_enc=n_pos, max_dec=max_dec)
+        for n in (9, 17, n_pos - 1, n_pos):
+            toks = prompt(gqa_quant.config, n, seed=n + max_dec)
+            steps = min(max_dec, 3)
+            assert_same_runs(reference_run(gqa_quant, toks, steps), c_run(cm, toks, steps), n)

@@ -83,7 +83,10 @@ typedef struct {
     int8_t *cross_k, *cross_v;  /* per layer a max_enc * KV slot: K [Hkv, n_enc, hd], V^T [Hkv, hd, n_enc] */
     int8_t *self_k, *self_v;    /* [L_dec, max_dec, KV] */
     void *attn_scratch;         /* thm_attention_s8_scratch_size(max_dec): decoder self-attention */
-    void *fast_ws;              /* thm_fast_attn_workspace_size(max_enc, hd): encoder and cross attention */
+    void *fast_ws;              /* thm_fast_attn_workspace_size(max_enc, hd): cross attention of a step */
+    size_t fast_ws_bytes;
+    void *prompt_ws;            /* self K/V + scratch + fast_ws, one range: the encoder's attention */
+    size_t prompt_ws_bytes;
     size_t arena_used;
     int ready;
     /* --- the current prompt --- */

@@ -10,7 +10,10 @@
  * the self K/V cache [L_dec, max_dec, KV]. Cross K/V are kept head-major
  * (K [Hkv, T, D], V^T [Hkv, D, T] per layer, same bytes) for the fast
  * attention path, and layer 0's slots hold the encoder layers' K/V in that
- * form while the encoder runs (the cross K/V are computed after it). */
+ * form while the encoder runs (the cross K/V are computed after it). The
+ * self K/V cache, the decoder's scratch and the fast-attention workspace are
+ * laid out last and in that order: one range that the encoder's attention
+ * borrows for blocks of up to 64 query rows (thm_model_attention.h). */
 #include <string.h>
 #include "thm_model.h"
 #include "thimble_kernels.h"
@@ -114,6 +117,11 @@ int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_en
     m->self_v = (int8_t *)(a + L.off[A_SELF_V]);
     m->attn_scratch = a + L.off[A_SCRATCH];
     m->fast_ws = a + L.off[A_FAST];
+    m->fast_ws_bytes = L.bytes[A_FAST];
+    /* the layout order keeps SELF_K .. FAST one range: the encoder's
+     * attention borrows it (no decoder state lives while a prompt is encoded) */
+    m->prompt_ws = a + L.off[A_SELF_K];
+    m->prompt_ws_bytes = L.total - L.off[A_SELF_K];
     m->arena_used = L.total;
     m->n_enc = 0;
     m->length = 0;

@@ -4,8 +4,6 @@
 #include "thm_model_attention.h"
 #include "thm_model_prof.h"
 
-#define BQ THM_FAST_ATTN_ROWS
-
 static size_t al64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 
 typedef struct {
@@ -16,14 +14,14 @@ typedef struct {
     void *softmax;       /* thm_softmax_q15_scratch_size(Tk) */
 } parts;
 
-static size_t carve(uint8_t *base, int32_t Tk, int32_t D, parts *w)
+static size_t carve(uint8_t *base, int32_t bq, int32_t Tk, int32_t D, parts *w)
 {
-    size_t at = 0, tk = (size_t)Tk, d = (size_t)D;
+    size_t at = 0, tk = (size_t)Tk, d = (size_t)D, BQ = (size_t)bq;
 #define TAKE(ptr, type, bytes) do { if (base) ptr = (type)(void *)(base + at); at += al64(bytes); } while (0)
     TAKE(w->qh, int8_t *, BQ * d);
     TAKE(w->scores, int32_t *, BQ * tk * 4);
     TAKE(w->p, int16_t *, BQ * tk * 2);
-    TAKE(w->pv, void *, thm_pv_rows_s8_scratch_size(BQ, Tk, D));
+    TAKE(w->pv, void *, thm_pv_rows_s8_scratch_size(bq, Tk, D));
     TAKE(w->softmax, void *, thm_softmax_q15_scratch_size(Tk));
 #undef TAKE
     return at;
@@ -32,17 +30,30 @@ static size_t carve(uint8_t *base, int32_t Tk, int32_t D, parts *w)
 size_t thm_fast_attn_workspace_size(int32_t Tk, int32_t D)
 {
     parts w;
-    return Tk < 1 || D < 1 ? 0 : carve(0, Tk, D, &w);
+    return Tk < 1 || D < 1 ? 0 : carve(0, THM_FAST_ATTN_ROWS, Tk, D, &w);
+}
+
+/* The most query rows (up to THM_FAST_ATTN_MAX_ROWS and Tq) whose parts fit
+ * ws_bytes; 0 if not even one does. */
+static int32_t block_rows(int32_t Tq, int32_t Tk, int32_t D, size_t ws_bytes)
+{
+    parts w;
+    int32_t bq = Tq < THM_FAST_ATTN_MAX_ROWS ? Tq : THM_FAST_ATTN_MAX_ROWS;
+    while (bq > 0 && carve(0, bq, Tk, D, &w) > ws_bytes) bq--;
+    return bq;
 }
 
 int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, int8_t *out,
-                       int32_t Tq, int32_t Tk, const thm_attn_params *prm, void *ws)
+                       int32_t Tq, int32_t Tk, const thm_attn_params *prm, void *ws, size_t ws_bytes)
 {
     if (!q || !k_hm || !v_t || !out || !prm || !ws || Tq < 0 || Tk < 1 || prm->causal) return THM_E_ARG;
     const int32_t H = prm->n_heads, Hkv = prm->n_kv_heads, D = prm->head_dim;
     if (H < 1 || Hkv < 1 || H % Hkv || D < 1 || D > THM_MAX_HEAD_DIM) return THM_E_ARG;
+    if (Tq == 0) return THM_OK;
+    const int32_t BQ = block_rows(Tq, Tk, D, ws_bytes);
+    if (BQ < 1) return THM_E_ARG;
     parts w;
-    carve((uint8_t *)ws, Tk, D, &w);
+    carve((uint8_t *)ws, BQ, Tk, D, &w);
     if (prm->out_shift < -31 || prm->out_shift > 30) return THM_E_ARG;
     const int32_t group = H / Hkv;
     const size_t qs = (size_t)H * D, tk = (size_t)Tk;

@@ -16,15 +16,22 @@
 #include <stdint.h>
 #include "thimble_kernels.h"
 
-#define THM_FAST_ATTN_ROWS 8    /* query rows per block: bounds the workspace */
+#define THM_FAST_ATTN_ROWS 8        /* query rows the arena's own workspace holds */
+#define THM_FAST_ATTN_MAX_ROWS 64   /* most rows per block, given the bytes (see below) */
 
-/* Workspace bytes for up to Tk keys and head size D (each part 64-byte aligned). */
+/* Workspace bytes for THM_FAST_ATTN_ROWS query rows against up to Tk keys of
+ * head size D (each part 64-byte aligned). */
 size_t thm_fast_attn_workspace_size(int32_t Tk, int32_t D);
 
 /* out [Tq, H*D] = attention(q [Tq, H*D], K [Hkv, Tk, D], V^T [Hkv, D, Tk]).
- * prm->causal must be 0. Returns THM_OK or the first kernel's error. */
+ * prm->causal must be 0. Query rows go in blocks of as many rows (up to
+ * THM_FAST_ATTN_MAX_ROWS) as ws_bytes holds: the encoder lends the decoder's
+ * idle self K/V cache, and a block of 64 rows runs the score and P.V matmuls
+ * on the ISAs' packed (prefill) paths instead of their GEMV-like ones.
+ * Blocks are independent rows, so the result does not depend on the size.
+ * Returns THM_OK, THM_E_ARG if not one row fits, or the first kernel's error. */
 int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, int8_t *out,
-                       int32_t Tq, int32_t Tk, const thm_attn_params *prm, void *ws);
+                       int32_t Tq, int32_t Tk, const thm_attn_params *prm, void *ws, size_t ws_bytes);
 
 /* x [T, Hkv*D] -> K head-major [Hkv, T, D]; V transposed [Hkv, D, T]. */
 void thm_to_head_major(const int8_t *x, int8_t *out, int32_t T, int32_t Hkv, int32_t D);

@@ -83,16 +83,24 @@ static int qk(thm_model *m, const thm_model_block *b, const int8_t *x, int32_t T
     return THM_MODEL_OK;
 }
 
-/* x += gate * (attention(q, k, v) . Wo^T), T query rows, Tk keys. head_major:
- * k is [Hkv, Tk, hd] and v is V^T [Hkv, hd, Tk] (the fast path, non-causal);
- * otherwise both are [Tk, KV] rows (the streaming kernel). */
+/* How attend_residual reads K and V: STREAM, both [Tk, KV] rows (the
+ * streaming kernel); otherwise k is [Hkv, Tk, hd] and v is V^T [Hkv, hd, Tk]
+ * (the fast path, non-causal), with the arena's own workspace (FAST_STEP, a
+ * decode step: the self K/V cache is live) or with the decoder's self K/V
+ * cache, its scratch and that workspace (FAST_PROMPT: the encoder, while no
+ * decoder state exists; thm_model_init keeps them one contiguous range). */
+enum { STREAM, FAST_STEP, FAST_PROMPT };
+
+/* x += gate * (attention(q, k, v) . Wo^T), T query rows, Tk keys. */
 static int attend_residual(thm_model *m, const thm_model_block *b, const int8_t *k, const int8_t *v,
-                           int32_t T, int32_t Tk, int causal, int32_t q_pos0, int head_major)
+                           int32_t T, int32_t Tk, int causal, int32_t q_pos0, int how)
 {
     thm_attn_params prm = {m->H, m->Hkv, m->hd, causal, q_pos0, b->score_mult, b->score_shift,
                            b->diff_max, b->mix_mult, b->mix_shift};
-    if (head_major)
-        CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws));
+    if (how == FAST_PROMPT)
+        CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->prompt_ws, m->prompt_ws_bytes));
+    else if (how == FAST_STEP)
+        CHECK(thm_fast_attention(m->q, k, v, m->mix, T, Tk, &prm, m->fast_ws, m->fast_ws_bytes));
     else
         CHECK(THM_PROF(THM_PROF_SELF, thm_attention_s8(m->q, k, v, NULL, m->mix, T, Tk, &prm, m->attn_scratch)));
     CHECK(proj(m, b, WO, m->mix, m->h, T));
@@ -133,7 +141,7 @@ int thm_model_encode(thm_model *m, const int32_t *tokens, int32_t n)
         CHECK(proj(m, b, WV, m->h, m->q, n));
         THM_PROF_VOID(THM_PROF_LAYOUT, thm_to_head_transposed(m->q, m->cross_v, n, m->Hkv, m->hd));
         if ((err = qk(m, b, m->h, n, WQ, m->H, m->q, 0))) return err;
-        if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, 1))) return err;
+        if ((err = attend_residual(m, b, m->cross_k, m->cross_v, n, n, 0, 0, FAST_PROMPT))) return err;
     }
     int8_t *enc_out = m->q;       /* [n, d] */
     CHECK(THM_PROF(THM_PROF_NORM, thm_rmsnorm_s16(m->x, m->enc_final_mult, m->enc_final_shift, m->enc_final_eps,
@@ -178,11 +186,11 @@ int thm_model_decode_step(thm_model *m, int32_t token, int32_t *logits_out, int3
         if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, pos))) return err;
         if ((err = qk(m, b, m->h, 1, WK, m->Hkv, sk + (size_t)pos * m->KV, pos))) return err;
         CHECK(proj(m, b, WV, m->h, sv + (size_t)pos * m->KV, 1));
-        if ((err = attend_residual(m, b, sk, sv, 1, pos + 1, 1, pos, 0))) return err;
+        if ((err = attend_residual(m, b, sk, sv, 1, pos + 1, 1, pos, STREAM))) return err;
         b = &m->cross[i];
         if ((err = pre_norm(m, b, 1))) return err;
         if ((err = qk(m, b, m->h, 1, WQ, m->H, m->q, -1))) return err;
-        if ((err = attend_residual(m, b, m->cross_k + i * cstride, m->cross_v + i * cstride, 1, m->n_enc, 0, 0, 1)))
+        if ((err = attend_residual(m, b, m->cross_k + i * cstride, m->cross_v + i * cstride, 1, m->n_enc, 0, 0, FAST_STEP)))
             return err;
     }
     m->length = pos + 1;
