@@ -210,6 +210,33 @@ int thm_embed_s16_s4(const int32_t *tokens, int32_t T, const uint8_t *table4,
                      const int32_t *mult, const int32_t *shift, int32_t V, int32_t D,
                      int16_t *out);
 
+/* --- CQ weights (Needle 2's codebook code; reference.py "CQ weights") ------ */
+
+/* Inputs per CQ group: the activations go through one integer Walsh-Hadamard
+ * transform per group instead of the weights through its inverse. */
+#define THM_CQ_GROUP 128
+#define THM_CQ_SHIFT_MAX 7
+
+/* x int8 [M, K] -> xr int8 [M, G * 128] (the groups' unnormalised FWHT, each
+ * brought to int8 by its own shift s: floor((v + 2^(s-1)) / 2^s), the least s
+ * in 0..7 that fits) and sh uint8 [M, G], G = ceil(K / 128); K is padded
+ * with zeros to whole groups. 1 <= K <= THM_MAX_K. */
+int thm_cq_rotate_s8(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t M, int32_t K);
+
+/* y [M, N] = requantize_s64(sum_g ((lut . xr_g) << sh_g) * norm_q[n, g], mult[n], rshift[n])
+ * over the G = Kp / 128 groups, where lut . xr_g sums lut[field] * xr over
+ * the group's 128 stored fields of row n of w: an LSB-first bitstream of
+ * `bits` (2, 3 or 4) a field, Kp * bits / 8 bytes a row. lut: 2^bits int8
+ * levels; norm_q: uint16 [N, G]; mult in [0, 2^31), rshift in [33, 94]:
+ * requantize_s64(a, m, r) = floor((a m + 2^(r-1)) / 2^r). sh: 0..7.
+ * _s8 saturates to int8, _s32 to int32 (the tied head's logits). */
+int thm_matmul_cq_s8(const int8_t *xr, const uint8_t *sh, const uint8_t *w, int32_t bits,
+                     const int8_t *lut, const uint16_t *norm_q, const int32_t *mult,
+                     const int32_t *rshift, int8_t *y, int32_t M, int32_t Kp, int32_t N);
+int thm_matmul_cq_s32(const int8_t *xr, const uint8_t *sh, const uint8_t *w, int32_t bits,
+                      const int8_t *lut, const uint16_t *norm_q, const int32_t *mult,
+                      const int32_t *rshift, int32_t *y, int32_t M, int32_t Kp, int32_t N);
+
 /* --- instruction-set selection (x86 host builds; ARM boards fix it at build) - */
 
 /* Every kernel above runs the selected ISA's fast path where it has one and

@@ -39,6 +39,20 @@ static inline uint32_t thm_requantize_pos(uint32_t diff, uint32_t mult, int32_t 
     return (high + half) >> right;
 }
 
+/* floor((acc * mult + 2^(rshift - 1)) / 2^rshift) for mult in [0, 2^31) and
+ * rshift in [33, 94], in 64-bit pieces: with acc = hi 2^32 + lo (hi signed,
+ * lo unsigned), acc * mult = (hi mult) 2^32 + lo mult, and flooring the low
+ * part's 2^32 first changes nothing (floor(floor(a / b) / c) = floor(a / (b c))).
+ * hi mult < 2^62 and lo mult < 2^63, so no piece overflows (reference.py
+ * requantize_s64). */
+static inline int64_t thm_requantize_s64(int64_t acc, int32_t mult, int32_t rshift)
+{
+    const int64_t hi = acc >> 32;     /* arithmetic: GCC and Clang on every target here */
+    const uint64_t lo = (uint64_t)acc & 0xFFFFFFFFu;
+    const int64_t lo_part = (int64_t)((lo * (uint64_t)mult) >> 32);
+    return (hi * mult + ((int64_t)1 << (rshift - 33)) + lo_part) >> (rshift - 32);
+}
+
 static inline int8_t thm_sat8(int32_t v)
 {
     return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));

@@ -70,6 +70,16 @@ typedef void thm_pv_s16s8_f(const int16_t *p, const int8_t *v, size_t ldv, int32
                             int32_t D, int32_t *acc);
 typedef thm_pv_s16s8_f *thm_pv_s16s8_fn;
 
+/* CQ (thm_matmul_cq.c): the rotation of the activations, and the product
+ * with int8 (y8) or int32 (y32) out, the other pointer NULL. */
+typedef void thm_cq_rotate_s8_f(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t M, int32_t K);
+typedef thm_cq_rotate_s8_f *thm_cq_rotate_s8_fn;
+typedef void thm_matmul_cq_f(const int8_t *xr, const uint8_t *sh, const uint8_t *w, int32_t bits,
+                             const int8_t *lut, const uint16_t *norm_q, const int32_t *mult,
+                             const int32_t *rshift, int8_t *y8, int32_t *y32, int32_t M, int32_t Kp,
+                             int32_t N);
+typedef thm_matmul_cq_f *thm_matmul_cq_fn;
+
 #define THM_LAYOUT_SLOTS (THM_LAYOUT_S16_R4K16 + 1)   /* matmul_s8_packed[layout] */
 
 typedef struct thm_ops {
@@ -92,6 +102,8 @@ typedef struct thm_ops {
     thm_pv_combine_fn pv_combine_s8;
     thm_dot_s8_fn dot_s8;
     thm_pv_s16s8_fn pv_s16s8;
+    thm_cq_rotate_s8_fn cq_rotate_s8;
+    thm_matmul_cq_fn matmul_cq;
 } thm_ops;
 
 /* The selected table (thm_isa.c); thm_isa_set switches it. */
@@ -116,6 +128,8 @@ thm_pv_rows_f thm_pv_rows_s8_portable;
 thm_pv_combine_f thm_pv_combine_s8_portable;
 thm_dot_s8_f thm_dot_s8_portable;
 thm_pv_s16s8_f thm_pv_s16s8_portable;
+thm_cq_rotate_s8_f thm_cq_rotate_s8_portable;
+thm_matmul_cq_f thm_matmul_cq_portable;
 
 /* The longest row a 32-bit exp sum holds (n * 2^15 < 2^31): the scalar and
  * vector rows' limit; longer rows take the 64-bit form. */

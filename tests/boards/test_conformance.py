@@ -69,6 +69,13 @@ def suite(board_name):
         C.attention_s8(rng, 1, 37, 8, 4, 64, causal=True, q_pos0=36),
         C.attention_s8(rng, 2, 19, 2, 1, 24, causal=True, q_pos0=17, masked=True),
         C.rmsnorm(rng, 5, 64, s16=False), C.rmsnorm(rng, 2, 4096), C.rmsnorm(rng, 3, 1),
+        # CQ (Needle 2): K not whole groups, x all -128 (shift 7), every field width, the codebook,
+        # norms and int64 sums at their ends, int32 out for the tied head
+        C.cq_rotate_s8(rng, 3, 300, edge=True), C.cq_rotate_s8(rng, 1, 128), C.cq_rotate_s8(rng, 2, 1),
+        C.matmul_cq(rng, 1, 512, 9, 2), C.matmul_cq(rng, 3, 300, 5, 3, edge=True), C.matmul_cq(rng, 2, 128, 7, 4),
+        C.matmul_cq(rng, 2, 1024, 3, 2, edge=True), C.matmul_cq(rng, 1, 256, 4, 4, edge=True),
+        C.matmul_cq(rng, 1, 512, 8, 2, s32=True), C.matmul_cq(rng, 2, 640, 3, 3, s32=True, edge=True),
+        C.matmul_cq(rng, 0, 128, 3, 2),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
         cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]
@@ -133,6 +140,9 @@ def test_a_case_larger_than_its_buffers_is_refused(firmware):
     attn.params[1] = 50                  # Tk beyond k and v
     attn.status, attn.expect = J.E_CASE, None
     ok = C.residual_s16(rng, 9)
-    recs = run_job(board, elf, [liar, attn, ok], isa_mask=1)
-    assert [r.status for r in recs] == [J.E_CASE, J.E_CASE, 0]
-    assert C.check(ok, recs[2]) == ""
+    cq = C.matmul_cq(rng, 2, 256, 3, 3)
+    cq.params[2] = 300                   # N beyond the rows, norms and output
+    cq.status, cq.expect = J.E_CASE, None
+    recs = run_job(board, elf, [liar, attn, cq, ok], isa_mask=1)
+    assert [r.status for r in recs] == [J.E_CASE, J.E_CASE, J.E_CASE, 0]
+    assert C.check(ok, recs[3]) == ""

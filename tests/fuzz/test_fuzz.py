@@ -144,7 +144,7 @@ def run_loaders(args, tmp_path, timeout):
 
 def test_loaders_corpus_and_regressions_pass(tmp_path):
     line = run_loaders(["--replay"], tmp_path, 300)
-    assert line.endswith(" 0 findings") and int(line.split()[6]) >= 10      # 4 seeds + 6 regressions
+    assert line.endswith(" 0 findings") and int(line.split()[6]) >= 10      # 5 seeds + the regressions
 
 
 def test_loaders_fuzz_for_a_bounded_seeded_time(tmp_path):

@@ -49,6 +49,9 @@ enum {
     THM_K_MATMUL_S4 = 16,       /* bufs x w4 bias mult shift y;  p M K N (w4 [N, (K + 1) / 2]) */
     THM_K_MATMUL_S4_S32 = 17,   /* bufs x w4 bias y;             p M K N */
     THM_K_EMBED_S16_S4 = 18,    /* bufs tokens table4 mult shift out; p T V D */
+    THM_K_CQ_ROTATE_S8 = 19,    /* bufs x out (xr [M, G * 128] then sh [M, G]); p M K */
+    THM_K_MATMUL_CQ_S8 = 20,    /* bufs xr sh w lut norm_q mult rshift y; p M Kp N bits */
+    THM_K_MATMUL_CQ_S32 = 21,   /* the same, y int32 */
     THM_K_COUNT
 };
 

@@ -62,6 +62,18 @@ static int sizes_ok(const thm_job_case *c)
     case THM_K_EMBED_S16_S4:   /* T V D */
         return c->n_bufs == 5 && holds(c, 0, M, 4, 0) && holds(c, 1, K * ((N + 1) / 2), 1, 0) &&
                holds(c, 2, K, 4, 0) && holds(c, 3, K, 4, 0) && holds(c, 4, M * N, 2, 0);
+    case THM_K_CQ_ROTATE_S8: {  /* M K: G = ceil(K / 128) */
+        const int64_t G = (K + 127) / 128;
+        return c->n_bufs == 2 && K >= 1 && holds(c, 0, M * K, 1, 0) && holds(c, 1, M * G * 129, 1, 0);
+    }
+    case THM_K_MATMUL_CQ_S8:
+    case THM_K_MATMUL_CQ_S32: {  /* M Kp N bits: the kernel refuses a Kp that is not whole groups */
+        const int64_t G = K / 128, bits = p[3];
+        return c->n_bufs == 8 && bits >= 2 && bits <= 4 && holds(c, 0, M * K, 1, 0) && holds(c, 1, M * G, 1, 0) &&
+               holds(c, 2, N * (K * bits / 8), 1, 0) && holds(c, 3, (int64_t)1 << bits, 1, 0) &&
+               holds(c, 4, N * G, 2, 0) && holds(c, 5, N, 4, 0) && holds(c, 6, N, 4, 0) &&
+               holds(c, 7, M * N, c->kernel == THM_K_MATMUL_CQ_S8 ? 1 : 4, 0);
+    }
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
     case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
@@ -137,6 +149,23 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
     case THM_K_EMBED_S16_S4:
         if (c->n_bufs != 5) break;
         TIMED(thm_embed_s16_s4(buf(c, 0), p[0], buf(c, 1), buf(c, 2), buf(c, 3), p[1], p[2], buf(c, 4)));
+        break;
+    case THM_K_CQ_ROTATE_S8: {
+        if (c->n_bufs != 2 || p[1] < 1) break;
+        uint8_t *out = buf(c, 1);
+        const size_t xr_bytes = (size_t)p[0] * (size_t)((p[1] + 127) / 128) * 128u;
+        TIMED(thm_cq_rotate_s8(buf(c, 0), (int8_t *)out, out + xr_bytes, p[0], p[1]));
+        break;
+    }
+    case THM_K_MATMUL_CQ_S8:
+        if (c->n_bufs != 8) break;
+        TIMED(thm_matmul_cq_s8(buf(c, 0), buf(c, 1), buf(c, 2), p[3], buf(c, 3), buf(c, 4), buf(c, 5), buf(c, 6),
+                               buf(c, 7), p[0], p[1], p[2]));
+        break;
+    case THM_K_MATMUL_CQ_S32:
+        if (c->n_bufs != 8) break;
+        TIMED(thm_matmul_cq_s32(buf(c, 0), buf(c, 1), buf(c, 2), p[3], buf(c, 3), buf(c, 4), buf(c, 5), buf(c, 6),
+                                buf(c, 7), p[0], p[1], p[2]));
         break;
     case THM_K_MATMUL_S8_S32:
         if (c->n_bufs != 4) break;

@@ -47,6 +47,7 @@ TARGETS = {"watch_m4": 1.0, "watch_m55": 0.15, "glasses_a55": 0.1}
 TARGETS_S4 = {"watch_m4": {1: 1.3, 64: 1.1}, "watch_m55": {1: 0.2, 64: 0.2},
               "glasses_a55": {1: 0.15, 64: 0.15}}
 CALIB_ITERS = 1_000_000
+CQ_BITS = (2, 3, 4)
 
 
 def _default_json(args, board):
@@ -139,6 +140,12 @@ def run(args):
             cases.append(C.matmul_s8_packed(rng, m, k, n, lay, name=f"matmul_s8_packed "
                                             f"{layouts.NAMES[lay]} {shape_name((m, k, n))}"))
         cases.append(C.matmul_s4(rng, m, k, n, name=f"matmul_s4 {shape_name((m, k, n))}"))
+        for bits in CQ_BITS:            # Needle 2's CQ weights, read in place
+            cases.append(C.matmul_cq(rng, m, k, n, bits, name=f"matmul_cq{bits} {shape_name((m, k, n))}"))
+    for m in sorted({m for m, _, _ in shapes}):
+        k = max(k for mm, k, _ in shapes if mm == m)
+        cases.append(C.cq_rotate_s8(rng, m, k))
+        cases[-1].name, cases[-1].macs = f"cq_rotate_s8 {m}x{k}", m * k     # per input value
     if not args.no_attention:
         for label, tq, tk in ATTN_CASES[: 1 if args.quick else None]:
             c = C.attention_s8(rng, tq, tk, 8, 4, 64, causal=True, q_pos0=tk - tq)
@@ -167,6 +174,12 @@ def run(args):
                      f"{', '.join(f'{k} {v[0]:.3f} ({v[1].split()[0]})' for k, v in best4.items())}"
                      + (f"; targets {t4}: {'all within' if not over else 'NOT within for ' + ', '.join(over)}"
                         if t4 else ""))
+    for bits in CQ_BITS:
+        bq = _best(rows, (f"matmul_cq{bits}",))
+        if bq:
+            notes.append(f"CQ{bits} weights (thm_matmul_cq, per weight; the activations' rotation, "
+                         f"cq_rotate_s8, is its own row, per input): "
+                         f"{', '.join(f'{k} {v[0]:.3f} ({v[1].split()[0]})' for k, v in bq.items())}")
     if board.counter == "systick":
         notes.append(f"SysTick resolution: {board.instructions_per_tick:g} instructions")
     result = {"board": board.name, "core": board.core, "features": list(board.features),

@@ -99,6 +99,37 @@ def embed_s16_s4(rng, T, V, D):
                   np.int16, (T, D), ref.embed_s16_s4(tokens, t4, D, mult, shift))
 
 
+def cq_rotate_s8(rng, M, K, edge=False):
+    """thm_cq_rotate_s8: one output buffer, xr [M, G * 128] then sh [M, G]."""
+    x = _i8(rng, (M, K), edge)
+    if edge and M:
+        x[0] = -128                           # the largest shift (7)
+    xr, sh = ref.cq_rotate_s8(x)
+    out = np.concatenate([xr.view(np.uint8).reshape(-1), sh.reshape(-1)])
+    return J.Case(f"cq_rotate_s8 {M}x{K}{' edge' if edge else ''}", J.CQ_ROTATE_S8, [M, K], [x], np.uint8,
+                  out.shape, out)
+
+
+def matmul_cq(rng, M, K, N, bits, s32=False, edge=False, name=None):
+    """thm_matmul_cq_s8 / _s32 on rotated activations: random bitstream rows, an
+    int8 codebook (at its ends with edge), uint16 group norms, requantize_s64."""
+    Kp = -(-K // ref.CQ_GROUP) * ref.CQ_GROUP
+    G = Kp // ref.CQ_GROUP
+    xr, sh = ref.cq_rotate_s8(_i8(rng, (M, K), edge))
+    w = rng.integers(0, 256, (N, Kp * bits // 8), dtype=np.int64).astype(np.uint8)
+    lut = (np.where(rng.integers(0, 2, 1 << bits) > 0, 127, -128) if edge
+           else rng.integers(-128, 128, 1 << bits)).astype(I8)
+    norm_q = (np.full((N, G), 65535) if edge else rng.integers(0, 65536, (N, G))).astype(np.uint16)
+    mult = rng.integers(1 << 30, 1 << 31, N, dtype=np.int64).astype(np.int32)
+    rshift = rng.integers(44, 56, N).astype(np.int32)
+    op = ref.matmul_cq_s32 if s32 else ref.matmul_cq
+    kind = J.MATMUL_CQ_S32 if s32 else J.MATMUL_CQ_S8
+    label = name or f"matmul_cq{'_s32' if s32 else ''} {M}x{K}x{N} {bits}-bit{' edge' if edge else ''}"
+    return J.Case(label, kind, [M, Kp, N, bits], [xr, sh, w, lut, norm_q, mult, rshift],
+                  np.int32 if s32 else I8, (M, N), op(xr, sh, w, bits, lut, norm_q, mult, rshift),
+                  macs=M * Kp * N, meta={"M": M, "K": Kp, "N": N, "bits": bits})
+
+
 def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
     """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
     the plain w (the packing's equivalence is what the case checks)."""

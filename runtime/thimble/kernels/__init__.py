@@ -17,7 +17,8 @@ import numpy as np
 from . import checks, isa
 
 OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "matmul_s4_s32", "embed_s16_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
-       "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16")
+       "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16",
+       "cq_rotate_s8", "matmul_cq", "matmul_cq_s32")
 
 
 class BackendUnavailable(RuntimeError):
@@ -61,6 +62,26 @@ class Backend:
         x, w4, bias, _, _ = checks.matmul_s4(x, w4, bias)
         self._before()
         return self._impl.matmul_s4_s32(x, w4, bias)
+
+    def cq_rotate_s8(self, x):
+        """int8 x [M, K] -> (xr int8 [M, G * 128], sh uint8 [M, G]): each group of 128
+        through the integer Walsh-Hadamard transform and its own shift (reference.py, CQ)."""
+        x = checks.cq_rotate(x)
+        self._before()
+        return self._impl.cq_rotate_s8(x)
+
+    def matmul_cq(self, xr, sh, w, bits, lut, norm_q, mult, rshift):
+        """CQ weights (bitstream rows, an int8 codebook, uint16 group norms) times rotated
+        activations -> int8 [M, N]."""
+        args = checks.matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift)
+        self._before()
+        return self._impl.matmul_cq(*args)
+
+    def matmul_cq_s32(self, xr, sh, w, bits, lut, norm_q, mult, rshift):
+        """matmul_cq with int32 out (saturated): the tied head's logits."""
+        args = checks.matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift)
+        self._before()
+        return self._impl.matmul_cq_s32(*args)
 
     def gemv_s8(self, x, w, mult, shift, bias=None):
         """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""

@@ -111,6 +111,33 @@ def matmul_s4_s32(x, w4, bias=None):
     return y
 
 
+def cq_rotate_s8(x):
+    M, K = x.shape
+    G = -(-K // 128)
+    xr = np.empty((M, G * 128), dtype=np.int8)
+    sh = np.empty((M, G), dtype=np.uint8)
+    _check(lib.thm_cq_rotate_s8(_p("int8_t *", x), _p("int8_t *", xr), _p("uint8_t *", sh), M, K), "cq_rotate_s8")
+    return xr, sh
+
+
+def _matmul_cq(fn, ctype, dtype, xr, sh, w, bits, lut, norm_q, mult, rshift):
+    M, Kp = xr.shape
+    N = w.shape[0]
+    y = np.empty((M, N), dtype=dtype)
+    _check(fn(_p("int8_t *", xr), _p("uint8_t *", sh), _p("uint8_t *", w), bits, _p("int8_t *", lut),
+              _p("uint16_t *", norm_q), _p("int32_t *", mult), _p("int32_t *", rshift), _p(ctype, y), M, Kp, N),
+           "matmul_cq")
+    return y
+
+
+def matmul_cq(*args):
+    return _matmul_cq(lib.thm_matmul_cq_s8, "int8_t *", np.int8, *args)
+
+
+def matmul_cq_s32(*args):
+    return _matmul_cq(lib.thm_matmul_cq_s32, "int32_t *", np.int32, *args)
+
+
 def gemv_s8(x, w, mult, shift, bias=None):
     N, K = w.shape
     y = np.empty(N, dtype=np.int8)

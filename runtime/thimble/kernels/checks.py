@@ -79,6 +79,46 @@ def matmul_s4(x, w4, bias, mult=None, shift=None):
     return (x, w4) + _per_channel(w4.shape[0], bias, mult, shift)
 
 
+CQ_GROUP, CQ_SHIFT_MAX = 128, 7
+
+
+def cq_rotate(x):
+    x = array("x", x, np.int8, 2)
+    if not 1 <= x.shape[1] <= MAX_K:
+        raise ValueError(f"K={x.shape[1]} is outside [1, {MAX_K}]")
+    return x
+
+
+def matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift):
+    """xr int8 [M, Kp] and sh uint8 [M, Kp / 128] (cq_rotate_s8); w uint8 [N, Kp * bits / 8];
+    lut int8 [2^bits]; norm_q uint16 [N, Kp / 128]; mult [N] in [0, 2^31), rshift [N] in [33, 94]."""
+    xr = array("xr", xr, np.int8, 2)
+    M, Kp = xr.shape
+    if Kp % CQ_GROUP or not CQ_GROUP <= Kp <= MAX_K:
+        raise ValueError(f"xr is [M={M}, {Kp}]: rotated rows are whole groups of {CQ_GROUP}, at most {MAX_K}")
+    G = Kp // CQ_GROUP
+    sh = array("sh", sh, np.uint8, 2)
+    shape("sh", sh, (M, G))
+    if sh.size and int(sh.max()) > CQ_SHIFT_MAX:
+        raise ValueError(f"sh holds {int(sh.max())}: group shifts are 0..{CQ_SHIFT_MAX}")
+    if bits not in (2, 3, 4):
+        raise ValueError(f"bits={bits}: CQ fields are 2, 3 or 4 bits")
+    w = array("w", w, np.uint8, 2)
+    N = w.shape[0]
+    shape("w", w, (N, Kp * bits // 8))
+    lut = array("lut", lut, np.int8, 1)
+    shape("lut", lut, (1 << bits,))
+    norm_q = array("norm_q", norm_q, np.uint16, 2)
+    shape("norm_q", norm_q, (N, G))
+    mult = array("mult", mult, np.int32, 1)
+    rshift = array("rshift", rshift, np.int32, 1)
+    shape("mult", mult, (N,))
+    shape("rshift", rshift, (N,))
+    if N and (int(mult.min()) < 0 or int(rshift.min()) < 33 or int(rshift.max()) > 94):
+        raise ValueError("mult must be in [0, 2^31) and rshift in [33, 94]")
+    return xr, sh, w, int(bits), lut, norm_q, mult, rshift
+
+
 def diff_range(diff_max, shift, name="diff_max"):
     """A left shift of a score difference must not wrap: the kernels require
     diff_max << shift < 2^31 (the quantizer's diff_max keeps it near 2^13)."""

@@ -473,3 +473,99 @@ def embed_s16(tokens, table, mult, shift):
     out = np.empty((tokens.shape[0], table.shape[1]), dtype=np.int16)
     _embed(tokens, table, mult, shift, out)
     return out
+
+
+# --- CQ weights (reference.py "CQ weights") ------------------------------------
+
+@njit(cache=True)
+def _cq_rotate(x, xr, sh):
+    # x int8 [M, K]; xr int8 [M, G * 128]; sh uint8 [M, G]
+    M, K = x.shape
+    G = sh.shape[1]
+    v = np.zeros(128, dtype=np.int64)
+    for m in range(M):
+        for g in range(G):
+            for j in range(128):
+                k = g * 128 + j
+                v[j] = x[m, k] if k < K else 0
+            h = 1
+            while h < 128:
+                for i in range(0, 128, 2 * h):
+                    for j in range(i, i + h):
+                        a, b = v[j], v[j + h]
+                        v[j] = a + b
+                        v[j + h] = a - b
+                h *= 2
+            s = 0
+            while s < 7:
+                half = (1 << s) >> 1
+                fits = True
+                for j in range(128):
+                    r = (v[j] + half) >> s
+                    if r > 127 or r < -128:
+                        fits = False
+                        break
+                if fits:
+                    break
+                s += 1
+            half = (1 << s) >> 1
+            for j in range(128):
+                xr[m, g * 128 + j] = (v[j] + half) >> s
+            sh[m, g] = s
+
+
+def cq_rotate_s8(x):
+    M, K = x.shape
+    G = -(-K // 128)
+    xr = np.empty((M, G * 128), dtype=np.int8)
+    sh = np.empty((M, G), dtype=np.uint8)
+    _cq_rotate(x, xr, sh)
+    return xr, sh
+
+
+@njit(cache=True)
+def _rq64(acc, mult, rshift):
+    # reference.requantize_s64 in its 64-bit pieces
+    hi = acc >> 32
+    lo = np.uint64(acc & 0xFFFFFFFF)
+    lo_part = np.int64((lo * np.uint64(mult)) >> np.uint64(32))
+    return (hi * mult + (np.int64(1) << (rshift - 33)) + lo_part) >> (rshift - 32)
+
+
+@njit(cache=True)
+def _matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift, lo, hi, y):
+    # y [M, N] int8 or int32 (lo, hi its range)
+    M, Kp = xr.shape
+    N = w.shape[0]
+    G = Kp // 128
+    mask = (1 << bits) - 1
+    lev = np.empty(Kp, dtype=np.int64)
+    for n in range(N):
+        for k in range(Kp):                       # the row's levels, once per row
+            at = k * bits
+            b, o = at >> 3, at & 7
+            f = np.int64(w[n, b]) >> o
+            if o + bits > 8:
+                f |= np.int64(w[n, b + 1]) << (8 - o)
+            lev[k] = lut[f & mask]
+        for m in range(M):
+            acc = np.int64(0)
+            for g in range(G):
+                dot = np.int64(0)
+                for j in range(128):
+                    dot += lev[g * 128 + j] * np.int64(xr[m, g * 128 + j])
+                acc += (dot << np.int64(sh[m, g])) * np.int64(norm_q[n, g])
+            q = _rq64(acc, np.int64(mult[n]), np.int64(rshift[n]))
+            y[m, n] = min(max(q, lo), hi)
+
+
+def matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift):
+    y = np.empty((xr.shape[0], w.shape[0]), dtype=np.int8)
+    _matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift, -128, 127, y)
+    return y
+
+
+def matmul_cq_s32(xr, sh, w, bits, lut, norm_q, mult, rshift):
+    y = np.empty((xr.shape[0], w.shape[0]), dtype=np.int32)
+    _matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift, INT32_MIN, INT32_MAX, y)
+    return y

@@ -120,6 +120,101 @@ def matmul_s4_s32(x, w4, bias=None):
     return matmul_s8_s32(x, unpack_s4(w4, x.shape[1]), bias)
 
 
+# --- CQ weights (Needle 2's codebook code, computed in place) ----------------
+# A CQ matrix [N, K] (thimble.needle2.cq) is, per row and per group of
+# CQ_GROUP inputs, levels of a small codebook rotated by the normalised
+# Walsh-Hadamard matrix H and scaled by the group's norm:
+#     w_g = norm_g * H c_g,   so   w_g . x_g = norm_g * c_g . (H x_g).
+# The integer form rotates the activations once per row instead of the
+# weights: x_g -> v = H' x_g with H' the +-1 Sylvester matrix (an exact
+# integer FWHT, |v| <= 128 * 128), v brought to int8 by the group's own
+# power-of-two shift s (the least s in 0..7 that keeps every
+# floor((v + 2^(s-1)) / 2^s) in int8), then per output and group
+#     dot = sum_j lut[field_j] * xr_j                  (int32, <= 2^21)
+#     acc += (dot << s) * norm_q                        (int64, <= 2^44 a group)
+# with lut the width's codebook as int8 (indexed by the stored bit field)
+# and norm_q the group norm as uint16; one requantize_s64 per output folds
+# every scale (the row's norm scale, the codebook's, the activations',
+# 1/sqrt(128), the output's). The stored fields are the `.cact` bitstream:
+# bits 2, 3 or 4 per index, LSB first, one stream per row; ternary is
+# 2-bit crumbs whose lut is [0, +c, 0, -c].
+
+CQ_GROUP = 128
+CQ_SHIFT_MAX = 7
+
+
+def fwht_s8(x):
+    """x int8 [..., CQ_GROUP] -> the unnormalised Walsh-Hadamard transform, int64:
+    x times the +-1 Sylvester matrix ([[H, H], [H, -H]] from [[1]])."""
+    h = np.ones((1, 1), dtype=np.int64)
+    while h.shape[0] < CQ_GROUP:
+        h = np.block([[h, h], [h, -h]])
+    return np.asarray(x, dtype=np.int64) @ h
+
+
+def cq_rotate_s8(x):
+    """int8 x [M, K] -> (xr int8 [M, G * CQ_GROUP], shifts uint8 [M, G]), G =
+    ceil(K / CQ_GROUP), K zero-padded to whole groups."""
+    x = np.asarray(x, dtype=np.int64)
+    M, K = x.shape
+    G = -(-K // CQ_GROUP)
+    xp = np.zeros((M, G * CQ_GROUP), dtype=np.int64)
+    xp[:, :K] = x
+    v = fwht_s8(xp.reshape(M, G, CQ_GROUP))
+    xr = np.zeros_like(v)
+    sh = np.zeros((M, G), dtype=np.int64)
+    for s in range(CQ_SHIFT_MAX, -1, -1):     # the least s that fits wins (written last)
+        r = (v + ((1 << s) >> 1)) >> s
+        fits = ((r >= -128) & (r <= 127)).all(axis=-1)
+        xr = np.where(fits[..., None], r, xr)
+        sh = np.where(fits, s, sh)
+    return xr.reshape(M, G * CQ_GROUP).astype(np.int8), sh.astype(np.uint8)
+
+
+def cq_fields(w, bits, Kp):
+    """Packed CQ rows uint8 [N, Kp * bits / 8] -> the stored fields [N, Kp] (LSB-first bitstream)."""
+    w = np.asarray(w, dtype=np.uint8)
+    planes = np.unpackbits(w, axis=1, count=Kp * bits, bitorder="little").reshape(w.shape[0], Kp, bits)
+    return (planes.astype(np.int64) << np.arange(bits)).sum(axis=2)
+
+
+def requantize_s64(acc, mult, rshift):
+    """floor((acc * mult + 2^(rshift - 1)) / 2^rshift): acc int64, mult in [0, 2^31),
+    rshift in [33, 94]. Computed as C does it, in 64-bit pieces (acc = hi 2^32 + lo):
+    (hi * mult + 2^(rshift - 33) + ((lo * mult) >> 32)) >> (rshift - 32), which is exact."""
+    acc = np.asarray(acc, dtype=np.int64)
+    mult = np.asarray(mult, dtype=np.int64)
+    r = np.asarray(rshift, dtype=np.int64)
+    hi, lo = acc >> 32, acc & 0xFFFFFFFF
+    lo_part = ((lo.astype(np.uint64) * mult.astype(np.uint64)) >> np.uint64(32)).astype(np.int64)
+    return (hi * mult + (np.int64(1) << (r - 33)) + lo_part) >> (r - 32)
+
+
+def matmul_cq_acc(xr, sh, w, bits, lut, norm_q):
+    """The int64 sums [M, N] of the CQ product (before requantize_s64):
+    xr, sh from cq_rotate_s8; w packed rows [N, Kp * bits / 8]; lut int8 [2^bits];
+    norm_q uint16 [N, G]."""
+    xr = np.asarray(xr, dtype=np.int64)
+    M, Kp = xr.shape
+    G = Kp // CQ_GROUP
+    levels = np.asarray(lut, dtype=np.int64)[cq_fields(w, bits, Kp)]              # [N, Kp]
+    dots = np.einsum("mgj,ngj->mng", xr.reshape(M, G, CQ_GROUP), levels.reshape(-1, G, CQ_GROUP))
+    t = dots << np.asarray(sh, dtype=np.int64)[:, None, :]                       # int32: <= 2^28
+    return (t * np.asarray(norm_q, dtype=np.int64)[None, :, :]).sum(axis=2)
+
+
+def matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift):
+    """CQ product -> int8 [M, N] (per-output mult, rshift)."""
+    acc = matmul_cq_acc(xr, sh, w, bits, lut, norm_q)
+    return _sat(requantize_s64(acc, np.asarray(mult)[None, :], np.asarray(rshift)[None, :]), np.int8)
+
+
+def matmul_cq_s32(xr, sh, w, bits, lut, norm_q, mult, rshift):
+    """CQ product -> int32 [M, N] (the tied head's logits), saturated."""
+    acc = matmul_cq_acc(xr, sh, w, bits, lut, norm_q)
+    return _sat(requantize_s64(acc, np.asarray(mult)[None, :], np.asarray(rshift)[None, :]), np.int32)
+
+
 # --- softmax and attention --------------------------------------------------
 
 def exp_q15(z):

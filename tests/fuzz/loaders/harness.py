@@ -1,5 +1,5 @@
 """Fuzz harness (d): the checkpoint loaders (Needle pickle, safetensors, a
-Cactus .weights file, a Cactus config.txt) under seeded mutations, each input
+Cactus .weights file, a Cactus config.txt, a Needle 2 .cact) under seeded mutations, each input
 loaded in a forked child under an address-space limit and a time limit.
 
 Allowed outcomes: the loader returns, or raises CheckpointError (the one-line
@@ -12,7 +12,7 @@ killed by the memory limit or a signal, or a load past --timeout.
 
 Corpus: tests/fuzz/loaders/corpus (made by --make-corpus); regressions:
 tests/fuzz/loaders/regressions (replayed in CI). The kind of an input is its
-file extension: .pkl, .safetensors, .weights, .txt."""
+file extension: .pkl, .safetensors, .weights, .txt, .cact."""
 import argparse
 import hashlib
 import os
@@ -34,7 +34,7 @@ MEMORY_LIMIT = 1 << 30          # bytes of address space per load (seeds are a f
 # numpy 2,000 times, a long key repeated in every path).
 GROWTH_SLACK = 16 << 20
 GROWTH_PER_BYTE = 64
-KINDS = (".pkl", ".safetensors", ".weights", ".txt")
+KINDS = (".pkl", ".safetensors", ".weights", ".txt", ".cact")
 INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 2**62, 2**64 - 1]
 
 
@@ -44,6 +44,9 @@ def load(path):
     from thimble.model.cactus_weights import config_from_txt, parse_config_txt, read_weights_file
     if path.suffix == ".weights":
         read_weights_file(path)
+    elif path.suffix == ".cact":
+        from thimble.needle2 import read_cact
+        read_cact(path).params()          # every blob dequantized too
     elif path.suffix == ".txt":
         config_from_txt(parse_config_txt(path.read_text(errors="strict")))
     else:
@@ -155,7 +158,25 @@ def make_corpus(folder):
         files = sorted(pathlib.Path(tmp).glob("*.weights"))
         (folder / "tiny_int8.weights").write_bytes(files[0].read_bytes())
         (folder / "config.txt").write_bytes((pathlib.Path(tmp) / "config.txt").read_bytes())
+    (folder / "tiny.cact").write_bytes(_tiny_cact())
     return sorted(folder.iterdir())
+
+
+def _tiny_cact():
+    """A Needle 2 .cact with every dtype and width (2, 3, 4 bits, ternary, fp16) and a tokenizer."""
+    import numpy as np
+    from thimble.needle2 import Needle2Config, build_cact
+    from thimble.needle2.cact_format import tensor_order
+    cfg = Needle2Config(vocab_size=16, d_model=16, num_heads=2, num_kv_heads=1, num_layers=2,
+                        engram_layers=(1,), engram_slots=8, max_seq_len=16)
+    rng = np.random.default_rng(1)
+    params = {n: rng.standard_normal(shape) * 0.2 for n, shape, _ in tensor_order(cfg)}
+    widths = {"q_proj": 4, "k_proj": 3, "gate_proj": 5, "value_proj": None}
+
+    def bits(name):
+        return widths.get(name.split(".")[-1], 2)
+    pieces = [(f"p{i}".encode(), -float(i), "control" if i < 4 else "normal") for i in range(16)]
+    return build_cact(cfg, params, bits=bits, tokenizer=pieces)
 
 
 def read_inputs(paths):
