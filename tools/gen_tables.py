@@ -32,6 +32,22 @@ def exp_lo():
     return [round(math.exp(-b / EXP_LO_LEN) * Q15) for b in range(EXP_LO_LEN)]
 
 
+# Needle 2's Sinkhorn (reference.py sinkhorn_q12) works on Q12 logits: exp(-z / 4096)
+# is exp_q15(z >> 4) times EXP_FINE[z & 15], and ln of a sum of Q15 terms comes
+# from LN_Q16 (ln(1 + i / 256) in Q16, i = 0..256) and ln 2 in Q16.
+EXP_FINE_LEN = 16
+LN_LEN = 257
+LN2_Q16 = round(math.log(2) * (1 << 16))
+
+
+def exp_fine():
+    return [round(math.exp(-f / 4096) * Q15) for f in range(EXP_FINE_LEN)]
+
+
+def ln_q16():
+    return [round(math.log1p(i / 256) * (1 << 16)) for i in range(LN_LEN)]
+
+
 def _rows(values, per_line=12):
     out = []
     for i in range(0, len(values), per_line):
@@ -49,6 +65,13 @@ def render_python():
         f"EXP_HI = (\n{_rows(exp_hi())}\n)\n"
         "# round(exp(-b / 256) * 2**15), b = 0..255\n"
         f"EXP_LO = (\n{_rows(exp_lo())}\n)\n"
+        f"EXP_FINE_LEN = {EXP_FINE_LEN}\n"
+        f"LN_LEN = {LN_LEN}\n"
+        f"LN2_Q16 = {LN2_Q16}\n"
+        "# round(exp(-f / 4096) * 2**15), f = 0..15: exp of a Q12 z's low 4 bits\n"
+        f"EXP_FINE = (\n{_rows(exp_fine())}\n)\n"
+        "# round(ln(1 + i / 256) * 2**16), i = 0..256\n"
+        f"LN_Q16 = (\n{_rows(ln_q16())}\n)\n"
     )
 
 
@@ -63,6 +86,13 @@ def render_c():
         f"static const uint16_t thm_exp_hi[THM_EXP_HI_LEN] = {{\n{_rows(exp_hi())}\n}};\n\n"
         "/* round(exp(-b / 256) * 2^15), b = 0..255; entry 0 is 32768 and needs 16 bits */\n"
         f"static const uint32_t thm_exp_lo[THM_EXP_LO_LEN] = {{\n{_rows(exp_lo())}\n}};\n\n"
+        f"#define THM_EXP_FINE_LEN {EXP_FINE_LEN}\n"
+        f"#define THM_LN_LEN {LN_LEN}\n"
+        f"#define THM_LN2_Q16 {LN2_Q16}\n\n"
+        "/* round(exp(-f / 4096) * 2^15), f = 0..15: exp of a Q12 z's low 4 bits (Sinkhorn) */\n"
+        f"static const uint32_t thm_exp_fine[THM_EXP_FINE_LEN] = {{\n{_rows(exp_fine())}\n}};\n\n"
+        "/* round(ln(1 + i / 256) * 2^16), i = 0..256 (Sinkhorn) */\n"
+        f"static const uint32_t thm_ln_q16[THM_LN_LEN] = {{\n{_rows(ln_q16())}\n}};\n\n"
         "#endif /* THM_TABLES_H */\n"
     )
 

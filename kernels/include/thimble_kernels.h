@@ -237,6 +237,23 @@ int thm_matmul_cq_s32(const int8_t *xr, const uint8_t *sh, const uint8_t *w, int
                       const int8_t *lut, const uint16_t *norm_q, const int32_t *mult,
                       const int32_t *rshift, int32_t *y, int32_t M, int32_t Kp, int32_t N);
 
+/* Needle 2's lane mixing: count matrices [n, n] of Q12 logits (|logit| <=
+ * THM_SINKHORN_MAX_LOGIT) -> Q15 probabilities, iters passes of row then
+ * column log-normalisation, then exp (reference.py sinkhorn_q12).
+ * 1 <= n <= THM_SINKHORN_MAX_N, 0 <= iters <= 1000. */
+#define THM_SINKHORN_MAX_N 16
+#define THM_SINKHORN_MAX_LOGIT (1 << 24)
+int thm_sinkhorn_q12(const int32_t *logits, int32_t count, int32_t n, int32_t iters, int16_t *p);
+
+/* Needle 2's engram slots for position pos of hist [n_hist] (token ids, as
+ * uint32): idx [n_orders * heads], table o * heads + h, -1 where the n-gram
+ * of orders[o] reaches before the start (reference.py engram_hash).
+ * 1 <= n_orders <= 8, orders 1..16, 1 <= heads <= 64, 1 <= slots <= 2^24. */
+#define THM_ENGRAM_SEED 0x9E3779B9u
+#define THM_ENGRAM_PRIME 0x01000193u
+int thm_engram_hash(const int32_t *hist, int32_t n_hist, int32_t pos, const int32_t *orders, int32_t n_orders,
+                    int32_t heads, uint32_t slots, int32_t *idx);
+
 /* --- instruction-set selection (x86 host builds; ARM boards fix it at build) - */
 
 /* Every kernel above runs the selected ISA's fast path where it has one and

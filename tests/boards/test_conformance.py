@@ -76,6 +76,9 @@ def suite(board_name):
         C.matmul_cq(rng, 2, 1024, 3, 2, edge=True), C.matmul_cq(rng, 1, 256, 4, 4, edge=True),
         C.matmul_cq(rng, 1, 512, 8, 2, s32=True), C.matmul_cq(rng, 2, 640, 3, 3, s32=True, edge=True),
         C.matmul_cq(rng, 0, 128, 3, 2),
+        C.sinkhorn_q12(rng, 27, 4), C.sinkhorn_q12(rng, 3, 16, spread=30.0), C.sinkhorn_q12(rng, 2, 1, iters=3),
+        C.engram_hash(rng, 12, 11), C.engram_hash(rng, 12, 0), C.engram_hash(rng, 5, 1, orders=(2, 3, 4), heads=3),
+        C.engram_hash(rng, 30, 29, orders=(16,), heads=1, slots=1 << 24),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
         cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]

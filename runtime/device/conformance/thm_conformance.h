@@ -52,6 +52,8 @@ enum {
     THM_K_CQ_ROTATE_S8 = 19,    /* bufs x out (xr [M, G * 128] then sh [M, G]); p M K */
     THM_K_MATMUL_CQ_S8 = 20,    /* bufs xr sh w lut norm_q mult rshift y; p M Kp N bits */
     THM_K_MATMUL_CQ_S32 = 21,   /* the same, y int32 */
+    THM_K_SINKHORN_Q12 = 22,    /* bufs logits p;                p count n iters */
+    THM_K_ENGRAM_HASH = 23,     /* bufs hist orders idx;         p n_hist pos n_orders heads slots */
     THM_K_COUNT
 };
 

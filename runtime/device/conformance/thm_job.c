@@ -74,6 +74,10 @@ static int sizes_ok(const thm_job_case *c)
                holds(c, 4, N * G, 2, 0) && holds(c, 5, N, 4, 0) && holds(c, 6, N, 4, 0) &&
                holds(c, 7, M * N, c->kernel == THM_K_MATMUL_CQ_S8 ? 1 : 4, 0);
     }
+    case THM_K_SINKHORN_Q12:     /* count n iters */
+        return c->n_bufs == 2 && holds(c, 0, M * K * K, 4, 0) && holds(c, 1, M * K * K, 2, 0);
+    case THM_K_ENGRAM_HASH:      /* n_hist pos n_orders heads slots */
+        return c->n_bufs == 3 && holds(c, 0, M, 4, 0) && holds(c, 1, N, 4, 0) && holds(c, 2, N * p[3], 4, 0);
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
     case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
@@ -166,6 +170,14 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
         if (c->n_bufs != 8) break;
         TIMED(thm_matmul_cq_s32(buf(c, 0), buf(c, 1), buf(c, 2), p[3], buf(c, 3), buf(c, 4), buf(c, 5), buf(c, 6),
                                 buf(c, 7), p[0], p[1], p[2]));
+        break;
+    case THM_K_SINKHORN_Q12:
+        if (c->n_bufs != 2) break;
+        TIMED(thm_sinkhorn_q12(buf(c, 0), p[0], p[1], p[2], buf(c, 1)));
+        break;
+    case THM_K_ENGRAM_HASH:
+        if (c->n_bufs != 3) break;
+        TIMED(thm_engram_hash(buf(c, 0), p[0], p[1], buf(c, 1), p[2], p[3], (uint32_t)p[4], buf(c, 2)));
         break;
     case THM_K_MATMUL_S8_S32:
         if (c->n_bufs != 4) break;

@@ -130,6 +130,23 @@ def matmul_cq(rng, M, K, N, bits, s32=False, edge=False, name=None):
                   macs=M * Kp * N, meta={"M": M, "K": Kp, "N": N, "bits": bits})
 
 
+def sinkhorn_q12(rng, count, n, iters=20, spread=2.0):
+    """thm_sinkhorn_q12 on Q12 logits 4 I + noise (Needle 2's lane mixing; b_res starts at 4 I)."""
+    x = np.clip(np.round((4 * np.eye(n) + rng.normal(0, spread, (count, n, n))) * 4096), -(1 << 24), 1 << 24)
+    x = x.astype(np.int32)
+    return J.Case(f"sinkhorn_q12 {count}x{n}x{n} iters={iters}", J.SINKHORN_Q12, [count, n, iters], [x],
+                  np.int16, (count, n, n), ref.sinkhorn_q12(x, iters))
+
+
+def engram_hash(rng, n_hist, pos, orders=(2, 3), heads=2, slots=8192):
+    """thm_engram_hash at one position (ids up to 2^31 - 1: the uint32 products wrap)."""
+    hist = rng.integers(0, 1 << 31, n_hist).astype(np.int32)
+    o = np.asarray(orders, np.int32)
+    want = ref.engram_hash(hist, np.array([pos]), tuple(orders), heads, slots)[0]
+    return J.Case(f"engram_hash pos={pos} orders={tuple(orders)} heads={heads}", J.ENGRAM_HASH,
+                  [n_hist, pos, len(orders), heads, slots], [hist, o], np.int32, (len(orders) * heads,), want)
+
+
 def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
     """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
     the plain w (the packing's equivalence is what the case checks)."""

@@ -18,7 +18,8 @@ from . import checks, isa
 
 OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "matmul_s4_s32", "embed_s16_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
        "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16",
-       "cq_rotate_s8", "matmul_cq", "matmul_cq_s32")
+       "cq_rotate_s8", "matmul_cq", "matmul_cq_s32", "sinkhorn_q12",
+       "engram_hash")
 
 
 class BackendUnavailable(RuntimeError):
@@ -82,6 +83,18 @@ class Backend:
         args = checks.matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift)
         self._before()
         return self._impl.matmul_cq_s32(*args)
+
+    def sinkhorn_q12(self, logits, iters=20):
+        """Q12 logits [..., n, n] -> Q15 int16 doubly-stochastic matrices (Needle 2's lane mixing)."""
+        logits, iters = checks.sinkhorn(logits, iters)
+        self._before()
+        return self._impl.sinkhorn_q12(logits, iters)
+
+    def engram_hash(self, history, positions, orders, heads, slots):
+        """Needle 2's engram slots [P, len(orders) * heads] of positions in a token history (-1: none)."""
+        args = checks.engram_hash(history, positions, orders, heads, slots)
+        self._before()
+        return self._impl.engram_hash(*args)
 
     def gemv_s8(self, x, w, mult, shift, bias=None):
         """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""

@@ -138,6 +138,23 @@ def matmul_cq_s32(*args):
     return _matmul_cq(lib.thm_matmul_cq_s32, "int32_t *", np.int32, *args)
 
 
+def sinkhorn_q12(logits, iters):
+    n = logits.shape[-1]
+    flat = np.ascontiguousarray(logits.reshape(-1, n, n))
+    p = np.empty(flat.shape, dtype=np.int16)
+    _check(lib.thm_sinkhorn_q12(_p("int32_t *", flat), flat.shape[0], n, iters, _p("int16_t *", p)), "sinkhorn_q12")
+    return p.reshape(logits.shape)
+
+
+def engram_hash(history, positions, orders, heads, slots):
+    out = np.empty((positions.size, len(orders) * heads), dtype=np.int32)
+    o = np.asarray(orders, dtype=np.int32)
+    for i, pos in enumerate(positions):
+        _check(lib.thm_engram_hash(_p("int32_t *", history), history.size, int(pos), _p("int32_t *", o), o.size,
+                                   heads, slots, _p("int32_t *", out[i])), "engram_hash")
+    return out
+
+
 def gemv_s8(x, w, mult, shift, bias=None):
     N, K = w.shape
     y = np.empty(N, dtype=np.int8)

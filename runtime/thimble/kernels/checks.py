@@ -119,6 +119,42 @@ def matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift):
     return xr, sh, w, int(bits), lut, norm_q, mult, rshift
 
 
+SINKHORN_MAX_N, SINKHORN_MAX_LOGIT = 16, 1 << 24
+
+
+def sinkhorn(logits, iters):
+    """Q12 int32 logits [..., n, n], 1 <= n <= 16, |logit| <= 2^24; 0 <= iters <= 1000."""
+    logits = np.asarray(logits)
+    if logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
+        raise ValueError(f"logits of shape {logits.shape}: square matrices [..., n, n] expected")
+    logits = array("logits", logits, np.int32, logits.ndim)
+    n = logits.shape[-1]
+    if not 1 <= n <= SINKHORN_MAX_N:
+        raise ValueError(f"n={n} is outside [1, {SINKHORN_MAX_N}]")
+    if logits.size and int(np.abs(logits.astype(np.int64)).max()) > SINKHORN_MAX_LOGIT:
+        raise ValueError(f"a logit is beyond +-{SINKHORN_MAX_LOGIT} (Q12)")
+    if not 0 <= int(iters) <= 1000:
+        raise ValueError(f"iters={iters} is outside [0, 1000]")
+    return logits, int(iters)
+
+
+def engram_hash(history, positions, orders, heads, slots):
+    """token ids [T] (non-negative int32), positions in [0, T), 1..8 orders of 1..16,
+    1..64 heads, 1..2^24 slots."""
+    history = array("history", history, np.int32, 1)
+    positions = array("positions", positions, np.int32, 1)
+    if history.size and int(history.min()) < 0:
+        raise ValueError("history holds a negative token id")
+    if positions.size and (int(positions.min()) < 0 or int(positions.max()) >= history.size):
+        raise ValueError(f"a position is outside [0, {history.size})")
+    orders = tuple(int(o) for o in orders)
+    if not 1 <= len(orders) <= 8 or any(not 1 <= o <= 16 for o in orders):
+        raise ValueError(f"orders {orders}: 1 to 8 orders of 1..16")
+    if not 1 <= int(heads) <= 64 or not 1 <= int(slots) <= 1 << 24:
+        raise ValueError(f"heads={heads} (1..64), slots={slots} (1..2^24)")
+    return history, positions, orders, int(heads), int(slots)
+
+
 def diff_range(diff_max, shift, name="diff_max"):
     """A left shift of a score difference must not wrap: the kernels require
     diff_max << shift < 2^31 (the quantizer's diff_max keeps it near 2^13)."""

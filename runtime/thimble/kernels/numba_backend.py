@@ -34,6 +34,9 @@ INT32_MAX = (1 << 31) - 1
 _EXP_HI = np.array(tables.EXP_HI, dtype=np.int64)        # [EXP_HI_LEN] Q15
 _EXP_LO = np.array(tables.EXP_LO, dtype=np.int64)        # [EXP_LO_LEN] Q15
 _EXP_FRAC_BITS = tables.EXP_FRAC_BITS
+_EXP_FINE = np.array(tables.EXP_FINE, dtype=np.int64)     # Sinkhorn: Q12 exp's low bits
+_LN_Q16 = np.array(tables.LN_Q16, dtype=np.int64)
+_LN2_Q16 = tables.LN2_Q16
 
 # Weight rows per matmul panel: the panel (rows x K elements) stays in L1/L2
 # while every x row passes over it.
@@ -569,3 +572,93 @@ def matmul_cq_s32(xr, sh, w, bits, lut, norm_q, mult, rshift):
     y = np.empty((xr.shape[0], w.shape[0]), dtype=np.int32)
     _matmul_cq(xr, sh, w, bits, lut, norm_q, mult, rshift, INT32_MIN, INT32_MAX, y)
     return y
+
+
+# --- Needle 2's Sinkhorn (reference.py sinkhorn_q12) -----------------------------
+
+@njit(cache=True)
+def _exp_q12(z, exp_hi, exp_lo, frac_bits, fine):
+    c = z >> 4
+    if c >= exp_hi.shape[0] << frac_bits:
+        return np.int64(0)
+    e = (exp_hi[c >> frac_bits] * exp_lo[c & (exp_lo.shape[0] - 1)] + (1 << 14)) >> 15
+    return (e * fine[z & 15] + (1 << 14)) >> 15
+
+
+@njit(cache=True)
+def _ln_q12(s, ln, ln2):
+    k = 0
+    while (s >> k) >= (1 << 16):
+        k += 1
+    f = (s >> k) - (1 << 15)
+    i, frac = f >> 7, f & 127
+    hi = ln[min(i + 1, ln.shape[0] - 1)]
+    t = ln[i] + (((hi - ln[i]) * frac + 64) >> 7)
+    return (k * ln2 + t + 8) >> 4
+
+
+@njit(cache=True)
+def _lse_rows(V, exp_hi, exp_lo, frac_bits, fine, ln, ln2):
+    # each row of V (a view: L for rows, L.T for columns) minus its logsumexp
+    n = V.shape[1]
+    for i in range(V.shape[0]):
+        m = V[i, 0]
+        for j in range(1, n):
+            m = max(m, V[i, j])
+        s = np.int64(0)
+        for j in range(n):
+            s += _exp_q12(m - V[i, j], exp_hi, exp_lo, frac_bits, fine)
+        lse = m + _ln_q12(s, ln, ln2)
+        for j in range(n):
+            V[i, j] -= lse
+
+
+@njit(cache=True)
+def _sinkhorn(logits, iters, exp_hi, exp_lo, frac_bits, fine, ln, ln2, p):
+    # logits int32 [C, n, n]; p int16 [C, n, n]
+    C, n = logits.shape[0], logits.shape[1]
+    L = np.empty((n, n), dtype=np.int64)
+    for c in range(C):
+        for i in range(n):
+            for j in range(n):
+                L[i, j] = logits[c, i, j]
+        for _ in range(iters):
+            _lse_rows(L, exp_hi, exp_lo, frac_bits, fine, ln, ln2)
+            _lse_rows(L.T, exp_hi, exp_lo, frac_bits, fine, ln, ln2)
+        for i in range(n):
+            for j in range(n):
+                p[c, i, j] = min(_exp_q12(max(-L[i, j], 0), exp_hi, exp_lo, frac_bits, fine), 32767)
+
+
+def sinkhorn_q12(logits, iters):
+    n = logits.shape[-1]
+    flat = np.ascontiguousarray(logits.reshape(-1, n, n))
+    p = np.empty(flat.shape, dtype=np.int16)
+    _sinkhorn(flat, iters, _EXP_HI, _EXP_LO, _EXP_FRAC_BITS, _EXP_FINE, _LN_Q16, _LN2_Q16, p)
+    return p.reshape(logits.shape)
+
+
+# --- Needle 2's engram hash (reference.py engram_hash) ------------------------------
+
+@njit(cache=True)
+def _engram_hash(history, positions, orders, heads, slots, out):
+    for i in range(positions.shape[0]):
+        pos = positions[i]
+        for oi in range(orders.shape[0]):
+            order = orders[oi]
+            for h in range(heads):
+                ti = oi * heads + h
+                if pos < order - 1:
+                    out[i, ti] = -1
+                    continue
+                acc = (np.uint64(0x9E3779B9) * np.uint64(ti + 1)) & np.uint64(0xFFFFFFFF)
+                for j in range(order):
+                    acc = ((acc ^ np.uint64(history[pos - j])) * np.uint64(0x01000193)) & np.uint64(0xFFFFFFFF)
+                acc ^= acc >> np.uint64(15)
+                out[i, ti] = np.int32(acc % np.uint64(slots))
+
+
+def engram_hash(history, positions, orders, heads, slots):
+    out = np.empty((positions.size, len(orders) * heads), dtype=np.int32)
+    _engram_hash(history, positions, np.asarray(orders, dtype=np.int64), heads, slots, out)
+    return out

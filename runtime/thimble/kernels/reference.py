@@ -215,6 +215,82 @@ def matmul_cq_s32(xr, sh, w, bits, lut, norm_q, mult, rshift):
     return _sat(requantize_s64(acc, np.asarray(mult)[None, :], np.asarray(rshift)[None, :]), np.int32)
 
 
+# --- Needle 2's lane mixing: Sinkhorn in fixed point ----------------------------
+# The original: 20 times, subtract each row's logsumexp, then each column's;
+# then exp (a doubly stochastic matrix, not converged). Here the logits are
+# Q12 int32 and every step is integer:
+#   exp_q12(z) = exp(-z / 4096) in Q15 for z >= 0: exp_q15(z >> 4) (the
+#                softmax's tables) times EXP_FINE[z & 15], rounded;
+#   ln_q12(s)  = ln(s / 2^15) in Q12 for a sum s >= 2^15 of Q15 terms: s =
+#                mant 2^k with mant in [2^15, 2^16), ln(mant / 2^15) from LN_Q16
+#                by its top 8 fraction bits, linear in the next 7, plus k ln 2;
+#   a pass over an axis: m = max, s = sum exp_q12(m - L), L -= m + ln_q12(s);
+#   P = exp_q12(max(-L, 0)) in Q15, at most 32767.
+# Error against the float Sinkhorn (tests/kernels/test_sinkhorn.py) is about
+# 2e-4 at worst on entries in [0, 1].
+
+_EXP_FINE = np.array(tables.EXP_FINE, dtype=np.int64)
+_LN_Q16 = np.array(tables.LN_Q16, dtype=np.int64)
+
+
+def exp_q12(z):
+    """exp(-z / 4096) in Q15 for integer z >= 0 (0 from z = 65536 on)."""
+    z = np.asarray(z, dtype=np.int64)
+    return (exp_q15(z >> 4) * _EXP_FINE[z & 15] + (1 << 14)) >> 15
+
+
+def ln_q12(s):
+    """round(ln(s / 2^15) * 4096) for integer s >= 2^15 (a sum of Q15 exps, one of them 2^15)."""
+    s = np.asarray(s, dtype=np.int64)
+    k = np.zeros_like(s)
+    while (s >> k >= 1 << 16).any():
+        k = np.where(s >> k >= 1 << 16, k + 1, k)
+    f = (s >> k) - (1 << 15)
+    i, frac = f >> 7, f & 127
+    t = _LN_Q16[i] + (((_LN_Q16[np.minimum(i + 1, 256)] - _LN_Q16[i]) * frac + 64) >> 7)
+    return (k * tables.LN2_Q16 + t + 8) >> 4
+
+
+def sinkhorn_q12(logits, iters=20):
+    """Q12 int32 logits [..., n, n] -> Q15 int16 [..., n, n]: iters passes of rows
+    then columns, then exp."""
+    L = np.asarray(logits, dtype=np.int64).copy()
+    for _ in range(iters):
+        for axis in (-1, -2):
+            m = L.max(axis=axis, keepdims=True)
+            s = exp_q12(m - L).sum(axis=axis, keepdims=True)
+            L = L - (m + ln_q12(s))
+    return np.minimum(exp_q12(np.maximum(-L, 0)), 32767).astype(np.int16)
+
+
+# --- Needle 2's engram hash ---------------------------------------------------
+# Table ti = order_index * heads + head of a site; for position t its slot is
+# a multiply-xor hash of the last `order` token ids (uint32, wrapping):
+#     acc = 0x9E3779B9 * (ti + 1); for j < order: acc = (acc ^ tok[t - j]) * 0x01000193
+#     acc ^= acc >> 15; slot = acc % slots
+# and -1 where the n-gram reaches before the sequence (t < order - 1), which
+# the model reads as a zero row.
+
+ENGRAM_SEED, ENGRAM_PRIME = 0x9E3779B9, 0x01000193
+
+
+def engram_hash(history, positions, orders, heads, slots):
+    """history int32 [T] token ids; positions [P] -> slots int32 [P, len(orders) * heads] (-1: none)."""
+    hist = np.asarray(history, dtype=np.uint64)
+    pos = np.asarray(positions, dtype=np.int64)
+    out = np.empty((pos.size, len(orders) * heads), dtype=np.int64)
+    for oi, order in enumerate(orders):
+        for h in range(heads):
+            ti = oi * heads + h
+            acc = np.full(pos.size, (ENGRAM_SEED * (ti + 1)) & 0xFFFFFFFF, dtype=np.uint64)
+            for j in range(order):
+                tok = np.where(pos - j >= 0, hist[np.maximum(pos - j, 0)], 0).astype(np.uint64)
+                acc = ((acc ^ tok) * np.uint64(ENGRAM_PRIME)) & np.uint64(0xFFFFFFFF)
+            acc ^= acc >> np.uint64(15)
+            out[:, ti] = np.where(pos >= order - 1, (acc % np.uint64(slots)).astype(np.int64), -1)
+    return out.astype(np.int32)
+
+
 # --- softmax and attention --------------------------------------------------
 
 def exp_q15(z):
