@@ -93,7 +93,12 @@ class Needle2Float:
         self.window = cfg.kv_window if window is None else window
         self.sinks = sinks
         self.hada = cq.hadamard(cfg.hada_n)
+        self.probe = None        # probe(name, layer, values): what calibration records
         self.reset()
+
+    def _rec(self, name, layer, v):
+        if self.probe is not None:
+            self.probe(name, layer, v)
 
     def reset(self):
         self.history = []
@@ -115,19 +120,26 @@ class Needle2Float:
                     e[t - lo, ti * sub:(ti + 1) * sub] = tables[ti * cfg.engram_slots + i]
         k = e @ p[f"engram{s}.key_proj"].T
         v = e @ p[f"engram{s}.value_proj"].T
+        self._rec("engram.e", s, e)
+        self._rec("engram.k", s, k)
+        self._rec("engram.v", s, v)
         vc = np.zeros((end - start, cfg.d_model))
         for t in range(start, end):
             for j in range(taps.shape[0]):
                 if t - j * dil >= 0:
                     vc[t - start] += taps[j] * v[t - j * dil - lo]
+        self._rec("engram.vc", s, vc)
         return k[start - lo:], vc
 
     def _attention(self, i, h, pos0):
         cfg, p, L = self.cfg, self.p, f"layer{i:02d}."
         T, H, KV, hd = h.shape[0], cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        q = zc_rms((h @ p[L + "q_proj"].T).reshape(T, H, hd), p[L + "q_norm"])
-        k = zc_rms((h @ p[L + "k_proj"].T).reshape(T, KV, hd), p[L + "k_norm"])
+        qp, kp = h @ p[L + "q_proj"].T, h @ p[L + "k_proj"].T
+        q = zc_rms(qp.reshape(T, H, hd), p[L + "q_norm"])
+        k = zc_rms(kp.reshape(T, KV, hd), p[L + "k_norm"])
         v = (h @ p[L + "v_proj"].T).reshape(T, KV, hd)
+        for name, val in (("q", qp), ("k", kp), ("v", v), ("qn", q), ("kn", k)):
+            self._rec(name, i, val)
         cos, sin = rope_tables(hd, np.arange(pos0, pos0 + T), cfg.rope_theta)
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         self.k[i] = k if self.k[i] is None else np.concatenate([self.k[i], k])
@@ -144,23 +156,41 @@ class Needle2Float:
             s = np.where(keep, s, -np.inf)
             s = np.exp(s - s.max(-1, keepdims=True))
             out[:, hh] = (s / s.sum(-1, keepdims=True)) @ V[:, hh // rep]
-        out = out.reshape(T, H * hd) * sigmoid(h @ p[L + "gate_proj"].T)
-        return out @ p[L + "out_proj"].T
+        gate = h @ p[L + "gate_proj"].T
+        self._rec("attn", i, out)
+        self._rec("gate", i, gate)
+        out = out.reshape(T, H * hd) * sigmoid(gate)
+        self._rec("gated", i, out)
+        o = out @ p[L + "out_proj"].T
+        self._rec("o", i, o)
+        return o
 
     def _hadamard_mlp(self, i, x):
         p, L, n, d = self.p, f"layer{i:02d}.", self.cfg.hada_n, self.cfg.d_model
         z = np.zeros((x.shape[0], n))
         z[:, :d] = x
+        self._rec("m", i, p[L + "d1"] * z)
         z = (p[L + "d1"] * z) @ self.hada
         z = p[L + "d2"] * z
-        z = (z * sigmoid(z)) @ self.hada
-        return (p[L + "d3"] * z)[:, :d]
+        self._rec("z", i, z)
+        z = z * sigmoid(z)
+        self._rec("silu", i, z)
+        z = z @ self.hada
+        out = (p[L + "d3"] * z)[:, :d]
+        self._rec("mlp", i, out)
+        return out
 
     def _block(self, i, b, pos0):
         p, L = self.p, f"layer{i:02d}."
-        a = zc_rms(self._attention(i, zc_rms(b, p[L + "norm_in"]), pos0), p[L + "post_norm"])
+        h = zc_rms(b, p[L + "norm_in"])
+        self._rec("h", i, h)
+        a = zc_rms(self._attention(i, h, pos0), p[L + "post_norm"])
+        self._rec("post", i, a)
         b = b + sigmoid(p[L + "attn_gate"][0]) * a
-        return b + self._hadamard_mlp(i, zc_rms(b, p[L + "pre_hada"]))
+        self._rec("blk", i, b)
+        b = b + self._hadamard_mlp(i, zc_rms(b, p[L + "pre_hada"]))
+        self._rec("blk", i, b)
+        return b
 
     # --- the pass -------------------------------------------------------
     def run(self, tokens):
@@ -174,13 +204,18 @@ class Needle2Float:
         ekv = [self._engram(s, pos0, pos0 + T) for s in range(len(cfg.engram_layers))]
         for i in range(cfg.num_layers):
             lane = np.eye(n)[i % n]
+            self._rec("lanes", i, X)
             nx = rms_unit(X.reshape(T, n * d))
+            self._rec("nx", i, nx)
             rows = slice(i * n, (i + 1) * n)
             hpre = sigmoid(p["mhc_a_pre"][i] * (nx @ p["mhc_phi_pre"][rows].T) + p["mhc_b_pre"][i] + 8 * lane - 4)
             u = np.einsum("tn,tnc->tc", hpre, X)
             b = u
+            self._rec("blk", i, u)
             if i in cfg.engram_layers:
                 ek, ev = ekv[cfg.engram_layers.index(i)]
+                self._rec("u_unit", i, rms_unit(u))
+                self._rec("ek_unit", i, rms_unit(ek))
                 alpha = sigmoid(np.sum(rms_unit(u) * rms_unit(ek), -1) / math.sqrt(d))
                 b = u + alpha[:, None] * ev
             y = self._block(i, b, pos0) - u
@@ -188,6 +223,9 @@ class Needle2Float:
                                 - 4 * (1 - lane))
             res = nx @ p["mhc_phi_res"][i * n * n:(i + 1) * n * n].T
             hres = sinkhorn(p["mhc_a_res"][i] * res.reshape(T, n, n) + p["mhc_b_res"][i])
+            self._rec("y", i, y)
             X = np.einsum("tij,tjc->tic", hres, X) + hpost[:, :, None] * y[:, None, :]
+        self._rec("lanes", cfg.num_layers, X)
         x = zc_rms(X.mean(axis=1), p["final_norm"])
+        self._rec("final", 0, x)
         return x @ emb.T

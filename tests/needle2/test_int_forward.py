@@ -1,0 +1,55 @@
+"""Needle 2's integer pipeline (numpy specification) against the float
+forward on the same CQ weights: the tiny golden model, CQ2, per-layer
+cosine, logits and top-1; prefill and step-by-step decode give the same
+integers; the pieces it adds (sigmoid in Q15, the FWHT) against float."""
+import numpy as np
+import pytest
+
+from test_golden import tiny
+from thimble.needle2 import Needle2Float
+from thimble.needle2.int_forward import IntNeedle2, calibrate, cq_model, fwht, sigmoid_q15
+from thimble.needle2 import cq
+
+
+@pytest.fixture(scope="module")
+def model():
+    cfg, params = tiny()
+    mats, fparams = cq_model(cfg, params, bits=2)
+    rng = np.random.default_rng(11)
+    cal = calibrate(cfg, fparams, [rng.integers(14, cfg.vocab_size, 40) for _ in range(2)])
+    return cfg, mats, fparams, cal, rng.integers(14, cfg.vocab_size, 48)
+
+
+def cosine(a, b):
+    return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def test_integer_tracks_float(model):
+    cfg, mats, fparams, cal, tokens = model
+    fm, hidden = Needle2Float(cfg, fparams, window=0), []
+    fm.probe = lambda name, layer, v: hidden.append(v.mean(axis=1)) if name == "lanes" and layer > 0 else None
+    f = fm.run(tokens)
+    im = IntNeedle2(cfg, mats, fparams, cal)
+    i = im.run(tokens)
+    per_layer = [float(cosine(a, b).min()) for a, b in zip(hidden, im.trace.hidden)]
+    print(f"tiny CQ2, 48 tokens: per-layer min cosine {[round(c, 5) for c in per_layer]}, "
+          f"logits {cosine(f, i).min():.5f}, top-1 {np.mean(f.argmax(-1) == i.argmax(-1)):.3f}")
+    assert len(per_layer) == cfg.num_layers and min(per_layer) > 0.998
+    assert cosine(f, i).min() > 0.998 and np.mean(f.argmax(-1) == i.argmax(-1)) >= 0.95
+
+
+def test_decode_steps_are_the_prefill(model):
+    """The integers of a step (KV cache, engram history, conv) are the prefill's row for row."""
+    cfg, mats, fparams, cal, tokens = model
+    full = IntNeedle2(cfg, mats, fparams, cal).run(tokens[:20])
+    im = IntNeedle2(cfg, mats, fparams, cal)
+    first = im.run(tokens[:12])
+    steps = np.array([im.run([t])[0] for t in tokens[12:20]])
+    assert np.array_equal(first, full[:12]) and np.array_equal(steps, full[12:20])
+
+
+def test_sigmoid_q15_and_fwht():
+    z = np.arange(-80000, 80000, 37)
+    assert np.abs(sigmoid_q15(z) / 32768 - 1 / (1 + np.exp(-z / 4096))).max() < 2e-4
+    x = np.random.default_rng(0).integers(-128, 128, (3, 512))
+    assert np.array_equal(fwht(x), np.round(x @ (cq.hadamard(512) * np.sqrt(512))).astype(np.int64))
