@@ -3,6 +3,7 @@
     thimble plan model.thm --board watch_m55
     thimble plan model.thm --board watch_m4 --prompt-tokens 128 --gen-tokens 32
     thimble plan model.thm --arena-bytes 2097152 --flash-bytes 33554432
+    thimble plan needle2.cact --board glasses_a55 --window 256     # Needle 2: weights, RAM, largest window
 
 Exit 0 when it fits (or no budget was given), 1 with a message naming the
 region and the shortfall when it does not, 2 on a bad image or argument.
@@ -16,7 +17,7 @@ from ..sim.plan import make_plan, shortfalls
 
 
 def add_parser(p):
-    p.add_argument("image", help="a .thm image")
+    p.add_argument("image", help="a .thm image, or a Needle 2 .cact")
     p.add_argument("--board", help="board name (boards/NAME.toml): its arena and one model slot of its flash "
                                    "(the link keeps two, A/B) are the budget")
     p.add_argument("--prompt-tokens", type=int, default=256, metavar="N", help="encoder tokens (default 256)")
@@ -24,6 +25,11 @@ def add_parser(p):
     p.add_argument("--arena-bytes", type=int, metavar="N", help="arena budget (overrides the board's)")
     p.add_argument("--flash-bytes", type=int, metavar="N", help="weights/flash budget (overrides the board's)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--window", type=int, metavar="N",
+                   help="Needle 2: cached positions (default: the file's kv_window, else 256)")
+    p.add_argument("--sinks", type=int, default=0, metavar="N", help="Needle 2: pinned sink positions (default 0)")
+    p.add_argument("--chunk", type=int, default=1, metavar="N",
+                   help="Needle 2: tokens run at once (1: decode; a prefill chunk costs more RAM; default 1)")
 
 
 def _layout_note(plan, board_name):
@@ -71,6 +77,9 @@ def run(args):
         with open(args.image, "rb") as f:
             data = f.read()
         arena_budget, flash_budget, where = _budgets(args)
+        from ..needle2.cact_format import TAG
+        if data[:4] == TAG.to_bytes(4, "little"):
+            return _needle2(args, data, arena_budget, flash_budget, where)
         plan = make_plan(data, args.prompt_tokens, args.gen_tokens)
     except OSError as e:
         raise UsageError(f"{args.image}: {e.strerror or e}") from None
@@ -114,3 +123,49 @@ def run(args):
         print(f"\nfits {where}: arena {plan.board_arena_bytes:,} of {arena_budget if arena_budget is not None else '-'}, "
               f"flash {plan.image_bytes:,} of {flash_budget if flash_budget is not None else '-'}")
     return 0
+
+
+def _needle2(args, data, arena_budget, flash_budget, where):
+    """A Needle 2 .cact: its weights read in place, the integer model's RAM for a window."""
+    from ..model.params import CheckpointError
+    from ..needle2 import parse_cact
+    from ..needle2.plan import buffers, largest_window
+    try:
+        c = parse_cact(data, args.image)
+    except CheckpointError as e:
+        raise UsageError(e) from None
+    cfg = c.config
+    window = args.window if args.window is not None else (min(cfg.kv_window, cfg.max_seq_len) or 256)
+    for v, n in ((window, "window"), (args.sinks, "sinks"), (args.chunk, "chunk")):
+        if v < (1 if n != "sinks" else 0) or v > cfg.max_seq_len:
+            raise UsageError(f"--{n} {v} is outside {1 if n != 'sinks' else 0}..{cfg.max_seq_len}")
+    bufs = buffers(cfg, window, args.sinks, args.chunk)
+    ram = sum(b for _, b in bufs)
+    flash = len(data)
+    most = (min(largest_window(cfg, arena_budget, args.sinks, args.chunk), cfg.max_seq_len)
+            if arena_budget is not None else None)
+    short = [(r, n, a) for r, n, a in (("arena", ram, arena_budget), ("flash", flash, flash_budget))
+             if a is not None and n > a]
+    if args.json:
+        print(json.dumps({"model": "needle2", "d_model": cfg.d_model, "layers": cfg.num_layers,
+                          "vocab_size": cfg.vocab_size, "window": window, "sinks": args.sinks, "chunk": args.chunk,
+                          "flash_bytes": flash, "ram_bytes": ram, "buffers": [dict(buffer=n, bytes=b) for n, b in bufs],
+                          "arena_budget": arena_budget, "flash_budget": flash_budget, "largest_window": most,
+                          "fits": not short}, indent=1))
+    else:
+        print(f"{args.image}: Needle 2, d_model {cfg.d_model}, {cfg.num_layers} layers, vocab {cfg.vocab_size}; "
+              f"window {window} + {args.sinks} sinks, {args.chunk} token(s) at a time")
+        print(f"flash (the .cact's weights, read in place): {flash:>12,} bytes ({flash / 2**20:.2f} MiB)"
+              + (f"  budget {flash_budget:,}" if flash_budget is not None else ""))
+        print(f"RAM:                                        {ram:>12,} bytes ({ram / 2**20:.2f} MiB)"
+              + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
+        if most is not None:
+            print(f"largest window this RAM holds: {most} positions (+{args.sinks} sinks; "
+                  f"the model has {cfg.max_seq_len})")
+        print(f"\n{'buffer':84}{'bytes':>12}")
+        for n, b in bufs:
+            print(f"{n:84}{b:>12,}")
+    for region, need, have in short:
+        print(f"error: does not fit {where}: the {region} region needs {need:,} bytes, has {have:,} "
+              f"(short by {need - have:,})", file=sys.stderr)
+    return 1 if short else 0
