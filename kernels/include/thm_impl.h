@@ -266,6 +266,7 @@ thm_pv_s16s8_f thm_pv_s16s8_mve;
 thm_requantize_f thm_requantize_s32_mve;
 thm_rope_f thm_rope_s8_mve;
 thm_residual_f thm_residual_gated_s16_mve;
+thm_matmul_cq_f thm_matmul_cq_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -281,6 +282,7 @@ thm_requantize_f thm_requantize_s32_neon;
 thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;
+thm_matmul_cq_f thm_matmul_cq_neon;
 #endif
 
 /* Shared argument checks. */

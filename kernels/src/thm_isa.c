@@ -119,6 +119,7 @@ static const thm_ops thm_ops_arm_mve = {
     .rope_s8 = thm_rope_s8_mve,
     .residual_gated_s16 = thm_residual_gated_s16_mve,
     .dot_s8 = thm_dot_s8_mve,
+    .matmul_cq = thm_matmul_cq_mve,
 };
 #endif
 
@@ -137,6 +138,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .pv_s16s8 = thm_pv_s16s8_neon,
     .requantize_s32 = thm_requantize_s32_neon,
     .dot_s8 = thm_dot_s8_neon,
+    .matmul_cq = thm_matmul_cq_neon,
 };
 #endif
 
