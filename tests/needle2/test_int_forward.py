@@ -53,3 +53,18 @@ def test_sigmoid_q15_and_fwht():
     assert np.abs(sigmoid_q15(z) / 32768 - 1 / (1 + np.exp(-z / 4096))).max() < 2e-4
     x = np.random.default_rng(0).integers(-128, 128, (3, 512))
     assert np.array_equal(fwht(x), np.round(x @ (cq.hadamard(512) * np.sqrt(512))).astype(np.int64))
+
+
+@pytest.mark.parametrize("window,sinks", [(8, 0), (8, 4)])
+def test_window_and_sinks(model, window, sinks):
+    """The window in the prefill and in the steps: the float forward's logits at the same
+    window, and the steps the prefill's integers."""
+    cfg, mats, fparams, cal, tokens = model
+    f = Needle2Float(cfg, fparams, window=window, sinks=sinks).run(tokens[:24])
+    full = IntNeedle2(cfg, mats, fparams, cal, window=window, sinks=sinks).run(tokens[:24])
+    assert cosine(f, full).min() > 0.998 and np.mean(f.argmax(-1) == full.argmax(-1)) >= 0.95
+    im = IntNeedle2(cfg, mats, fparams, cal, window=window, sinks=sinks)
+    im.run(tokens[:16])
+    steps = np.array([im.run([t])[0] for t in tokens[16:24]])
+    assert np.array_equal(steps, full[16:24])
+    assert not np.array_equal(full, IntNeedle2(cfg, mats, fparams, cal, window=0).run(tokens[:24]))

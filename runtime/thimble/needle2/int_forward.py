@@ -11,8 +11,8 @@ matmul_cq per matrix). Norm gains (1 + g), the MLP's diagonals and the mHC's
 scalars are folded into per-channel multipliers; a negative one keeps its
 sign apart (requantize multipliers are non-negative).
 
-Not yet here: a window in the prefill (decode steps take it), the probe
-heads, and a C twin of the whole (its kernels are the C ones already)."""
+Not yet here: the probe heads, and a C twin of the whole (its kernels are
+the C ones already)."""
 import dataclasses
 import math
 
@@ -145,8 +145,12 @@ class Trace:
 
 
 class IntNeedle2:
-    def __init__(self, cfg, mats, params, cal):
+    def __init__(self, cfg, mats, params, cal, *, window=None, sinks=0):
+        """window, sinks: as Needle2Float's (key k visible from q iff k <= q and
+        (q - k < window or k < sinks); window 0: all)."""
         self.cfg, self.m, self.p, self.cal = cfg, mats, params, cal
+        self.window = cfg.kv_window if window is None else window
+        self.sinks = sinks
         self.s_X = max(v for (n, _), v in cal.items() if n in ("lanes", "blk", "y")) / I16
         self.cos, self.sin = R.rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
         self.reset()
@@ -228,8 +232,15 @@ class IntNeedle2:
         sm, ss = R.quantize_multiplier(score * 256.0)
         s_a = self.s("attn", i)
         om, osh = R.quantize_multiplier(s_v / (s_a * 32768.0))
-        att = R.attention_s8(qn, self.k[i], self.v[i], H, KV, sm, ss, min(int(16.0 / score), 2**31 - 1),
-                             om, osh, causal=True, q_pos0=pos0)
+        dmax = min(int(16.0 / score), 2**31 - 1)
+        if not self.window:
+            att = R.attention_s8(qn, self.k[i], self.v[i], H, KV, sm, ss, dmax, om, osh, causal=True, q_pos0=pos0)
+        else:                                  # a window: each query row its own key mask
+            keys = np.arange(self.k[i].shape[0])
+            att = np.concatenate([
+                R.attention_s8(qn[r:r + 1], self.k[i], self.v[i], H, KV, sm, ss, dmax, om, osh, causal=True,
+                               q_pos0=pos0 + r, kv_mask=((pos0 + r - keys) < self.window) | (keys < self.sinks))
+                for r in range(T)])
         g = sigmoid_q15(self.cq(L + "gate_proj", h8, s_h, q12=np.ones(H * hd)))
         gated = (att.astype(np.int64) * g + (1 << 14)) >> 15               # scale s_a
         s_o = self.s("o", i)
