@@ -254,6 +254,20 @@ int thm_sinkhorn_q12(const int32_t *logits, int32_t count, int32_t n, int32_t it
 int thm_engram_hash(const int32_t *hist, int32_t n_hist, int32_t pos, const int32_t *orders, int32_t n_orders,
                     int32_t heads, uint32_t slots, int32_t *idx);
 
+/* Needle 2's integer model (reference.py "Needle 2's integer model"):
+ * out[i] = sigmoid(z[i] / 4096) in Q15 (0 .. 32768), z Q12;
+ * out [rows, n] int32 = the unnormalised Walsh-Hadamard transform of int8 rows, n a power of two
+ * <= THM_FWHT_MAX_N;
+ * out [P, K] = rows `rows` of a CQ matrix w [N, Kp] (thm_matmul_cq_s8's rows, lut and norm_q)
+ * as integers: per group lut[field] through the FWHT-128 times norm_q, requantize_s64 with the
+ * row's (mult[i], rshift[i]), saturated to int8 (bound 127: out int8) or int16 (32767: int16). */
+#define THM_FWHT_MAX_N 4096
+int thm_sigmoid_q15(const int32_t *z, int32_t n, int32_t *out);
+int thm_fwht_s8_s32(const int8_t *x, int32_t rows, int32_t n, int32_t *out);
+int thm_cq_gather(const uint8_t *w, int32_t N, int32_t Kp, int32_t bits, const int8_t *lut,
+                  const uint16_t *norm_q, const int32_t *rows, int32_t P, const int32_t *mult,
+                  const int32_t *rshift, int32_t K, int32_t bound, void *out);
+
 /* --- instruction-set selection (x86 host builds; ARM boards fix it at build) - */
 
 /* Every kernel above runs the selected ISA's fast path where it has one and

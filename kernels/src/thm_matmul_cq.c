@@ -4,19 +4,8 @@
  * LSB-first bitstream of `bits`-wide fields; a field indexes lut. */
 #include "thimble_kernels.h"
 #include "thm_fixedpoint.h"
+#include "thm_fwht.h"
 #include "thm_impl.h"
-
-/* v = the unnormalised FWHT of one group (|v| <= 128 * 128), in place. */
-static void fwht128(int32_t *v)
-{
-    for (int32_t h = 1; h < THM_CQ_GROUP; h <<= 1)
-        for (int32_t i = 0; i < THM_CQ_GROUP; i += 2 * h)
-            for (int32_t j = i; j < i + h; j++) {
-                const int32_t a = v[j], b = v[j + h];
-                v[j] = a + b;
-                v[j + h] = a - b;
-            }
-}
 
 void thm_cq_rotate_s8_portable(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t M, int32_t K)
 {
@@ -28,7 +17,7 @@ void thm_cq_rotate_s8_portable(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t
             const int32_t n = K - g * THM_CQ_GROUP < THM_CQ_GROUP ? K - g * THM_CQ_GROUP : THM_CQ_GROUP;
             int32_t top = 0, low = 0;
             for (int32_t j = 0; j < THM_CQ_GROUP; j++) v[j] = j < n ? xg[j] : 0;
-            fwht128(v);
+            thm_fwht_i32(v, THM_CQ_GROUP);
             for (int32_t j = 0; j < THM_CQ_GROUP; j++) {
                 if (v[j] > top) top = v[j];
                 if (v[j] < low) low = v[j];

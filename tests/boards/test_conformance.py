@@ -79,6 +79,8 @@ def suite(board_name):
         C.sinkhorn_q12(rng, 27, 4), C.sinkhorn_q12(rng, 3, 16, spread=30.0), C.sinkhorn_q12(rng, 2, 1, iters=3),
         C.engram_hash(rng, 12, 11), C.engram_hash(rng, 12, 0), C.engram_hash(rng, 5, 1, orders=(2, 3, 4), heads=3),
         C.engram_hash(rng, 30, 29, orders=(16,), heads=1, slots=1 << 24),
+        C.sigmoid_q15(rng, 37), C.fwht_s8(rng, 2, 512), C.fwht_s8(rng, 3, 64), C.fwht_s8(rng, 1, 1),
+        C.cq_gather(rng, 9, 200, 2, 5, 32767), C.cq_gather(rng, 4, 128, 3, 3, 127), C.cq_gather(rng, 3, 512, 4, 2, 127),
     ]
     if board_name == "watch_m55":       # MVE is slow under QEMU: the bigger shapes run on the others
         cs += [C.matmul_s8(rng, 16, 512, 256), C.matmul_s4(rng, 16, 512, 64)]

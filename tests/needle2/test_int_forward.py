@@ -7,8 +7,7 @@ import pytest
 
 from test_golden import tiny
 from thimble.needle2 import Needle2Float
-from thimble.needle2.int_forward import IntNeedle2, calibrate, cq_model, fwht, sigmoid_q15
-from thimble.needle2 import cq
+from thimble.needle2.int_forward import IntNeedle2, calibrate, cq_model
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +45,6 @@ def test_decode_steps_are_the_prefill(model):
     first = im.run(tokens[:12])
     steps = np.array([im.run([t])[0] for t in tokens[12:20]])
     assert np.array_equal(first, full[:12]) and np.array_equal(steps, full[12:20])
-
-
-def test_sigmoid_q15_and_fwht():
-    z = np.arange(-80000, 80000, 37)
-    assert np.abs(sigmoid_q15(z) / 32768 - 1 / (1 + np.exp(-z / 4096))).max() < 2e-4
-    x = np.random.default_rng(0).integers(-128, 128, (3, 512))
-    assert np.array_equal(fwht(x), np.round(x @ (cq.hadamard(512) * np.sqrt(512))).astype(np.int64))
 
 
 @pytest.mark.parametrize("window,sinks", [(8, 0), (8, 4)])

@@ -54,6 +54,9 @@ enum {
     THM_K_MATMUL_CQ_S32 = 21,   /* the same, y int32 */
     THM_K_SINKHORN_Q12 = 22,    /* bufs logits p;                p count n iters */
     THM_K_ENGRAM_HASH = 23,     /* bufs hist orders idx;         p n_hist pos n_orders heads slots */
+    THM_K_SIGMOID_Q15 = 24,     /* bufs z out;                   p n */
+    THM_K_FWHT_S8 = 25,         /* bufs x out;                   p rows n */
+    THM_K_CQ_GATHER = 26,       /* bufs w lut norm_q rows mult rshift out; p N Kp bits P K bound */
     THM_K_COUNT
 };
 

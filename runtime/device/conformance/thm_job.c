@@ -78,6 +78,16 @@ static int sizes_ok(const thm_job_case *c)
         return c->n_bufs == 2 && holds(c, 0, M * K * K, 4, 0) && holds(c, 1, M * K * K, 2, 0);
     case THM_K_ENGRAM_HASH:      /* n_hist pos n_orders heads slots */
         return c->n_bufs == 3 && holds(c, 0, M, 4, 0) && holds(c, 1, N, 4, 0) && holds(c, 2, N * p[3], 4, 0);
+    case THM_K_SIGMOID_Q15:      /* n */
+        return c->n_bufs == 2 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 4, 0);
+    case THM_K_FWHT_S8:          /* rows n */
+        return c->n_bufs == 2 && holds(c, 0, M * K, 1, 0) && holds(c, 1, M * K, 4, 0);
+    case THM_K_CQ_GATHER: {      /* N Kp bits P K bound */
+        const int64_t bits = p[2], P = p[3], Kout = p[4];
+        return c->n_bufs == 7 && bits >= 2 && bits <= 4 && holds(c, 0, M * (K * bits / 8), 1, 0) &&
+               holds(c, 1, (int64_t)1 << bits, 1, 0) && holds(c, 2, M * (K / 128), 2, 0) && holds(c, 3, P, 4, 0) &&
+               holds(c, 4, P, 4, 0) && holds(c, 5, P, 4, 0) && holds(c, 6, P * Kout, p[5] == 127 ? 1 : 2, 0);
+    }
     case THM_K_PV_ROWS:      /* bq Tk D */
         return c->n_bufs == 3 && holds(c, 0, M * K, 2, 0) && holds(c, 1, N * K, 1, 0) && holds(c, 2, M * N, 1, 0);
     case THM_K_PV_COMBINE_S8:    /* n; s2 may be empty (two digits) */
@@ -178,6 +188,19 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
     case THM_K_ENGRAM_HASH:
         if (c->n_bufs != 3) break;
         TIMED(thm_engram_hash(buf(c, 0), p[0], p[1], buf(c, 1), p[2], p[3], (uint32_t)p[4], buf(c, 2)));
+        break;
+    case THM_K_SIGMOID_Q15:
+        if (c->n_bufs != 2) break;
+        TIMED(thm_sigmoid_q15(buf(c, 0), p[0], buf(c, 1)));
+        break;
+    case THM_K_FWHT_S8:
+        if (c->n_bufs != 2) break;
+        TIMED(thm_fwht_s8_s32(buf(c, 0), p[0], p[1], buf(c, 1)));
+        break;
+    case THM_K_CQ_GATHER:
+        if (c->n_bufs != 7) break;
+        TIMED(thm_cq_gather(buf(c, 0), p[0], p[1], p[2], buf(c, 1), buf(c, 2), buf(c, 3), p[3], buf(c, 4), buf(c, 5),
+                            p[4], p[5], buf(c, 6)));
         break;
     case THM_K_MATMUL_S8_S32:
         if (c->n_bufs != 4) break;

@@ -147,6 +147,33 @@ def engram_hash(rng, n_hist, pos, orders=(2, 3), heads=2, slots=8192):
                   [n_hist, pos, len(orders), heads, slots], [hist, o], np.int32, (len(orders) * heads,), want)
 
 
+def sigmoid_q15(rng, n):
+    """thm_sigmoid_q15 over Q12 inputs past its +-65535 clamp and at int32's ends."""
+    z = np.concatenate([rng.integers(-70000, 70000, n), [-(2**31), 2**31 - 1, 0, -1, 65535, -65536]]).astype(np.int32)
+    return J.Case(f"sigmoid_q15 n={z.size}", J.SIGMOID_Q15, [z.size], [z], np.int32, z.shape, ref.sigmoid_q15(z))
+
+
+def fwht_s8(rng, rows, n):
+    """thm_fwht_s8_s32: a row of -128 reaches n * 128."""
+    x = _i8(rng, (rows, n), edge=True)
+    x[0] = -128
+    return J.Case(f"fwht_s8_s32 {rows}x{n}", J.FWHT_S8, [rows, n], [x], np.int32, (rows, n), ref.fwht_s8_s32(x))
+
+
+def cq_gather(rng, N, K, bits, P, bound):
+    """thm_cq_gather: P rows (repeats allowed) of a random CQ matrix, int8 or int16 out."""
+    Kp = -(-K // 128) * 128
+    w = rng.integers(0, 256, (N, Kp * bits // 8), dtype=np.int64).astype(np.uint8)
+    lut = rng.integers(-128, 128, 1 << bits).astype(I8)
+    nq = rng.integers(0, 65536, (N, Kp // 128)).astype(np.uint16)
+    rows = rng.integers(0, N, P).astype(np.int32)
+    mult = rng.integers(1 << 30, 1 << 31, P, dtype=np.int64).astype(np.int32)
+    rshift = rng.integers(33, 60, P).astype(np.int32)
+    return J.Case(f"cq_gather {P} of {N}x{K} {bits}-bit -> {'int8' if bound == 127 else 'int16'}", J.CQ_GATHER,
+                  [N, Kp, bits, P, K, bound], [w, lut, nq, rows, mult, rshift], I8 if bound == 127 else np.int16,
+                  (P, K), ref.cq_gather(w, bits, lut, nq, rows, mult, rshift, K, bound))
+
+
 def matmul_s8_packed(rng, M, K, N, layout, bias=True, edge=False, name=None):
     """thm_matmul_s8_packed on w packed by layouts.py; expect is the reference on
     the plain w (the packing's equivalence is what the case checks)."""

@@ -19,7 +19,7 @@ from . import checks, isa
 OPS = ("requantize", "matmul_s8", "matmul_s8_s32", "matmul_s4", "matmul_s4_s32", "embed_s16_s4", "gemv_s8", "gemv_s8_s32", "softmax_q15", "softmax_q15_rows", "attention_s8",
        "pv_rows_s8", "pv_combine_s8", "rmsnorm_s8", "rope_s8", "residual_gated_s16", "embed_s16",
        "cq_rotate_s8", "matmul_cq", "matmul_cq_s32", "sinkhorn_q12",
-       "engram_hash")
+       "engram_hash", "sigmoid_q15", "fwht_s8_s32", "cq_gather")
 
 
 class BackendUnavailable(RuntimeError):
@@ -95,6 +95,24 @@ class Backend:
         args = checks.engram_hash(history, positions, orders, heads, slots)
         self._before()
         return self._impl.engram_hash(*args)
+
+    def sigmoid_q15(self, z):
+        """Q12 int32 -> sigmoid in Q15 (0 .. 32768), int32, elementwise."""
+        z = checks.sigmoid_q15(z)
+        self._before()
+        return self._impl.sigmoid_q15(z)
+
+    def fwht_s8_s32(self, x):
+        """int8 rows [rows, n] (n a power of two) -> their unnormalised Walsh-Hadamard transform, int32."""
+        x = checks.fwht(x)
+        self._before()
+        return self._impl.fwht_s8_s32(x)
+
+    def cq_gather(self, w, bits, lut, norm_q, rows, mult, rshift, K, bound):
+        """Rows of a CQ matrix as int8 (bound 127) or int16 (32767) [len(rows), K]."""
+        args = checks.cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound)
+        self._before()
+        return self._impl.cq_gather(*args)
 
     def gemv_s8(self, x, w, mult, shift, bias=None):
         """The one-row matmul (a decode step): x [K] -> y [N], the bits of matmul_s8 with M = 1."""

@@ -155,6 +155,27 @@ def engram_hash(history, positions, orders, heads, slots):
     return out
 
 
+def sigmoid_q15(z):
+    flat = np.ascontiguousarray(z.reshape(-1))
+    out = np.empty(flat.shape, dtype=np.int32)
+    _check(lib.thm_sigmoid_q15(_p("int32_t *", flat), flat.size, _p("int32_t *", out)), "sigmoid_q15")
+    return out.reshape(z.shape)
+
+
+def fwht_s8_s32(x):
+    out = np.empty(x.shape, dtype=np.int32)
+    _check(lib.thm_fwht_s8_s32(_p("int8_t *", x), x.shape[0], x.shape[1], _p("int32_t *", out)), "fwht_s8_s32")
+    return out
+
+
+def cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound):
+    out = np.empty((rows.size, K), dtype=np.int16 if bound > 127 else np.int8)
+    _check(lib.thm_cq_gather(_p("uint8_t *", w), w.shape[0], w.shape[1] * 8 // bits, bits, _p("int8_t *", lut),
+                             _p("uint16_t *", norm_q), _p("int32_t *", rows), rows.size, _p("int32_t *", mult),
+                             _p("int32_t *", rshift), K, bound, _p("void *", out)), "cq_gather")
+    return out
+
+
 def gemv_s8(x, w, mult, shift, bias=None):
     N, K = w.shape
     y = np.empty(N, dtype=np.int8)

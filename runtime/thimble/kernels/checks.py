@@ -155,6 +155,43 @@ def engram_hash(history, positions, orders, heads, slots):
     return history, positions, orders, int(heads), int(slots)
 
 
+def sigmoid_q15(z):
+    return array("z", z, np.int32, np.asarray(z).ndim)
+
+
+def fwht(x):
+    x = array("x", x, np.int8, 2)
+    n = x.shape[1]
+    if n < 1 or n > 4096 or n & (n - 1):
+        raise ValueError(f"rows of {n}: a power of two up to 4096")
+    return x
+
+
+def cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound):
+    if bits not in (2, 3, 4):
+        raise ValueError(f"bits={bits}: CQ fields are 2, 3 or 4 bits")
+    w = array("w", w, np.uint8, 2)
+    N, Kp = w.shape[0], w.shape[1] * 8 // bits
+    if Kp % CQ_GROUP or not CQ_GROUP <= Kp <= MAX_K or w.shape[1] * 8 % bits:
+        raise ValueError(f"w rows of {w.shape[1]} bytes are not whole groups of {CQ_GROUP} {bits}-bit fields")
+    lut = array("lut", lut, np.int8, 1)
+    shape("lut", lut, (1 << bits,))
+    norm_q = array("norm_q", norm_q, np.uint16, 2)
+    shape("norm_q", norm_q, (N, Kp // CQ_GROUP))
+    rows = array("rows", rows, np.int32, 1)
+    mult = array("mult", mult, np.int32, 1)
+    rshift = array("rshift", rshift, np.int32, 1)
+    shape("mult", mult, rows.shape)
+    shape("rshift", rshift, rows.shape)
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= N):
+        raise ValueError(f"a row is outside [0, {N})")
+    if rows.size and (int(mult.min()) < 0 or int(rshift.min()) < 33 or int(rshift.max()) > 94):
+        raise ValueError("mult must be in [0, 2^31) and rshift in [33, 94]")
+    if not 1 <= int(K) <= Kp or int(bound) not in (127, 32767):
+        raise ValueError(f"K={K} (1..{Kp}), bound={bound} (127 or 32767)")
+    return w, int(bits), lut, norm_q, rows, mult, rshift, int(K), int(bound)
+
+
 def diff_range(diff_max, shift, name="diff_max"):
     """A left shift of a score difference must not wrap: the kernels require
     diff_max << shift < 2^31 (the quantizer's diff_max keeps it near 2^13)."""

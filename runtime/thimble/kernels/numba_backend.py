@@ -662,3 +662,82 @@ def engram_hash(history, positions, orders, heads, slots):
     out = np.empty((positions.size, len(orders) * heads), dtype=np.int32)
     _engram_hash(history, positions, np.asarray(orders, dtype=np.int64), heads, slots, out)
     return out
+
+
+# --- Needle 2's integer model: gates, the MLP's transform, CQ rows -------------------
+
+@njit(cache=True)
+def _sigmoid(z, exp_hi, exp_lo, frac_bits, fine, out):
+    for i in range(z.shape[0]):
+        a = min(abs(np.int64(z[i])), 65535)
+        d = 32768 + _exp_q12(a, exp_hi, exp_lo, frac_bits, fine)
+        pos = ((1 << 30) + (d >> 1)) // d
+        out[i] = pos if z[i] >= 0 else 32768 - pos
+
+
+def sigmoid_q15(z):
+    flat = np.ascontiguousarray(z.reshape(-1))
+    out = np.empty(flat.shape, dtype=np.int32)
+    _sigmoid(flat, _EXP_HI, _EXP_LO, _EXP_FRAC_BITS, _EXP_FINE, out)
+    return out.reshape(z.shape)
+
+
+@njit(cache=True)
+def _fwht_row(v):
+    n, h = v.shape[0], 1
+    while h < n:
+        for i in range(0, n, 2 * h):
+            for j in range(i, i + h):
+                a, b = v[j], v[j + h]
+                v[j] = a + b
+                v[j + h] = a - b
+        h *= 2
+
+
+@njit(cache=True)
+def _fwht(x, out):
+    v = np.empty(x.shape[1], dtype=np.int64)
+    for r in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v[j] = x[r, j]
+        _fwht_row(v)
+        for j in range(x.shape[1]):
+            out[r, j] = v[j]
+
+
+def fwht_s8_s32(x):
+    out = np.empty(x.shape, dtype=np.int32)
+    _fwht(x, out)
+    return out
+
+
+@njit(cache=True)
+def _cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound, out):
+    G = norm_q.shape[1]
+    mask = (1 << bits) - 1
+    v = np.empty(128, dtype=np.int64)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for g in range(G):
+            if g * 128 >= K:
+                break
+            for j in range(128):
+                at = (g * 128 + j) * bits
+                b, o = at >> 3, at & 7
+                f = np.int64(w[r, b]) >> o
+                if o + bits > 8:
+                    f |= np.int64(w[r, b + 1]) << (8 - o)
+                v[j] = lut[f & mask]
+            _fwht_row(v)
+            for j in range(128):
+                k = g * 128 + j
+                if k >= K:
+                    break
+                q = _rq64(v[j] * np.int64(norm_q[r, g]), np.int64(mult[i]), np.int64(rshift[i]))
+                out[i, k] = min(max(q, -bound - 1), bound)
+
+
+def cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound):
+    out = np.empty((rows.size, K), dtype=np.int16 if bound > 127 else np.int8)
+    _cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound, out)
+    return out

@@ -263,6 +263,41 @@ def sinkhorn_q12(logits, iters=20):
     return np.minimum(exp_q12(np.maximum(-L, 0)), 32767).astype(np.int16)
 
 
+# --- Needle 2's integer model: gates, the MLP's transform, CQ rows ------------------
+
+def sigmoid_q15(z):
+    """sigmoid(z / 4096) in Q15 (0 .. 32768) for Q12 int32 z: 2^30 / (2^15 + exp_q12(|z|))
+    rounded (one integer division), mirrored for z < 0; |z| past 65535 reads as 65535."""
+    z = np.asarray(z, dtype=np.int64)
+    e = exp_q12(np.minimum(np.abs(z), 65535))
+    pos = ((1 << 30) + ((32768 + e) >> 1)) // (32768 + e)
+    return np.where(z >= 0, pos, 32768 - pos).astype(np.int32)
+
+
+def fwht_s8_s32(x):
+    """int8 x [rows, n] (n a power of two, <= 4096) -> int32 [rows, n]: x times the +-1
+    Sylvester matrix of size n (|v| <= n * 128), the Hadamard MLP's transform."""
+    x = np.asarray(x, dtype=np.int64)
+    h = np.ones((1, 1), dtype=np.int64)
+    while h.shape[0] < x.shape[-1]:
+        h = np.block([[h, h], [h, -h]])
+    return (x @ h).astype(np.int32)
+
+
+def cq_gather(w, bits, lut, norm_q, rows, mult, rshift, K, bound):
+    """Rows of a CQ matrix as integers (the embedding and the engram tables): for row r,
+    each group's levels lut[field] through the FWHT-128, times its norm_q (int64, <= 2^30),
+    then requantize_s64(., mult[i], rshift[i]) saturated to +-bound (127 or 32767);
+    the first K of the row's Kp values. w [N, Kp * bits / 8]; rows [P] in [0, N)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    Kp = np.asarray(w).shape[1] * 8 // bits
+    lev = np.asarray(lut, dtype=np.int64)[cq_fields(np.asarray(w)[rows], bits, Kp)]
+    v = fwht_s8(lev.reshape(rows.size, Kp // CQ_GROUP, CQ_GROUP))
+    acc = (v * np.asarray(norm_q, dtype=np.int64)[rows][:, :, None]).reshape(rows.size, Kp)[:, :K]
+    q = requantize_s64(acc, np.asarray(mult)[:, None], np.asarray(rshift)[:, None])
+    return np.clip(q, -bound - 1, bound).astype(np.int16 if bound > 127 else np.int8)
+
+
 # --- Needle 2's engram hash ---------------------------------------------------
 # Table ti = order_index * heads + head of a site; for position t its slot is
 # a multiply-xor hash of the last `order` token ids (uint32, wrapping):

@@ -26,24 +26,7 @@ I8, I16 = 127, 32767
 Q12 = 4096
 
 
-def sigmoid_q15(z12):
-    """sigmoid(z / 4096) in Q15 (0 .. 32768) for Q12 integers: 2^30 / (2^15 + exp_q12(|z|)), rounded."""
-    z = np.asarray(z12, dtype=np.int64)
-    e = R.exp_q12(np.minimum(np.abs(z), 65535))
-    pos = ((1 << 30) + ((32768 + e) >> 1)) // (32768 + e)
-    return np.where(z >= 0, pos, 32768 - pos)
-
-
-def fwht(x):
-    """Unnormalised Walsh-Hadamard transform over the last axis (a power of two), int64."""
-    v = np.asarray(x, dtype=np.int64).copy()
-    n, h = v.shape[-1], 1
-    while h < n:
-        v = v.reshape(*v.shape[:-1], n // (2 * h), 2, h)
-        a, b = v[..., 0, :], v[..., 1, :]
-        v = np.stack([a + b, a - b], axis=-2).reshape(*v.shape[:-3], n)
-        h *= 2
-    return v
+sigmoid_q15 = R.sigmoid_q15
 
 
 def m32(real):
@@ -100,7 +83,13 @@ class CQMatrix:
         norms, int64 [len(idx), K]; one unit is unit(1) of the row (per row)."""
         fields = R.cq_fields(self.w[idx], self.bits, self.w.shape[1] * 8 // self.bits)
         lev = self.lut.astype(np.int64)[fields].reshape(len(idx), -1, 128)
-        return (fwht(lev) * self.nq[idx].astype(np.int64)[:, :, None]).reshape(len(idx), -1)[:, :self.K]
+        return (R.fwht_s8(lev) * self.nq[idx].astype(np.int64)[:, :, None]).reshape(len(idx), -1)[:, :self.K]
+
+    def gather(self, idx, real, bound):
+        """Rows idx as integers of scale 1 / real per unit of the row's norm (cq_gather)."""
+        mult, r = m64(self.ns[idx] * self.cs / math.sqrt(128) * real)
+        return R.cq_gather(self.w, self.bits, self.lut, self.nq, np.asarray(idx, np.int32), mult.astype(np.int32),
+                           r.astype(np.int32), self.K, bound).astype(np.int64)
 
     def dequantized(self):
         """The float matrix the integer one stands for (codebook and norms as rounded here)."""
@@ -198,8 +187,7 @@ class IntNeedle2:
             ok = idx[:, ti] >= 0
             if ok.any():
                 rows = ti * cfg.engram_slots + idx[ok, ti]
-                mult, r = m64(m.ns[rows] * m.cs / math.sqrt(128) / s_e)
-                e[ok, ti * sub:(ti + 1) * sub] = sat(R.requantize_s64(m.rows(rows), mult[:, None], r[:, None]), I8)
+                e[ok, ti * sub:(ti + 1) * sub] = m.gather(rows, 1.0 / s_e, I8)
         s_k, s_v = self.s("engram.k", s), self.s("engram.v", s)
         k = self.cq(f"engram{s}.key_proj", e, s_e, s_k)
         v = self.cq(f"engram{s}.value_proj", e, s_e, s_v)
@@ -254,12 +242,12 @@ class IntNeedle2:
         m8 = self.norm(b16, self.s_X, gain, s_m)
         z = np.zeros((b16.shape[0], n), np.int64)
         z[:, :d] = m8
-        v = fwht(z)                                                          # |v| <= n 2^7
+        v = R.fwht_s8_s32(z.astype(np.int8)).astype(np.int64)                # |v| <= n 2^7
         z12 = rq(v, p[L + "d2"] * s_m / math.sqrt(n) * Q12)
         silu12 = (z12 * sigmoid_q15(z12) + (1 << 14)) >> 15
         s_s = self.s("silu", i)
         s8 = sat(rq(silu12, np.full(n, 1.0 / (Q12 * s_s))), I8)
-        w = fwht(s8)
+        w = R.fwht_s8_s32(s8.astype(np.int8)).astype(np.int64)
         s_mlp = self.s("mlp", i)
         return sat(rq(w[:, :d], p[L + "d3"][:d] * s_s / math.sqrt(n) / s_mlp), I8), s_mlp
 
@@ -270,9 +258,7 @@ class IntNeedle2:
         pos0 = len(self.history)
         self.history.extend(int(t) for t in tokens)
         emb = self.m["embedding"]
-        tok = np.asarray(tokens)
-        mult, r = m64(emb.ns[tok] * emb.cs / math.sqrt(128) * math.sqrt(d) / sX)
-        x0 = sat(R.requantize_s64(emb.rows(tok), mult[:, None], r[:, None]), I16)
+        x0 = emb.gather(np.asarray(tokens), math.sqrt(d) / sX, I16)
         X = np.repeat(x0[:, None, :], n, axis=1)
         ekv = [self._engram(s, pos0, pos0 + T) for s in range(len(cfg.engram_layers))]
         for i in range(cfg.num_layers):

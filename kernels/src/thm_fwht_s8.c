@@ -1,0 +1,17 @@
+/* The unnormalised Walsh-Hadamard transform of int8 rows (Needle 2's
+ * Hadamard MLP), the bits of reference.py fwht_s8_s32: butterflies in int32,
+ * |v| <= n * 128 <= 2^19. */
+#include "thimble_kernels.h"
+#include "thm_fwht.h"
+
+int thm_fwht_s8_s32(const int8_t *x, int32_t rows, int32_t n, int32_t *out)
+{
+    if (rows < 0 || n < 1 || n > THM_FWHT_MAX_N || (n & (n - 1))) return THM_E_ARG;
+    if (rows > 0 && (!x || !out)) return THM_E_ARG;
+    for (int32_t r = 0; r < rows; r++) {
+        int32_t *v = out + (size_t)r * (size_t)n;
+        for (int32_t j = 0; j < n; j++) v[j] = x[(size_t)r * (size_t)n + (size_t)j];
+        thm_fwht_i32(v, n);
+    }
+    return THM_OK;
+}
