@@ -283,6 +283,7 @@ thm_softmax_rows_f thm_softmax_q15_rows_neon;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;
 thm_matmul_cq_f thm_matmul_cq_neon;
+thm_cq_rotate_s8_f thm_cq_rotate_s8_neon;
 #endif
 
 /* Shared argument checks. */

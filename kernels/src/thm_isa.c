@@ -139,6 +139,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .requantize_s32 = thm_requantize_s32_neon,
     .dot_s8 = thm_dot_s8_neon,
     .matmul_cq = thm_matmul_cq_neon,
+    .cq_rotate_s8 = thm_cq_rotate_s8_neon,
 };
 #endif
 
