@@ -267,6 +267,7 @@ thm_requantize_f thm_requantize_s32_mve;
 thm_rope_f thm_rope_s8_mve;
 thm_residual_f thm_residual_gated_s16_mve;
 thm_matmul_cq_f thm_matmul_cq_mve;
+thm_cq_rotate_s8_f thm_cq_rotate_s8_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1

@@ -120,6 +120,7 @@ static const thm_ops thm_ops_arm_mve = {
     .residual_gated_s16 = thm_residual_gated_s16_mve,
     .dot_s8 = thm_dot_s8_mve,
     .matmul_cq = thm_matmul_cq_mve,
+    .cq_rotate_s8 = thm_cq_rotate_s8_mve,
 };
 #endif
 
