@@ -80,6 +80,20 @@ typedef void thm_matmul_cq_f(const int8_t *xr, const uint8_t *sh, const uint8_t 
                              int32_t N);
 typedef thm_matmul_cq_f *thm_matmul_cq_fn;
 
+/* The rows and groups of a rotation around one ISA's group transform: group
+ * g of row m, its n = min(128, K - 128 g) real inputs (the rest zero-padded
+ * by `group`), into xr's group and sh's entry. */
+typedef void thm_cq_group_fn(const int8_t *x, int32_t n, int8_t *out, uint8_t *sh);
+static inline void thm_cq_rotate_rows(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t M, int32_t K,
+                                      thm_cq_group_fn *group)
+{
+    const int32_t G = (K + 127) / 128;
+    for (int32_t m = 0; m < M; m++)
+        for (int32_t g = 0; g < G; g++)
+            group(x + (size_t)m * K + (size_t)g * 128, K - g * 128 < 128 ? K - g * 128 : 128,
+                  xr + ((size_t)m * G + (size_t)g) * 128, sh + (size_t)m * G + (size_t)g);
+}
+
 #define THM_LAYOUT_SLOTS (THM_LAYOUT_S16_R4K16 + 1)   /* matmul_s8_packed[layout] */
 
 typedef struct thm_ops {

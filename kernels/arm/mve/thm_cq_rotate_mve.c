@@ -59,13 +59,7 @@ static void rotate_group(const int8_t *x, int32_t n, int8_t *out, uint8_t *sh)
 
 void thm_cq_rotate_s8_mve(const int8_t *x, int8_t *xr, uint8_t *sh, int32_t M, int32_t K)
 {
-    const int32_t G = (K + THM_CQ_GROUP - 1) / THM_CQ_GROUP;
-    for (int32_t m = 0; m < M; m++)
-        for (int32_t g = 0; g < G; g++) {
-            const int32_t n = K - g * THM_CQ_GROUP < THM_CQ_GROUP ? K - g * THM_CQ_GROUP : THM_CQ_GROUP;
-            rotate_group(x + (size_t)m * K + (size_t)g * THM_CQ_GROUP, n,
-                         xr + ((size_t)m * G + (size_t)g) * THM_CQ_GROUP, sh + (size_t)m * G + (size_t)g);
-        }
+    thm_cq_rotate_rows(x, xr, sh, M, K, rotate_group);
 }
 
 #endif /* __ARM_FEATURE_MVE */
