@@ -10,7 +10,7 @@ from thimble.model.params import CheckpointError
 from thimble.needle2 import cact_format as F
 from thimble.needle2 import cq, parse_cact, read_cact
 
-from conftest import mixed_bits
+from needle2_models import mixed_bits
 
 DIR = F.HEADER.size + 4 * F.CODEBOOK_LEN
 
