@@ -1,7 +1,7 @@
 """The fuzz harnesses in CI: each is built under ASan and UBSan (tests/fuzz/
 build.py), replays its corpus and every regression (inputs that once found a
-defect), then fuzzes for THIMBLE_FUZZ_SECONDS (default 30: four harnesses are
-two minutes of the suite's 25-minute budget on a 2-core machine) from seed
+defect), then fuzzes for THIMBLE_FUZZ_SECONDS (default 20: four harnesses are
+80 s of the suite's 25-minute budget on a 2-core machine) from seed
 THIMBLE_FUZZ_SEED (default 1). Any sanitizer report, abort (a harness's
 invariant) or hang fails the test and leaves the input in the test's folder;
 tools/fuzz.sh runs the same harnesses for as long as a person wants."""
@@ -13,7 +13,7 @@ import pytest
 
 from fuzz_build import FUZZ, HARNESSES, build
 
-SECONDS = float(os.environ.get("THIMBLE_FUZZ_SECONDS", "30"))
+SECONDS = float(os.environ.get("THIMBLE_FUZZ_SECONDS", "20"))
 SEED = int(os.environ.get("THIMBLE_FUZZ_SEED", "1"))
 ENV = {"image": {"THM_FUZZ_REQUEST": str(FUZZ / "image" / "request.thrq")},
        "request": {"THM_FUZZ_TOKENIZER": str(FUZZ / "request" / "tokenizer.bin")},
