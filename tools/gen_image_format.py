@@ -31,7 +31,8 @@ def render():
     ]
     parts += [f"#define THM_SECTION_{k} {v}" for k, v in fmt.SECTION_KINDS.items()] + [""]
     parts += [f"#define THM_DTYPE_{name.upper()} {code}  /* {bits} bits */"
-              for code, (name, bits) in fmt.DTYPES.items()] + [""]
+              for code, (name, bits) in fmt.DTYPES.items()]
+    parts += [f"#define THM_DTYPE_MAX {max(fmt.DTYPES)}", f"#define THM_IMAGE_CQ_GROUP {fmt.CQ_GROUP}", ""]
     parts += [f"#define THM_LAYOUT_{name.upper()} {code}" for code, name in fmt.LAYOUTS.items()] + [""]
     parts += ["/* packed layouts: rows per tile, k per block, bytes per stored element */"]
     for code, (rows, kb, eb) in fmt.PACKED_LAYOUTS.items():
@@ -42,6 +43,7 @@ def render():
     parts += [c_struct("thm_fmt_header", fmt.HEADER, fmt.HEADER_SIZE), "",
               c_struct("thm_fmt_section", fmt.SECTION, fmt.SECTION_SIZE), "",
               c_struct("thm_fmt_config", fmt.CONFIG, fmt.CONFIG_SIZE), "",
+              c_struct("thm_fmt_config_needle2", fmt.CONFIG_NEEDLE2, fmt.CONFIG_NEEDLE2_SIZE), "",
               c_struct("thm_fmt_tensor", fmt.TENSOR, fmt.TENSOR_SIZE), "",
               "#endif /* THM_IMAGE_FORMAT_H */", ""]
     return "\n".join(parts)

@@ -56,13 +56,13 @@ def _components():
 # own checks of what it is sent (the tokenizer payload reader, the request
 # parser, the tools' wire form, the app's image check), so the host refuses
 # what a board refuses with the same code.
-COMPONENT = "app_checks"
+COMPONENTS = ("app_checks", "needle2")
 DEVICE = ROOT / "runtime" / "device"
 
 
 def sources():
     comps = _components()
-    srcs = comps.sources(COMPONENT)
+    srcs = comps.sources(*COMPONENTS)
     macros = []
     if platform.machine().lower() in ("x86_64", "amd64"):
         srcs += sorted((ROOT / "kernels" / "x86").glob("*.c"))
@@ -71,12 +71,12 @@ def sources():
 
 
 def includes():
-    return [str(p.relative_to(ROOT)) for p in _components().includes(COMPONENT) + [ROOT / "kernels" / "x86"]]
+    return [str(p.relative_to(ROOT)) for p in _components().includes(*COMPONENTS) + [ROOT / "kernels" / "x86"]]
 
 
 # The device functions Python calls (thimble.sim.c_model, device_checks,
 # convert); their prototypes come from the headers named here.
-DEVICE_HEADERS = ("model/thm_model.h", "image/thm_image.h", "tokenizer/thm_tokenizer.h",
+DEVICE_HEADERS = ("model/thm_model.h", "needle2/thm_n2.h", "image/thm_image.h", "tokenizer/thm_tokenizer.h",
                   "decode/thm_grammar.h", "app/thm_app.h", "include/thm_app_format.h")
 DEVICE_FUNCTIONS = [
     "thm_image_open", "thm_image_verify", "thm_image_strerror",
@@ -84,7 +84,9 @@ DEVICE_FUNCTIONS = [
     "thm_model_init",
     "thm_model_encode", "thm_model_encoder_out", "thm_model_decode_step", "thm_model_hidden_crc",
     "thm_model_length", "thm_tok_open", "thm_tok_strerror", "thm_grammar_tools_init", "thm_grammar_strerror",
-    "thm_app_request_parse", "thm_app_check", "thm_app_tok_scratch_bytes"]
+    "thm_app_request_parse", "thm_app_check", "thm_app_tok_scratch_bytes",
+    "thm_n2_bind", "thm_n2_error_name", "thm_n2_strerror", "thm_n2_arena_size", "thm_n2_init", "thm_n2_reset",
+    "thm_n2_step"]
 
 
 def prototype(name, text):
@@ -98,7 +100,7 @@ def prototype(name, text):
 
 def model_cdef():
     headers = "".join((DEVICE / h).read_text() for h in DEVICE_HEADERS)
-    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG|TOK|GRAMMAR|APP)_\w+)\s*=", headers, flags=re.M)
+    errors = re.findall(r"^\s*(THM_(?:MODEL|IMG|TOK|GRAMMAR|APP|N2)_\w+)\s*=", headers, flags=re.M)
     return "enum { " + ", ".join(errors) + ", ... };\n" + """
 #define THM_MODEL_ARENA_MAX ...
 #define THM_MODEL_MAX_POSITIONS ...
@@ -109,6 +111,7 @@ typedef struct {
     size_t arena_used;
     ...;
 } thm_model;
+typedef struct { int32_t V, d, L, n_pos, max_pos, length; size_t arena_used; ...; } thm_n2;
 typedef struct { uint32_t piece_count; ...; } thm_tokenizer;
 typedef struct { ...; } thm_tools;
 typedef struct { uint32_t max_new_tokens; ...; } thm_app_request;
@@ -122,7 +125,7 @@ ffibuilder.cdef(model_cdef())
 _srcs, _macros = sources()
 ffibuilder.set_source(
     "thimble._kernels",
-    '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n#include "thm_app.h"\n',
+    '#include "thimble_kernels.h"\n#include "thm_image.h"\n#include "thm_model.h"\n#include "thm_n2.h"\n#include "thm_app.h"\n',
     sources=_srcs,
     include_dirs=includes(),
     define_macros=_macros,

@@ -1,5 +1,5 @@
-"""The C binder's table of dtype facts (runtime/device/model/thm_model_bind.c
-thm_dtype_bits) is the image format's (runtime/thimble/image/format.py
+"""The C reader's table of dtype facts (runtime/device/image/thm_image.c
+thm_dtype_bits, which the binders ask through thm_image_dtype_bits) is the image format's (runtime/thimble/image/format.py
 DTYPES), int4 included: bits per element by code, and the packed byte count."""
 import pathlib
 import re
@@ -7,13 +7,14 @@ import re
 from thimble.image import format as fmt
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIND = (ROOT / "runtime" / "device" / "model" / "thm_model_bind.c").read_text()
+READER = (ROOT / "runtime" / "device" / "image" / "thm_image.c").read_text()
 IMAGE_H = (ROOT / "runtime" / "device" / "include" / "thm_image_format.h").read_text()
 
 
 def test_c_dtype_bits_are_the_format_table():
     codes = {m.group(1): int(m.group(2)) for m in re.finditer(r"#define\s+THM_DTYPE_(\w+)\s+(\d+)", IMAGE_H)}
-    table = re.search(r"thm_dtype_bits\[\]\s*=\s*\{(.*?)\};", BIND, re.S).group(1)
+    assert codes.pop("MAX") == max(fmt.DTYPES)
+    table = re.search(r"thm_dtype_bits\[THM_DTYPE_MAX \+ 1\]\s*=\s*\{(.*?)\};", READER, re.S).group(1)
     c_bits = {codes[name]: int(bits) for name, bits in re.findall(r"\[THM_DTYPE_(\w+)\]\s*=\s*(\d+)", table)}
     assert c_bits == {code: bits for code, (_, bits) in fmt.DTYPES.items()}
 

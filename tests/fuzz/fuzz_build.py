@@ -20,12 +20,13 @@ OUT = ROOT / "build" / "fuzz"
 HARNESSES = ("image", "request", "link")
 
 # What each harness drives: the app's run-prompt path (model, tokenizer,
-# grammar, the app's checks) or the link server and its journal.
-COMPONENTS = {"image": "app_run", "request": "app_run", "link": "link"}
+# grammar, the app's checks; the image harness also the Needle 2 model) or
+# the link server and its journal.
+COMPONENTS = {"image": ("app_run", "needle2"), "request": ("app_run",), "link": ("link",)}
 _COMPS = Components(ROOT)     # the tree being built: the planted-bug tests build from a copy
-SOURCES = {name: _COMPS.sources(c) + ([FUZZ / "hal_stub.c"] if c == "app_run" else [])
+SOURCES = {name: _COMPS.sources(*c) + ([FUZZ / "hal_stub.c"] if "app_run" in c else [])
            for name, c in COMPONENTS.items()}
-INCLUDES = [FUZZ / "include", *_COMPS.includes("app_run", "link"), DEV / "hal"]
+INCLUDES = [FUZZ / "include", *_COMPS.includes("app_run", "link", "needle2"), DEV / "hal"]
 FLAGS = ["-O1", "-g", "-std=c11", "-D_DEFAULT_SOURCE", "-fno-omit-frame-pointer",
          "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 

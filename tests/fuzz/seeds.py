@@ -4,6 +4,8 @@ the files are committed, this script says how they were made):
   image/corpus/tiny.thm        a random model (d_model 16, one layer each)
   image/corpus/tiny_int4.thm   the same with int4 projections (weight_bits 4)
                                carrying watch-tiny's tokenizer: ~60 KB
+  image/corpus/needle2.thm     a random Needle 2 (d_model 32, 2 layers, both with
+                               an engram; CQ 2, 3 and 4 bits; window 8, 2 sinks)
   image/request.thrq           the request harness (a) asks every image:
                                "set a timer for ten minutes", 3 tools, 4 tokens
   request/tokenizer.bin        watch-tiny's tokenizer payload (harness (b)'s vocabulary)
@@ -40,6 +42,21 @@ def tiny_image(int4=()):
     fm = random_model(cfg, seed=3, weight_scale=4)
     qm = quantize(fm, calibrate(fm, random_prompts(cfg, n=2, length=16, seed=3), decode_tokens=4), int4=int4)
     return to_image(qm, build_payload(load_model(str(MODEL / "tokenizer.model"))))
+
+
+def needle2_image():
+    import numpy as np
+    from thimble.needle2 import config as C, cact_format as F, image as N2I
+    from thimble.needle2.int_forward import IntNeedle2, calibrate, cq_model
+    cfg = C.validate(C.Needle2Config(vocab_size=64, d_model=32, num_heads=2, num_kv_heads=1, num_layers=2,
+                                     engram_layers=(0, 1), engram_slots=16, max_seq_len=16))
+    rng = np.random.default_rng(5)
+    params = {name: rng.standard_normal(shape) * (0.1 if kind == "matrix" else 0.3)
+              for name, shape, kind in F.tensor_order(cfg)}
+    bits = {"q_proj": 4, "k_proj": 3, "gate_proj": 5}
+    mats, fparams = cq_model(cfg, params, bits=lambda name: bits.get(name.split(".")[-1], 2))
+    cal = calibrate(cfg, fparams, [rng.integers(0, 64, 12)])
+    return N2I.build(IntNeedle2(cfg, mats, fparams, cal, window=8, sinks=2))
 
 
 def partial_utf8_image():
@@ -162,6 +179,7 @@ def main():
     files = {
         "image/corpus/tiny.thm": tiny_image(),
         "image/corpus/tiny_int4.thm": tiny_image(int4="all"),
+        "image/corpus/needle2.thm": needle2_image(),
         "image/regressions/tok_partial_utf8_user_piece.thm": partial_utf8_image(),
         "image/request.thrq": build_request("set a timer for ten minutes", tools[:3], 4, truncate=True)[0],
         "request/tokenizer.bin": build_payload(load_model(str(MODEL / "tokenizer.model"))),

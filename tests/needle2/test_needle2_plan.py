@@ -53,3 +53,19 @@ def test_cli(tmp_path):
     bad.write_bytes((DATA / "tiny_cq2.cact").read_bytes()[:5000])
     r = plan(bad, "--board", "watch_m55")
     assert r.returncode == 2 and "cut.cact" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_needle2_image(tmp_path):
+    """A Needle 2 .thm image: the C model's arena (thm_n2_arena_size), which stops growing at the
+    window's ring; too long a sequence and too small an arena are refused."""
+    FUZZ = pathlib.Path(__file__).resolve().parents[1] / "fuzz" / "image" / "corpus" / "needle2.thm"
+    r = plan(FUZZ, "--prompt-tokens", 8, "--gen-tokens", 4, "--json")
+    assert r.returncode == 0, r.stderr
+    short = json.loads(r.stdout)
+    assert short["model"] == "needle2" and (short["window"], short["sinks"]) == (8, 2)
+    r = plan(FUZZ, "--prompt-tokens", 12, "--gen-tokens", 4, "--json")
+    assert json.loads(r.stdout)["arena_bytes"] - short["arena_bytes"] < 100     # the hist grows, not the ring
+    r = plan(FUZZ, "--prompt-tokens", 8, "--gen-tokens", 4, "--arena-bytes", 1000)
+    assert r.returncode == 1 and "arena region needs" in r.stderr
+    r = plan(FUZZ, "--prompt-tokens", 30)
+    assert r.returncode == 2 and "the image has 16 positions" in r.stderr

@@ -57,6 +57,7 @@ enum {
     THM_K_SIGMOID_Q15 = 24,     /* bufs z out;                   p n */
     THM_K_FWHT_S8 = 25,         /* bufs x out;                   p rows n */
     THM_K_CQ_GATHER = 26,       /* bufs w lut norm_q rows mult rshift out; p N Kp bits P K bound */
+    THM_K_N2_RUN = 27,          /* bufs image tokens out;        p n_tokens max_pos (thm_job_n2) */
     THM_K_COUNT
 };
 
@@ -86,5 +87,15 @@ int thm_job_case_ok(const thm_job_case *c, uint32_t total);
  * serves kernels that need one. The kernel's return code, or THM_JOB_E_*. */
 int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint32_t scratch_bytes,
                      uint64_t *ticks);
+
+/* THM_K_N2_RUN: a Needle 2 image (bind, plan max_pos positions in the
+ * scratch, then n tokens through thm_n2_step), timed as a whole: out gets
+ * the argmax after each token (int32 [n]), each token's counter ticks
+ * (uint64 [n], the counter read between tokens), then the last token's
+ * logits (int32 [V]). THM_N2_E_* from the model, or THM_JOB_E_* when the image or
+ * the buffers do not fit. */
+int thm_job_n2(const uint8_t *image, uint32_t image_bytes, const int32_t *tokens, int32_t n, int32_t max_pos,
+               int32_t *out, uint32_t out_bytes, uint8_t *scratch, uint32_t scratch_bytes, uint64_t *t0,
+               uint64_t *t1);
 
 #endif /* THM_CONFORMANCE_H */

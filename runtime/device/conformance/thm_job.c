@@ -120,6 +120,8 @@ static int sizes_ok(const thm_job_case *c)
     case THM_K_REQUANTIZE_S32:
         return c->n_bufs == 4 && holds(c, 0, M, 4, 0) && holds(c, 1, M, 4, 0) && holds(c, 2, M, 4, 0) &&
                holds(c, 3, M, 4, 0);
+    case THM_K_N2_RUN:      /* n_tokens max_pos: the logits' room is checked once V is known */
+        return c->n_bufs == 3 && holds(c, 1, M, 4, 0) && holds(c, 2, M * 3, 4, 0);
     default:
         return 0;
     }
@@ -265,6 +267,11 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
     case THM_K_REQUANTIZE_S32:
         if (c->n_bufs != 4) break;
         TIMED(thm_requantize_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0]));
+        break;
+    case THM_K_N2_RUN:      /* timed inside: bind, plan and the tokens */
+        if (c->n_bufs != 3) break;
+        rc = thm_job_n2(buf(c, 0), c->len[0], buf(c, 1), p[0], p[1], buf(c, 2), c->len[2], scratch, scratch_bytes,
+                        &t0, &t1);
         break;
     default:
         break;

@@ -10,26 +10,40 @@ static int thm_in_bounds(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
-/* Bytes of a row-major tensor (format.py dtype_bytes): int4 rows (runs of the
- * last dimension) are (last + 1) / 2 bytes each, every row on a byte. */
+/* Bits per element of each THM_DTYPE_* code: format.py DTYPES, checked against
+ * it by tests/cmodel/test_dtype_table.py. */
+static const uint8_t thm_dtype_bits[THM_DTYPE_MAX + 1] = {
+    [THM_DTYPE_INT8] = 8, [THM_DTYPE_INT16] = 16, [THM_DTYPE_INT32] = 32, [THM_DTYPE_UINT8] = 8,
+    [THM_DTYPE_INT4] = 4, [THM_DTYPE_UINT16] = 16, [THM_DTYPE_CQ2] = 2, [THM_DTYPE_CQ3] = 3,
+    [THM_DTYPE_CQ4] = 4,
+};
+
+uint32_t thm_image_dtype_bits(uint32_t dtype)
+{
+    return dtype <= THM_DTYPE_MAX ? thm_dtype_bits[dtype] : 0u;
+}
+
+static int thm_dtype_is_cq(uint32_t dtype)
+{
+    return dtype == THM_DTYPE_CQ2 || dtype == THM_DTYPE_CQ3 || dtype == THM_DTYPE_CQ4;
+}
+
+/* Bytes of a row-major tensor (format.py dtype_bytes): sub-byte rows (runs of
+ * the last dimension) are ceil(last * bits / 8) bytes each, every row on a byte. */
 static uint64_t thm_element_bytes(uint32_t dtype, const uint32_t *dims, uint32_t ndim, int *ok)
 {
     uint64_t count = 1;
     for (uint32_t i = 0; i < ndim; i++) {
-        if (dims[i] == 0 || count > UINT64_MAX / 8u / dims[i]) { *ok = 0; return 0; }
+        if (dims[i] == 0 || count > UINT64_MAX / 16u / dims[i]) { *ok = 0; return 0; }
         count *= dims[i];
     }
-    *ok = 1;
-    if (dtype == THM_DTYPE_INT4) {
-        const uint64_t last = dims[ndim - 1];     /* ndim >= 1, checked by the caller */
-        return count / last * ((last + 1u) / 2u);
-    }
-    switch (dtype) {
-    case THM_DTYPE_INT8: case THM_DTYPE_UINT8: return count;
-    case THM_DTYPE_INT16: return count * 2u;
-    case THM_DTYPE_INT32: return count * 4u;
-    default: *ok = 0; return 0;
-    }
+    const uint32_t bits = thm_image_dtype_bits(dtype);
+    *ok = bits != 0;
+    if (!bits) return 0;
+    /* cqB is [N, K], K whole groups */
+    if (thm_dtype_is_cq(dtype) && (ndim != 2 || dims[1] % THM_IMAGE_CQ_GROUP)) { *ok = 0; return 0; }
+    const uint64_t last = dims[ndim - 1];     /* ndim >= 1, checked by the caller */
+    return count / last * ((last * bits + 7u) / 8u);   /* count * 16 fits: so does last * bits */
 }
 
 /* Bytes of int8 [N, K] packed in layout (1..THM_LAYOUT_MAX; the kernels'
@@ -110,21 +124,26 @@ int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size)
         || !thm_in_bounds(h.section_table, table_len, size)) return THM_IMG_E_SECTION;
     const uint64_t table_end = h.section_table + table_len;
 
-    thm_fmt_section sec[THM_SECTION_DATA + 1];
-    int seen[THM_SECTION_DATA + 1] = {0};
+    thm_fmt_section sec[THM_SECTION_CONFIG_NEEDLE2 + 1];
+    int seen[THM_SECTION_CONFIG_NEEDLE2 + 1] = {0};
     for (uint32_t i = 0; i < h.section_count; i++) {
         thm_fmt_section s;
         memcpy(&s, base + h.section_table + (uint64_t)i * sizeof(s), sizeof(s));
-        if (s.kind < THM_SECTION_CONFIG || s.kind > THM_SECTION_DATA || seen[s.kind])
+        if (s.kind < THM_SECTION_CONFIG || s.kind > THM_SECTION_CONFIG_NEEDLE2 || seen[s.kind])
             return THM_IMG_E_SECTION;
         if (s.offset % THM_IMAGE_SECTION_ALIGN || s.offset < table_end
             || !thm_in_bounds(s.offset, s.size, size)) return THM_IMG_E_SECTION;
         seen[s.kind] = 1;
         sec[s.kind] = s;
     }
-    if (!seen[THM_SECTION_CONFIG] || !seen[THM_SECTION_STRINGS] || !seen[THM_SECTION_TENSORS]
-        || !seen[THM_SECTION_DATA]) return THM_IMG_E_MISSING;
-    if (sec[THM_SECTION_CONFIG].size < sizeof(thm_fmt_config)) return THM_IMG_E_SECTION;
+    /* exactly one config section: it names the family (format.py CONFIG_SECTIONS) */
+    if (seen[THM_SECTION_CONFIG] && seen[THM_SECTION_CONFIG_NEEDLE2]) return THM_IMG_E_SECTION;
+    if ((!seen[THM_SECTION_CONFIG] && !seen[THM_SECTION_CONFIG_NEEDLE2]) || !seen[THM_SECTION_STRINGS]
+        || !seen[THM_SECTION_TENSORS] || !seen[THM_SECTION_DATA]) return THM_IMG_E_MISSING;
+    const uint32_t family = seen[THM_SECTION_CONFIG] ? THM_FAMILY_NEEDLE : THM_FAMILY_NEEDLE2;
+    const thm_fmt_section *cs = &sec[family == THM_FAMILY_NEEDLE ? THM_SECTION_CONFIG : THM_SECTION_CONFIG_NEEDLE2];
+    if (cs->size < (family == THM_FAMILY_NEEDLE ? sizeof(thm_fmt_config) : sizeof(thm_fmt_config_needle2)))
+        return THM_IMG_E_SECTION;
     const thm_fmt_section *ts = &sec[THM_SECTION_TENSORS];
     if (ts->size % sizeof(thm_fmt_tensor)
         || ts->size / sizeof(thm_fmt_tensor) > THM_IMAGE_MAX_TENSORS) return THM_IMG_E_SECTION;
@@ -132,7 +151,11 @@ int thm_image_open(thm_image *img, const uint8_t *base, uint64_t size)
     img->base = base;
     img->size = size;
     img->weight_layout = h.weight_layout;
-    memcpy(&img->config, base + sec[THM_SECTION_CONFIG].offset, sizeof(img->config));
+    img->family = family;
+    if (family == THM_FAMILY_NEEDLE)
+        memcpy(&img->config, base + cs->offset, sizeof(img->config));
+    else
+        memcpy(&img->config2, base + cs->offset, sizeof(img->config2));
     img->strings = base + sec[THM_SECTION_STRINGS].offset;
     img->strings_size = sec[THM_SECTION_STRINGS].size;
     img->tensors = base + ts->offset;

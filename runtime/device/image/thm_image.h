@@ -23,10 +23,16 @@ enum {
     THM_IMG_E_INT4 = -11,      /* an int4 tensor's data is not its rows of (last dim + 1) / 2 bytes */
 };
 
+/* The model family, from the image's one config section. */
+#define THM_FAMILY_NEEDLE 1         /* CONFIG: Needle v1, encoder-decoder */
+#define THM_FAMILY_NEEDLE2 2        /* CONFIG_NEEDLE2: Needle 2, decoder-only */
+
 typedef struct {
     const uint8_t *base;         /* the image, where it lies (flash or a host buffer) */
     uint64_t size;
-    thm_fmt_config config;     /* copied: the section may be unaligned for a struct */
+    uint32_t family;             /* THM_FAMILY_* */
+    thm_fmt_config config;       /* family NEEDLE (else zero); copied: the section may be unaligned */
+    thm_fmt_config_needle2 config2;  /* family NEEDLE2 (else zero) */
     const uint8_t *strings;      /* STRINGS section */
     uint64_t strings_size;
     const uint8_t *tensors;      /* TENSORS section: tensor_count raw entries */
@@ -57,5 +63,7 @@ int thm_image_tensor(const thm_image *img, uint32_t i, thm_tensor_view *out);
 /* Tensor by name (name_len bytes, no NUL needed). */
 int thm_image_find(const thm_image *img, const char *name, uint32_t name_len, thm_tensor_view *out);
 const char *thm_image_strerror(int err);
+/* Bits per element of a THM_DTYPE_* code; 0 for a code the format does not have. */
+uint32_t thm_image_dtype_bits(uint32_t dtype);
 
 #endif /* THM_IMAGE_H */

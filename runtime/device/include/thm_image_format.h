@@ -9,7 +9,7 @@
 
 #define THM_IMAGE_MAGIC "THMB"
 #define THM_IMAGE_VERSION_MAJOR 1
-#define THM_IMAGE_VERSION_MINOR 2
+#define THM_IMAGE_VERSION_MINOR 3
 #define THM_IMAGE_SECTION_ALIGN 64
 #define THM_IMAGE_DATA_ALIGN 64
 #define THM_IMAGE_MAX_DIMS 4
@@ -25,12 +25,19 @@
 #define THM_SECTION_TENSORS 3
 #define THM_SECTION_TOKENIZER 4
 #define THM_SECTION_DATA 5
+#define THM_SECTION_CONFIG_NEEDLE2 6
 
 #define THM_DTYPE_INT8 1  /* 8 bits */
 #define THM_DTYPE_INT16 2  /* 16 bits */
 #define THM_DTYPE_INT32 3  /* 32 bits */
 #define THM_DTYPE_UINT8 4  /* 8 bits */
 #define THM_DTYPE_INT4 5  /* 4 bits */
+#define THM_DTYPE_UINT16 6  /* 16 bits */
+#define THM_DTYPE_CQ2 7  /* 2 bits */
+#define THM_DTYPE_CQ3 8  /* 3 bits */
+#define THM_DTYPE_CQ4 9  /* 4 bits */
+#define THM_DTYPE_MAX 9
+#define THM_IMAGE_CQ_GROUP 128
 
 #define THM_LAYOUT_ROW_MAJOR 0
 #define THM_LAYOUT_S8_R8K64 1
@@ -124,6 +131,52 @@ _Static_assert(offsetof(thm_fmt_config, tool_call_id) == 56, "thm_fmt_config.too
 _Static_assert(offsetof(thm_fmt_config, tools_id) == 60, "thm_fmt_config.tools_id");
 _Static_assert(offsetof(thm_fmt_config, weight_bits) == 64, "thm_fmt_config.weight_bits");
 _Static_assert(offsetof(thm_fmt_config, reserved) == 68, "thm_fmt_config.reserved");
+
+typedef struct {
+    uint32_t vocab_size;
+    uint32_t d_model;
+    uint32_t n_layers;
+    uint32_t n_heads;               /* query heads */
+    uint32_t n_kv_heads;            /* key/value heads */
+    uint32_t head_dim;
+    uint32_t rope_n_pos;            /* rows of the RoPE tables: positions the image supports */
+    uint32_t lanes;                 /* hyper-connection lanes */
+    uint32_t hada_n;                /* the Hadamard MLP's width (a power of two >= d_model) */
+    uint32_t sinkhorn_iters;        /* row + column passes of the lane-mixing Sinkhorn */
+    uint32_t kv_window;             /* keys a query sees besides the sinks (0: all) */
+    uint32_t kv_sinks;              /* first positions every query sees */
+    uint32_t engram_sites;          /* layers with an engram (0 .. 4) */
+    uint32_t engram_layers[4];      /* the sites' layers, ascending; unused are 0 */
+    uint32_t engram_orders;         /* n-gram orders (1 .. 4) */
+    uint32_t engram_order[4];       /* each order; unused are 0 */
+    uint32_t engram_heads;          /* hash heads per order */
+    uint32_t engram_slots;          /* rows per table */
+    uint32_t engram_taps;           /* taps of the dilated conv */
+    uint32_t engram_dilation;       /* its dilation */
+    uint8_t reserved[24];           /* zero */
+} thm_fmt_config_needle2;
+_Static_assert(sizeof(thm_fmt_config_needle2) == 128, "thm_fmt_config_needle2 size");
+_Static_assert(offsetof(thm_fmt_config_needle2, vocab_size) == 0, "thm_fmt_config_needle2.vocab_size");
+_Static_assert(offsetof(thm_fmt_config_needle2, d_model) == 4, "thm_fmt_config_needle2.d_model");
+_Static_assert(offsetof(thm_fmt_config_needle2, n_layers) == 8, "thm_fmt_config_needle2.n_layers");
+_Static_assert(offsetof(thm_fmt_config_needle2, n_heads) == 12, "thm_fmt_config_needle2.n_heads");
+_Static_assert(offsetof(thm_fmt_config_needle2, n_kv_heads) == 16, "thm_fmt_config_needle2.n_kv_heads");
+_Static_assert(offsetof(thm_fmt_config_needle2, head_dim) == 20, "thm_fmt_config_needle2.head_dim");
+_Static_assert(offsetof(thm_fmt_config_needle2, rope_n_pos) == 24, "thm_fmt_config_needle2.rope_n_pos");
+_Static_assert(offsetof(thm_fmt_config_needle2, lanes) == 28, "thm_fmt_config_needle2.lanes");
+_Static_assert(offsetof(thm_fmt_config_needle2, hada_n) == 32, "thm_fmt_config_needle2.hada_n");
+_Static_assert(offsetof(thm_fmt_config_needle2, sinkhorn_iters) == 36, "thm_fmt_config_needle2.sinkhorn_iters");
+_Static_assert(offsetof(thm_fmt_config_needle2, kv_window) == 40, "thm_fmt_config_needle2.kv_window");
+_Static_assert(offsetof(thm_fmt_config_needle2, kv_sinks) == 44, "thm_fmt_config_needle2.kv_sinks");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_sites) == 48, "thm_fmt_config_needle2.engram_sites");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_layers) == 52, "thm_fmt_config_needle2.engram_layers");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_orders) == 68, "thm_fmt_config_needle2.engram_orders");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_order) == 72, "thm_fmt_config_needle2.engram_order");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_heads) == 88, "thm_fmt_config_needle2.engram_heads");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_slots) == 92, "thm_fmt_config_needle2.engram_slots");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_taps) == 96, "thm_fmt_config_needle2.engram_taps");
+_Static_assert(offsetof(thm_fmt_config_needle2, engram_dilation) == 100, "thm_fmt_config_needle2.engram_dilation");
+_Static_assert(offsetof(thm_fmt_config_needle2, reserved) == 104, "thm_fmt_config_needle2.reserved");
 
 typedef struct {
     uint32_t name_offset;           /* into STRINGS */

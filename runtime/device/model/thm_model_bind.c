@@ -51,20 +51,13 @@ static int fail(binder *bd, int err, const char *name, uint32_t len)
     return err;
 }
 
-/* Bits per element of each THM_DTYPE_* code: image/format.py DTYPES, checked
- * against it by tests/cmodel/test_dtype_table.py. Sub-byte types (int4) pack
- * 8 / bits elements a byte, low nibble first, and need no alignment. */
-static const uint8_t thm_dtype_bits[] = {
-    [THM_DTYPE_INT8] = 8, [THM_DTYPE_INT16] = 16, [THM_DTYPE_INT32] = 32,
-    [THM_DTYPE_UINT8] = 8, [THM_DTYPE_INT4] = 4,
-};
-
 /* The alignment an element needs: its bytes, 1 for sub-byte types; 0 for a
- * code the table does not have. */
+ * code the format does not have (thm_image_dtype_bits, the format's table). */
 static uint32_t dtype_align(uint32_t dtype)
 {
-    if (dtype >= sizeof(thm_dtype_bits) || !thm_dtype_bits[dtype]) return 0;
-    return thm_dtype_bits[dtype] >= 8 ? thm_dtype_bits[dtype] / 8u : 1u;
+    const uint32_t bits = thm_image_dtype_bits(dtype);
+    if (!bits) return 0;
+    return bits >= 8 ? bits / 8u : 1u;
 }
 
 /* The fast paths multiply padding rows and padding k as they lie, so a packed
@@ -243,7 +236,7 @@ int thm_model_bind(thm_model *m, const thm_image *img)
     if (!m || !img || !img->base) return THM_MODEL_E_ARG;
     memset(m, 0, sizeof(*m));
     const thm_fmt_config *k = &img->config;
-    if (!config_ok(k)) return THM_MODEL_E_CONFIG;
+    if (img->family != THM_FAMILY_NEEDLE || !config_ok(k)) return THM_MODEL_E_CONFIG;
     m->V = (int32_t)k->vocab_size;
     m->d = (int32_t)k->d_model;
     m->H = (int32_t)k->n_heads;

@@ -36,7 +36,7 @@ from ..core import resources
 WATCH_TINY = resources.data_path("models", "watch-tiny")
 QUERY = ("set a timer for ten minutes and then remind me to call my sister about the weekend trip "
          "to the mountains, and play some quiet music while I cook dinner")
-SHAPES = ("needle-26m", "tiny")
+SHAPES = ("needle-26m", "tiny", "needle2-base", "needle2-tiny")   # needle2-*: --board only (device_needle2.py)
 
 
 def add_arguments(p):
@@ -46,11 +46,14 @@ def add_arguments(p):
                         "--gen-tokens up to 96; JSON: bench-results/model-NAME.json)")
     p.add_argument("--shape", choices=SHAPES, default=SHAPES[0],
                    help="the model's shape, on the host or a --board (tiny: a d_model-32 smoke-test model; "
-                        "default %(default)s)")
+                        "needle2-base / needle2-tiny: Needle 2, CQ2, on a --board only; default %(default)s)")
     p.add_argument("--weights", choices=("int8", "int4"), default="int8",
                    help="--board: the projections int8 (default) or int4 (thimble convert --weights)")
     p.add_argument("--embed", choices=("int8", "int4"), default="int8",
                    help="--board: the embedding and tied head int8 (default) or int4 (thimble convert --embed)")
+    p.add_argument("--window", type=int, default=0, metavar="W",
+                   help="--shape needle2-*: the attention window the image is built with (default: the prompt's "
+                        "length; cut to what the board's arena holds)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                    help="--board: seconds QEMU may take for the RUN (default %(default)g)")
     p.add_argument("--profile", action="store_true",

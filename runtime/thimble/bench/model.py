@@ -153,6 +153,11 @@ def run(args):
         plot.require()
         if args.board and not args.profile:
             raise UsageError("--plot with --board draws the --profile parts: add --profile")
+    if getattr(args, "shape", "").startswith("needle2"):
+        if not args.board or args.peers or args.profile or args.plot:
+            raise UsageError("--shape needle2-* runs on a --board, without --peers, --profile or --plot")
+        from . import device_needle2
+        return device_needle2.run(args)
     if args.board:
         if args.peers:
             raise UsageError("--peers times onnxruntime on this host: it does not go with --board")

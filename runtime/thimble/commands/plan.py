@@ -80,6 +80,9 @@ def run(args):
         from ..needle2.cact_format import TAG
         if data[:4] == TAG.to_bytes(4, "little"):
             return _needle2(args, data, arena_budget, flash_budget, where)
+        from ..image.reader import parse_image
+        if parse_image(data, verify_hash=False).family == "needle2":
+            return _needle2_image(args, data, arena_budget, flash_budget, where)
         plan = make_plan(data, args.prompt_tokens, args.gen_tokens)
     except OSError as e:
         raise UsageError(f"{args.image}: {e.strerror or e}") from None
@@ -125,6 +128,50 @@ def run(args):
     return 0
 
 
+def _needle2_image(args, data, arena_budget, flash_budget, where):
+    """A Needle 2 .thm image: the C model's arena for prompt + generated tokens (thm_n2_arena_size)."""
+    from ..needle2.c_model import N2Model
+    from ..sim.c_model import CModelError
+    try:
+        m = N2Model(data, max_pos=1)
+    except CModelError as e:
+        raise UsageError(f"{args.image}: {e}") from None
+    n = args.prompt_tokens + args.gen_tokens
+    ram = m.arena_size(n)
+    if not ram:
+        raise UsageError(f"--prompt-tokens + --gen-tokens is {n}; the image has {m.image_positions} positions")
+    k = m.config
+    flash = len(data)
+    short = [(r, need, a) for r, need, a in (("arena", ram, arena_budget), ("flash", flash, flash_budget))
+             if a is not None and need > a]
+    if args.json:
+        print(json.dumps({"model": "needle2", "image_bytes": flash, "arena_bytes": ram, "positions": n,
+                          "window": k["kv_window"], "sinks": k["kv_sinks"], "arena_budget": arena_budget,
+                          "flash_budget": flash_budget, "fits": not short}, indent=1))
+    else:
+        ring = (f"window {k['kv_window']} + {k['kv_sinks']} sinks (a ring: RAM stops growing past them)"
+                if k["kv_window"] else "no window (every position cached)")
+        print(f"{args.image}: Needle 2 image, d_model {k['d_model']}, {k['n_layers']} layers, vocab "
+              f"{k['vocab_size']}; {n} positions, {ring}")
+        _sizes(("flash (image, read in place):", flash, flash_budget), ("arena (the C model's):", ram, arena_budget))
+    return _shortfalls(short, where)
+
+
+def _sizes(*rows):
+    """Lines of (label, bytes, budget or None), the numbers aligned."""
+    width = max(len(label) for label, _, _ in rows)
+    for label, n, budget in rows:
+        print(f"{label:{width}} {n:>12,} bytes ({n / 2**20:.2f} MiB)"
+              + (f"  budget {budget:,}" if budget is not None else ""))
+
+
+def _shortfalls(short, where):
+    for region, need, have in short:
+        print(f"error: does not fit {where}: the {region} region needs {need:,} bytes, has {have:,} "
+              f"(short by {need - have:,})", file=sys.stderr)
+    return 1 if short else 0
+
+
 def _needle2(args, data, arena_budget, flash_budget, where):
     """A Needle 2 .cact: its weights read in place, the integer model's RAM for a window."""
     from ..model.params import CheckpointError
@@ -155,17 +202,11 @@ def _needle2(args, data, arena_budget, flash_budget, where):
     else:
         print(f"{args.image}: Needle 2, d_model {cfg.d_model}, {cfg.num_layers} layers, vocab {cfg.vocab_size}; "
               f"window {window} + {args.sinks} sinks, {args.chunk} token(s) at a time")
-        print(f"flash (the .cact's weights, read in place): {flash:>12,} bytes ({flash / 2**20:.2f} MiB)"
-              + (f"  budget {flash_budget:,}" if flash_budget is not None else ""))
-        print(f"RAM:                                        {ram:>12,} bytes ({ram / 2**20:.2f} MiB)"
-              + (f"  budget {arena_budget:,}" if arena_budget is not None else ""))
+        _sizes(("flash (the .cact's weights, read in place):", flash, flash_budget), ("RAM:", ram, arena_budget))
         if most is not None:
             print(f"largest window this RAM holds: {most} positions (+{args.sinks} sinks; "
                   f"the model has {cfg.max_seq_len})")
         print(f"\n{'buffer':84}{'bytes':>12}")
         for n, b in bufs:
             print(f"{n:84}{b:>12,}")
-    for region, need, have in short:
-        print(f"error: does not fit {where}: the {region} region needs {need:,} bytes, has {have:,} "
-              f"(short by {need - have:,})", file=sys.stderr)
-    return 1 if short else 0
+    return _shortfalls(short, where)

@@ -35,8 +35,9 @@ from ..kernels import isa as _isa
 
 MAGIC = b"THMB"
 VERSION_MAJOR = 1        # a reader refuses another major version
-VERSION_MINOR = 2        # a reader accepts newer minors (only appended fields); 1.1: weight_layout;
-                         # 1.2: int4 tensors (weight_bits 4), rows packed as DTYPES says
+VERSION_MINOR = 3        # a reader accepts newer minors (only appended fields); 1.1: weight_layout;
+                         # 1.2: int4 tensors (weight_bits 4), rows packed as DTYPES says;
+                         # 1.3: Needle 2 images (CONFIG_NEEDLE2 in place of CONFIG), uint16 and CQ tensors
 SECTION_ALIGN = 64
 DATA_ALIGN = 64          # covers 16-byte MVE/NEON loads and 64-byte cache lines
 MAX_DIMS = 4
@@ -68,8 +69,12 @@ SECTION = [
     ("size", "Q", "bytes"),
 ]
 
-SECTION_KINDS = {"CONFIG": 1, "STRINGS": 2, "TENSORS": 3, "TOKENIZER": 4, "DATA": 5}
-REQUIRED_SECTIONS = ("CONFIG", "STRINGS", "TENSORS", "DATA")
+SECTION_KINDS = {"CONFIG": 1, "STRINGS": 2, "TENSORS": 3, "TOKENIZER": 4, "DATA": 5, "CONFIG_NEEDLE2": 6}
+REQUIRED_SECTIONS = ("STRINGS", "TENSORS", "DATA")
+# Exactly one config section, and it names the model family: CONFIG is Needle
+# v1 (encoder-decoder), CONFIG_NEEDLE2 Needle 2 (decoder-only). A reader older
+# than 1.3 finds no CONFIG in a Needle 2 image and refuses it.
+CONFIG_SECTIONS = {"CONFIG": "needle", "CONFIG_NEEDLE2": "needle2"}
 
 # The model's hyperparameters and the special token ids. Integer constants of
 # the quantised model (multipliers, shifts, eps) are tensors, not config.
@@ -94,6 +99,32 @@ CONFIG = [
     ("reserved", "60s", "zero"),
 ]
 
+# Needle 2 (runtime/thimble/needle2/image.py writes it, thm_n2_bind reads it).
+# As for CONFIG, the integer constants are tensors.
+CONFIG_NEEDLE2 = [
+    ("vocab_size", "I", ""),
+    ("d_model", "I", ""),
+    ("n_layers", "I", ""),
+    ("n_heads", "I", "query heads"),
+    ("n_kv_heads", "I", "key/value heads"),
+    ("head_dim", "I", ""),
+    ("rope_n_pos", "I", "rows of the RoPE tables: positions the image supports"),
+    ("lanes", "I", "hyper-connection lanes"),
+    ("hada_n", "I", "the Hadamard MLP's width (a power of two >= d_model)"),
+    ("sinkhorn_iters", "I", "row + column passes of the lane-mixing Sinkhorn"),
+    ("kv_window", "I", "keys a query sees besides the sinks (0: all)"),
+    ("kv_sinks", "I", "first positions every query sees"),
+    ("engram_sites", "I", "layers with an engram (0 .. 4)"),
+    ("engram_layers", "4I", "the sites' layers, ascending; unused are 0"),
+    ("engram_orders", "I", "n-gram orders (1 .. 4)"),
+    ("engram_order", "4I", "each order; unused are 0"),
+    ("engram_heads", "I", "hash heads per order"),
+    ("engram_slots", "I", "rows per table"),
+    ("engram_taps", "I", "taps of the dilated conv"),
+    ("engram_dilation", "I", "its dilation"),
+    ("reserved", "24s", "zero"),
+]
+
 TENSOR = [
     ("name_offset", "I", "into STRINGS"),
     ("name_len", "H", "bytes, 1 .. MAX_NAME"),
@@ -114,7 +145,15 @@ TENSOR = [
 # any weight row without shifting; the cost is half a byte per odd row. The
 # C binder's table (runtime/device/model/thm_model_bind.c thm_dtype_bits) is
 # checked against this one, and the C reader's byte count against dtype_bytes.
-DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4)}
+#
+# CQ (Needle 2, 1.3): cqB [N, Kp] is a CQ matrix's codebook indices, B bits a
+# field in one LSB-first bitstream per row (ternary is cq2 with its own
+# codebook), Kp a multiple of the 128-value group; the tensor NAME.lut (int8
+# [2^B]) holds the integer codebook and NAME.norms (uint16 [N, Kp / 128]) the
+# group norms (kernels/include/thimble_kernels.h thm_matmul_cq_s8).
+DTYPES = {1: ("int8", 8), 2: ("int16", 16), 3: ("int32", 32), 4: ("uint8", 8), 5: ("int4", 4),
+          6: ("uint16", 16), 7: ("cq2", 2), 8: ("cq3", 3), 9: ("cq4", 4)}
+CQ_GROUP = 128
 
 
 def dtype_bytes(code, dims):
@@ -156,6 +195,7 @@ def struct_size(fields):
 HEADER_SIZE = struct_size(HEADER)
 SECTION_SIZE = struct_size(SECTION)
 CONFIG_SIZE = struct_size(CONFIG)
+CONFIG_NEEDLE2_SIZE = struct_size(CONFIG_NEEDLE2)
 TENSOR_SIZE = struct_size(TENSOR)
 SHA256_OFFSET = struct.calcsize("<" + "".join(c for n, c, _ in HEADER[:HEADER.index(
     next(f for f in HEADER if f[0] == "sha256"))]))
@@ -163,5 +203,6 @@ SHA256_OFFSET = struct.calcsize("<" + "".join(c for n, c, _ in HEADER[:HEADER.in
 assert HEADER_SIZE == 128, HEADER_SIZE
 assert SECTION_SIZE == 24, SECTION_SIZE
 assert CONFIG_SIZE == 128, CONFIG_SIZE
+assert CONFIG_NEEDLE2_SIZE == 128, CONFIG_NEEDLE2_SIZE
 assert TENSOR_SIZE == 48, TENSOR_SIZE
 assert SHA256_OFFSET == 32, SHA256_OFFSET

@@ -10,7 +10,8 @@ import numpy as np
 from . import format as fmt
 from .writer import ImageError, data_bytes
 
-_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8, "int4": np.uint8}
+_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8, "int4": np.uint8,
+          "uint16": np.uint16, "cq2": np.uint8, "cq3": np.uint8, "cq4": np.uint8}
 
 
 def _unpack(fields, buf, off):
@@ -28,7 +29,8 @@ def _unpack(fields, buf, off):
 
 
 class Image:
-    """A parsed image: header, config (dict), tensors (name -> read-only numpy view
+    """A parsed image: header, family ("needle" or "needle2"), config (dict of that
+    family's config fields), tensors (name -> read-only numpy view
     into the image bytes; a packed tensor is its raw uint8 bytes, to be read with
     thimble.kernels.layouts.unpack), tensor_info (name -> dict), tokenizer (bytes
     or None), weight_layout (the layout name of its packed tensors, "row_major" if none)."""
@@ -37,6 +39,7 @@ class Image:
         self.buf = buf
         self.header = None
         self.config = None
+        self.family = None
         self.tensors = {}
         self.tensor_info = {}
         self.tokenizer = None
@@ -103,9 +106,16 @@ def parse_image(buf, verify_hash=True):
     for kind in fmt.REQUIRED_SECTIONS:
         if kind not in sections:
             raise ImageError(f"required section {kind} is missing")
-    if sections["CONFIG"]["size"] < fmt.CONFIG_SIZE:
-        raise ImageError(f"CONFIG section is {sections['CONFIG']['size']} bytes, needs {fmt.CONFIG_SIZE}")
-    img.config = {k: v for k, v in _unpack(fmt.CONFIG, mv, sections["CONFIG"]["offset"]).items()
+    configs = [k for k in fmt.CONFIG_SECTIONS if k in sections]
+    if len(configs) != 1:
+        raise ImageError(f"an image has exactly one config section ({' or '.join(fmt.CONFIG_SECTIONS)}), "
+                         f"this one {len(configs)}")
+    kind = configs[0]
+    fields = getattr(fmt, kind)
+    if sections[kind]["size"] < fmt.struct_size(fields):
+        raise ImageError(f"{kind} section is {sections[kind]['size']} bytes, needs {fmt.struct_size(fields)}")
+    img.family = fmt.CONFIG_SECTIONS[kind]
+    img.config = {k: v for k, v in _unpack(fields, mv, sections[kind]["offset"]).items()
                   if not k.startswith("reserved")}
 
     strings, tens, data = sections["STRINGS"], sections["TENSORS"], sections["DATA"]
@@ -137,6 +147,8 @@ def parse_image(buf, verify_hash=True):
         if min(dims) < 1 or any(d != 1 for d in t["dims"][t["ndim"]:]):
             raise ImageError(f"tensor {name}: bad dims {t['dims']}")
         dtype, layout = fmt.DTYPES[t["dtype"]][0], fmt.LAYOUTS[t["layout"]]
+        if dtype.startswith("cq") and (len(dims) != 2 or dims[1] % fmt.CQ_GROUP):
+            raise ImageError(f"tensor {name}: {dtype} is [N, K] with K a multiple of {fmt.CQ_GROUP}, not {dims}")
         want = data_bytes(dtype, dims, layout)
         if want is None:
             raise ImageError(f"tensor {name}: layout {layout} holds int8 [N, K] weights, not {dtype} {dims}")
@@ -148,8 +160,9 @@ def parse_image(buf, verify_hash=True):
             raise ImageError(f"tensor {name}: data [{lo}, {hi}) outside the DATA section or misaligned")
         raw = layout != "row_major"
         arr = np.frombuffer(mv[lo:hi], dtype=np.uint8 if raw else _NUMPY[dtype])
-        # int4: uint8 rows of (last + 1) // 2 bytes, the kernels' packed form
-        shape = dims[:-1] + ((dims[-1] + 1) // 2,) if dtype == "int4" else dims
+        # int4 and cqB: uint8 rows of their packed bytes, the kernels' form
+        bits = fmt.DTYPES[t["dtype"]][1]
+        shape = dims[:-1] + (-(-dims[-1] * bits // 8),) if dtype in ("int4", "cq2", "cq3", "cq4") else dims
         img.tensors[name] = arr if raw else arr.reshape(shape)
         img.tensor_info[name] = dict(dtype=dtype, dims=dims, layout=layout, offset=lo, size=t["data_size"])
     if "TOKENIZER" in sections:

@@ -9,7 +9,8 @@ from . import format as fmt
 
 _DTYPE_CODES = {name: code for code, (name, _) in fmt.DTYPES.items()}
 _LAYOUT_CODES = {name: code for code, name in fmt.LAYOUTS.items()}
-_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8}
+_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16}
+_PACKED = ("int4", "cq2", "cq3", "cq4")     # data given as the packed uint8 bytes
 
 
 class ImageError(ValueError):
@@ -52,7 +53,7 @@ def data_bytes(dtype, dims, layout):
 
 
 class Tensor:
-    """A tensor to write. data: a numpy array of the dtype (or, for int4, packed uint8 bytes;
+    """A tensor to write. data: a numpy array of the dtype (or, for int4 and cqB, packed uint8 bytes;
     for a packed layout, the uint8 bytes runtime/thimble/kernels/layouts.py pack wrote);
     dims: the logical shape (defaults to data.shape; [N, K] for a packed layout)."""
 
@@ -78,16 +79,25 @@ class Tensor:
         if self.layout != "row_major" and self.data.dtype != np.uint8:
             raise ImageError(f"tensor {name}: data is {self.data.dtype}; in layout {self.layout} "
                              f"pass the packed bytes as uint8")
-        if self.layout == "row_major" and self.dtype != "int4" and self.data.dtype != _NUMPY[self.dtype]:
+        if self.dtype in _PACKED and self.data.dtype != np.uint8:
+            raise ImageError(f"tensor {name}: pass {self.dtype} data as its packed uint8 bytes")
+        if self.dtype.startswith("cq") and (len(self.dims) != 2 or self.dims[1] % fmt.CQ_GROUP):
+            raise ImageError(f"tensor {name}: {self.dtype} is [N, K] with K a multiple of {fmt.CQ_GROUP}, "
+                             f"not {self.dims}")
+        if self.layout == "row_major" and self.dtype not in _PACKED and self.data.dtype != _NUMPY[self.dtype]:
             raise ImageError(f"tensor {name}: data is {self.data.dtype}, declared {self.dtype}")
         if self.data.nbytes != want:
             raise ImageError(f"tensor {name}: {self.data.nbytes} bytes of data for dims {self.dims} "
                              f"of {self.dtype} in layout {self.layout} ({want} expected)")
 
 
-def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
-    """Return the bytes of an image. config: dict of the CONFIG fields;
-    tensors: list of Tensor (names unique)."""
+def build_image(config, tensors, tokenizer_blob=None, model_id=b"", family="needle"):
+    """Return the bytes of an image. config: dict of the family's config fields
+    (CONFIG for "needle", CONFIG_NEEDLE2 for "needle2"); tensors: list of Tensor (names unique)."""
+    config_kind = {v: k for k, v in fmt.CONFIG_SECTIONS.items()}.get(family)
+    if config_kind is None:
+        raise ImageError(f"model family {family!r} is not one of {sorted(fmt.CONFIG_SECTIONS.values())}")
+    config_fields = getattr(fmt, config_kind)
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -101,11 +111,11 @@ def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
     weight_layout = _LAYOUT_CODES[packed[0]] if packed else 0
 
     strings = b"".join(t.name.encode("utf-8") for t in tensors)
-    kinds = ["CONFIG", "STRINGS", "TENSORS"] + (["TOKENIZER"] if tokenizer_blob else []) + ["DATA"]
+    kinds = [config_kind, "STRINGS", "TENSORS"] + (["TOKENIZER"] if tokenizer_blob else []) + ["DATA"]
     table_off = fmt.HEADER_SIZE
     off = _align(table_off + fmt.SECTION_SIZE * len(kinds), fmt.SECTION_ALIGN)
 
-    sizes = {"CONFIG": fmt.CONFIG_SIZE, "STRINGS": len(strings),
+    sizes = {config_kind: fmt.struct_size(config_fields), "STRINGS": len(strings),
              "TENSORS": fmt.TENSOR_SIZE * len(tensors),
              "TOKENIZER": len(tokenizer_blob or b"")}
     layout = {}
@@ -125,8 +135,8 @@ def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
     sections = b"".join(_pack(fmt.SECTION, dict(kind=fmt.SECTION_KINDS[k], offset=layout[k][0],
                                                 size=layout[k][1])) for k in kinds)
     buf[table_off:table_off + len(sections)] = sections
-    co, _ = layout["CONFIG"]
-    buf[co:co + fmt.CONFIG_SIZE] = _pack(fmt.CONFIG, config)
+    co, csize = layout[config_kind]
+    buf[co:co + csize] = _pack(config_fields, config)
     so, _ = layout["STRINGS"]
     buf[so:so + len(strings)] = strings
     to, _ = layout["TENSORS"]
@@ -154,10 +164,10 @@ def build_image(config, tensors, tokenizer_blob=None, model_id=b""):
     return bytes(buf)
 
 
-def write_image(path, config, tensors, tokenizer_blob=None, model_id=b""):
+def write_image(path, config, tensors, tokenizer_blob=None, model_id=b"", family="needle"):
     """Write an image to path (atomically: a temporary file, then rename). Returns its SHA-256 hex."""
     import os
-    data = build_image(config, tensors, tokenizer_blob, model_id)
+    data = build_image(config, tensors, tokenizer_blob, model_id, family)
     tmp = f"{path}.partial"
     with open(tmp, "wb") as f:
         f.write(data)

@@ -11,8 +11,8 @@ matmul_cq per matrix). Norm gains (1 + g), the MLP's diagonals and the mHC's
 scalars are folded into per-channel multipliers; a negative one keeps its
 sign apart (requantize multipliers are non-negative).
 
-Not yet here: the probe heads, and a C twin of the whole (its kernels are
-the C ones already)."""
+Its C twin is runtime/device/needle2/ (one token a step), bound from the
+image needle2/image.py writes. Not yet here: the probe heads."""
 import dataclasses
 import math
 
@@ -303,7 +303,8 @@ class IntNeedle2:
         s_f = self.s("final", 0)
         f8 = self.norm(xm, sX, p["final_norm"], s_f)
         xr, sh = R.cq_rotate_s8(f8.astype(np.int8))
-        return emb.acc(xr, sh) * emb.unit(s_f)[None, :]
+        self.last_acc = emb.acc(xr, sh)          # int64 sums; the C model requantizes them (image.py)
+        return self.last_acc * emb.unit(s_f)[None, :]
 
     def _phi(self, nx, s_nx, name, rows, a, bias):
         """Q12 pre-activations a * (nx . phi_rows) + bias of the mHC (a folded into the factor)."""

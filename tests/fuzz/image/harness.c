@@ -26,6 +26,7 @@
 
 #include "thm_app.h"
 #include "thm_image_format.h"
+#include "thm_n2.h"
 #include "thm_sha256.h"
 #include "thm_tokenizer_format.h"
 
@@ -187,6 +188,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* A Needle 2 image (CONFIG_NEEDLE2): bind, plan 16 positions in the arena and
+ * run 4 tokens, as a board would; 1 if the image was one (run or refused). */
+static int needle2_image(const uint8_t *img, size_t size)
+{
+    static thm_image im;
+    static thm_n2 m;
+    if (thm_image_open(&im, img, size) != THM_IMG_OK || im.family != THM_FAMILY_NEEDLE2) return 0;
+    if (thm_n2_bind(&m, &im) != THM_N2_OK) return 1;
+    const int32_t max_pos = m.n_pos < 16 ? m.n_pos : 16;
+    const size_t need = thm_n2_arena_size(&m, max_pos);
+    if (!need || need > ARENA_BYTES || thm_n2_init(&m, arena, ARENA_BYTES, max_pos) != THM_N2_OK) return 1;
+    for (int32_t t = 0; t < 4 && t < max_pos; t++) {
+        int32_t best = 0;
+        if (thm_n2_step(&m, (t * 37) % m.V, 0, &best) != THM_N2_OK) return 1;
+        if (best < 0 || best >= m.V) abort();
+    }
+    return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static thm_app_model am;
@@ -209,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         thm_sha256_final(&c, image + SHA_OFF);
     }
     char msg[160];
+    if (needle2_image(image, size)) return 0;
     if (thm_app_load(&am, image, size, arena, ARENA_BYTES, msg, sizeof msg) != THM_APP_OK) return 0;
     if (thm_app_parse_request(request, request_len, &req, &ans) != THM_APP_OK) abort();   /* the seed request is good */
     thm_app_answer_prompt(&am, &req, &ans);
