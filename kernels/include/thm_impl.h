@@ -260,6 +260,7 @@ thm_matmul_packed_f thm_matmul_s8_packed_dsp;   /* THM_LAYOUT_S16_R4K16 */
 thm_matmul_s4_f thm_matmul_s4_dsp;
 thm_matmul_s4_s32_f thm_matmul_s4_s32_dsp;
 thm_dot_s8_f thm_dot_s8_dsp;
+thm_matmul_cq_f thm_matmul_cq_dsp;
 thm_softmax_rows_f thm_softmax_q15_rows_dsp;
 thm_rmsnorm_s8_f thm_rmsnorm_s8_dsp;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_dsp;

@@ -99,6 +99,7 @@ static const thm_ops thm_ops_arm_dsp = {
     .rmsnorm_s8 = thm_rmsnorm_s8_dsp,
     .rmsnorm_s16 = thm_rmsnorm_s16_dsp,
     .dot_s8 = thm_dot_s8_dsp,
+    .matmul_cq = thm_matmul_cq_dsp,
 };
 #endif
 

@@ -138,3 +138,19 @@ def test_reader_refusals(parts):
         parse_image(bytes(buf), verify_hash=False)
     with pytest.raises(CModelError, match="required section is missing"):
         N2Model(bytes(buf), verify_hash=False)
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_other_lane_counts(lanes):
+    """The C model's general lane loops (Needle 2 has 4 lanes, which has its own) on a
+    random small model with 2 or 3."""
+    from needle2_models import TINY, random_params
+    from thimble.needle2 import config as C
+    cfg = C.validate(C.Needle2Config(**dict(TINY, mhc_lanes=lanes)))
+    mats, fparams = cq_model(cfg, random_params(cfg, seed=lanes), bits=2)
+    rng = np.random.default_rng(lanes)
+    cal = calibrate(cfg, fparams, [rng.integers(0, cfg.vocab_size, 16)])
+    tokens = rng.integers(0, cfg.vocab_size, 20)
+    im = IntNeedle2(cfg, mats, fparams, cal)
+    want = expected(im, tokens)
+    assert np.array_equal(N2Model(N2I.build(im), max_pos=20).run(tokens), want)

@@ -91,8 +91,9 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
 /* THM_K_N2_RUN: a Needle 2 image (bind, plan max_pos positions in the
  * scratch, then n tokens through thm_n2_step), timed as a whole: out gets
  * the argmax after each token (int32 [n]), each token's counter ticks
- * (uint64 [n], the counter read between tokens), then the last token's
- * logits (int32 [V]). THM_N2_E_* from the model, or THM_JOB_E_* when the image or
+ * (uint64 [n], the counter read between tokens), the last token's logits
+ * (int32 [V]), then per-part ticks over all the tokens (uint64
+ * [THM_N2_PROF_N], thm_n2_prof.h; zero unless built with THM_N2_PROFILE). THM_N2_E_* from the model, or THM_JOB_E_* when the image or
  * the buffers do not fit. */
 int thm_job_n2(const uint8_t *image, uint32_t image_bytes, const int32_t *tokens, int32_t n, int32_t max_pos,
                int32_t *out, uint32_t out_bytes, uint8_t *scratch, uint32_t scratch_bytes, uint64_t *t0,

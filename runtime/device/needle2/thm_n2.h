@@ -60,12 +60,14 @@ typedef struct {
     const int32_t *mult, *shift;
     const uint8_t *neg;
     int64_t eps;
+    int any_neg;               /* some channel negates: only then the sign pass runs */
 } thm_n2_norm;
 
 /* A per-channel requantize of either sign (IntNeedle2.rq). */
 typedef struct {
     const int32_t *mult, *shift;
     const uint8_t *neg;
+    int any_neg;
 } thm_n2_rq;
 
 typedef struct {

@@ -125,7 +125,10 @@ static int bind_rq(binder *bd, const char *p_in, uint32_t n, thm_n2_rq *r)
     TRY(get1(bd, p, ".shift", THM_DTYPE_INT32, n, &a)); r->shift = a;
     TRY(shifts_ok(bd, r->shift, n));
     TRY(get1(bd, p, ".neg", THM_DTYPE_UINT8, n, &a)); r->neg = a;
-    return flags_ok(bd, r->neg, n);
+    TRY(flags_ok(bd, r->neg, n));
+    r->any_neg = 0;
+    for (uint32_t i = 0; i < n; i++) r->any_neg |= r->neg[i];
+    return THM_N2_OK;
 }
 
 static int bind_norm(binder *bd, const char *p_in, uint32_t n, thm_n2_norm *r)
@@ -134,7 +137,7 @@ static int bind_norm(binder *bd, const char *p_in, uint32_t n, thm_n2_norm *r)
     const char *p = pc.s;
     thm_n2_rq q;
     TRY(bind_rq(bd, p, n, &q));
-    r->mult = q.mult; r->shift = q.shift; r->neg = q.neg;
+    r->mult = q.mult; r->shift = q.shift; r->neg = q.neg; r->any_neg = q.any_neg;
     const void *a;
     TRY(get1(bd, p, ".eps", THM_DTYPE_INT32, 2, &a));
     const int32_t *e = a;

@@ -57,8 +57,9 @@ def add_arguments(p):
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                    help="--board: seconds QEMU may take for the RUN (default %(default)g)")
     p.add_argument("--profile", action="store_true",
-                   help="--board: run a firmware built with -DTHM_MODEL_PROFILE=1 and print where the "
-                        "instructions go, per part of the model (runtime/device/model/thm_model_prof.h)")
+                   help="--board: run a firmware built with -DTHM_MODEL_PROFILE=1 (needle2 shapes: "
+                        "-DTHM_N2_PROFILE=1) and print where the instructions go, per part of the model "
+                        "(runtime/device/model/thm_model_prof.h, runtime/device/needle2/thm_n2_prof.h)")
 
 
 def json_path(args):

@@ -23,6 +23,18 @@ from .results import save
 
 SHAPES = ("needle2-base", "needle2-tiny")
 CALIB_ITERS = 1_000_000
+# runtime/device/needle2/thm_n2_prof.h, in its order
+PROFILE_PARTS = ("embed", "engram", "norm", "rotate", "proj", "mix", "lanes", "attn", "mlp", "head")
+
+
+def profile_firmware(board):
+    """The conformance firmware with per-part counters (THM_N2_PROFILE) in its own build folder:
+    the counter reads cost instructions, so the default build never has them."""
+    import os
+    from ..core import resources
+    from ..firmware.build import build_firmware
+    bd = os.path.join(resources.build_root(), "profile-needle2", board.name)
+    return build_firmware(board.name, bd, target="thm_conformance", defines=["THM_N2_PROFILE=1"])
 
 
 def int_model(shape, seed, log):
@@ -101,12 +113,12 @@ def run(args):
                arena_for_window_256=arena_bytes(image_for(im, 256, sinks), max(n, 260)) if window != 256 else None)
     tokens = np.random.default_rng(args.seed + 1).integers(14, cfg.vocab_size, n).astype(np.int32)
     want = host.run(tokens)
-    elf = build_firmware(board.name)
+    elf = profile_firmware(board) if args.profile else build_firmware(board.name)
     best = _best_isa(board)
     V = cfg.vocab_size
     cases = [J.Case("empty", J.EMPTY, [], []), J.Case("spin", J.SPIN2, [CALIB_ITERS], []),
              J.Case(f"needle2 {n}", J.N2_RUN, [n, n], [np.frombuffer(image, np.uint8), tokens], np.int32,
-                    (3 * n + V,))]
+                    (3 * n + V + 2 * len(PROFILE_PARTS),))]
     log(f"{board.name}: {n} tokens through the model under QEMU ...")
     t1 = time.perf_counter()
     recs = run_job(board, elf, cases, isa_mask=1 << best, timeout=args.timeout)
@@ -118,6 +130,7 @@ def run(args):
     out = np.frombuffer(r[2].out, np.int32)
     argmax, ticks = out[:n], out[n:3 * n].view(np.uint64)
     logits = out[3 * n:3 * n + V]
+    parts = out[3 * n + V:3 * n + V + 2 * len(PROFILE_PARTS)].view(np.uint64).astype(np.float64) * per_tick
     instr = ticks.astype(np.float64) * per_tick
     bit_exact = bool(np.array_equal(argmax, want.argmax(-1)) and np.array_equal(logits, want[-1]))
     prefill = float(instr[:prompt].sum())
@@ -129,6 +142,10 @@ def run(args):
                per_token_instructions=[round(x) for x in instr],
                estimate={"assumes": "1 instruction per cycle at real_clock_hz (an ESTIMATE, not a measurement)",
                          "decode_tok_s": board.real_clock_hz / decode if decode else None})
+    if args.profile:            # the counts include the profile's own counter reads
+        per = {k: round(v / n) for k, v in zip(PROFILE_PARTS, parts)}
+        per["other"] = round(instr.sum() / n) - sum(per.values())
+        res["profile_per_token"] = per
     doc = {"benchmark": "thimble bench model --board (Needle 2)", "machine": machine_info(),
            "settings": {"model": f"Needle 2 {args.shape.split('-')[1]} shape, random weights, CQ2",
                         "prompt_tokens": prompt, "gen_tokens": gen,
@@ -175,4 +192,11 @@ def _report(doc, out=None):
         print(f"ESTIMATE at 1 instruction/cycle: {r['estimate']['decode_tok_s']:.1f} tok/s decode", file=out)
     print(f"bit-exact with the host C model: {'yes' if r['bit_exact'] else 'NO'}; QEMU wall {r['qemu_wall_s']:.0f} s",
           file=out)
+    if "profile_per_token" in r:
+        p = r["profile_per_token"]
+        total = sum(p.values()) or 1
+        print(f"\n{'part':8} {'per token (all tokens)':>24} {'share':>6}  (a profiling build: its counter reads "
+              "included)", file=out)
+        for k in sorted(p, key=lambda k: -p[k]):
+            print(f"{k:8} {p[k]:>24,} {100 * p[k] / total:5.1f}%", file=out)
 

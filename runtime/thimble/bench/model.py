@@ -154,8 +154,8 @@ def run(args):
         if args.board and not args.profile:
             raise UsageError("--plot with --board draws the --profile parts: add --profile")
     if getattr(args, "shape", "").startswith("needle2"):
-        if not args.board or args.peers or args.profile or args.plot:
-            raise UsageError("--shape needle2-* runs on a --board, without --peers, --profile or --plot")
+        if not args.board or args.peers or args.plot:
+            raise UsageError("--shape needle2-* runs on a --board, without --peers or --plot")
         from . import device_needle2
         return device_needle2.run(args)
     if args.board:
