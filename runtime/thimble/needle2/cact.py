@@ -57,6 +57,11 @@ class Cact:
         """Every model tensor by name as float64 (heads and tokenizer left out)."""
         return {name: self.float(name) for name, _, _ in F.tensor_order(self.config)}
 
+    def head_params(self):
+        """The probe heads' tensors the file has (heads.py names them), as float64."""
+        return {name: self.float(name) for name in self.tensors
+                if name.split(".")[0] in F.HEAD_CODES.values()}
+
 
 # --- reader ------------------------------------------------------------------
 
@@ -252,10 +257,12 @@ def _bits_for(name, bits):
     return bits(name) if callable(bits) else bits
 
 
-def build_cact(cfg, params, *, bits=2, group=128, tokenizer=None, specials=(0, 1, 2, 3), codebook=None):
+def build_cact(cfg, params, *, bits=2, group=128, tokenizer=None, specials=(0, 1, 2, 3), codebook=None,
+               heads=None):
     """params: name -> float array in file order names (cact_format.tensor_order);
     bits: 2, 3, 4, 5 (ternary), or a function name -> one of those or None (fp16).
-    tokenizer: [(piece bytes, score, type name)] or None. -> bytes."""
+    tokenizer: [(piece bytes, score, type name)] or None. heads: the probe heads'
+    tensors by name (heads.py; fp16 in the file, after a manifest), or None. -> bytes."""
     validate(cfg)
     table = cq.header_codebooks(group) if codebook is None else np.asarray(codebook, np.float32)
     recs, blobs = [], []
@@ -269,6 +276,12 @@ def build_cact(cfg, params, *, bits=2, group=128, tokenizer=None, specials=(0, 1
             packed, norms = cq.quantize(a, b, group, table)
             recs.append((F.CQ, shape, group, b))
             blobs.append(packed.tobytes() + norms.astype("<f2").tobytes())
+    if heads:
+        codes = [c for c, name in sorted(F.HEAD_CODES.items()) if f"{name}.probes" in heads]
+        for name, shape, _ in F.head_order(cfg, codes):
+            a = np.asarray(codes, np.float64) if name == "heads.manifest" else np.asarray(heads[name], np.float64)
+            recs.append((F.FP16, shape, 0, 0))
+            blobs.append(a.reshape(shape).astype("<f2").tobytes())
     if tokenizer is not None:
         kinds = {v: k for k, v in F.PIECE_TYPES.items()}
         out = bytearray(F.TOKENIZER_HEADER.pack(len(tokenizer), *specials, 1, 1, 0))
