@@ -113,6 +113,10 @@ def test_binder_refusals(parts):
         config, replaced(tensors, "layer00.q_norm.mult", np.zeros(15, np.int32)))
     assert "not a Needle 2 image" in refusal(dict(config, hada_n=48), tensors)
     assert "not a Needle 2 image" in refusal(dict(config, engram_layers=[3, 1, 0, 0]), tensors)
+    # more orders than the config's array holds, with no site to use them (the image fuzz harness)
+    assert "not a Needle 2 image" in refusal(dict(config, engram_sites=0, engram_orders=9), tensors)
+    # tables x slots past one int32 row index (2 tables here): refused before anything is sized
+    assert "not a Needle 2 image" in refusal(dict(config, engram_slots=1 << 24), tensors)
 
 
 def test_families_refuse_each_other(parts):

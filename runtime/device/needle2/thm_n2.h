@@ -28,6 +28,7 @@
 #define THM_N2_MAX_SITES 4
 #define THM_N2_MAX_ORDERS 4
 #define THM_N2_TAPS 4
+#define THM_N2_MAX_ENGRAM_ROWS (1u << 24)   /* tables x slots of a site (base: 4 x 8192) */
 #define THM_N2_ARENA_ALIGN 64
 #define THM_N2_ARENA_MAX ((uint64_t)1 << 31)
 

@@ -201,15 +201,18 @@ static int config_ok(const thm_fmt_config_needle2 *k)
     if (k->hada_n < k->d_model || k->hada_n > THM_FWHT_MAX_N || (k->hada_n & (k->hada_n - 1))) return 0;
     if (k->sinkhorn_iters > 1000 || k->rope_n_pos < 1 || k->rope_n_pos > (1u << 20)) return 0;
     if (k->kv_window > (1u << 20) || k->kv_sinks > (1u << 20)) return 0;
-    if (k->engram_sites > THM_N2_MAX_SITES) return 0;
+    /* the counts of the fixed arrays, whether or not a site uses them (the fields are copied) */
+    if (k->engram_sites > THM_N2_MAX_SITES || k->engram_orders > THM_N2_MAX_ORDERS) return 0;
     if (k->engram_sites) {
-        if (k->engram_orders < 1 || k->engram_orders > THM_N2_MAX_ORDERS) return 0;
+        if (k->engram_orders < 1) return 0;
         for (uint32_t o = 0; o < k->engram_orders; o++)
             if (k->engram_order[o] < 1 || k->engram_order[o] > 8) return 0;
         if (k->engram_heads < 1 || k->engram_heads > 64 || k->engram_slots < 1 || k->engram_slots > (1u << 24)) return 0;
         if (k->engram_taps != THM_N2_TAPS || k->engram_dilation < 1 || k->engram_dilation > 64) return 0;
-        const uint32_t tables = k->engram_orders * k->engram_heads;
+        const uint32_t tables = k->engram_orders * k->engram_heads;     /* <= 256 */
         if (k->d_model % tables) return 0;
+        /* the tables' rows (tables x slots) are one int32 row index: bounded on every target */
+        if ((uint64_t)tables * k->engram_slots > THM_N2_MAX_ENGRAM_ROWS) return 0;
         for (uint32_t s = 0; s < k->engram_sites; s++) {
             if (k->engram_layers[s] >= k->n_layers) return 0;
             if (s && k->engram_layers[s] <= k->engram_layers[s - 1]) return 0;

@@ -16,7 +16,10 @@
  * byte asks it not to (then the refusal paths get fuzzed too). A custom
  * mutator (libFuzzer's LLVMFuzzerCustomMutator) aims most edits at the
  * config, the tensor table and the tokenizer's header, pieces and strings:
- * plain byte edits of a 64 KB image would land in the weights nearly always. */
+ * plain byte edits of a 64 KB image would land in the weights nearly always.
+ * A Needle 2 image (CONFIG_NEEDLE2; tests/fuzz/seeds.py needle2.thm) is bound,
+ * planned and run for four tokens (needle2_image below): its plain byte
+ * edits land in the integer constants, which the binder must range-check. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +133,9 @@ size_t LLVMFuzzerCustomMutator(uint8_t *d, size_t size, size_t max_size, unsigne
     tok_tables t;
     switch (mix(&s) % 8) {
     case 0: case 1: break;                                  /* plain byte edits, anywhere */
-    case 2:                                                 /* a config field */
-        if (!section(d, size, THM_SECTION_CONFIG, &off, &len) || len < 4) break;
+    case 2:                                                 /* a config field (v1's or Needle 2's) */
+        if ((!section(d, size, THM_SECTION_CONFIG, &off, &len)
+             && !section(d, size, THM_SECTION_CONFIG_NEEDLE2, &off, &len)) || len < 4) break;
         off += 4 * (mix(&s) % (len / 4));
         wr32(d + off, field_value(rd32(d + off), &s));
         return size;
