@@ -107,6 +107,9 @@ def test_binder_refusals(parts):
     bad[3] = 95
     assert "out of range: layer01.out_proj.rshift" in refusal(config, replaced(tensors, "layer01.out_proj.rshift",
                                                                                bad))
+    attn = next(t for t in tensors if t.name == "layer03.attn").data.copy()
+    attn[1], attn[2] = 5, 1 << 30                  # diff_max << 5 past int32: the softmax's rule
+    assert "out of range: layer03.attn" in refusal(config, replaced(tensors, "layer03.attn", attn))
     neg = np.full(64, 2, np.uint8)
     assert "out of range: layer00.d3.neg" in refusal(config, replaced(tensors, "layer00.d3.neg", neg))
     assert "wrong dtype or shape: layer00.q_norm.mult" in refusal(

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "thm_n2.h"
 #include "thimble_kernels.h"
+#include "thm_fixedpoint.h"     /* thm_softmax_range_ok: the attention kernel's own rule */
 
 #define SHIFT_MIN (-31)
 #define SHIFT_MAX 30
@@ -307,8 +308,9 @@ int thm_n2_bind(thm_n2 *m, const thm_image *img)
         TRY(bind_norm(&bd, SUB("k_norm"), (uint32_t)m->hd, &ly->k_norm));
         TRY(get1(&bd, SUB("attn"), "", THM_DTYPE_INT32, 5, &a));
         memcpy(ly->attn, a, sizeof(ly->attn));
-        if (ly->attn[0] < 0 || ly->attn[2] < 0 || ly->attn[3] < 0) return fail(&bd, THM_N2_E_RANGE);
-        TRY(shifts_ok(&bd, &ly->attn[1], 1));
+        /* what thm_attention_s8 accepts: score (mult, shift, diff max), output (mult, shift) */
+        if (ly->attn[0] < 0 || ly->attn[3] < 0 || !thm_softmax_range_ok(ly->attn[1], ly->attn[2]))
+            return fail(&bd, THM_N2_E_RANGE);
         TRY(shifts_ok(&bd, &ly->attn[4], 1));
         TRY(bind_cq(&bd, SUB("gate_proj"), (uint32_t)m->Q, d, 0, 0, &ly->gate));
         TRY(bind_cq(&bd, SUB("out_proj"), d, (uint32_t)m->Q, 0, 0, &ly->out));
