@@ -222,12 +222,17 @@ int thm_image_tensor(const thm_image *img, uint32_t i, thm_tensor_view *out)
 int thm_image_find(const thm_image *img, const char *name, uint32_t name_len, thm_tensor_view *out)
 {
     if (!img || !img->base || !name || !out) return THM_IMG_E_ARG;
+    /* only the two name fields of each entry are read (little-endian, byte by byte: an entry
+     * promises no alignment): open's duplicate-name check calls this once per tensor, and a
+     * board's memcpy of whole 48-byte entries made that the bulk of opening a 1,000-tensor image */
     for (uint32_t i = 0; i < img->tensor_count; i++) {
-        thm_fmt_tensor t;
-        memcpy(&t, img->tensors + (uint64_t)i * sizeof(t), sizeof(t));
-        if (t.name_len != name_len || !thm_in_bounds(t.name_offset, t.name_len, img->strings_size))
-            continue;
-        if (memcmp(img->strings + t.name_offset, name, name_len) == 0)
+        const uint8_t *e = img->tensors + (uint64_t)i * sizeof(thm_fmt_tensor);
+        const uint8_t *nl = e + offsetof(thm_fmt_tensor, name_len), *no = e + offsetof(thm_fmt_tensor, name_offset);
+        const uint32_t len = (uint32_t)nl[0] | (uint32_t)nl[1] << 8;
+        if (len != name_len) continue;
+        const uint32_t off = (uint32_t)no[0] | (uint32_t)no[1] << 8 | (uint32_t)no[2] << 16 | (uint32_t)no[3] << 24;
+        if (!thm_in_bounds(off, len, img->strings_size)) continue;
+        if (memcmp(img->strings + off, name, name_len) == 0)
             return thm_image_tensor(img, i, out);
     }
     return THM_IMG_E_NOTFOUND;
