@@ -58,6 +58,9 @@ enum {
     THM_K_FWHT_S8 = 25,         /* bufs x out;                   p rows n */
     THM_K_CQ_GATHER = 26,       /* bufs w lut norm_q rows mult rshift out; p N Kp bits P K bound */
     THM_K_N2_RUN = 27,          /* bufs image tokens out;        p n_tokens max_pos (thm_job_n2) */
+    THM_K_N2_ANSWER = 28,       /* bufs image prompt vocab_offsets vocab_bytes tools out; p n_prompt max_pos
+                                   think think_end tool_call tool_call_end im_end max_reasoning max_new
+                                   (thm_job_n2_answer) */
     THM_K_COUNT
 };
 
@@ -95,6 +98,15 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
  * (int32 [V]), then per-part ticks over all the tokens (uint64
  * [THM_N2_PROF_N], thm_n2_prof.h; zero unless built with THM_N2_PROFILE). THM_N2_E_* from the model, or THM_JOB_E_* when the image or
  * the buffers do not fit. */
+/* THM_K_N2_ANSWER: the prompt through the model, then its constrained answer
+ * (thm_n2_answer): out int32 [3 + max_new]: tokens written, complete, steps,
+ * then the tokens. p: n_prompt max_pos, the five markers' ids, max_reasoning,
+ * max_new. The vocabulary is offsets [V + 1] into bytes; tools the wire form. */
+int thm_job_n2_answer(const uint8_t *image, uint32_t image_bytes, const int32_t *prompt, const int32_t *p,
+                      const uint32_t *offsets, uint32_t offsets_bytes, const uint8_t *bytes, uint32_t bytes_len,
+                      const uint8_t *tools, uint32_t tools_len, int32_t *out, uint32_t out_bytes, uint8_t *scratch,
+                      uint32_t scratch_bytes);
+
 int thm_job_n2(const uint8_t *image, uint32_t image_bytes, const int32_t *tokens, int32_t n, int32_t max_pos,
                int32_t *out, uint32_t out_bytes, uint8_t *scratch, uint32_t scratch_bytes, uint64_t *t0,
                uint64_t *t1);

@@ -122,6 +122,8 @@ static int sizes_ok(const thm_job_case *c)
                holds(c, 3, M, 4, 0);
     case THM_K_N2_RUN:      /* n_tokens max_pos: the logits' room is checked once V is known */
         return c->n_bufs == 3 && holds(c, 1, M, 4, 0) && holds(c, 2, M * 3, 4, 0);
+    case THM_K_N2_ANSWER:   /* n_prompt ... max_new (p[8]) */
+        return c->n_bufs == 6 && M >= 1 && holds(c, 1, M, 4, 0) && holds(c, 5, 3 + (int64_t)p[8], 4, 0);
     default:
         return 0;
     }
@@ -267,6 +269,11 @@ int thm_job_run_case(uint8_t *job, const thm_job_case *c, uint8_t *scratch, uint
     case THM_K_REQUANTIZE_S32:
         if (c->n_bufs != 4) break;
         TIMED(thm_requantize_s32(buf(c, 0), buf(c, 1), buf(c, 2), buf(c, 3), p[0]));
+        break;
+    case THM_K_N2_ANSWER:
+        if (c->n_bufs != 6) break;
+        TIMED(thm_job_n2_answer(buf(c, 0), c->len[0], buf(c, 1), p, buf(c, 2), c->len[2], buf(c, 3), c->len[3],
+                                buf(c, 4), c->len[4], buf(c, 5), c->len[5], scratch, scratch_bytes));
         break;
     case THM_K_N2_RUN:      /* timed inside: bind, plan and the tokens */
         if (c->n_bufs != 3) break;

@@ -46,6 +46,21 @@ def piece_bytes(tok):
     return out
 
 
+def vocab_table(tok):
+    """The device's form of piece_bytes (thm_vocab_table): offsets uint32 [V + 1] into one byte
+    string; a piece with no bytes is empty."""
+    pieces = [b or b"" for b in piece_bytes(tok)]
+    offsets = np.zeros(len(pieces) + 1, np.uint32)
+    offsets[1:] = np.cumsum([len(b) for b in pieces])
+    return offsets, b"".join(pieces)
+
+
+def marker_ids(tok):
+    """(think, think_end, tool_call, tool_call_end, im_end): the device's answer parameters."""
+    return tuple(tok.ids[m] for m in (chat.THINK_START, chat.THINK_END, chat.TOOL_CALL_START,
+                                      chat.TOOL_CALL_END, chat.IM_END))
+
+
 class AnswerGrammar:
     """The answer's phases over token ids; the calls' bytes through ToolGrammar."""
 
@@ -118,7 +133,7 @@ def answer_greedy(logits, step, tok, tools, *, max_new_tokens=256, max_reasoning
             if chosen is None:
                 raise RuntimeError("no token of the vocabulary can continue the answer")
         tokens.append(chosen)
-        if state[0] == DONE:
+        if state[0] == DONE or len(tokens) >= max_new_tokens:
             break
         logits = step(chosen)
         steps += 1
