@@ -79,6 +79,9 @@ typedef void thm_matmul_cq_f(const int8_t *xr, const uint8_t *sh, const uint8_t 
                              const int32_t *rshift, int8_t *y8, int32_t *y32, int32_t M, int32_t Kp,
                              int32_t N);
 typedef thm_matmul_cq_f *thm_matmul_cq_fn;
+/* Needle 2's MLP transform, one row: out [n] = the unnormalised FWHT of x [n] (thm_fwht_s8.c). */
+typedef void thm_fwht_s8_s32_f(const int8_t *x, int32_t n, int32_t *out);
+typedef thm_fwht_s8_s32_f *thm_fwht_s8_s32_fn;
 
 /* The rows and groups of a rotation around one ISA's group transform: group
  * g of row m, its n = min(128, K - 128 g) real inputs (the rest zero-padded
@@ -118,6 +121,7 @@ typedef struct thm_ops {
     thm_pv_s16s8_fn pv_s16s8;
     thm_cq_rotate_s8_fn cq_rotate_s8;
     thm_matmul_cq_fn matmul_cq;
+    thm_fwht_s8_s32_fn fwht_s8_s32;
 } thm_ops;
 
 /* The selected table (thm_isa.c); thm_isa_set switches it. */
@@ -144,6 +148,7 @@ thm_dot_s8_f thm_dot_s8_portable;
 thm_pv_s16s8_f thm_pv_s16s8_portable;
 thm_cq_rotate_s8_f thm_cq_rotate_s8_portable;
 thm_matmul_cq_f thm_matmul_cq_portable;
+thm_fwht_s8_s32_f thm_fwht_s8_s32_portable;
 
 /* The longest row a 32-bit exp sum holds (n * 2^15 < 2^31): the scalar and
  * vector rows' limit; longer rows take the 64-bit form. */
@@ -283,6 +288,7 @@ thm_rope_f thm_rope_s8_mve;
 thm_residual_f thm_residual_gated_s16_mve;
 thm_matmul_cq_f thm_matmul_cq_mve;
 thm_cq_rotate_s8_f thm_cq_rotate_s8_mve;
+thm_fwht_s8_s32_f thm_fwht_s8_s32_mve;
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define THM_HAVE_ARM_NEON_DOT 1
@@ -300,6 +306,7 @@ thm_rmsnorm_s8_f thm_rmsnorm_s8_neon;
 thm_rmsnorm_s16_f thm_rmsnorm_s16_neon;
 thm_matmul_cq_f thm_matmul_cq_neon;
 thm_cq_rotate_s8_f thm_cq_rotate_s8_neon;
+thm_fwht_s8_s32_f thm_fwht_s8_s32_neon;
 #endif
 
 /* Shared argument checks. */

@@ -122,6 +122,7 @@ static const thm_ops thm_ops_arm_mve = {
     .dot_s8 = thm_dot_s8_mve,
     .matmul_cq = thm_matmul_cq_mve,
     .cq_rotate_s8 = thm_cq_rotate_s8_mve,
+    .fwht_s8_s32 = thm_fwht_s8_s32_mve,
 };
 #endif
 
@@ -142,6 +143,7 @@ static const thm_ops thm_ops_arm_neon_dot = {
     .dot_s8 = thm_dot_s8_neon,
     .matmul_cq = thm_matmul_cq_neon,
     .cq_rotate_s8 = thm_cq_rotate_s8_neon,
+    .fwht_s8_s32 = thm_fwht_s8_s32_neon,
 };
 #endif
 

@@ -107,6 +107,7 @@ typedef struct {
     int8_t *nx, *xr;            /* [lanes d]; rotated input [max(lanes d, Q, d) rounded to 128] */
     uint8_t *sh;                /* its group shifts */
     int32_t *z, *g, *fw, *z12;  /* [lanes (2 + lanes)], [Q], [hada_n], [hada_n] */
+    int32_t *cm, *cs;           /* [hada_n] one (mult, shift) broadcast for the vector requantize */
     int16_t *P;                 /* [lanes, lanes] Q15 */
     int8_t *h8, *q, *k, *v, *att, *o8, *post, *m8, *s8, *e, *ek;  /* ek [n_sites, d] */
     int8_t *kcache, *vcache;    /* [L, kv_slots, KV] */

@@ -16,7 +16,7 @@ static uint64_t take(plan *p, uint64_t bytes)
 }
 
 typedef struct {
-    uint64_t X, u, b, vc, nx, xr, sh, z, g, fw, z12, P, h8, q, k, v, att, o8, post, m8, s8, e, ek;
+    uint64_t X, u, b, vc, nx, xr, sh, z, g, fw, z12, cm, cs, P, h8, q, k, v, att, o8, post, m8, s8, e, ek;
     uint64_t kcache, vcache, vring, hist, logits, scratch, idx;
 } offsets;
 
@@ -50,6 +50,8 @@ static int lay_out(const thm_n2 *m, int32_t max_pos, offsets *o, uint64_t *total
     o->g = take(&p, Q * 4);
     o->fw = take(&p, hn * 4);
     o->z12 = take(&p, hn * 4);
+    o->cm = take(&p, hn * 4);
+    o->cs = take(&p, hn * 4);
     o->P = take(&p, n * n * 2);
     o->h8 = take(&p, d);
     o->q = take(&p, Q);
@@ -92,7 +94,8 @@ int thm_n2_init(thm_n2 *m, void *arena, size_t arena_bytes, int32_t max_pos)
     m->X = (int16_t *)(a + o.X); m->u = (int16_t *)(a + o.u); m->b = (int16_t *)(a + o.b);
     m->vc = (int16_t *)(a + o.vc); m->nx = (int8_t *)(a + o.nx); m->xr = (int8_t *)(a + o.xr);
     m->sh = a + o.sh; m->z = (int32_t *)(a + o.z); m->g = (int32_t *)(a + o.g);
-    m->fw = (int32_t *)(a + o.fw); m->z12 = (int32_t *)(a + o.z12); m->P = (int16_t *)(a + o.P);
+    m->fw = (int32_t *)(a + o.fw); m->z12 = (int32_t *)(a + o.z12);
+    m->cm = (int32_t *)(a + o.cm); m->cs = (int32_t *)(a + o.cs); m->P = (int16_t *)(a + o.P);
     m->h8 = (int8_t *)(a + o.h8); m->q = (int8_t *)(a + o.q); m->k = (int8_t *)(a + o.k);
     m->v = (int8_t *)(a + o.v); m->att = (int8_t *)(a + o.att); m->o8 = (int8_t *)(a + o.o8);
     m->post = (int8_t *)(a + o.post); m->m8 = (int8_t *)(a + o.m8); m->s8 = (int8_t *)(a + o.s8);

@@ -59,11 +59,13 @@ static int cq_rows_s32(thm_n2 *m, const thm_n2_cq *c, int32_t r0, int32_t n, int
 }
 
 /* sign * requantize(acc, mult, shift) per channel (IntNeedle2.rq) */
-static void rq(const thm_n2_rq *r, const int32_t *in, int32_t *out, int32_t n)
+/* through the vector requantize of the ISA's table (the scalar loop was a quarter of the MLP) */
+static int rq(const thm_n2_rq *r, const int32_t *in, int32_t *out, int32_t n)
 {
-    for (int32_t i = 0; i < n; i++) out[i] = thm_requantize(in[i], r->mult[i], r->shift[i]);
+    CHECK(thm_requantize_s32(in, r->mult, r->shift, out, n));
     if (r->any_neg)
         for (int32_t i = 0; i < n; i++) out[i] = r->neg[i] ? -out[i] : out[i];
+    return THM_N2_OK;
 }
 
 static int32_t clamp32(int64_t v)
@@ -220,14 +222,18 @@ static int mlp(thm_n2 *m, const thm_n2_layer *ly)
     if ((r = norm16(&ly->mlp_norm, m->b, m->m8, d))) return r;
     THM_N2_PROF(THM_N2_PROF_MLP,
         CHECK(thm_fwht_s8_s32(m->m8, 1, hn, m->fw));
-        rq(&ly->d2, m->fw, m->z12, hn);
+        if ((r = rq(&ly->d2, m->fw, m->z12, hn))) return r;
         CHECK(thm_sigmoid_q15(m->z12, hn, m->fw));
+        /* SiLU = z sigmoid(z) (|z sigmoid(z)| >> 15 fits int32), then one requantize for all */
         for (int32_t j = 0; j < hn; j++) {
-            const int32_t silu = (int32_t)(((int64_t)m->z12[j] * m->fw[j] + (1 << 14)) >> 15);
-            m->s8[j] = thm_sat8(thm_requantize(silu, ly->silu[0], ly->silu[1]));
+            m->fw[j] = (int32_t)(((int64_t)m->z12[j] * m->fw[j] + (1 << 14)) >> 15);
+            m->cm[j] = ly->silu[0];
+            m->cs[j] = ly->silu[1];
         }
+        CHECK(thm_requantize_s32(m->fw, m->cm, m->cs, m->z12, hn));
+        for (int32_t j = 0; j < hn; j++) m->s8[j] = thm_sat8(m->z12[j]);
         CHECK(thm_fwht_s8_s32(m->s8, 1, hn, m->fw));
-        rq(&ly->d3, m->fw, m->z12, d);
+        if ((r = rq(&ly->d3, m->fw, m->z12, d))) return r;
         for (int32_t c = 0; c < d; c++) m->post[c] = thm_sat8(m->z12[c]);
         CHECK(thm_residual_gated_s16(m->b, m->post, d, ly->mlp_res[0], ly->mlp_res[1])));
     return THM_N2_OK;
