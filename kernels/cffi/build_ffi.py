@@ -85,7 +85,8 @@ DEVICE_FUNCTIONS = [
     "thm_model_encode", "thm_model_encoder_out", "thm_model_decode_step", "thm_model_hidden_crc",
     "thm_model_length", "thm_tok_open", "thm_tok_strerror", "thm_grammar_tools_init", "thm_grammar_strerror",
     "thm_app_request_parse", "thm_app_check", "thm_app_tok_scratch_bytes",
-    "thm_n2_bind", "thm_n2_error_name", "thm_n2_strerror", "thm_n2_arena_size", "thm_n2_init", "thm_n2_reset",
+    "thm_n2_bind", "thm_n2_error_name", "thm_n2_strerror", "thm_n2_arena_size", "thm_n2_arena_items",
+    "thm_n2_init", "thm_n2_reset",
     "thm_n2_step"]
 
 

@@ -63,6 +63,8 @@ def test_cli_needle2_image(tmp_path):
     assert r.returncode == 0, r.stderr
     short = json.loads(r.stdout)
     assert short["model"] == "needle2" and (short["window"], short["sinks"]) == (8, 2)
+    assert sum(b["bytes"] for b in short["buffers"]) == short["arena_bytes"]
+    assert [b["buffer"].split()[0] for b in short["buffers"]][:3] == ["activations", "K", "V"]
     r = plan(FUZZ, "--prompt-tokens", 12, "--gen-tokens", 4, "--json")
     assert json.loads(r.stdout)["arena_bytes"] - short["arena_bytes"] < 100     # the hist grows, not the ring
     r = plan(FUZZ, "--prompt-tokens", 8, "--gen-tokens", 4, "--arena-bytes", 1000)

@@ -126,6 +126,10 @@ const char *thm_n2_error_name(const thm_n2 *m);
 const char *thm_n2_strerror(int err);
 /* Arena bytes for sequences of up to max_pos tokens (1 .. the image's rope_n_pos); 0 if out of range. */
 size_t thm_n2_arena_size(const thm_n2 *m, int32_t max_pos);
+/* The arena's parts for max_pos: up to cap names (static strings) and sizes
+ * (summing to thm_n2_arena_size); returns how many (7), 0 if refused. What
+ * `thimble plan` prints for a Needle 2 image. */
+int thm_n2_arena_items(const thm_n2 *m, int32_t max_pos, const char **names, uint64_t *bytes, int cap);
 int thm_n2_init(thm_n2 *m, void *arena, size_t arena_bytes, int32_t max_pos);
 /* Forget the sequence (length 0). */
 int thm_n2_reset(thm_n2 *m);

@@ -82,6 +82,23 @@ size_t thm_n2_arena_size(const thm_n2 *m, int32_t max_pos)
     return lay_out(m, max_pos, &o, &total) ? (size_t)total : 0;
 }
 
+int thm_n2_arena_items(const thm_n2 *m, int32_t max_pos, const char **names, uint64_t *bytes, int cap)
+{
+    static const char *const what[7] = {
+        "activations (lanes, norms, rotations, projections, MLP)", "K cache (layers x slots x K/V width)",
+        "V cache (layers x slots x K/V width)", "engram values (the conv's last positions)",
+        "token history (the engram hash)", "logits", "attention and engram scratch"};
+    offsets o;
+    uint64_t total = 0;
+    if (!names || !bytes || cap < 7 || !lay_out(m, max_pos, &o, &total)) return 0;
+    const uint64_t at[8] = {0, o.kcache, o.vcache, o.vring, o.hist, o.logits, o.scratch, total};
+    for (int i = 0; i < 7; i++) {
+        names[i] = what[i];
+        bytes[i] = at[i + 1] - at[i];
+    }
+    return 7;
+}
+
 int thm_n2_init(thm_n2 *m, void *arena, size_t arena_bytes, int32_t max_pos)
 {
     if (!m || !arena) return THM_N2_E_ARG;

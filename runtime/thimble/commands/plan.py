@@ -144,9 +144,11 @@ def _needle2_image(args, data, arena_budget, flash_budget, where):
     flash = len(data)
     short = [(r, need, a) for r, need, a in (("arena", ram, arena_budget), ("flash", flash, flash_budget))
              if a is not None and need > a]
+    items = m.arena_items(n)
     if args.json:
         print(json.dumps({"model": "needle2", "image_bytes": flash, "arena_bytes": ram, "positions": n,
                           "window": k["kv_window"], "sinks": k["kv_sinks"], "arena_budget": arena_budget,
+                          "buffers": [dict(buffer=b, bytes=v) for b, v in items],
                           "flash_budget": flash_budget, "fits": not short}, indent=1))
     else:
         ring = (f"window {k['kv_window']} + {k['kv_sinks']} sinks (a ring: RAM stops growing past them)"
@@ -154,6 +156,9 @@ def _needle2_image(args, data, arena_budget, flash_budget, where):
         print(f"{args.image}: Needle 2 image, d_model {k['d_model']}, {k['n_layers']} layers, vocab "
               f"{k['vocab_size']}; {n} positions, {ring}")
         _sizes(("flash (image, read in place):", flash, flash_budget), ("arena (the C model's):", ram, arena_budget))
+        print(f"\n{'arena buffer':58}{'bytes':>12}")
+        for b, v in items:
+            print(f"{b:58}{v:>12,}")
     return _shortfalls(short, where)
 
 

@@ -58,6 +58,12 @@ class N2Model:
         """Arena bytes for max_pos positions; 0 if out of range."""
         return lib.thm_n2_arena_size(self._m, int(max_pos)) if 1 <= max_pos < 2**31 else 0
 
+    def arena_items(self, max_pos):
+        """[(name, bytes)] of the arena for max_pos positions (thm_n2_arena_items)."""
+        names, sizes = ffi.new("const char *[8]"), ffi.new("uint64_t[8]")
+        n = lib.thm_n2_arena_items(self._m, int(max_pos), names, sizes, 8)
+        return [(ffi.string(names[i]).decode(), int(sizes[i])) for i in range(n)]
+
     def _check(self, err, what):
         if err:
             raise CModelError(f"{what}: {ffi.string(lib.thm_n2_strerror(err)).decode()}", err)
