@@ -10,6 +10,7 @@
 #ifndef THM_IMPL_H
 #define THM_IMPL_H
 
+#include "thm_fixedpoint.h"   /* thm_cq_store */
 #include <stddef.h>
 #include <stdint.h>
 #include "thimble_kernels.h"
@@ -79,6 +80,16 @@ typedef void thm_matmul_cq_f(const int8_t *xr, const uint8_t *sh, const uint8_t 
                              const int32_t *rshift, int8_t *y8, int32_t *y32, int32_t M, int32_t Kp,
                              int32_t N);
 typedef thm_matmul_cq_f *thm_matmul_cq_fn;
+/* The end of every CQ product: output n's int64 sum requantized (mult, rshift)
+ * and saturated to int8 (y8) or int32 (y32), stored at y[at]. */
+static inline __attribute__((always_inline)) void thm_cq_store(int64_t acc, const int32_t *mult, const int32_t *rshift,
+                                                               int32_t n, int8_t *y8, int32_t *y32, size_t at)
+{
+    const int64_t q = thm_requantize_s64(acc, mult[n], rshift[n]);
+    if (y8) y8[at] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
+    else y32[at] = (int32_t)(q > INT32_MAX ? INT32_MAX : q < INT32_MIN ? INT32_MIN : q);
+}
+
 /* Needle 2's MLP transform, one row: out [n] = the unnormalised FWHT of x [n] (thm_fwht_s8.c). */
 typedef void thm_fwht_s8_s32_f(const int8_t *x, int32_t n, int32_t *out);
 typedef thm_fwht_s8_s32_f *thm_fwht_s8_s32_fn;
@@ -253,6 +264,7 @@ thm_pv_combine_f thm_pv_combine_s8_avx2;
 thm_dot_s8_f thm_dot_s8_avx2;
 thm_pv_s16s8_f thm_pv_s16s8_avx2;
 thm_pv_rows_f thm_pv_rows_s8_avx2;
+thm_matmul_cq_f thm_matmul_cq_avx2;     /* thm_matmul_cq_avx2.c: every x86 table (they all have AVX2) */
 #endif
 
 /* ARM board fast paths (kernels/arm/<feature>/), compiled in by feature macro;

@@ -25,7 +25,8 @@ static const thm_ops thm_ops_portable = {.isa = THM_ISA_PORTABLE};
     .pv_rows_s8 = thm_pv_rows_s8_avx2,                       \
     .pv_combine_s8 = thm_pv_combine_s8_avx2,                 \
     .dot_s8 = thm_dot_s8_avx2,                               \
-    .pv_s16s8 = thm_pv_s16s8_avx2,
+    .pv_s16s8 = thm_pv_s16s8_avx2,                           \
+    .matmul_cq = thm_matmul_cq_avx2,
 
 static const thm_ops thm_ops_avx2 = {
     .isa = THM_ISA_AVX2,
@@ -64,6 +65,7 @@ static const thm_ops thm_ops_avx512vnni = {
     .rope_s8 = thm_rope_s8_avx512,
     .residual_gated_s16 = thm_residual_gated_s16_avx512,
     .pv_combine_s8 = thm_pv_combine_s8_avx512,
+    .matmul_cq = thm_matmul_cq_avx2,
 };
 
 /* AMX: the AVX-512 VNNI table with the tile matmul for M >= THM_AMX_MIN_M
@@ -84,6 +86,7 @@ static const thm_ops thm_ops_amx = {
     .rope_s8 = thm_rope_s8_avx512,
     .residual_gated_s16 = thm_residual_gated_s16_avx512,
     .pv_combine_s8 = thm_pv_combine_s8_avx512,
+    .matmul_cq = thm_matmul_cq_avx2,
 };
 #endif
 

@@ -117,10 +117,7 @@ void thm_matmul_cq_portable(const int8_t *xr, const uint8_t *sh, const uint8_t *
                 }
             }
             for (int32_t i = 0; i < mb; i++) {
-                const int64_t q = thm_requantize_s64(acc[i], mult[n], rshift[n]);
-                const size_t at = (size_t)(m0 + i) * (size_t)N + (size_t)n;
-                if (y8) y8[at] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
-                else y32[at] = (int32_t)(q > INT32_MAX ? INT32_MAX : q < INT32_MIN ? INT32_MIN : q);
+                thm_cq_store(acc[i], mult, rshift, n, y8, y32, (size_t)(m0 + i) * (size_t)N + (size_t)n);
             }
         }
     }

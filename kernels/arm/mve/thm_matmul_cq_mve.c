@@ -46,13 +46,6 @@ static void deinterleave(const int8_t *x, int32_t n, int32_t bits, int8_t *out)
     }
 }
 
-THM_INLINE_CQ void store(int64_t acc, const int32_t *mult, const int32_t *rshift, int32_t n, int8_t *y8,
-                         int32_t *y32, size_t at)
-{
-    const int64_t q = thm_requantize_s64(acc, mult[n], rshift[n]);
-    if (y8) y8[at] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
-    else y32[at] = (int32_t)(q > INT32_MAX ? INT32_MAX : q < INT32_MIN ? INT32_MIN : q);
-}
 
 /* one chunk of 16 fields: their levels, then each row's (reordered) activations at base */
 #define CQ_CHUNK(FIELDS, BASE)                                                            \
@@ -99,8 +92,8 @@ THM_INLINE_CQ void store(int64_t acc, const int32_t *mult, const int32_t *rshift
                 a0 += (int64_t)(int32_t)((uint32_t)d0 << sh[(size_t)m0 * G + (size_t)g]) * q;           \
                 if (MR > 1) a1 += (int64_t)(int32_t)((uint32_t)d1 << sh[(size_t)(m0 + 1) * G + (size_t)g]) * q; \
             }                                                                                           \
-            store(a0, mult, rshift, n, y8, y32, (size_t)m0 * N + n);                                    \
-            if (MR > 1) store(a1, mult, rshift, n, y8, y32, (size_t)(m0 + 1) * N + n);                  \
+            thm_cq_store(a0, mult, rshift, n, y8, y32, (size_t)m0 * N + n);                                    \
+            if (MR > 1) thm_cq_store(a1, mult, rshift, n, y8, y32, (size_t)(m0 + 1) * N + n);                  \
         }                                                                                               \
     }
 CQ_PASS(pass2_1, 2, 1)

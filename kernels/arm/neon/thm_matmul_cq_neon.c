@@ -88,13 +88,6 @@ THM_INLINE_CQ int32_t dot4(const cq_levels *v, const int8_t *x)
     return vaddvq_s32(vaddq_s32(s, t));
 }
 
-THM_INLINE_CQ void store(int64_t acc, const int32_t *mult, const int32_t *rshift, int32_t n, int8_t *y8,
-                         int32_t *y32, size_t at)
-{
-    const int64_t q = thm_requantize_s64(acc, mult[n], rshift[n]);
-    if (y8) y8[at] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
-    else y32[at] = (int32_t)(q > INT32_MAX ? INT32_MAX : q < INT32_MIN ? INT32_MIN : q);
-}
 
 /* rows m0 .. m0 + MR - 1 of x against every output (MR = 1 or 2, fully unrolled) */
 #define CQ_PASS(NAME, LEVELS, DOT, MR)                                                                   \
@@ -115,8 +108,8 @@ THM_INLINE_CQ void store(int64_t acc, const int32_t *mult, const int32_t *rshift
                 if (MR > 1)                                                                              \
                     a1 += (int64_t)(int32_t)((uint32_t)DOT(&v, x1 + (size_t)g * THM_CQ_GROUP) << s1[g]) * q; \
             }                                                                                            \
-            store(a0, mult, rshift, n, y8, y32, (size_t)m0 * N + n);                                     \
-            if (MR > 1) store(a1, mult, rshift, n, y8, y32, (size_t)(m0 + 1) * N + n);                   \
+            thm_cq_store(a0, mult, rshift, n, y8, y32, (size_t)m0 * N + n);                                     \
+            if (MR > 1) thm_cq_store(a1, mult, rshift, n, y8, y32, (size_t)(m0 + 1) * N + n);                   \
         }                                                                                                \
     }
 CQ_PASS(pass2_1, levels2, dot2, 1)
