@@ -109,7 +109,7 @@ typedef struct {
     int32_t *z, *g, *fw, *z12;  /* [lanes (2 + lanes)], [Q], [hada_n], [hada_n] */
     int32_t *cm, *cs;           /* [hada_n] one (mult, shift) broadcast for the vector requantize */
     int16_t *P;                 /* [lanes, lanes] Q15 */
-    int8_t *h8, *q, *k, *v, *att, *o8, *post, *m8, *s8, *e, *ek;  /* ek [n_sites, d] */
+    int8_t *h8, *q, *k, *att, *o8, *post, *m8, *s8, *e, *ek;  /* ek [n_sites, d]; v goes straight to its cache slot */
     int8_t *kcache, *vcache;    /* [L, kv_slots, KV] */
     int8_t *vring;              /* [n_sites, span, d]: the engram values of the last span positions */
     int32_t *hist;              /* [max_pos] token ids */

@@ -16,7 +16,7 @@ static uint64_t take(plan *p, uint64_t bytes)
 }
 
 typedef struct {
-    uint64_t X, u, b, vc, nx, xr, sh, z, g, fw, z12, cm, cs, P, h8, q, k, v, att, o8, post, m8, s8, e, ek;
+    uint64_t X, u, b, vc, nx, xr, sh, z, g, fw, z12, cm, cs, P, h8, q, k, att, o8, post, m8, s8, e, ek;
     uint64_t kcache, vcache, vring, hist, logits, scratch, idx;
 } offsets;
 
@@ -56,7 +56,6 @@ static int lay_out(const thm_n2 *m, int32_t max_pos, offsets *o, uint64_t *total
     o->h8 = take(&p, d);
     o->q = take(&p, Q);
     o->k = take(&p, KV);
-    o->v = take(&p, KV);
     o->att = take(&p, Q);
     o->o8 = take(&p, d);
     o->post = take(&p, d);
@@ -114,7 +113,7 @@ int thm_n2_init(thm_n2 *m, void *arena, size_t arena_bytes, int32_t max_pos)
     m->fw = (int32_t *)(a + o.fw); m->z12 = (int32_t *)(a + o.z12);
     m->cm = (int32_t *)(a + o.cm); m->cs = (int32_t *)(a + o.cs); m->P = (int16_t *)(a + o.P);
     m->h8 = (int8_t *)(a + o.h8); m->q = (int8_t *)(a + o.q); m->k = (int8_t *)(a + o.k);
-    m->v = (int8_t *)(a + o.v); m->att = (int8_t *)(a + o.att); m->o8 = (int8_t *)(a + o.o8);
+    m->att = (int8_t *)(a + o.att); m->o8 = (int8_t *)(a + o.o8);
     m->post = (int8_t *)(a + o.post); m->m8 = (int8_t *)(a + o.m8); m->s8 = (int8_t *)(a + o.s8);
     m->e = (int8_t *)(a + o.e); m->ek = (int8_t *)(a + o.ek);
     m->kcache = (int8_t *)(a + o.kcache); m->vcache = (int8_t *)(a + o.vcache);
