@@ -9,7 +9,19 @@
  * and |x . w| <= 2^30 for K <= 65536. Adds wrap like int32 in C, so a bias that
  * pushes past int32 wraps exactly like the reference.
  *
- * Layout: the caller's, nothing is packed. A tile of MR rows of x and NR rows
+ * Two paths:
+ *  - packed (M >= THM_AVX2_PACK_MIN_M and K <= THM_AVX2_PACK_KMAX; prefill):
+ *    rows of x are widened to int16 once per row block (THM_AVX2_XBUF), and a
+ *    panel of 16 output channels is packed on the stack as k pairs,
+ *    [K/2][16 channels][2] int16 (pairs of int8 transposed, then widened;
+ *    see thm_avx2_pack). A 6 x 16 register tile (12 accumulators of 8 channels)
+ *    multiplies it with a pair of a row of x broadcast to every lane: one lane
+ *    per output channel, so no horizontal sums and no widening in the loop,
+ *    24 vector instructions per 192 multiply-adds (vpmaddwd + vpaddd; the
+ *    dot path below needs 26 plus its row addressing, ~35 in all).
+ *  - dot (small M, the decode GEMV included; long K): below.
+ *
+ * Dot path layout: the caller's, nothing is packed. A tile of MR rows of x and NR rows
  * of w (rows run along K) keeps MR * NR vectors of 8 int32 partial sums, 16 k
  * per step, reduced horizontally once at the end of K. Rows of x are widened
  * once per row block into a stack buffer (K <= THM_AVX2_XK) and feed vpmaddwd
@@ -20,8 +32,9 @@
  * For K > THM_AVX2_XK both operands are widened as they are loaded. M = 1
  * (decode) is a GEMV that streams w: its rows are prefetched ahead.
  *
- * Stack: x16 [6][2048] int16 (24 KiB) + strip [6][56] int32 + 16-byte tails.
- * No other memory.
+ * Stack: packed path 256 KiB of widened x (the host's threads have MiBs) + a 32 KiB panel + a [6][16] int32
+ * tile; dot path x16 [6][2048] int16 (24 KiB) + strip [6][56] int32 + 16-byte
+ * tails. No other memory.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -211,4 +224,210 @@ static THM_TARGET_AVX2 void thm_avx2_matmul(const int8_t *x, const int8_t *w, co
     }
 }
 
-THM_MATMUL_ENTRIES(avx2, thm_avx2_matmul)
+/* --- packed path --------------------------------------------------------- */
+
+#define THM_AVX2_PACK_MIN_M 8       /* smallest M for the packed path */
+#define THM_AVX2_PNB 16             /* panel width: 2 vectors of 8 channels */
+#define THM_AVX2_XBUF (128 * 1024)  /* int16 of widened rows of x: 256 rows of K 512 */
+
+/* Panel P[k/2][16][2] int16 (as dwords: P[k/2 * 16 + c]) of rows
+ * w[0 .. ncols) (stride K) over k < Kp (a multiple of 32); zero wherever the
+ * channel or k is outside, so padded products add nothing. Nothing past a
+ * row of w is read.
+ *
+ * The transpose moves pairs of int8 (16-bit units) before widening them,
+ * which halves its shuffles: 8 rows of 32 bytes (16 pairs) go through three
+ * rounds of in-lane unpacks (16-, 32-, 64-bit), leaving in d[u] the pair u
+ * (low lane) and u + 8 (high lane) of the 8 channels; each lane is then
+ * widened straight into its row of the panel. 40 shuffles per 256 weights
+ * where a dword transpose after widening takes 64 (all on one port). */
+/* Rows v * 8 .. v * 8 + 7 of w at k = kb .. kb + 31 where some are past
+ * ncols or K: zero-padded copies (out of the pack's loop, which stays lean). */
+static __attribute__((noinline)) void thm_avx2_pack_edge(const int8_t *w, int32_t K, int32_t ncols, int32_t v,
+                                                         int32_t kb, int8_t r[8][32])
+{
+    memset(r, 0, 8 * 32);
+    for (int i = 0; i < 8; i++) {
+        const int32_t n = v * 8 + i;
+        if (n < ncols && kb < K) memcpy(r[i], w + (size_t)n * K + kb, (size_t)(K - kb < 32 ? K - kb : 32));
+    }
+}
+
+static THM_TARGET_AVX2 void thm_avx2_pack(const int8_t *w, int32_t K, int32_t ncols, int32_t Kp,
+                                          int32_t *P, int prefetch_next)
+{
+    for (int32_t v = 0; v < THM_AVX2_PNB / 8; v++) {
+        const int8_t *wv = w + (size_t)v * 8 * K;
+        const int whole = ncols - v * 8 >= 8;
+        for (int32_t kb = 0; kb < Kp; kb += 32) {
+            __m256i r[8], lo[4], hi[4], c[8], d[8];
+            if (whole && kb + 32 <= K) {
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256(THM_V256(wv + (size_t)i * K + kb));
+                /* the next panel's rows into L2 while this one packs: weights
+                 * stream from memory in rows of only K bytes, too short for the
+                 * hardware prefetcher (a hint: never faults) */
+                if (prefetch_next && (kb & 63) == 0)
+#pragma GCC unroll 8
+                    for (int i = 0; i < 8; i++)
+                        _mm_prefetch((const char *)(wv + (size_t)(THM_AVX2_PNB + i) * K + kb), _MM_HINT_T1);
+            } else {
+                int8_t e[8][32] __attribute__((aligned(32)));
+                thm_avx2_pack_edge(w, K, ncols, v, kb, e);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) r[i] = _mm256_load_si256(THM_V256(e[i]));
+            }
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                lo[j] = _mm256_unpacklo_epi16(r[2 * j], r[2 * j + 1]);     /* units 0..3 of rows 2j, 2j+1 */
+                hi[j] = _mm256_unpackhi_epi16(r[2 * j], r[2 * j + 1]);     /* units 4..7 */
+            }
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {                                  /* rows 0..3, then 4..7 */
+                c[4 * h + 0] = _mm256_unpacklo_epi32(lo[2 * h], lo[2 * h + 1]);   /* units 0, 1 */
+                c[4 * h + 1] = _mm256_unpackhi_epi32(lo[2 * h], lo[2 * h + 1]);   /* units 2, 3 */
+                c[4 * h + 2] = _mm256_unpacklo_epi32(hi[2 * h], hi[2 * h + 1]);   /* units 4, 5 */
+                c[4 * h + 3] = _mm256_unpackhi_epi32(hi[2 * h], hi[2 * h + 1]);   /* units 6, 7 */
+            }
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) {
+                d[2 * q] = _mm256_unpacklo_epi64(c[q], c[4 + q]);
+                d[2 * q + 1] = _mm256_unpackhi_epi64(c[q], c[4 + q]);
+            }
+            int32_t *dst = P + (size_t)(kb / 2) * THM_AVX2_PNB + v * 8;
+#pragma GCC unroll 8
+            for (int u = 0; u < 8; u++) {
+                _mm256_store_si256((__m256i *)(void *)(dst + (size_t)u * THM_AVX2_PNB),
+                                   _mm256_cvtepi8_epi16(_mm256_castsi256_si128(d[u])));
+                _mm256_store_si256((__m256i *)(void *)(dst + (size_t)(u + 8) * THM_AVX2_PNB),
+                                   _mm256_cvtepi8_epi16(_mm256_extracti128_si256(d[u], 1)));
+            }
+        }
+    }
+}
+
+/* Rows x16[0 .. MR) (int16, stride ldx) times the panel over k < 2 * K2 + odd
+ * -> tmp[MR][16] raw sums (int32 lanes, wrapping). With odd, k = 2 * K2 is
+ * read alone (nothing past a row of x is read); the panel is zero there on. */
+THM_INLINE THM_TARGET_AVX2 void thm_avx2_panel_tile(const int16_t *x16, size_t ldx, int32_t K2, int odd,
+                                                    const int32_t *P, const int MR, int32_t *tmp)
+{
+    __m256i acc[THM_AVX2_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    for (int32_t kp = 0; kp < K2; kp++) {
+        const __m256i w0 = _mm256_load_si256(THM_V256(P + (size_t)kp * THM_AVX2_PNB));
+        const __m256i w1 = _mm256_load_si256(THM_V256(P + (size_t)kp * THM_AVX2_PNB + 8));
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            int32_t q;                                  /* a pair of k of row i */
+            memcpy(&q, x16 + i * ldx + 2 * kp, 4);
+            const __m256i xb = _mm256_set1_epi32(q);
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(xb, w0));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(xb, w1));
+        }
+    }
+    if (odd) {
+        const __m256i w0 = _mm256_load_si256(THM_V256(P + (size_t)K2 * THM_AVX2_PNB));
+        const __m256i w1 = _mm256_load_si256(THM_V256(P + (size_t)K2 * THM_AVX2_PNB + 8));
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m256i xb = _mm256_set1_epi32((uint16_t)x16[i * ldx + 2 * K2]);
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(xb, w0));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(xb, w1));
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * THM_AVX2_PNB), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * THM_AVX2_PNB + 8), acc[i][1]);
+    }
+}
+
+#define THM_AVX2_PANEL(MR_)                                                                      \
+    static THM_TARGET_AVX2 void thm_avx2_panel_##MR_(const int16_t *x16, size_t ldx, int32_t K2,  \
+                                                     int odd, const int32_t *P, int32_t *tmp)    \
+    {                                                                                            \
+        thm_avx2_panel_tile(x16, ldx, K2, odd, P, MR_, tmp);                                     \
+    }
+THM_AVX2_PANEL(1)
+THM_AVX2_PANEL(2)
+THM_AVX2_PANEL(3)
+THM_AVX2_PANEL(4)
+THM_AVX2_PANEL(5)
+THM_AVX2_PANEL(6)
+
+typedef void (*thm_avx2_panel_fn)(const int16_t *x16, size_t ldx, int32_t K2, int odd, const int32_t *P,
+                                  int32_t *tmp);
+static const thm_avx2_panel_fn thm_avx2_panels[THM_AVX2_MR + 1] = {
+    0, thm_avx2_panel_1, thm_avx2_panel_2, thm_avx2_panel_3,
+    thm_avx2_panel_4, thm_avx2_panel_5, thm_avx2_panel_6};
+
+/* y8[M][N] (stride ldy) = sat8(requantize(x16 . w^T, mult, shift)) for int16
+ * rows x16 (stride ldx) and int8 rows w (stride K), sums mod 2^32: attention's
+ * P.V (thm_rows_avx2.c), whose products p * v are at most 2^22. K <= THM_AVX2_PACK_KMAX. */
+THM_TARGET_AVX2 void thm_avx2_matmul_s16s8_packed(const int16_t *x16, size_t ldx, const int8_t *w, int32_t M,
+                                                  int32_t K, int32_t N, int32_t mult, int32_t shift,
+                                                  int8_t *y8, size_t ldy)
+{
+    int32_t P[THM_AVX2_PACK_KMAX / 2 * THM_AVX2_PNB] __attribute__((aligned(32)));
+    int32_t tmp[THM_AVX2_MR * THM_AVX2_PNB], m16[THM_AVX2_PNB], s16[THM_AVX2_PNB];
+    for (int c = 0; c < THM_AVX2_PNB; c++) m16[c] = mult, s16[c] = shift;
+    const int32_t Kp = (K + 31) & ~31;
+    for (int32_t n0 = 0; n0 < N; n0 += THM_AVX2_PNB) {
+        const int32_t nc = N - n0 < THM_AVX2_PNB ? N - n0 : THM_AVX2_PNB;
+        thm_avx2_pack(w + (size_t)n0 * K, K, nc, Kp, P, n0 + 2 * THM_AVX2_PNB <= N);
+        for (int32_t m = 0; m < M; m += THM_AVX2_MR) {
+            const int32_t mr = M - m < THM_AVX2_MR ? M - m : THM_AVX2_MR;
+            thm_avx2_panels[mr](x16 + (size_t)m * ldx, ldx, K / 2, K & 1, P, tmp);
+            thm_avx2_epilogue(tmp, THM_AVX2_PNB, mr, nc, 0, m16, s16, y8 + (size_t)m * ldy + n0, 0, ldy);
+        }
+    }
+}
+
+/* Row blocks of x widened once; within one, every panel of 16 channels is
+ * packed and run against all its rows, 6 at a time. */
+static THM_TARGET_AVX2 void thm_avx2_matmul_packed(const int8_t *x, const int8_t *w, const int32_t *bias,
+                                                   const int32_t *mult, const int32_t *shift,
+                                                   int8_t *y8, int32_t *y32, int32_t M, int32_t K,
+                                                   int32_t N)
+{
+    int16_t x16[THM_AVX2_XBUF];
+    int32_t P[THM_AVX2_PACK_KMAX / 2 * THM_AVX2_PNB] __attribute__((aligned(32)));
+    int32_t tmp[THM_AVX2_MR * THM_AVX2_PNB];
+    const int32_t Kp = (K + 31) & ~31;   /* the panel's k steps */
+    /* rows per block: as many as fit (>= 128), split evenly, since each
+     * block packs every panel again */
+    const int32_t fit = THM_AVX2_XBUF / Kp, nblk = (M + fit - 1) / fit, mc = (M + nblk - 1) / nblk;
+    for (int32_t m0 = 0; m0 < M; m0 += mc) {
+        const int32_t mb = M - m0 < mc ? M - m0 : mc;
+        thm_avx2_widen_rows(x + (size_t)m0 * K, mb, K, Kp, x16);
+        for (int32_t n0 = 0; n0 < N; n0 += THM_AVX2_PNB) {
+            const int32_t nc = N - n0 < THM_AVX2_PNB ? N - n0 : THM_AVX2_PNB;
+            thm_avx2_pack(w + (size_t)n0 * K, K, nc, Kp, P, n0 + 2 * THM_AVX2_PNB <= N);
+            for (int32_t m = 0; m < mb; m += THM_AVX2_MR) {
+                const int32_t mr = mb - m < THM_AVX2_MR ? mb - m : THM_AVX2_MR;
+                thm_avx2_panels[mr](x16 + (size_t)m * Kp, (size_t)Kp, Kp / 2, 0, P, tmp);
+                const size_t off = (size_t)(m0 + m) * N + n0;
+                thm_avx2_epilogue(tmp, THM_AVX2_PNB, mr, nc, bias ? bias + n0 : 0, mult ? mult + n0 : 0,
+                                  shift ? shift + n0 : 0, y8 ? y8 + off : 0, y32 ? y32 + off : 0,
+                                  (size_t)N);
+            }
+        }
+    }
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+static THM_TARGET_AVX2 void thm_avx2_matmul_any(const int8_t *x, const int8_t *w, const int32_t *bias,
+                                                const int32_t *mult, const int32_t *shift,
+                                                int8_t *y8, int32_t *y32, int32_t M, int32_t K,
+                                                int32_t N)
+{
+    if (M >= THM_AVX2_PACK_MIN_M && K <= THM_AVX2_PACK_KMAX)
+        thm_avx2_matmul_packed(x, w, bias, mult, shift, y8, y32, M, K, N);
+    else
+        thm_avx2_matmul(x, w, bias, mult, shift, y8, y32, M, K, N);
+}
+
+THM_MATMUL_ENTRIES(avx2, thm_avx2_matmul_any)

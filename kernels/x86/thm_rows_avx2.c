@@ -16,9 +16,9 @@
  *    their exp forced to 0, like the portable row. z = thm_requantize_pos:
  *    (diff << left) * mult is the exact 32 x 32 -> 64 unsigned product
  *    (vpmuludq), and its high part, (ab + 2^30) >> 31 < 2^31, is taken from
- *    bits 31..62 with logical shifts. exp: the 16-entry hi table is two
- *    register permutes, the 256-entry lo table a gather of thm_exp_lo; the
- *    product hi * lo <= 2^30 fits a 32-bit lane. Rows longer than
+ *    bits 31..62 with logical shifts. exp: one gather from a table of
+ *    thm_exp_q15 over all 4096 z it covers, filled from thm_exp_q15 itself
+ *    when the library loads (so it cannot differ from the portable exp). Rows longer than
  *    THM_SOFTMAX_ROW_MAX_N go to the portable kernel (their sum needs 64 bits);
  *    shorter rows' uint32 lane sums cannot wrap (n * 2^15 < 2^31);
  *    p = (e * inv + 2^30) >> 31 with e <= 2^15, inv <= 2^31 is the exact
@@ -95,20 +95,20 @@ T2 void thm_requantize_s32_avx2(const int32_t *in, const int32_t *mult, const in
 
 /* ---- softmax rows -------------------------------------------------------- */
 
-typedef struct {
-    __m256i hi0, hi1;      /* thm_exp_hi[0..7], [8..15] as int32 lanes */
-} exp_tabs;
+/* thm_exp_q15(z) for every z the tables cover (16 KiB), filled once when the
+ * library loads (before any caller can run): one gather a vector of terms
+ * instead of two table lookups, a 32-bit multiply and its rounding. */
+static uint32_t exp_q15_all[THM_EXP_HI_LEN << THM_EXP_FRAC_BITS];
 
-static inline T2 void exp_tabs_load(exp_tabs *t)
+__attribute__((constructor)) static void exp_q15_all_fill(void)
 {
-    t->hi0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)thm_exp_hi));
-    t->hi1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(thm_exp_hi + 8)));
+    for (int32_t z = 0; z < (THM_EXP_HI_LEN << THM_EXP_FRAC_BITS); z++) exp_q15_all[z] = thm_exp_q15(z);
 }
 
 /* The row's exp terms for 8 kept distances d (lanes not in keep give 0):
  * thm_requantize_pos, then thm_exp_q15. */
 static inline T2 __m256i exp_terms8(__m256i d, __m256i keep, __m128i left, __m128i right, __m256i vmult,
-                                    __m256i half, const exp_tabs *t)
+                                    __m256i half)
 {
     const __m256i zmax1 = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
     const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
@@ -123,22 +123,12 @@ static inline T2 __m256i exp_terms8(__m256i d, __m256i keep, __m128i left, __m12
     const __m256i zc = _mm256_min_epu32(z, zmax1);
     const __m256i live = _mm256_and_si256(keep, _mm256_cmpeq_epi32(zc, z));
     if (_mm256_testz_si256(live, live)) return live;           /* all past the table: 0 */
-    const __m256i hidx = _mm256_srli_epi32(zc, THM_EXP_FRAC_BITS);
-    /* vpermd reads the low 3 index bits; bit 3 picks the register */
-    const __m256i hi = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t->hi0, hidx),
-                                          _mm256_permutevar8x32_epi32(t->hi1, hidx),
-                                          _mm256_cmpgt_epi32(hidx, _mm256_set1_epi32(7)));
-    const __m256i lidx = _mm256_and_si256(zc, _mm256_set1_epi32(THM_EXP_LO_LEN - 1));
     /* dead lanes gather nothing: the mask keeps their (zero) source */
-    const __m256i lo = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)thm_exp_lo,
-                                                   lidx, live, 4);
-    const __m256i e = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hi, lo), _mm256_set1_epi32(1 << 14)),
-                                        15);
-    return _mm256_and_si256(e, live);
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)exp_q15_all, zc, live, 4);
 }
 
 static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
-                                int32_t diff_max, uint32_t *e, const exp_tabs *t)
+                                int32_t diff_max, uint32_t *e)
 {
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     const uint32_t half = right ? (uint32_t)1 << (right - 1) : 0;
@@ -161,7 +151,7 @@ static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t
         const __m256i d = _mm256_sub_epi32(vtop, load8_s32(s + j));
         const __m256i keep = _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax), dmax);   /* d <= diff_max */
         __m256i ev = _mm256_setzero_si256();
-        if (!_mm256_testz_si256(keep, keep)) ev = exp_terms8(d, keep, vleft, vright, vmult, vhalf, t);
+        if (!_mm256_testz_si256(keep, keep)) ev = exp_terms8(d, keep, vleft, vright, vmult, vhalf);
         store8_s32((int32_t *)e + j, ev);
         acc = _mm256_add_epi32(acc, ev);
     }
@@ -206,10 +196,8 @@ T2 void thm_softmax_q15_rows_avx2(const int32_t *s, int16_t *p, int32_t rows, in
         thm_softmax_q15_rows_portable(s, p, rows, n, mult, shift, diff_max, e);
         return;
     }
-    exp_tabs t;
-    exp_tabs_load(&t);
     for (int32_t r = 0; r < rows; r++)
-        softmax_row_avx2(s + (size_t)r * n, p + (size_t)r * n, n, mult, shift, diff_max, e, &t);
+        softmax_row_avx2(s + (size_t)r * n, p + (size_t)r * n, n, mult, shift, diff_max, e);
 }
 
 /* ---- rmsnorm ------------------------------------------------------------- */
@@ -566,6 +554,10 @@ T2 void thm_pv_rows_s8_avx2(const int16_t *p, int32_t bq, int32_t Tk, const int8
                             int32_t shift, int8_t *out, size_t out_stride, void *scratch)
 {
     (void)scratch;                                          /* no digits, no digit sums */
+    if (Tk <= THM_AVX2_PACK_KMAX && bq >= 2) {            /* vt packed like a matmul's weights */
+        thm_avx2_matmul_s16s8_packed(p, (size_t)Tk, vt, bq, Tk, D, mult, shift, out, out_stride);
+        return;
+    }
     thm_avx2_rq q;
     thm_avx2_rq_prep(&q, _mm256_set1_epi32(mult), _mm256_set1_epi32(shift));
     const int32_t d4 = D & ~3;

@@ -271,4 +271,12 @@ THM_TARGET_AVX512VNNI void thm_vnni_matmul_packed_with(thm_vnni_pack_f *pack, in
                                                        const int32_t *mult, const int32_t *shift, int8_t *y8,
                                                        int32_t *y32, int32_t M, int32_t K, int32_t N);
 
+/* thm_matmul_s8_avx2.c's packed path for int16 rows against int8 rows (sums
+ * mod 2^32, one requantization for all): attention's P.V in thm_rows_avx2.c.
+ * K <= THM_AVX2_PACK_KMAX (its panel's depth). */
+#define THM_AVX2_PACK_KMAX 1024
+THM_TARGET_AVX2 void thm_avx2_matmul_s16s8_packed(const int16_t *x16, size_t ldx, const int8_t *w, int32_t M,
+                                                  int32_t K, int32_t N, int32_t mult, int32_t shift,
+                                                  int8_t *y8, size_t ldy);
+
 #endif /* THM_X86_SIMD_H */

@@ -3,7 +3,9 @@ reference, at the shapes where their blocking changes: AMX tiles of 16 rows and
 16 channels in 2 x 2 blocks (M 16 .. 300, the last rows of x read through a
 padded copy), 64-k tiles (K not a multiple of 64, K past the 1024-deep panel
 so partial sums cross chunks, M past the 128-row block), N not a multiple of
-16 or 32; AVX-VNNI's 32-k steps, 6-row tiles and 48-column strips. Also the
+16 or 32; AVX-VNNI's 32-k steps, 6-row tiles and 48-column strips; AVX2's
+packed path (from M = 8 to K = 1024: 16-channel panels packed 32 k at a time,
+rows widened in blocks of 256 KiB, so 128 rows at K = 1024). Also the
 AMX availability report: a machine without AMX, or whose kernel refuses the
 tile permission, skips c:amx with the reason (tests/kernels/conftest.py)."""
 import pytest
@@ -13,7 +15,8 @@ from thimble.kernels import c_backend
 
 SHAPES = [(16, 64, 16), (16, 1, 1), (17, 63, 15), (31, 65, 17), (32, 128, 32), (33, 3, 33),
           (48, 100, 48), (63, 1023, 31), (64, 1025, 47), (100, 2049, 20), (129, 1100, 33),
-          (160, 3000, 65), (255, 640, 50), (300, 700, 100), (300, 2050, 18)]
+          (160, 3000, 65), (255, 640, 50), (300, 700, 100), (300, 2050, 18),
+          (7, 33, 16), (8, 31, 17), (8, 32, 1), (200, 1024, 33), (257, 512, 16), (130, 1024, 7)]
 
 
 @pytest.mark.parametrize("M,K,N", SHAPES)

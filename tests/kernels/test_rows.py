@@ -24,7 +24,7 @@ def test_any_softmax_rows(kernel, seed, rows, n, scores, rq):
 
 
 @pytest.mark.parametrize("bq,Tk,D", [(1, 1, 1), (2, 8, 3), (3, 17, 5), (7, 33, 64), (1, 15, 2), (5, 9, 256),
-                                     (8, 224, 64), (8, 65, 16), (0, 4, 4)])
+                                     (8, 224, 64), (8, 65, 16), (0, 4, 4), (13, 1023, 20), (6, 1024, 17)])
 @pytest.mark.parametrize("p", ["random", "one_hot", "max", "zero", "two_digit_edge"])
 @pytest.mark.parametrize("v", ["random", "corners", "min"])
 def test_pv_rows(kernel, bq, Tk, D, p, v):
