@@ -3,11 +3,12 @@
 # installed thimble reads (copied into the wheel as thimble/_data; see
 # runtime/thimble/core/resources.py) and the wheel's abi3 tag.
 import pathlib
+import platform
 import shutil
 import sys
 import sysconfig
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -68,6 +69,14 @@ class build_py_with_data(build_py):
 # every CPython from requires-python's 3.11 up.
 LIMITED_API = not hasattr(sys, "gettotalrefcount") and not sysconfig.get_config_var("Py_GIL_DISABLED")
 
+# The CPU view for benchmarks (runtime/host/thm_cpuid_view.c): a shared object
+# `thimble bench model --cpu` preloads into its child, never imported. Linux on
+# x86-64 only (CPUID faulting is an x86 feature that Linux exposes).
+CPU_VIEW = [Extension("thimble._cpuid_view", ["runtime/host/thm_cpuid_view.c"], py_limited_api=LIMITED_API,
+                      extra_compile_args=["-O2"])] \
+    if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64") else []
+
 setup(cffi_modules=["kernels/cffi/build_ffi.py:ffibuilder"],
+      ext_modules=CPU_VIEW,
       cmdclass={"build_py": build_py_with_data},
       options={"bdist_wheel": {"py_limited_api": "cp311"}} if LIMITED_API else {})

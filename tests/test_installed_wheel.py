@@ -13,6 +13,7 @@ cache serves them.
 import argparse
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -64,9 +65,11 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
     (wheel,) = dist.glob("thimble-*.whl")
 
     names = zipfile.ZipFile(wheel).namelist()
-    sos = [n for n in names if n.endswith(".so")]
-    assert len(sos) == 1, sos
-    if sos[0].endswith(".abi3.so"):                 # the stable-ABI extension: the tag must say so
+    sos = sorted(n for n in names if n.endswith(".so"))
+    # the cffi kernels, and on x86-64 Linux the CPU view `bench model --cpu` preloads
+    x86_linux = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+    assert [n.split(".")[0] for n in sos] == ["thimble/_cpuid_view"] * x86_linux + ["thimble/_kernels"], sos
+    if all(n.endswith(".abi3.so") for n in sos):    # stable-ABI extensions: the tag must say so
         assert "-cp311-abi3-" in wheel.name, wheel.name
     for need in ("CMakeLists.txt", "boards/watch_m4.toml", "cmake/toolchain-arm-none-eabi.cmake",
                  "kernels/include/thimble_kernels.h", "runtime/device/app/app.cmake",
@@ -96,7 +99,11 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
     assert _run([exe, "--version"], cwd=cwd, env=env).stdout.strip() == f"thimble {thimble.__version__}"
     assert "watch_m4" in _run([exe, "boards"], cwd=cwd, env=env).stdout
 
-    demo = _run([exe, "demo", "--board", "watch_m55"], cwd=cwd, env=env)
+    if x86_linux:       # the installed CPU view is found and preloads (where CPUID can fault)
+        view = _run([py, "-c", "from thimble.bench import cpu_view as v; print(v.shim_path()); "
+                               "print(v.unavailable_reason())"], cwd=cwd, env=env).stdout.splitlines()
+        assert view[0].startswith(str(site / "thimble" / "_cpuid_view")), view
+        demo = _run([exe, "demo", "--board", "watch_m55"], cwd=cwd, env=env)
     assert TOOL_CALL in demo.stdout.splitlines(), demo.stdout
     assert "bit-exact" in demo.stdout
     assert str(REPO) not in demo.stdout + demo.stderr, "the installed thimble used the checkout"

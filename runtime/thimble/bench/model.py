@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from ..core.errors import UsageError
+from . import cpu_view
 from .machine import machine_info
 from .model_c import _config, _prompt, _rates, _summary, c_model, c_result, c_round
 from .results import save
@@ -64,6 +65,10 @@ def add_arguments(p):
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw the result: tok/s by backend, or with --board --profile instructions per "
                         "token by model part (needs the plot extra: pip install 'thimble[plot]')")
+    p.add_argument("--cpu", metavar="VIEW", choices=sorted(cpu_view.VIEWS),
+                   help="run the host benchmark as if on a smaller CPU, everyone in it (thimble, numpy, "
+                        "onnxruntime): avx2 hides AVX-512, AVX-VNNI and AMX through CPUID faulting in a "
+                        "child process (Linux, a CPU with cpuid_fault); the JSON records what the child saw")
     p.add_argument("--float-worker", action="store_true", help=argparse.SUPPRESS)
     from . import device_model
     device_model.add_arguments(p)         # --board: the same model on an emulated board
@@ -128,6 +133,8 @@ def print_report(res, out=None):
     rows = [("C runtime (int8, " + res["c"]["isa"] + ")", res["c"])]
     if res.get("float"):
         rows.append(("float numpy (FloatNeedle f32)", res["float"]))
+    if cpu_view.describe(res["machine"]):
+        print(f"CPU view: {cpu_view.describe(res['machine'])}", file=out)
     print(f"{'':34}{'prefill tok/s':>15}{'decode tok/s':>15}{'decode ms/tok':>15}", file=out)
     for name, r in rows:
         print(f"{name:34}{r['prefill_tok_s']:15.0f}{r['decode_tok_s']:15.0f}"
@@ -143,8 +150,25 @@ def print_report(res, out=None):
         print_peers(res, out)
 
 
+def _under_view(args):
+    """Run this benchmark again in a child that sees the CPU through view args.cpu -> its exit status."""
+    cmd = [sys.executable, "-m", "thimble.bench.model", "--cpu", args.cpu, "--prompt-tokens",
+           str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--repeat", str(args.repeat),
+           "--seed", str(args.seed), "--shape", getattr(args, "shape", "needle-26m"), "--json", args.json]
+    cmd += ["--isa", args.isa] if args.isa else []
+    cmd += ["--plot", args.plot] if args.plot else []
+    cmd += [flag for flag, on in (("--no-float", args.no_float), ("--peers", args.peers)) if on]
+    print(f"thimble bench model: a child process sees this CPU as {args.cpu} "
+          f"({cpu_view.VIEWS[args.cpu]['about']})", file=sys.stderr, flush=True)
+    return subprocess.run(cmd, env=cpu_view.child_env(args.cpu)).returncode
+
+
 def run(args):
     _check_sizes(args)
+    if getattr(args, "cpu", None) and not args.float_worker:
+        cpu_view.check_usage(args)
+        if cpu_view.active() != args.cpu:
+            return _under_view(args)
     if args.float_worker:
         print(json.dumps(bench_float(args)))
         return 0
@@ -169,7 +193,10 @@ def run(args):
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()
     cfg = _config(args)
-    res = {"benchmark": "thimble bench model", "machine": machine_info(),
+    machine = machine_info()
+    if getattr(args, "cpu", None):
+        machine["cpu_view"] = cpu_view.seen(args.cpu)
+    res = {"benchmark": "thimble bench model", "machine": machine,
            "settings": {"model": _model_name(args), "shape": getattr(args, "shape", "needle-26m"),
                         "config": dataclasses.asdict(cfg),
                         "prompt_tokens": args.prompt_tokens, "gen_tokens": args.gen_tokens,
