@@ -15,6 +15,7 @@ Encoding:
 4. map symbols to ids; an unknown symbol becomes its bytes' <0xXX> ids (byte
    fallback) or one <unk> per run of unknown symbols (no byte fallback).
 """
+import functools
 import heapq
 
 from .spm_model import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED
@@ -83,6 +84,10 @@ class Tokenizer:
         if model.byte_fallback:
             self.byte_ids = {int(model.pieces[i][3:5], 16): i
                              for i, t in enumerate(model.types) if t == BYTE}
+        # A session encodes its tool list again for every request (the encoder
+        # input is the query's ids and the tools' ids, each text encoded alone),
+        # so the ids of a few recent texts are kept: the same text, the same ids.
+        self._encode_recent = functools.lru_cache(maxsize=8)(self._encode_ids)
 
     @property
     def vocab_size(self):
@@ -202,7 +207,10 @@ class Tokenizer:
     def encode(self, text):
         if not isinstance(text, str):
             raise TypeError(f"encode takes str, not {type(text).__name__}")
-        return self.encode_bytes(text.encode("utf-8"))
+        return list(self._encode_recent(text))
+
+    def _encode_ids(self, text):
+        return tuple(self.encode_bytes(text.encode("utf-8")))
 
     # -- decoding ---------------------------------------------------------
     def decode_bytes(self, ids):
