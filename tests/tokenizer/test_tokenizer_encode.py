@@ -120,3 +120,20 @@ def test_c_tokenizer_on_aarch64_matches(spm_models, tmp_path):
     assert [[int(x) for x in lines[2 * k].split()[1:]] for k in range(len(texts))] == [sp.encode(t) for t in texts]
     assert [bytes.fromhex(lines[2 * k + 1][2:]) for k in range(len(texts))] == \
         [sp.decode(sp.encode(t)).encode() for t in texts]
+
+
+def test_a_text_encoded_again_gives_the_same_ids_in_a_list_of_its_own(spm_models):
+    """encode keeps the ids of recent texts (a session's tool list is encoded
+    for every request): a repeat gives the same ids, each call its own list,
+    so a caller that changes one does not change the next; past the 8 kept
+    texts the first is encoded afresh, to the same ids."""
+    sp, tok = processors(spm_models["needle"])
+    texts = random_texts(sp, 12, seed=5)
+    first = [tok.encode(t) for t in texts]
+    for t, ids in zip(texts, first):
+        assert ids == sp.encode(t)
+    again = tok.encode(texts[-1])
+    assert again == first[-1] and again is not first[-1]
+    again.append(-1)
+    assert tok.encode(texts[-1]) == first[-1]
+    assert tok.encode(texts[0]) == sp.encode(texts[0])
