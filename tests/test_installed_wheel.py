@@ -99,11 +99,14 @@ def test_wheel_installed_elsewhere_runs_the_demo(tmp_path):
     assert _run([exe, "--version"], cwd=cwd, env=env).stdout.strip() == f"thimble {thimble.__version__}"
     assert "watch_m4" in _run([exe, "boards"], cwd=cwd, env=env).stdout
 
-    if x86_linux:       # the installed CPU view is found and preloads (where CPUID can fault)
-        view = _run([py, "-c", "from thimble.bench import cpu_view as v; print(v.shim_path()); "
-                               "print(v.unavailable_reason())"], cwd=cwd, env=env).stdout.splitlines()
+    if x86_linux:       # the installed CPU view is found, and preloads where CPUID can fault
+        view = _run([py, "-c", "import subprocess; from thimble.bench import cpu_view as v; print(v.shim_path()); "
+                               "why = v.unavailable_reason(); print(why is None and subprocess.run(['/bin/true'], "
+                               "env=v.child_env('avx2', {'PATH': '/usr/bin:/bin'})).returncode)"],
+                    cwd=cwd, env=env).stdout.splitlines()
         assert view[0].startswith(str(site / "thimble" / "_cpuid_view")), view
-        demo = _run([exe, "demo", "--board", "watch_m55"], cwd=cwd, env=env)
+        assert view[1] in ("0", "False"), view          # False: this CPU cannot fault CPUID
+    demo = _run([exe, "demo", "--board", "watch_m55"], cwd=cwd, env=env)
     assert TOOL_CALL in demo.stdout.splitlines(), demo.stdout
     assert "bit-exact" in demo.stdout
     assert str(REPO) not in demo.stdout + demo.stderr, "the installed thimble used the checkout"

@@ -12,7 +12,9 @@
  * handler below recognises the faulting instruction (0F A2), runs the real
  * CPUID with faulting briefly off, clears the bits the view names and steps
  * over the instruction. Any other SIGSEGV gets the default action back and
- * faults again, so a real crash still crashes.
+ * faults again (or, sent by kill, is raised again), so a crash still crashes.
+ * The handler blocks every signal while it runs, so no other handler sees
+ * the real CPUID in the moment faulting is off.
  *
  * What it reads: THIMBLE_CPUID_CLEAR, a comma-separated list of
  * LEAF:SUBLEAF:REG:MASK (hex or decimal numbers, REG one of eax ebx ecx edx),
@@ -72,6 +74,7 @@ static void thm_on_segv(int sig, siginfo_t *si, void *vctx)
      * the fault was not a plain memory error (si_code SI_KERNEL for CPUID) */
     if (si->si_code != SI_KERNEL || ip[0] != 0x0F || ip[1] != 0xA2) {
         signal(sig, SIG_DFL);       /* a real fault: let it happen again, unhandled */
+        if (si->si_code <= 0) raise(sig);   /* sent (kill, raise): nothing would fault again */
         return;
     }
     const uint32_t leaf = (uint32_t)g[REG_RAX], sub = (uint32_t)g[REG_RCX];
@@ -88,14 +91,18 @@ static void thm_on_segv(int sig, siginfo_t *si, void *vctx)
     g[REG_RIP] += 2;
 }
 
-/* One number of a rule, up to `end`: hex (0x...) or decimal, fitting 32 bits. */
+/* One number of a rule, up to `end`: hex (0x...) or decimal (a leading 0 is
+ * not octal), fitting 32 bits. */
 static int thm_number(const char **s, char end, uint32_t *out)
 {
     const char *p = *s;
     if (*p < '0' || *p > '9') return 0;
+    const int hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+    if (hex && !((p[2] >= '0' && p[2] <= '9') || (p[2] >= 'a' && p[2] <= 'f') || (p[2] >= 'A' && p[2] <= 'F')))
+        return 0;
     errno = 0;
     char *e;
-    const unsigned long long v = strtoull(p, &e, 0);
+    const unsigned long long v = strtoull(p, &e, hex ? 16 : 10);
     if (errno || e == p || v > 0xFFFFFFFFull || *e != end) return 0;
     *out = (uint32_t)v;
     *s = e;
@@ -141,7 +148,7 @@ __attribute__((constructor)) static void thm_cpuid_view_init(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = thm_on_segv;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
+    sigfillset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, 0)) {
         thm_say("cannot install the SIGSEGV handler", 0);
         _exit(3);

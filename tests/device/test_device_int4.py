@@ -4,10 +4,12 @@ thm_matmul_s4_s32), deployed over the emulated UART and asked hand-written
 requests; each board answers exactly as the host simulator (the same tokens,
 hidden-state CRC and text) through its own int4 fast paths. The image with
 int4 projections and the int8 head is not deployed here (a deploy over the
-emulated UART is ~40 s of the suite): its projections are these, its head is
-every plain image's, test_demo_with_int4_weights_on_the_m4 deploys it to
-watch_m4 and checks the answer bit-exact, and tests/link/test_one_slot.py
-replaces one image by another in a one-slot flash."""
+emulated UART is ~40 s of the suite): on a board it runs only in
+test_demo_with_int4_weights_on_the_m4 (watch_m4, one answer, bit-exact);
+its projections are the kernels these images run on every board and its
+head is every plain image's. A deploy replacing the model in a one-slot
+flash is tests/link/test_one_slot.py, on the host build of the link server's
+C code."""
 import pytest
 
 from device_harness import handwritten_prompts

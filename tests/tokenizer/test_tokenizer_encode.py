@@ -128,7 +128,8 @@ def test_a_text_encoded_again_gives_the_same_ids_in_a_list_of_its_own(spm_models
     so a caller that changes one does not change the next; past the 8 kept
     texts the first is encoded afresh, to the same ids."""
     sp, tok = processors(spm_models["needle"])
-    texts = random_texts(sp, 12, seed=5)
+    texts = list(dict.fromkeys(random_texts(sp, 40, seed=5)))[:12]
+    assert len(texts) == 12
     first = [tok.encode(t) for t in texts]
     for t, ids in zip(texts, first):
         assert ids == sp.encode(t)
@@ -136,4 +137,6 @@ def test_a_text_encoded_again_gives_the_same_ids_in_a_list_of_its_own(spm_models
     assert again == first[-1] and again is not first[-1]
     again.append(-1)
     assert tok.encode(texts[-1]) == first[-1]
+    assert len(tok._recent) == tok.RECENT == 8 and texts[0] not in tok._recent and texts[-1] in tok._recent
     assert tok.encode(texts[0]) == sp.encode(texts[0])
+    assert texts[0] in tok._recent and len(tok._recent) == 8

@@ -132,6 +132,3 @@ def print_peers(res, out):
           file=out)
     print(f"CPU: {m['cpu_model']}; " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS)
           + f"; onnxruntime {p['versions']['onnxruntime']}", file=out)
-    from .cpu_view import describe
-    if describe(m):
-        print(f"CPU view: {describe(m)}", file=out)

@@ -15,8 +15,9 @@ Encoding:
 4. map symbols to ids; an unknown symbol becomes its bytes' <0xXX> ids (byte
    fallback) or one <unk> per run of unknown symbols (no byte fallback).
 """
-import functools
+import collections
 import heapq
+import threading
 
 from .spm_model import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED
 
@@ -73,6 +74,8 @@ def merge_ranks(model):
 class Tokenizer:
     """encode(str) -> [int], decode([int]) -> str, as sentencepiece does."""
 
+    RECENT = 8          # texts whose ids encode keeps
+
     def __init__(self, model):
         self.model = model
         self.ranks = merge_ranks(model)
@@ -86,8 +89,10 @@ class Tokenizer:
                              for i, t in enumerate(model.types) if t == BYTE}
         # A session encodes its tool list again for every request (the encoder
         # input is the query's ids and the tools' ids, each text encoded alone),
-        # so the ids of a few recent texts are kept: the same text, the same ids.
-        self._encode_recent = functools.lru_cache(maxsize=8)(self._encode_ids)
+        # so the ids of the RECENT most recent texts are kept: the same text, the
+        # same ids.
+        self._recent = collections.OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def vocab_size(self):
@@ -207,10 +212,17 @@ class Tokenizer:
     def encode(self, text):
         if not isinstance(text, str):
             raise TypeError(f"encode takes str, not {type(text).__name__}")
-        return list(self._encode_recent(text))
-
-    def _encode_ids(self, text):
-        return tuple(self.encode_bytes(text.encode("utf-8")))
+        with self._recent_lock:
+            ids = self._recent.get(text)
+            if ids is not None:
+                self._recent.move_to_end(text)
+        if ids is None:
+            ids = tuple(self.encode_bytes(text.encode("utf-8")))
+            with self._recent_lock:
+                self._recent[text] = ids
+                while len(self._recent) > self.RECENT:
+                    self._recent.popitem(last=False)
+        return list(ids)
 
     # -- decoding ---------------------------------------------------------
     def decode_bytes(self, ids):
