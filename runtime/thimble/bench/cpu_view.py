@@ -29,6 +29,7 @@ import os
 import platform
 
 from ..core.errors import CommandError, UsageError
+from .machine import _cpu_flags
 
 ENV_VIEW = "THIMBLE_CPU_VIEW"          # set in the child: the view it runs under
 ENV_CLEAR = "THIMBLE_CPUID_CLEAR"      # read by thm_cpuid_view.c
@@ -74,17 +75,6 @@ def shim_path():
     """The preload object built with the package, or None."""
     spec = importlib.util.find_spec("thimble._cpuid_view")
     return spec.origin if spec and spec.origin and os.path.isfile(spec.origin) else None
-
-
-def _cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def unavailable_reason():
