@@ -59,6 +59,9 @@
 
 #define THM_V128(p) ((const __m128i *)(const void *)(p))
 
+/* an int32 view of a pair of int16 of x, read as one broadcast lane */
+typedef int32_t thm_i32a __attribute__((may_alias, aligned(2)));
+
 /* out[i][j] = x[i, :] . w[j, :] for i < MR, j < NR; 4 (NR <= 4) or 8 lanes are
  * stored per out row. X16: x holds int16 rows zero-padded to a multiple of 16
  * (ldx in elements); otherwise int8 rows of length K. MR, NR, X16 are
@@ -310,23 +313,38 @@ static THM_TARGET_AVX2 void thm_avx2_pack(const int8_t *w, int32_t K, int32_t nc
  * -> tmp[MR][16] raw sums (int32 lanes, wrapping). With odd, k = 2 * K2 is
  * read alone (nothing past a row of x is read); the panel is zero there on. */
 THM_INLINE THM_TARGET_AVX2 void thm_avx2_panel_tile(const int16_t *x16, size_t ldx, int32_t K2, int odd,
-                                                    const int32_t *P, const int MR, int32_t *tmp)
+                                                    const int32_t *P, const int MR, int32_t *tmp, size_t ldt)
 {
     __m256i acc[THM_AVX2_MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    for (int32_t kp = 0; kp < K2; kp++) {
-        const __m256i w0 = _mm256_load_si256(THM_V256(P + (size_t)kp * THM_AVX2_PNB));
-        const __m256i w1 = _mm256_load_si256(THM_V256(P + (size_t)kp * THM_AVX2_PNB + 8));
+    /* two k pairs a trip, each row read through a fixed base at one shared
+     * index: the loop's scalar work (index, panel pointer, branch) shares the
+     * vector ports, ~3 instructions a trip where recomputed row addresses
+     * took ~9 a k pair. The empty asm pins each accumulator after its add, or
+     * GCC adds the two pairs' products first (an extra add each) and spills. */
+    const thm_i32a *xr[THM_AVX2_MR];
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            int32_t q;                                  /* a pair of k of row i */
-            memcpy(&q, x16 + i * ldx + 2 * kp, 4);
-            const __m256i xb = _mm256_set1_epi32(q);
-            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(xb, w0));
-            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(xb, w1));
-        }
+    for (int i = 0; i < MR; i++) xr[i] = (const thm_i32a *)(const void *)(x16 + i * ldx);
+    const int32_t *Pk = P;
+#define THM_AVX2_PANEL_STEP(kp_, Pv_)                                              \
+    do {                                                                           \
+        const __m256i w0 = _mm256_load_si256(THM_V256(Pv_));                      \
+        const __m256i w1 = _mm256_load_si256(THM_V256((Pv_) + 8));                 \
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                     \
+            const __m256i xb = _mm256_set1_epi32(xr[i][kp_]); /* a pair of k */    \
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(xb, w0));    \
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(xb, w1));    \
+            __asm__("" : "+x"(acc[i][0]), "+x"(acc[i][1]));                        \
+        }                                                                          \
+    } while (0)
+    ptrdiff_t kp = 0;                           /* no sign extension in the loop */
+    for (; kp + 2 <= K2; kp += 2, Pk += 2 * THM_AVX2_PNB) {
+        THM_AVX2_PANEL_STEP(kp, Pk);
+        THM_AVX2_PANEL_STEP(kp + 1, Pk + THM_AVX2_PNB);
     }
+    if (kp < K2) THM_AVX2_PANEL_STEP(kp, Pk);
+#undef THM_AVX2_PANEL_STEP
     if (odd) {
         const __m256i w0 = _mm256_load_si256(THM_V256(P + (size_t)K2 * THM_AVX2_PNB));
         const __m256i w1 = _mm256_load_si256(THM_V256(P + (size_t)K2 * THM_AVX2_PNB + 8));
@@ -339,16 +357,17 @@ THM_INLINE THM_TARGET_AVX2 void thm_avx2_panel_tile(const int16_t *x16, size_t l
     }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
-        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * THM_AVX2_PNB), acc[i][0]);
-        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * THM_AVX2_PNB + 8), acc[i][1]);
+        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * ldt), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(void *)(tmp + i * ldt + 8), acc[i][1]);
     }
 }
 
 #define THM_AVX2_PANEL(MR_)                                                                      \
     static THM_TARGET_AVX2 void thm_avx2_panel_##MR_(const int16_t *x16, size_t ldx, int32_t K2,  \
-                                                     int odd, const int32_t *P, int32_t *tmp)    \
+                                                     int odd, const int32_t *P, int32_t *tmp,    \
+                                                     size_t ldt)                                 \
     {                                                                                            \
-        thm_avx2_panel_tile(x16, ldx, K2, odd, P, MR_, tmp);                                     \
+        thm_avx2_panel_tile(x16, ldx, K2, odd, P, MR_, tmp, ldt);                                \
     }
 THM_AVX2_PANEL(1)
 THM_AVX2_PANEL(2)
@@ -358,7 +377,7 @@ THM_AVX2_PANEL(5)
 THM_AVX2_PANEL(6)
 
 typedef void (*thm_avx2_panel_fn)(const int16_t *x16, size_t ldx, int32_t K2, int odd, const int32_t *P,
-                                  int32_t *tmp);
+                                  int32_t *tmp, size_t ldt);
 static const thm_avx2_panel_fn thm_avx2_panels[THM_AVX2_MR + 1] = {
     0, thm_avx2_panel_1, thm_avx2_panel_2, thm_avx2_panel_3,
     thm_avx2_panel_4, thm_avx2_panel_5, thm_avx2_panel_6};
@@ -379,7 +398,7 @@ THM_TARGET_AVX2 void thm_avx2_matmul_s16s8_packed(const int16_t *x16, size_t ldx
         thm_avx2_pack(w + (size_t)n0 * K, K, nc, Kp, P, n0 + 2 * THM_AVX2_PNB <= N);
         for (int32_t m = 0; m < M; m += THM_AVX2_MR) {
             const int32_t mr = M - m < THM_AVX2_MR ? M - m : THM_AVX2_MR;
-            thm_avx2_panels[mr](x16 + (size_t)m * ldx, ldx, K / 2, K & 1, P, tmp);
+            thm_avx2_panels[mr](x16 + (size_t)m * ldx, ldx, K / 2, K & 1, P, tmp, THM_AVX2_PNB);
             thm_avx2_epilogue(tmp, THM_AVX2_PNB, mr, nc, 0, m16, s16, y8 + (size_t)m * ldy + n0, 0, ldy);
         }
     }
@@ -407,8 +426,14 @@ static THM_TARGET_AVX2 void thm_avx2_matmul_packed(const int8_t *x, const int8_t
             thm_avx2_pack(w + (size_t)n0 * K, K, nc, Kp, P, n0 + 2 * THM_AVX2_PNB <= N);
             for (int32_t m = 0; m < mb; m += THM_AVX2_MR) {
                 const int32_t mr = mb - m < THM_AVX2_MR ? mb - m : THM_AVX2_MR;
-                thm_avx2_panels[mr](x16 + (size_t)m * Kp, (size_t)Kp, Kp / 2, 0, P, tmp);
                 const size_t off = (size_t)(m0 + m) * N + n0;
+                if (y32 && !bias && nc == THM_AVX2_PNB) {
+                    /* raw sums are the result: straight into y (attention's
+                     * QK^T, K = 64: the copy through tmp was ~10% of a tile) */
+                    thm_avx2_panels[mr](x16 + (size_t)m * Kp, (size_t)Kp, Kp / 2, 0, P, y32 + off, (size_t)N);
+                    continue;
+                }
+                thm_avx2_panels[mr](x16 + (size_t)m * Kp, (size_t)Kp, Kp / 2, 0, P, tmp, THM_AVX2_PNB);
                 thm_avx2_epilogue(tmp, THM_AVX2_PNB, mr, nc, bias ? bias + n0 : 0, mult ? mult + n0 : 0,
                                   shift ? shift + n0 : 0, y8 ? y8 + off : 0, y32 ? y32 + off : 0,
                                   (size_t)N);

@@ -12,17 +12,16 @@
  * Why each vector form is exact:
  *  - requantize is thm_avx2_rq_apply (thm_x86_simd.h, exact for all inputs);
  *  - softmax: top - s is formed in uint32 lanes (exact: both are int32 and
- *    top >= s); lanes past diff_max are zeroed before the requantize and
- *    their exp forced to 0, like the portable row. z = thm_requantize_pos:
- *    (diff << left) * mult is the exact 32 x 32 -> 64 unsigned product
- *    (vpmuludq), and its high part, (ab + 2^30) >> 31 < 2^31, is taken from
- *    bits 31..62 with logical shifts. exp: one gather from a table of
- *    thm_exp_q15 over all 4096 z it covers, filled from thm_exp_q15 itself
- *    when the library loads (so it cannot differ from the portable exp). Rows longer than
- *    THM_SOFTMAX_ROW_MAX_N go to the portable kernel (their sum needs 64 bits);
- *    shorter rows' uint32 lane sums cannot wrap (n * 2^15 < 2^31);
- *    p = (e * inv + 2^30) >> 31 with e <= 2^15, inv <= 2^31 is the exact
- *    unsigned product again;
+ *    top >= s). z = thm_requantize_pos with its two roundings as one exact
+ *    64-bit floor (vpmuludq; see exp_terms8); a lane past diff_max is sent
+ *    to z = 4095, whose exp is 0 like the portable row's. exp: one gather
+ *    from a table of thm_exp_q15 over all 4096 z it covers, filled from
+ *    thm_exp_q15 itself when the library loads (so it cannot differ from the
+ *    portable exp). Rows longer than THM_SOFTMAX_ROW_MAX_N go to the portable
+ *    kernel (their sum needs 64 bits); shorter rows' uint32 lane sums cannot
+ *    wrap (n * 2^15 < 2^31). p = (e * inv + 2^30) >> 31 with e <= 2^15,
+ *    inv <= 2^31 is computed in 16-bit lanes from inv's two halves (see
+ *    softmax_row_avx2), exactly;
  *  - rmsnorm: the sum of squares is exact (int8: 16-bit pair sums <= 2^15 in
  *    int32 lanes; int16: a pair sum of squares can be 2^31, so each madd lane
  *    is read as uint32 and widened to 64 bits). Rows whose 2^46 / rms exceeds
@@ -105,26 +104,28 @@ __attribute__((constructor)) static void exp_q15_all_fill(void)
     for (int32_t z = 0; z < (THM_EXP_HI_LEN << THM_EXP_FRAC_BITS); z++) exp_q15_all[z] = thm_exp_q15(z);
 }
 
-/* The row's exp terms for 8 kept distances d (lanes not in keep give 0):
- * thm_requantize_pos, then thm_exp_q15. */
-static inline T2 __m256i exp_terms8(__m256i d, __m256i keep, __m128i left, __m128i right, __m256i vmult,
-                                    __m256i half)
+/* The exp terms of 8 distances d = top - s: thm_requantize_pos, then
+ * thm_exp_q15 (lanes past diff_max give 0). With x = d << left, the two
+ * roundings of thm_requantize_pos are one: (floor((x m + 2^30) / 2^31) +
+ * half) >> right = floor((x m + C) / 2^(31 + right)), C = 2^30 + half 2^31
+ * (floor(floor(a / b) / c) = floor(a / (b c)); x m < 2^62 and C < 2^62, so
+ * the 64-bit sum is exact). Even lanes take it with one shift (z < 2^31: the
+ * high dword is 0); odd lanes need z in their high dword, which one shift by
+ * right - 1 gives (the low dword's garbage is dropped by the blend). A lane
+ * past diff_max, where (d << left) may have wrapped, is forced to z = 4095,
+ * whose term is 0 (thm_exp_hi is 0 from 12: the table ends in zeros), so the
+ * gather needs no mask. */
+static inline T2 __m256i exp_terms8(__m256i d, __m256i dmax1, __m128i left, __m128i zsh, __m128i osh,
+                                    int odd_left, __m256i vmult, __m256i vc)
 {
-    const __m256i zmax1 = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
-    const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
-    const __m256i x = _mm256_sll_epi32(_mm256_and_si256(d, keep), left);
-    __m256i even = _mm256_add_epi64(_mm256_mul_epu32(x, vmult), nudge);
-    __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), vmult), nudge);
-    even = _mm256_srli_epi64(even, 31);                        /* low dword: bits 31..62 */
-    odd = _mm256_slli_epi64(odd, 1);                           /* high dword: bits 31..62 */
-    const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
-    const __m256i z = _mm256_srl_epi32(_mm256_add_epi32(high, half), right);
-    /* z < 2^12 keeps its term; unsigned min and compare, z may reach 2^31 */
-    const __m256i zc = _mm256_min_epu32(z, zmax1);
-    const __m256i live = _mm256_and_si256(keep, _mm256_cmpeq_epi32(zc, z));
-    if (_mm256_testz_si256(live, live)) return live;           /* all past the table: 0 */
-    /* dead lanes gather nothing: the mask keeps their (zero) source */
-    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)exp_q15_all, zc, live, 4);
+    const __m256i zlast = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
+    const __m256i dead = _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax1), d);   /* d > diff_max */
+    const __m256i x = _mm256_sll_epi32(d, left);
+    const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, vmult), vc), zsh);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), vmult), vc);
+    odd = odd_left ? _mm256_slli_epi64(odd, 1) : _mm256_srl_epi64(odd, osh);
+    const __m256i z = _mm256_or_si256(_mm256_blend_epi32(even, odd, 0xAA), dead);
+    return _mm256_i32gather_epi32((const int *)(const void *)exp_q15_all, _mm256_min_epu32(z, zlast), 4);
 }
 
 static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
@@ -132,9 +133,11 @@ static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t
 {
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     const uint32_t half = right ? (uint32_t)1 << (right - 1) : 0;
-    const __m128i vleft = _mm_cvtsi32_si128(left), vright = _mm_cvtsi32_si128(right);
-    const __m256i vmult = _mm256_set1_epi32(mult), vhalf = _mm256_set1_epi32((int32_t)half);
-    const __m256i dmax = _mm256_set1_epi32(diff_max);
+    const __m128i vleft = _mm_cvtsi32_si128(left), zsh = _mm_cvtsi32_si128(31 + right);
+    const __m128i osh = _mm_cvtsi32_si128(right > 0 ? right - 1 : 0);
+    const __m256i vmult = _mm256_set1_epi32(mult);
+    const __m256i vc = _mm256_set1_epi64x((int64_t)(((uint64_t)1 << 30) + ((uint64_t)half << 31)));
+    const __m256i dmax1 = _mm256_set1_epi32((int32_t)((uint32_t)diff_max + 1));   /* <= 2^31 */
     const int32_t nv = n & ~7;
 
     int32_t top = s[0];
@@ -147,13 +150,20 @@ static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t
 
     const __m256i vtop = _mm256_set1_epi32(top);
     __m256i acc = _mm256_setzero_si256();
-    for (int32_t j = 0; j < nv; j += 8) {
-        const __m256i d = _mm256_sub_epi32(vtop, load8_s32(s + j));
-        const __m256i keep = _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax), dmax);   /* d <= diff_max */
-        __m256i ev = _mm256_setzero_si256();
-        if (!_mm256_testz_si256(keep, keep)) ev = exp_terms8(d, keep, vleft, vright, vmult, vhalf);
-        store8_s32((int32_t *)e + j, ev);
-        acc = _mm256_add_epi32(acc, ev);
+    if (right == 0) {
+        for (int32_t j = 0; j < nv; j += 8) {
+            const __m256i ev = exp_terms8(_mm256_sub_epi32(vtop, load8_s32(s + j)), dmax1, vleft, zsh, osh, 1,
+                                          vmult, vc);
+            store8_s32((int32_t *)e + j, ev);
+            acc = _mm256_add_epi32(acc, ev);
+        }
+    } else {
+        for (int32_t j = 0; j < nv; j += 8) {
+            const __m256i ev = exp_terms8(_mm256_sub_epi32(vtop, load8_s32(s + j)), dmax1, vleft, zsh, osh, 0,
+                                          vmult, vc);
+            store8_s32((int32_t *)e + j, ev);
+            acc = _mm256_add_epi32(acc, ev);
+        }
     }
     /* lane sums < 2^31 (n <= THM_SOFTMAX_ROW_MAX_N): the row's total as uint32 */
     const __m256i wide = _mm256_add_epi64(_mm256_and_si256(acc, _mm256_set1_epi64x(0xFFFFFFFF)),
@@ -172,18 +182,26 @@ static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t
     }
 
     const uint32_t inv = (uint32_t)(((uint64_t)1 << 46) / total);   /* total >= 2^15: inv <= 2^31 */
-    const __m256i vinv = _mm256_set1_epi32((int32_t)inv);
-    const __m256i round = _mm256_set1_epi64x((int64_t)1 << 30);
-    const __m256i pmax = _mm256_set1_epi32(32767);
-    for (int32_t j = 0; j < nv; j += 8) {
-        const __m256i ev = load8_s32((const int32_t *)e + j);
-        __m256i even = _mm256_add_epi64(_mm256_mul_epu32(ev, vinv), round);
-        __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(ev, 32), vinv), round);
-        even = _mm256_srli_epi64(even, 31);                    /* < 2^16: the low dword */
-        odd = _mm256_slli_epi64(odd, 1);                      /* high dword: bits 31..62 */
-        store8_sat16(p + j, _mm256_min_epu32(_mm256_blend_epi32(even, odd, 0xAA), pmax));
+    /* p = (e inv + 2^30) >> 31 in 16-bit lanes, 16 at a time (e <= 2^15 and
+     * p <= 2^15 fit uint16): with inv = ih 2^16 + il, the nested-floor
+     * identity gives p = (e ih + B) >> 15, B = ((e il) >> 16) + 2^14 < 2^16;
+     * e ih = Ah 2^16 + Al (vpmulhuw, vpmullw), so p = 2 Ah + ((Al + B) >> 15)
+     * and (Al + B) >> 15 = floor((Al + B) / 2) >> 14, the halving sum being
+     * vpavgw's rounded-up one less the odd bit. */
+    const __m256i vih = _mm256_set1_epi16((int16_t)(uint16_t)(inv >> 16));
+    const __m256i vil = _mm256_set1_epi16((int16_t)(uint16_t)(inv & 0xFFFF));
+    const __m256i b14 = _mm256_set1_epi16(1 << 14), one = _mm256_set1_epi16(1), pmax = _mm256_set1_epi16(32767);
+    const int32_t nv16 = n & ~15;
+    for (int32_t j = 0; j < nv16; j += 16) {
+        const __m256i e16 = _mm256_permute4x64_epi64(
+            _mm256_packus_epi32(load8_s32((const int32_t *)e + j), load8_s32((const int32_t *)e + j + 8)), 0xD8);
+        const __m256i ah = _mm256_mulhi_epu16(e16, vih), al = _mm256_mullo_epi16(e16, vih);
+        const __m256i bb = _mm256_add_epi16(_mm256_mulhi_epu16(e16, vil), b14);
+        const __m256i half_sum = _mm256_sub_epi16(_mm256_avg_epu16(al, bb), _mm256_and_si256(_mm256_xor_si256(al, bb), one));
+        const __m256i pv = _mm256_add_epi16(_mm256_add_epi16(ah, ah), _mm256_srli_epi16(half_sum, 14));
+        _mm256_storeu_si256((__m256i *)(void *)(p + j), _mm256_min_epu16(pv, pmax));
     }
-    for (int32_t j = nv; j < n; j++) {
+    for (int32_t j = nv16; j < n; j++) {
         const uint32_t pj = (uint32_t)(((uint64_t)e[j] * inv + ((uint64_t)1 << 30)) >> 31);
         p[j] = (int16_t)(pj > 32767 ? 32767 : pj);
     }
@@ -276,6 +294,20 @@ static inline T2 __m256i rms_scale8(__m256i v, __m256i vinv)
 
 #define ROW_BLOCK 32
 
+/* Channels i .. i + 7 of rows r0 .. r0 + nr - 1 (plain: thm_avx2_rq_apply_k). */
+static inline __attribute__((always_inline)) T2 void rms_rows8(const void *x, int wide, const int64_t *inv,
+                                                             int32_t r0, int32_t nr, int32_t D, int32_t i,
+                                                             const thm_avx2_rq *q, const int plain, int8_t *y)
+{
+    for (int32_t r = 0; r < nr; r++) {
+        if (inv[r] > INT32_MAX) continue;            /* done by the caller, scalar */
+        const size_t row = (size_t)(r0 + r) * D;
+        const __m256i v = wide ? load8_s16((const int16_t *)x + row + i) : load8_s8((const int8_t *)x + row + i);
+        const __m256i nvec = rms_scale8(v, _mm256_set1_epi64x(inv[r]));
+        thm_avx2_store_sat8(y + row + i, thm_avx2_rq_apply_k(nvec, q, plain));
+    }
+}
+
 static T2 void rmsnorm_avx2(const void *x, int wide, const int32_t *gm, const int32_t *gs, int64_t eps_q16,
                             int8_t *y, int32_t rows, int32_t D)
 {
@@ -292,13 +324,10 @@ static T2 void rmsnorm_avx2(const void *x, int wide, const int32_t *gm, const in
         for (int32_t i = 0; i < nv; i += 8) {
             thm_avx2_rq q;
             thm_avx2_rq_prep(&q, load8_s32(gm + i), load8_s32(gs + i));
-            for (int32_t r = 0; r < nr; r++) {
-                if (inv[r] > INT32_MAX) continue;            /* done below, scalar */
-                const size_t row = (size_t)(r0 + r) * D;
-                const __m256i v = wide ? load8_s16((const int16_t *)x + row + i) : load8_s8((const int8_t *)x + row + i);
-                const __m256i nvec = rms_scale8(v, _mm256_set1_epi64x(inv[r]));
-                thm_avx2_store_sat8(y + row + i, thm_avx2_rq_apply(nvec, &q));
-            }
+            if (q.plain)
+                rms_rows8(x, wide, inv, r0, nr, D, i, &q, 1, y);
+            else
+                rms_rows8(x, wide, inv, r0, nr, D, i, &q, 0, y);
         }
         for (int32_t r = 0; r < nr; r++) {
             const size_t row = (size_t)(r0 + r) * D;
@@ -330,6 +359,12 @@ T2 void thm_residual_gated_s16_avx2(int16_t *r, const int8_t *y, int32_t n, int3
     thm_avx2_rq_prep(&q, _mm256_set1_epi32(mult), _mm256_set1_epi32(shift));
     const __m256i gmin = _mm256_set1_epi32(-65536), gmax = _mm256_set1_epi32(65536);
     int32_t i = 0;
+    if (q.plain)
+        for (; i + 8 <= n; i += 8) {
+            __m256i g = thm_avx2_rq_apply_k(load8_s8(y + i), &q, 1);
+            g = _mm256_min_epi32(_mm256_max_epi32(g, gmin), gmax);
+            store8_sat16(r + i, _mm256_add_epi32(load8_s16(r + i), g));
+        }
     for (; i + 8 <= n; i += 8) {
         __m256i g = thm_avx2_rq_apply(load8_s8(y + i), &q);
         g = _mm256_min_epi32(_mm256_max_epi32(g, gmin), gmax);

@@ -50,6 +50,7 @@ THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_reduce8(const __m256i *a)
  * applied to every row. */
 typedef struct {
     __m256i mult, mult_odd, left, right, mask, half, mult_min;
+    int plain;   /* no left shift and no mult of INT32_MIN in any lane: see thm_avx2_rq_apply_k */
 } thm_avx2_rq;
 
 THM_INLINE THM_TARGET_AVX2 void thm_avx2_rq_prep(thm_avx2_rq *q, __m256i mult, __m256i shift)
@@ -63,24 +64,37 @@ THM_INLINE THM_TARGET_AVX2 void thm_avx2_rq_prep(thm_avx2_rq *q, __m256i mult, _
                                _mm256_set1_epi32(1));
     q->half = _mm256_srai_epi32(q->mask, 1);
     q->mult_min = _mm256_cmpeq_epi32(mult, _mm256_set1_epi32(INT32_MIN));
+    const __m256i special = _mm256_or_si256(q->left, q->mult_min);
+    q->plain = _mm256_testz_si256(special, special);
 }
 
-THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_rq_apply(__m256i acc, const thm_avx2_rq *q)
+/* plain (a constant where it is inlined) may be 1 only where q->plain is:
+ * then the left shift is by 0 and the INT32_MIN x INT32_MIN case cannot
+ * occur, so both steps are left out (4 of 18 instructions; the epilogues and
+ * rows test q->plain once per 8 channels and run the matching loop). */
+THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_rq_apply_k(__m256i acc, const thm_avx2_rq *q, const int plain)
 {
     const __m256i zero = _mm256_setzero_si256();
     const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
-    const __m256i x = _mm256_sllv_epi32(acc, q->left);
+    const __m256i x = plain ? acc : _mm256_sllv_epi32(acc, q->left);
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, q->mult), nudge);
     __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->mult_odd), nudge);
     even = _mm256_srli_epi64(even, 31);                   /* low dword: bits 31..62 */
     odd = _mm256_slli_epi64(odd, 1);                      /* high dword: bits 31..62 */
     __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
-    const __m256i both_min = _mm256_and_si256(
-        _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)), q->mult_min);
-    high = _mm256_xor_si256(high, both_min);              /* INT32_MIN -> INT32_MAX */
+    if (!plain) {
+        const __m256i both_min = _mm256_and_si256(
+            _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)), q->mult_min);
+        high = _mm256_xor_si256(high, both_min);          /* INT32_MIN -> INT32_MAX */
+    }
     const __m256i rem = _mm256_and_si256(high, q->mask);
     const __m256i thr = _mm256_sub_epi32(q->half, _mm256_cmpgt_epi32(zero, high));
     return _mm256_sub_epi32(_mm256_srav_epi32(high, q->right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+THM_INLINE THM_TARGET_AVX2 __m256i thm_avx2_rq_apply(__m256i acc, const thm_avx2_rq *q)
+{
+    return thm_avx2_rq_apply_k(acc, q, 0);
 }
 
 static inline THM_TARGET_AVX2 __m256i thm_avx2_requantize(__m256i acc, __m256i mult,
@@ -117,10 +131,16 @@ static inline THM_TARGET_AVX2 void thm_avx2_epilogue(const int32_t *tmp, int32_t
             thm_avx2_rq q;
             thm_avx2_rq_prep(&q, _mm256_loadu_si256(THM_V256(mult + j)),
                              _mm256_loadu_si256(THM_V256(shift + j)));
-            for (int32_t i = 0; i < mr; i++) {
-                const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * ldt + j)), b);
-                thm_avx2_store_sat8(y8 + i * ldy + j, thm_avx2_rq_apply(v, &q));
-            }
+            if (q.plain)
+                for (int32_t i = 0; i < mr; i++) {
+                    const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * ldt + j)), b);
+                    thm_avx2_store_sat8(y8 + i * ldy + j, thm_avx2_rq_apply_k(v, &q, 1));
+                }
+            else
+                for (int32_t i = 0; i < mr; i++) {
+                    const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(THM_V256(tmp + i * ldt + j)), b);
+                    thm_avx2_store_sat8(y8 + i * ldy + j, thm_avx2_rq_apply(v, &q));
+                }
         }
     }
     for (; j < nb; j++) {

@@ -215,9 +215,16 @@ def embed_s4(seed, T, V, D, tokens="random", rq="typical"):
 
 def softmax_rows(seed, rows, n, scores="random", rq="typical"):
     """scores int32 [rows, n] (no mask): random rows, plus an all-equal first
-    row (every p alike) when rows > 1; one (mult, shift, diff_max)."""
-    a = softmax(seed, rows * n, scores=scores, rq=rq)
+    row (every p alike) when rows > 1; one (mult, shift, diff_max). spread:
+    row r's scores span diff_max / 2^(r mod 32), so the rows' exp totals
+    (and the reciprocals that scale them) run from one-hot to flat."""
+    a = softmax(seed, rows * n, scores="random" if scores == "spread" else scores, rq=rq)
     s = a["scores"].reshape(rows, n)
+    if scores == "spread":
+        rng = np.random.default_rng(seed + 1)
+        for r in range(rows):
+            span = max(1, min(a["diff_max"], 1 << 30) >> (r % 32))
+            s[r] = rng.integers(-span, span, n, endpoint=True)
     if rows > 1 and n:
         s[0] = s[0].max()
     return dict(scores=s, mult=a["mult"], shift=a["shift"], diff_max=a["diff_max"])

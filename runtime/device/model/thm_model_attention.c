@@ -88,10 +88,55 @@ void thm_to_head_major(const int8_t *x, int8_t *out, int32_t T, int32_t Hkv, int
                 out[((size_t)g * T + t) * D + d] = x[(size_t)t * Hkv * D + (size_t)g * D + d];
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* An 8 x 8 byte block transposed in eight 64-bit words (byte j of word i is
+ * element (i, j), little-endian), by three rounds of masked block swaps
+ * (4 x 4, 2 x 2, 1 x 1): ~1.4 word operations an element where the byte
+ * loop took a load, a store and its strided addressing (1.5 % of the host's
+ * prefill, issue 16). */
+static void thm_transpose8x8(const int8_t *src, size_t lds, int8_t *dst, size_t ldd)
+{
+    uint64_t w[8], t;
+    for (int i = 0; i < 8; i++) memcpy(&w[i], src + (size_t)i * lds, 8);
+    for (int i = 0; i < 4; i++) {
+        t = ((w[i] >> 32) ^ w[i + 4]) & 0x00000000FFFFFFFFull;
+        w[i] ^= t << 32;
+        w[i + 4] ^= t;
+    }
+    static const int two[4] = {0, 1, 4, 5};
+    for (int k = 0; k < 4; k++) {
+        const int i = two[k];
+        t = ((w[i] >> 16) ^ w[i + 2]) & 0x0000FFFF0000FFFFull;
+        w[i] ^= t << 16;
+        w[i + 2] ^= t;
+    }
+    for (int i = 0; i < 8; i += 2) {
+        t = ((w[i] >> 8) ^ w[i + 1]) & 0x00FF00FF00FF00FFull;
+        w[i] ^= t << 8;
+        w[i + 1] ^= t;
+    }
+    for (int i = 0; i < 8; i++) memcpy(dst + (size_t)i * ldd, &w[i], 8);
+}
+#define THM_TRANSPOSE8 1
+#else
+#define THM_TRANSPOSE8 0
+#endif
+
 void thm_to_head_transposed(const int8_t *x, int8_t *out, int32_t T, int32_t Hkv, int32_t D)
 {
-    for (int32_t g = 0; g < Hkv; g++)
+    const size_t ldx = (size_t)Hkv * D;
+    const int32_t T8 = THM_TRANSPOSE8 ? T & ~7 : 0, D8 = THM_TRANSPOSE8 ? D & ~7 : 0;
+    for (int32_t g = 0; g < Hkv; g++) {
+        const int8_t *xg = x + (size_t)g * D;
+        int8_t *og = out + (size_t)g * D * T;
+#if THM_TRANSPOSE8
+        for (int32_t d = 0; d < D8; d += 8)
+            for (int32_t t = 0; t < T8; t += 8)
+                thm_transpose8x8(xg + (size_t)t * ldx + d, ldx, og + (size_t)d * T + t, (size_t)T);
+#endif
+        /* what the blocks leave: the last T mod 8 keys of every channel, and
+         * the last D mod 8 channels */
         for (int32_t d = 0; d < D; d++)
-            for (int32_t t = 0; t < T; t++)
-                out[((size_t)g * D + d) * T + t] = x[(size_t)t * Hkv * D + (size_t)g * D + d];
+            for (int32_t t = d < D8 ? T8 : 0; t < T; t++) og[(size_t)d * T + t] = xg[(size_t)t * ldx + d];
+    }
 }
