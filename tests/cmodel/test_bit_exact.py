@@ -82,10 +82,11 @@ def test_argmax_and_encoder_out_lifetime(gqa_quant, prompt):
 
 def test_encoder_blocks_follow_the_lent_cache(gqa_quant, prompt):
     """The encoder's attention runs in query blocks as large as the decoder's
-    idle self K/V cache allows (max_dec sets it): one max_dec-1 arena (the
-    arena's own 8-row workspace and little else) and a roomy one give the
-    reference's encoder output and steps, for prompts that are not a multiple
-    of either block."""
+    idle cross V^T slots (layers 1..) and self K/V cache allow (max_dec sets
+    the latter): one max_dec-1 arena (the arena's own 8-row workspace, one
+    idle cross slot of 40 x 32 bytes and little else: blocks of a few rows) and
+    a roomy one give the reference's encoder output and steps, for prompts
+    that are not a multiple of either block."""
     image = to_image(gqa_quant)
     n_pos = gqa_quant.rope_n_pos
     for max_dec in (1, 2, n_pos):

@@ -85,7 +85,7 @@ typedef struct {
     void *attn_scratch;         /* thm_attention_s8_scratch_size(max_dec): decoder self-attention */
     void *fast_ws;              /* thm_fast_attn_workspace_size(max_enc, hd): cross attention of a step */
     size_t fast_ws_bytes;
-    void *prompt_ws;            /* self K/V + scratch + fast_ws, one range: the encoder's attention */
+    void *prompt_ws;            /* cross V^T of layers 1.. + self K/V + scratch + fast_ws, one range: the encoder's attention */
     size_t prompt_ws_bytes;
     size_t arena_used;
     int ready;

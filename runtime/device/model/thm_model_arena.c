@@ -11,9 +11,10 @@
  * (K [Hkv, T, D], V^T [Hkv, D, T] per layer, same bytes) for the fast
  * attention path, and layer 0's slots hold the encoder layers' K/V in that
  * form while the encoder runs (the cross K/V are computed after it). The
- * self K/V cache, the decoder's scratch and the fast-attention workspace are
- * laid out last and in that order: one range that the encoder's attention
- * borrows for blocks of up to 64 query rows (thm_model_attention.h). */
+ * cross V^T slots, the self K/V cache, the decoder's scratch and the
+ * fast-attention workspace are laid out last and in that order: from layer
+ * 1's cross V^T on, one range that the encoder's attention borrows for
+ * blocks of up to THM_FAST_ATTN_MAX_ROWS query rows (thm_model_attention.h). */
 #include <string.h>
 #include "thm_model.h"
 #include "thimble_kernels.h"
@@ -118,10 +119,16 @@ int thm_model_init(thm_model *m, void *arena, size_t arena_bytes, int32_t max_en
     m->attn_scratch = a + L.off[A_SCRATCH];
     m->fast_ws = a + L.off[A_FAST];
     m->fast_ws_bytes = L.bytes[A_FAST];
-    /* the layout order keeps SELF_K .. FAST one range: the encoder's
-     * attention borrows it (no decoder state lives while a prompt is encoded) */
-    m->prompt_ws = a + L.off[A_SELF_K];
-    m->prompt_ws_bytes = L.total - L.off[A_SELF_K];
+    /* the layout order keeps the cross V^T slots of decoder layers 1.., then
+     * SELF_K .. FAST, one range: the encoder's attention borrows it (layer
+     * 0's slots hold the encoder's own K/V; the decoder's cross K/V are
+     * computed after the encoder and no decoder state lives while a prompt is
+     * encoded) */
+    const size_t lent = L.off[A_CROSS_V] + ((size_t)max_enc * (size_t)m->KV + THM_MODEL_ARENA_ALIGN - 1) /
+                                               THM_MODEL_ARENA_ALIGN * THM_MODEL_ARENA_ALIGN;
+    const size_t from = lent < L.off[A_SELF_K] ? lent : L.off[A_SELF_K];
+    m->prompt_ws = a + from;
+    m->prompt_ws_bytes = L.total - from;
     m->arena_used = L.total;
     m->n_enc = 0;
     m->length = 0;

@@ -1,5 +1,6 @@
 /* Attention over a fixed key set through the matmul fast paths (see
  * thm_model_attention.h for why and how it stays bit-exact). */
+#include <stdint.h>
 #include <string.h>
 #include "thm_model_attention.h"
 #include "thm_model_prof.h"
@@ -88,34 +89,42 @@ void thm_to_head_major(const int8_t *x, int8_t *out, int32_t T, int32_t Hkv, int
                 out[((size_t)g * T + t) * D + d] = x[(size_t)t * Hkv * D + (size_t)g * D + d];
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && UINTPTR_MAX > 0xFFFFFFFFu
 /* An 8 x 8 byte block transposed in eight 64-bit words (byte j of word i is
  * element (i, j), little-endian), by three rounds of masked block swaps
  * (4 x 4, 2 x 2, 1 x 1): ~1.4 word operations an element where the byte
  * loop took a load, a store and its strided addressing (1.5 % of the host's
- * prefill, issue 16). */
+ * prefill, issue 16). 64-bit targets only: on the 32-bit boards each word
+ * operation is two or more and watch_m55's prefill grew 2 % (713.5M ->
+ * 728.0M instructions), so they keep the byte loop. */
 static void thm_transpose8x8(const int8_t *src, size_t lds, int8_t *dst, size_t ldd)
 {
+    /* __builtin_memcpy: inlined as one unaligned load or store even where
+     * -ffreestanding turns plain memcpy into calls (the board builds) */
     uint64_t w[8], t;
-    for (int i = 0; i < 8; i++) memcpy(&w[i], src + (size_t)i * lds, 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) __builtin_memcpy(&w[i], src + (size_t)i * lds, 8);
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         t = ((w[i] >> 32) ^ w[i + 4]) & 0x00000000FFFFFFFFull;
         w[i] ^= t << 32;
         w[i + 4] ^= t;
     }
-    static const int two[4] = {0, 1, 4, 5};
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-        const int i = two[k];
+        const int i = (k & 1) + (k & 2) * 2;            /* 0, 1, 4, 5 */
         t = ((w[i] >> 16) ^ w[i + 2]) & 0x0000FFFF0000FFFFull;
         w[i] ^= t << 16;
         w[i + 2] ^= t;
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 8; i += 2) {
         t = ((w[i] >> 8) ^ w[i + 1]) & 0x00FF00FF00FF00FFull;
         w[i] ^= t << 8;
         w[i + 1] ^= t;
     }
-    for (int i = 0; i < 8; i++) memcpy(dst + (size_t)i * ldd, &w[i], 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) __builtin_memcpy(dst + (size_t)i * ldd, &w[i], 8);
 }
 #define THM_TRANSPOSE8 1
 #else

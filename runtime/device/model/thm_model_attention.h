@@ -17,7 +17,7 @@
 #include "thimble_kernels.h"
 
 #define THM_FAST_ATTN_ROWS 8        /* query rows the arena's own workspace holds */
-#define THM_FAST_ATTN_MAX_ROWS 64   /* most rows per block, given the bytes (see below) */
+#define THM_FAST_ATTN_MAX_ROWS 256  /* most rows per block, given the bytes (see below) */
 
 /* Workspace bytes for THM_FAST_ATTN_ROWS query rows against up to Tk keys of
  * head size D (each part 64-byte aligned). */
@@ -26,8 +26,9 @@ size_t thm_fast_attn_workspace_size(int32_t Tk, int32_t D);
 /* out [Tq, H*D] = attention(q [Tq, H*D], K [Hkv, Tk, D], V^T [Hkv, D, Tk]).
  * prm->causal must be 0. Query rows go in blocks of as many rows (up to
  * THM_FAST_ATTN_MAX_ROWS) as ws_bytes holds: the encoder lends the decoder's
- * idle self K/V cache, and a block of 64 rows runs the score and P.V matmuls
- * on the ISAs' packed (prefill) paths instead of their GEMV-like ones.
+ * idle cross and self K/V slots, and a block of many rows runs the score and
+ * P.V matmuls on the ISAs' packed (prefill) paths instead of their GEMV-like
+ * ones, packing each head's K and V^T once a block (a 256-token prompt: once).
  * Blocks are independent rows, so the result does not depend on the size.
  * Returns THM_OK, THM_E_ARG if not one row fits, or the first kernel's error. */
 int thm_fast_attention(const int8_t *q, const int8_t *k_hm, const int8_t *v_t, int8_t *out,
