@@ -26,9 +26,9 @@
  *    int32 lanes; int16: a pair sum of squares can be 2^31, so each madd lane
  *    is read as uint32 and widened to 64 bits). Rows whose 2^46 / rms exceeds
  *    INT32_MAX go to the scalar formula, like the portable kernel; otherwise
- *    |x * inv| < 2^15 * 2^31, so n = (x * inv + 2^14) >> 15 lies in int32 and
- *    its 32 bits are bits 15..46 of the exact 64-bit sum, which logical
- *    shifts give (AVX2 has no 64-bit arithmetic shift; none is needed);
+ *    |x * inv| < 2^15 * 2^31, so n = (x * inv + 2^14) >> 15 lies in int32,
+ *    and it is formed from inv's two 15-bit parts in int32 lanes (see
+ *    rms_scale8);
  *  - residual: g clamped to [-2^16, 2^16] like the portable kernel, so the
  *    int32 sum r + g saturates to int16 (vpackssdw) exactly as the exact sum;
  *  - rope: x1 c - x2 s is vpmaddwd of (x1, -x2) with (c, s): -x2 <= 128 fits
@@ -75,6 +75,14 @@ static inline T2 int32_t hmax8(__m256i v)
     return _mm_cvtsi128_si32(m);
 }
 
+static inline T2 int32_t hmin8(__m256i v)
+{
+    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
 static inline T2 uint64_t hsum4_u64(__m256i v)
 {
     const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -116,16 +124,34 @@ __attribute__((constructor)) static void exp_q15_all_fill(void)
  * whose term is 0 (thm_exp_hi is 0 from 12: the table ends in zeros), so the
  * gather needs no mask. */
 static inline T2 __m256i exp_terms8(__m256i d, __m256i dmax1, __m128i left, __m128i zsh, __m128i osh,
-                                    int odd_left, __m256i vmult, __m256i vc)
+                                    const int right0, const int check, __m256i vmult, __m256i vc)
 {
     const __m256i zlast = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
-    const __m256i dead = _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax1), d);   /* d > diff_max */
-    const __m256i x = _mm256_sll_epi32(d, left);
+    const __m256i x = right0 ? _mm256_sll_epi32(d, left) : d;   /* a right shift leaves no left one */
     const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, vmult), vc), zsh);
     __m256i odd = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), vmult), vc);
-    odd = odd_left ? _mm256_slli_epi64(odd, 1) : _mm256_srl_epi64(odd, osh);
-    const __m256i z = _mm256_or_si256(_mm256_blend_epi32(even, odd, 0xAA), dead);
+    odd = right0 ? _mm256_slli_epi64(odd, 1) : _mm256_srl_epi64(odd, osh);
+    __m256i z = _mm256_blend_epi32(even, odd, 0xAA);
+    if (check) z = _mm256_or_si256(z, _mm256_cmpeq_epi32(_mm256_max_epu32(d, dmax1), d));   /* d > diff_max */
     return _mm256_i32gather_epi32((const int *)(const void *)exp_q15_all, _mm256_min_epu32(z, zlast), 4);
+}
+
+/* e[j] for the row's whole vectors -> their lane sums; right0 (no right
+ * shift) and check (some distance may pass diff_max) are constants where
+ * this is inlined, so each of the four loops carries only its own steps. */
+static inline __attribute__((always_inline)) T2 __m256i exp_pass(const int32_t *s, uint32_t *e, int32_t nv,
+                                                              __m256i vtop, __m256i dmax1, __m128i left,
+                                                              __m128i zsh, __m128i osh, const int right0,
+                                                              const int check, __m256i vmult, __m256i vc)
+{
+    __m256i acc = _mm256_setzero_si256();
+    for (int32_t j = 0; j < nv; j += 8) {
+        const __m256i ev = exp_terms8(_mm256_sub_epi32(vtop, load8_s32(s + j)), dmax1, left, zsh, osh, right0,
+                                      check, vmult, vc);
+        store8_s32((int32_t *)e + j, ev);
+        acc = _mm256_add_epi32(acc, ev);
+    }
+    return acc;
 }
 
 static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t mult, int32_t shift,
@@ -140,31 +166,30 @@ static T2 void softmax_row_avx2(const int32_t *s, int16_t *p, int32_t n, int32_t
     const __m256i dmax1 = _mm256_set1_epi32((int32_t)((uint32_t)diff_max + 1));   /* <= 2^31 */
     const int32_t nv = n & ~7;
 
-    int32_t top = s[0];
+    int32_t top = s[0], low = s[0];
     if (nv) {
-        __m256i vmax = load8_s32(s);
-        for (int32_t j = 8; j < nv; j += 8) vmax = _mm256_max_epi32(vmax, load8_s32(s + j));
+        __m256i vmax = load8_s32(s), vmin = vmax;
+        for (int32_t j = 8; j < nv; j += 8) {
+            const __m256i v = load8_s32(s + j);
+            vmax = _mm256_max_epi32(vmax, v);
+            vmin = _mm256_min_epi32(vmin, v);
+        }
         top = hmax8(vmax);
+        low = hmin8(vmin);
     }
     for (int32_t j = nv; j < n; j++) top = s[j] > top ? s[j] : top;
+    /* the whole vectors' largest distance (exact in uint32: top >= low);
+     * within diff_max, no lane needs the check */
+    const int check = (uint32_t)top - (uint32_t)low > (uint32_t)diff_max;
 
     const __m256i vtop = _mm256_set1_epi32(top);
-    __m256i acc = _mm256_setzero_si256();
-    if (right == 0) {
-        for (int32_t j = 0; j < nv; j += 8) {
-            const __m256i ev = exp_terms8(_mm256_sub_epi32(vtop, load8_s32(s + j)), dmax1, vleft, zsh, osh, 1,
-                                          vmult, vc);
-            store8_s32((int32_t *)e + j, ev);
-            acc = _mm256_add_epi32(acc, ev);
-        }
-    } else {
-        for (int32_t j = 0; j < nv; j += 8) {
-            const __m256i ev = exp_terms8(_mm256_sub_epi32(vtop, load8_s32(s + j)), dmax1, vleft, zsh, osh, 0,
-                                          vmult, vc);
-            store8_s32((int32_t *)e + j, ev);
-            acc = _mm256_add_epi32(acc, ev);
-        }
-    }
+    __m256i acc;
+    if (right == 0)
+        acc = check ? exp_pass(s, e, nv, vtop, dmax1, vleft, zsh, osh, 1, 1, vmult, vc)
+                    : exp_pass(s, e, nv, vtop, dmax1, vleft, zsh, osh, 1, 0, vmult, vc);
+    else
+        acc = check ? exp_pass(s, e, nv, vtop, dmax1, vleft, zsh, osh, 0, 1, vmult, vc)
+                    : exp_pass(s, e, nv, vtop, dmax1, vleft, zsh, osh, 0, 0, vmult, vc);
     /* lane sums < 2^31 (n <= THM_SOFTMAX_ROW_MAX_N): the row's total as uint32 */
     const __m256i wide = _mm256_add_epi64(_mm256_and_si256(acc, _mm256_set1_epi64x(0xFFFFFFFF)),
                                           _mm256_srli_epi64(acc, 32));
@@ -282,29 +307,45 @@ static inline T2 int64_t sum_squares(const void *x, int wide, int32_t D)
     return ss;
 }
 
-/* n = (x * inv + 2^14) >> 15 for 8 int32 lanes, inv <= INT32_MAX (see the top). */
-static inline T2 __m256i rms_scale8(__m256i v, __m256i vinv)
+/* n = (x * inv + 2^14) >> 15 for 8 int32 lanes, |x| <= 2^15, inv <= INT32_MAX,
+ * in 32-bit lanes: with inv = ih 2^15 + il (il < 2^15, ih < 2^16), the
+ * nested-floor identity gives n = x ih + ((x il + 2^14) >> 15). x il is one
+ * vpmaddwd (x sign-extended: its high half meets il's zero high half),
+ * |x il| < 2^30; so is x ih when ih < 2^15, else x (ih - 2^15) + (x << 15);
+ * |x ih| < 2^31, and n itself lies in int32 (see the top). The 64-bit form
+ * took 8 instructions, this 5 (7 for ih >= 2^15). */
+typedef struct {
+    int32_t il, ih, big;   /* il; ih, less 2^15 when big */
+} rms_inv_parts;
+
+static inline rms_inv_parts rms_split(int64_t inv)
 {
-    const __m256i round = _mm256_set1_epi64x(1 << 14);
-    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, vinv), round), 15);
-    const __m256i odd = _mm256_slli_epi64(
-        _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), vinv), round), 17);   /* bits 15.. -> 32.. */
-    return _mm256_blend_epi32(even, odd, 0xAA);
+    const int32_t ih = (int32_t)(inv >> 15);
+    return (rms_inv_parts){(int32_t)(inv & 0x7FFF), ih >= 0x8000 ? ih - 0x8000 : ih, ih >= 0x8000};
+}
+
+static inline T2 __m256i rms_scale8(__m256i v, const rms_inv_parts *k)
+{
+    const __m256i lo = _mm256_srai_epi32(
+        _mm256_add_epi32(_mm256_madd_epi16(v, _mm256_set1_epi32(k->il)), _mm256_set1_epi32(1 << 14)), 15);
+    __m256i hi = _mm256_madd_epi16(v, _mm256_set1_epi32(k->ih));
+    if (k->big) hi = _mm256_add_epi32(hi, _mm256_slli_epi32(v, 15));
+    return _mm256_add_epi32(hi, lo);
 }
 
 #define ROW_BLOCK 32
 
 /* Channels i .. i + 7 of rows r0 .. r0 + nr - 1 (plain: thm_avx2_rq_apply_k). */
 static inline __attribute__((always_inline)) T2 void rms_rows8(const void *x, int wide, const int64_t *inv,
-                                                             int32_t r0, int32_t nr, int32_t D, int32_t i,
-                                                             const thm_avx2_rq *q, const int plain, int8_t *y)
+                                                             const rms_inv_parts *parts, int32_t r0, int32_t nr,
+                                                             int32_t D, int32_t i, const thm_avx2_rq *q,
+                                                             const int plain, int8_t *y)
 {
     for (int32_t r = 0; r < nr; r++) {
         if (inv[r] > INT32_MAX) continue;            /* done by the caller, scalar */
         const size_t row = (size_t)(r0 + r) * D;
         const __m256i v = wide ? load8_s16((const int16_t *)x + row + i) : load8_s8((const int8_t *)x + row + i);
-        const __m256i nvec = rms_scale8(v, _mm256_set1_epi64x(inv[r]));
-        thm_avx2_store_sat8(y + row + i, thm_avx2_rq_apply_k(nvec, q, plain));
+        thm_avx2_store_sat8(y + row + i, thm_avx2_rq_apply_k(rms_scale8(v, &parts[r]), q, plain));
     }
 }
 
@@ -314,20 +355,22 @@ static T2 void rmsnorm_avx2(const void *x, int wide, const int32_t *gm, const in
     const size_t esz = wide ? 2 : 1;
     const int32_t nv = D & ~7;
     int64_t inv[ROW_BLOCK];
+    rms_inv_parts parts[ROW_BLOCK];
     for (int32_t r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
         const int32_t nr = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;
         for (int32_t r = 0; r < nr; r++) {
             const void *xr = (const uint8_t *)x + (size_t)(r0 + r) * D * esz;
             inv[r] = rms_inv_host(sum_squares(xr, wide, D), D, eps_q16);
+            parts[r] = rms_split(inv[r]);
         }
         /* channel block outside, rows inside: one requantize set-up per 8 channels */
         for (int32_t i = 0; i < nv; i += 8) {
             thm_avx2_rq q;
             thm_avx2_rq_prep(&q, load8_s32(gm + i), load8_s32(gs + i));
             if (q.plain)
-                rms_rows8(x, wide, inv, r0, nr, D, i, &q, 1, y);
+                rms_rows8(x, wide, inv, parts, r0, nr, D, i, &q, 1, y);
             else
-                rms_rows8(x, wide, inv, r0, nr, D, i, &q, 0, y);
+                rms_rows8(x, wide, inv, parts, r0, nr, D, i, &q, 0, y);
         }
         for (int32_t r = 0; r < nr; r++) {
             const size_t row = (size_t)(r0 + r) * D;

@@ -15,7 +15,8 @@ I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def ints(rng, shape, dtype, kind):
-    """An integer array of `dtype`: random, min, max, zero or corners (both ends, 0, +-1)."""
+    """An integer array of `dtype`: random, min, max, zero, corners (both ends, 0, +-1),
+    small or unit."""
     info = np.iinfo(dtype)
     if kind == "random":
         return rng.integers(info.min, info.max, shape, dtype=np.int64, endpoint=True).astype(dtype)
@@ -29,6 +30,8 @@ def ints(rng, shape, dtype, kind):
         return rng.choice(np.array([info.min, info.max, info.min + 1, 0, 1, -1], dtype), shape)
     if kind == "small":       # the quantizer's usual spread: a few bits, both signs
         return rng.integers(-9, 10, shape).astype(dtype)
+    if kind == "unit":        # -1, 0, +1, half of them 0: rows whose rms is under 1
+        return rng.choice(np.array([-1, 0, 0, 1], dtype), shape)
     raise ValueError(f"unknown value kind {kind!r}")
 
 

@@ -29,6 +29,12 @@ static const char *const ITEM_NAMES[N_ITEMS] = {
     "cross V^T [L_dec, Hkv, hd, T]", "self K [L_dec, max_dec, KV]", "self V [L_dec, max_dec, KV]",
     "decoder self-attention scratch", "fast attention workspace (one head, 8 query rows)"};
 
+/* thm_model_init lends the encoder everything from layer 1's cross V^T slot
+ * to the end: nothing that lives while a prompt is encoded may come after it */
+_Static_assert(A_CROSS_V + 1 == A_SELF_K && A_SELF_K + 1 == A_SELF_V && A_SELF_V + 1 == A_SCRATCH &&
+                   A_SCRATCH + 1 == A_FAST && A_FAST + 1 == N_ITEMS,
+               "the encoder's borrowed range: cross V^T, self K/V, scratch, fast workspace, last");
+
 typedef struct {
     size_t off[N_ITEMS], bytes[N_ITEMS], total;
 } layout;
