@@ -341,7 +341,7 @@ THM_INLINE THM_TARGET_AVX2 void thm_avx2_panel_tile(const int16_t *x16, size_t l
     ptrdiff_t kp = 0;                           /* no sign extension in the loop */
     if (MR == THM_AVX2_MR && K2 == 32) {
         /* head size 64 (attention's QK^T): a tile is only 32 k pairs, and
-         * the loop's exit, mispredicted once a tile, cost ~6 % of it */
+         * the loop's exit, mispredicted once a tile, cost ~3 % of it */
 #pragma GCC unroll 16
         for (; kp < 32; kp += 2, Pk += 2 * THM_AVX2_PNB) {
             THM_AVX2_PANEL_STEP(kp, Pk);

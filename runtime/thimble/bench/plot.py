@@ -78,7 +78,10 @@ def plot_model(res, path):
         ax.set_xlim(0, max(vals) * 1.2)
     how = f"median of {res['peers']['rounds']} alternating rounds" if res.get("peers") else \
         f"best of {s['repeat']}"
-    fig.suptitle(f"thimble bench model: {s['model']}, {how}\n{res['machine']['cpu_model']}", fontsize=9)
+    cpu = res["machine"]["cpu_model"]
+    if res["machine"].get("cpu_view"):       # --cpu: say what every side saw
+        cpu += f", seen as {res['machine']['cpu_view']['name']} (CPUID faulting)"
+    fig.suptitle(f"thimble bench model: {s['model']}, {how}\n{cpu}", fontsize=9)
     return _save(fig, plt, path)
 
 
