@@ -123,8 +123,9 @@ __attribute__((constructor)) static void exp_q15_all_fill(void)
  * past diff_max, where (d << left) may have wrapped, is forced to z = 4095,
  * whose term is 0 (thm_exp_hi is 0 from 12: the table ends in zeros), so the
  * gather needs no mask. */
-static inline T2 __m256i exp_terms8(__m256i d, __m256i dmax1, __m128i left, __m128i zsh, __m128i osh,
-                                    const int right0, const int check, __m256i vmult, __m256i vc)
+static inline __attribute__((always_inline)) T2 __m256i exp_terms8(__m256i d, __m256i dmax1, __m128i left,
+                                                                 __m128i zsh, __m128i osh, const int right0,
+                                                                 const int check, __m256i vmult, __m256i vc)
 {
     const __m256i zlast = _mm256_set1_epi32((THM_EXP_HI_LEN << THM_EXP_FRAC_BITS) - 1);
     const __m256i x = right0 ? _mm256_sll_epi32(d, left) : d;   /* a right shift leaves no left one */
@@ -361,7 +362,7 @@ static T2 void rmsnorm_avx2(const void *x, int wide, const int32_t *gm, const in
         for (int32_t r = 0; r < nr; r++) {
             const void *xr = (const uint8_t *)x + (size_t)(r0 + r) * D * esz;
             inv[r] = rms_inv_host(sum_squares(xr, wide, D), D, eps_q16);
-            parts[r] = rms_split(inv[r]);
+            if (inv[r] <= INT32_MAX) parts[r] = rms_split(inv[r]);   /* else the scalar formula */
         }
         /* channel block outside, rows inside: one requantize set-up per 8 channels */
         for (int32_t i = 0; i < nv; i += 8) {

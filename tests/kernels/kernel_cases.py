@@ -220,7 +220,8 @@ def softmax_rows(seed, rows, n, scores="random", rq="typical"):
     """scores int32 [rows, n] (no mask): random rows, plus an all-equal first
     row (every p alike) when rows > 1; one (mult, shift, diff_max). spread:
     row r's scores span diff_max / 2^(r mod 32), so the rows' exp totals
-    (and the reciprocals that scale them) run from one-hot to flat."""
+    (and the reciprocals that scale them) run from one-hot (row 0: one key
+    within diff_max of the top) to flat."""
     a = softmax(seed, rows * n, scores="random" if scores == "spread" else scores, rq=rq)
     s = a["scores"].reshape(rows, n)
     if scores == "spread":
@@ -228,6 +229,10 @@ def softmax_rows(seed, rows, n, scores="random", rq="typical"):
         for r in range(rows):
             span = max(1, min(a["diff_max"], 1 << 30) >> (r % 32))
             s[r] = rng.integers(-span, span, n, endpoint=True)
+        if rows and n:       # one-hot: every other key past diff_max, total 2^15, reciprocal 2^31
+            s[0] = -(a["diff_max"] + 1)
+            s[0, rng.integers(0, n)] = 0
+        return dict(scores=s, mult=a["mult"], shift=a["shift"], diff_max=a["diff_max"])
     if rows > 1 and n:
         s[0] = s[0].max()
     return dict(scores=s, mult=a["mult"], shift=a["shift"], diff_max=a["diff_max"])

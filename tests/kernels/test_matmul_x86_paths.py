@@ -26,6 +26,13 @@ def test_tile_edges(kernel, op, M, K, N):
          **({"rq": "extreme"} if op == "matmul_s8" else {}))
 
 
+@pytest.mark.parametrize("M,K,N", SHAPES + [(64, 64, 256), (256, 64, 256), (6, 64, 32)])
+def test_raw_sums_without_bias(kernel, M, K, N):
+    """int32 results and no bias, as attention's QK^T: AVX2's packed path
+    stores full panels straight from its accumulators, unrolls K = 64 whole."""
+    same(kernel, "matmul_s8_s32", "matmul", seed=M + 3 * K + N, M=M, K=K, N=N, bias="none")
+
+
 @pytest.mark.parametrize("x,w", [("min", "min"), ("max", "min"), ("corners", "corners")])
 @pytest.mark.parametrize("M,K,N", [(16, 64, 16), (45, 1030, 37), (300, 131, 19)])
 def test_saturation_and_minus_128(kernel, x, w, M, K, N):
