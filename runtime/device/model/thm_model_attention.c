@@ -95,12 +95,14 @@ void thm_to_head_major(const int8_t *x, int8_t *out, int32_t T, int32_t Hkv, int
  * (4 x 4, 2 x 2, 1 x 1): ~1.4 word operations an element where the byte
  * loop took a load, a store and its strided addressing (1.5 % of the host's
  * prefill, issue 16). 64-bit targets only: on the 32-bit boards each word
- * operation is two or more and watch_m55's prefill grew 2 % (713.5M ->
- * 728.0M instructions), so they keep the byte loop. */
+ * operation is two or more instructions, and watch_m55's prefill came out
+ * 0.1 % larger with the blocks (713.7M -> 714.3M), so they keep the byte
+ * loop. */
 static void thm_transpose8x8(const int8_t *src, size_t lds, int8_t *dst, size_t ldd)
 {
     /* __builtin_memcpy: inlined as one unaligned load or store even where
-     * -ffreestanding turns plain memcpy into calls (the board builds) */
+     * -ffreestanding turns plain memcpy into calls (the board builds: with
+     * calls, glasses_a55's prefill grew 1.5 % instead of shrinking) */
     uint64_t w[8], t;
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) __builtin_memcpy(&w[i], src + (size_t)i * lds, 8);
